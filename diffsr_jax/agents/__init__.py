@@ -1,0 +1,1 @@
+"""Agents. Each is a static object (sizes from config) with pure ``init`` / ``act`` / ``update``."""

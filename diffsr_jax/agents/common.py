@@ -1,0 +1,73 @@
+"""Pieces shared by every agent: transitions, optimizers, target updates, TD targets."""
+
+from __future__ import annotations
+
+from typing import Any, Callable
+
+import flax.struct
+import jax
+import jax.numpy as jnp
+import optax
+
+
+@flax.struct.dataclass
+class Transition:
+    obs: jnp.ndarray  # (..., d_s)
+    action: jnp.ndarray  # (..., d_a) in [-1, 1]
+    reward: jnp.ndarray  # (...)
+    next_obs: jnp.ndarray  # (..., d_s) true next observation
+    terminated: jnp.ndarray  # (...) float 1.0 where the episode ended without bootstrap
+
+
+@flax.struct.dataclass
+class Learner:
+    """Parameters and their optimizer state (the optimizer itself is static)."""
+
+    params: Any
+    opt_state: Any
+    tx: optax.GradientTransformation = flax.struct.field(pytree_node=False)
+
+    @classmethod
+    def create(cls, params, tx):
+        return cls(params, tx.init(params), tx)
+
+    def apply_gradients(self, grads):
+        updates, opt_state = self.tx.update(grads, self.opt_state, self.params)
+        return self.replace(params=optax.apply_updates(self.params, updates), opt_state=opt_state)
+
+
+def adam(learning_rate, max_grad_norm: float = 0.0) -> optax.GradientTransformation:
+    """Adam whose learning rate lives in the optimizer state, so it may be a traced (vmapped) value."""
+    tx = optax.inject_hyperparams(optax.adam)(learning_rate=learning_rate)
+    if max_grad_norm and max_grad_norm > 0:
+        tx = optax.chain(optax.clip_by_global_norm(max_grad_norm), tx)
+    return tx
+
+
+def soft_update(target, online, tau):
+    """Polyak averaging: target <- (1 - tau) target + tau online."""
+    return jax.tree_util.tree_map(lambda t, o: (1.0 - tau) * t + tau * o, target, online)
+
+
+def periodic_soft_update(target, online, tau, do_update):
+    """``soft_update`` where ``do_update`` (bool scalar) holds, else ``target`` unchanged."""
+    return jax.tree_util.tree_map(lambda t, o: jnp.where(do_update, (1.0 - tau) * t + tau * o, t), target, online)
+
+
+def td_target(reward, terminated, next_value, gamma):
+    """r + gamma (1 - terminated) V(s'): (B,)."""
+    return reward + gamma * (1.0 - terminated) * next_value
+
+
+def reduce_twin(q, how: str):
+    """q (2, B) -> (B,) by "min", "mean" or "q1"."""
+    if how == "min":
+        return jnp.min(q, axis=0)
+    if how == "mean":
+        return jnp.mean(q, axis=0)
+    if how == "q1":
+        return q[0]
+    raise ValueError(f"unknown twin reduction {how!r}; choose one of min, mean, q1")
+
+
+SampleFn = Callable[[jax.Array], Transition]

@@ -1,0 +1,14 @@
+"""Agent names -> classes."""
+
+from __future__ import annotations
+
+from diffsr_jax.agents.sac import SAC
+from diffsr_jax.agents.td3 import TD3
+
+AGENTS = {"sac": SAC, "td3": TD3}
+
+
+def make_agent(config, obs_dim: int, action_dim: int):
+    if config.agent not in AGENTS:
+        raise ValueError(f"unknown agent {config.agent!r}; choose one of {', '.join(AGENTS)}")
+    return AGENTS[config.agent](config, obs_dim, action_dim)

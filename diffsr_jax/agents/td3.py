@@ -1,0 +1,119 @@
+"""TD3: twin critics, target policy smoothing, delayed actor and target updates.
+
+Like SAC, the critic is reached only through ``q_values``/``critic_init`` so Diff-SR-TD3 can replace it.
+Traced hyperparameters (``state.hp``): gamma, tau, actor_lr, critic_lr, expl_noise, policy_noise, noise_clip.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import flax.struct
+import jax
+import jax.numpy as jnp
+
+from diffsr_jax.agents.common import Learner, adam, reduce_twin, soft_update, td_target
+from diffsr_jax.networks.actors import DeterministicActor
+from diffsr_jax.networks.critics import Ensemble, MLPQHead
+
+
+@flax.struct.dataclass
+class TD3State:
+    actor: Learner
+    target_actor: Any
+    critic: Learner
+    target_critic: Any
+    hp: dict
+    rep: Any = None
+    target_rep: Any = None
+
+
+class TD3:
+    HPARAMS = ("gamma", "tau", "actor_lr", "critic_lr", "expl_noise", "policy_noise", "noise_clip")
+
+    def __init__(self, cfg, obs_dim: int, action_dim: int):
+        self.cfg = cfg
+        self.obs_dim, self.action_dim = obs_dim, action_dim
+        self.actor_net = DeterministicActor(action_dim, tuple(cfg.actor_hidden), cfg.activation, cfg.actor_layer_norm)
+        self.critic_net = self.make_critic_net()
+
+    def make_critic_net(self):
+        return Ensemble(MLPQHead(tuple(self.cfg.critic_hidden), self.cfg.activation, self.cfg.critic_layer_norm), 2)
+
+    def critic_init(self, key, obs, action, rep_params):
+        del rep_params
+        return self.critic_net.init(key, obs, action)
+
+    def q_values(self, critic_params, rep_params, obs, action):
+        del rep_params
+        return self.critic_net.apply(critic_params, obs, action)
+
+    def critic_rep_params(self, state):
+        return None
+
+    def hparams(self) -> dict:
+        return {k: jnp.asarray(self.cfg[k], jnp.float32) for k in self.HPARAMS}
+
+    def init(self, key, hp: dict, rep=None, target_rep=None) -> TD3State:
+        k_actor, k_critic = jax.random.split(key)
+        obs = jnp.zeros((1, self.obs_dim))
+        action = jnp.zeros((1, self.action_dim))
+        actor_params = self.actor_net.init(k_actor, obs)
+        rep_params = None if rep is None else (target_rep if target_rep is not None else rep.params)
+        critic_params = self.critic_init(k_critic, obs, action, rep_params)
+        return TD3State(
+            Learner.create(actor_params, adam(hp["actor_lr"])), actor_params,
+            Learner.create(critic_params, adam(hp["critic_lr"])), critic_params, hp, rep, target_rep,
+        )
+
+    def act(self, state: TD3State, obs, key, deterministic: bool):
+        a = self.actor_net.apply(state.actor.params, obs)
+        if deterministic:
+            return a
+        noise = state.hp["expl_noise"] * jax.random.normal(key, a.shape)
+        return jnp.clip(a + noise, -1.0, 1.0)
+
+    def critic_loss(self, critic_params, state: TD3State, batch, key):
+        hp = state.hp
+        rep_params = self.critic_rep_params(state)
+        next_a = self.actor_net.apply(state.target_actor, batch.next_obs)
+        noise = jnp.clip(hp["policy_noise"] * jax.random.normal(key, next_a.shape), -hp["noise_clip"], hp["noise_clip"])
+        next_a = jnp.clip(next_a + noise, -1.0, 1.0)
+        next_q = jnp.min(self.q_values(state.target_critic, rep_params, batch.next_obs, next_a), axis=0)
+        target = jax.lax.stop_gradient(td_target(batch.reward, batch.terminated, next_q, hp["gamma"]))
+        q = self.q_values(critic_params, rep_params, batch.obs, batch.action)
+        loss = jnp.sum(jnp.mean((q - target) ** 2, axis=-1))
+        return loss, {"critic_loss": loss, "q_mean": q.mean(), "q_std": q.std(), "target_q": target.mean()}
+
+    def actor_loss(self, actor_params, state: TD3State, batch):
+        a = self.actor_net.apply(actor_params, batch.obs)
+        q = self.q_values(state.critic.params, self.critic_rep_params(state), batch.obs, a)
+        loss = -jnp.mean(reduce_twin(q, self.cfg.actor_q_reduce))
+        return loss, {"actor_loss": loss}
+
+    def delayed_update(self, state: TD3State, batch):
+        """Actor step and target updates (every ``policy_delay`` critic steps)."""
+        (_, info), grads = jax.value_and_grad(self.actor_loss, has_aux=True)(state.actor.params, state, batch)
+        state = state.replace(actor=state.actor.apply_gradients(grads))
+        tau = state.hp["tau"]
+        state = state.replace(
+            target_actor=soft_update(state.target_actor, state.actor.params, tau),
+            target_critic=soft_update(state.target_critic, state.critic.params, tau),
+        )
+        return state, info
+
+    def update_actor_critic(self, state: TD3State, batch, key, update_idx):
+        (_, c_info), grads = jax.value_and_grad(self.critic_loss, has_aux=True)(state.critic.params, state, batch, key)
+        state = state.replace(critic=state.critic.apply_gradients(grads))
+        # update_idx is the same for every vmapped seed, so this stays a real branch under vmap
+        state, a_info = jax.lax.cond(
+            update_idx % self.cfg.policy_delay == 0,
+            lambda s: self.delayed_update(s, batch),
+            lambda s: (s, {"actor_loss": jnp.zeros(())}),
+            state,
+        )
+        return state, {**c_info, **a_info}
+
+    def update(self, state: TD3State, sample_fn, key, update_idx):
+        k_batch, k_update = jax.random.split(key)
+        return self.update_actor_critic(state, sample_fn(k_batch), k_update, update_idx)

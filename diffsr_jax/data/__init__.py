@@ -1,0 +1,1 @@
+"""On-device replay and observation normalisation."""

@@ -1,0 +1,35 @@
+"""Running mean / std of observations (parallel Welford update), as a pytree."""
+
+from __future__ import annotations
+
+import flax.struct
+import jax.numpy as jnp
+
+
+@flax.struct.dataclass
+class RunningStats:
+    mean: jnp.ndarray  # (d,)
+    var: jnp.ndarray  # (d,)
+    count: jnp.ndarray  # ()
+
+
+def stats_init(dim: int) -> RunningStats:
+    return RunningStats(jnp.zeros(dim), jnp.ones(dim), jnp.zeros(()))
+
+
+def stats_update(stats: RunningStats, x) -> RunningStats:
+    """Fold a batch x (n, d) into the statistics."""
+    n = x.shape[0]
+    b_mean, b_var = x.mean(0), x.var(0)
+    total = stats.count + n
+    delta = b_mean - stats.mean
+    mean = stats.mean + delta * n / total
+    m2 = stats.var * stats.count + b_var * n + delta**2 * stats.count * n / total
+    return RunningStats(mean, m2 / total, total)
+
+
+def normalize(stats: RunningStats, x, clip: float = 10.0, eps: float = 1e-6):
+    """(x - mean) / std, clipped to [-clip, clip]; identity while no data has been seen."""
+    z = (x - stats.mean) / jnp.sqrt(stats.var + eps)
+    z = jnp.clip(z, -clip, clip)
+    return jnp.where(stats.count > 0, z, x)

@@ -1,0 +1,58 @@
+"""Denoising score-matching losses in the two published parameterisations.
+
+With x = sqrt(a) x0 + sqrt(1-a) sigma eps (a = alpha_bar, sigma = noise_scale):
+- "eps":   pred is eps_hat; loss = sum_j (eps_hat - eps)^2.
+- "score": pred is the score of the perturbed kernel; its minimiser is -eps / (sqrt(1-a) sigma).
+           loss = sum_j ((1-a) sigma^2 pred + sqrt(1-a) sigma eps)^2, which with sigma = 1 is the paper's
+           Eq. 18, beta * ||eps + sqrt(beta) pred||^2 (beta = 1 - a).
+Both are summed over state dims; callers average over the batch.
+"""
+
+from __future__ import annotations
+
+import jax.numpy as jnp
+
+from diffsr_jax.diffusion.corruption import _per_row
+
+PARAMETERIZATIONS = ("eps", "score")
+
+
+def _check(parameterization: str):
+    if parameterization not in PARAMETERIZATIONS:
+        raise ValueError(
+            f"unknown parameterization {parameterization!r}; choose one of {', '.join(PARAMETERIZATIONS)}"
+        )
+
+
+def denoising_loss(pred, eps, alpha_bar, parameterization: str, noise_scale: float = 1.0):
+    """Per-row denoising loss.
+
+    Args:
+      pred: (B, d) network output (eps_hat or score).
+      eps: (B, d) the noise used by ``corrupt``.
+      alpha_bar: scalar or (B,).
+      parameterization: "eps" or "score".
+      noise_scale: the ``noise_scale`` given to ``corrupt``.
+    Returns:
+      (B,) loss summed over the trailing dims.
+    """
+    _check(parameterization)
+    if pred.shape != eps.shape:
+        raise ValueError(f"pred shape {pred.shape} does not match eps shape {eps.shape}")
+    if parameterization == "eps":
+        err = pred - eps
+    else:
+        one_minus = 1.0 - _per_row(alpha_bar, eps)
+        err = one_minus * noise_scale**2 * pred + jnp.sqrt(one_minus) * noise_scale * eps
+    return jnp.sum(err.reshape(err.shape[0], -1) ** 2, axis=-1)
+
+
+def pred_to_score(pred, alpha_bar, parameterization: str, noise_scale: float = 1.0):
+    """Convert a network output to the score of the perturbed kernel, grad_x log p(x | s, a; level).
+
+    For "eps" the score is -eps_hat / (sqrt(1 - alpha_bar) * noise_scale); "score" is returned as is.
+    """
+    _check(parameterization)
+    if parameterization == "score":
+        return pred
+    return -pred / (jnp.sqrt(1.0 - _per_row(alpha_bar, pred)) * noise_scale)

@@ -1,0 +1,1 @@
+"""Run outputs: metrics.jsonl, TensorBoard events, curve.png, terminal progress."""

@@ -1,0 +1,105 @@
+"""Writers for a run's log directory."""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import sys
+import time
+
+import numpy as np
+
+
+def _clean(v):
+    v = float(v)
+    return None if math.isnan(v) or math.isinf(v) else v
+
+
+class RunLogger:
+    """metrics.jsonl (one row per evaluation per seed) + TensorBoard scalars (seed-mean and per seed)."""
+
+    def __init__(self, logdir: str, tensorboard: bool = True):
+        self.logdir = logdir
+        self.path = os.path.join(logdir, "metrics.jsonl")
+        self._tb = None
+        if tensorboard:
+            from tensorboardX import SummaryWriter
+
+            self._tb = SummaryWriter(os.path.join(logdir, "tb"))
+
+    def log(self, step: int, seeds, metrics: dict, extra: dict):
+        """metrics: name -> (num_seeds,) array; extra: scalars shared by all seeds (wall time, speed)."""
+        rows = []
+        for i, seed in enumerate(seeds):
+            row = {"step": int(step), "seed": int(seed)}
+            row.update({k: _clean(np.asarray(v)[i]) for k, v in metrics.items()})
+            row.update({k: _clean(v) for k, v in extra.items()})
+            rows.append(row)
+        with open(self.path, "a") as f:
+            for row in rows:
+                f.write(json.dumps(row) + "\n")
+        if self._tb is not None:
+            for k, v in metrics.items():
+                v = np.asarray(v, np.float64)
+                if np.all(np.isnan(v)):
+                    continue
+                self._tb.add_scalar(f"mean/{k}", float(np.nanmean(v)), step)
+                for i, seed in enumerate(seeds):
+                    self._tb.add_scalar(f"seed{seed}/{k}", float(v[i]), step)
+            for k, v in extra.items():
+                self._tb.add_scalar(f"run/{k}", float(v), step)
+            self._tb.flush()
+        return rows
+
+    def close(self):
+        if self._tb is not None:
+            self._tb.close()
+
+
+def read_metrics(path: str) -> list[dict]:
+    with open(path) as f:
+        return [json.loads(line) for line in f if line.strip()]
+
+
+def plot_curve(rows: list[dict], out_path: str, title: str, key: str = "eval_return"):
+    """Mean and min-max spread across seeds of ``key`` against env steps."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    steps = sorted({r["step"] for r in rows})
+    vals = np.array([[r[key] if r.get(key) is not None else np.nan for r in rows if r["step"] == s] for s in steps],
+                    dtype=np.float64)
+    fig, ax = plt.subplots(figsize=(6, 4))
+    mean = np.nanmean(vals, axis=1)
+    ax.plot(steps, mean, label=f"mean of {vals.shape[1]} seeds")
+    ax.fill_between(steps, np.nanmin(vals, axis=1), np.nanmax(vals, axis=1), alpha=0.25, label="min-max")
+    ax.set_xlabel("env steps")
+    ax.set_ylabel(key.replace("_", " "))
+    ax.set_title(title)
+    ax.grid(alpha=0.3)
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(out_path, dpi=100)
+    plt.close(fig)
+
+
+class Progress:
+    """A one-line progress bar with env-steps/s and the latest evaluation."""
+
+    def __init__(self, total: int, stream=sys.stdout):
+        self.total, self.stream, self.t0 = total, stream, time.time()
+
+    def update(self, step: int, steps_per_s: float, eval_return: float | None):
+        frac = step / max(self.total, 1)
+        bar = "#" * int(30 * frac) + "-" * (30 - int(30 * frac))
+        ev = "   n/a" if eval_return is None else f"{eval_return:9.1f}"
+        self.stream.write(f"\r[{bar}] {step:>9,}/{self.total:,} env steps | {steps_per_s:8.0f} steps/s | "
+                          f"eval return {ev} | {time.time() - self.t0:6.0f}s")
+        self.stream.flush()
+
+    def close(self):
+        self.stream.write("\n")
+        self.stream.flush()

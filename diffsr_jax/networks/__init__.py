@@ -1,0 +1,1 @@
+"""Flax building blocks shared by every agent."""

@@ -1,0 +1,68 @@
+"""Q-function heads and the twin-ensemble wrapper.
+
+- ``RFFHead``: the Diff-SR critic / reward head on a representation psi (B, F) -> (B,):
+  [LN] -> LearnedRFF(rff_dim, sin | sincos) -> Dense(hidden) -> [LN] -> act -> Dense(1).
+  Diff-SR-SAC: no LN, sin, 256/256, ELU. Diff-SR-TD3: LN, sincos, 512/512, ELU.
+- ``MLPQHead``: the standard critic on concat(s, a) -> (B,).
+- ``Ensemble``: n independent copies of a head (stacked params), output (n, B).
+"""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+import flax.linen as nn
+import jax.numpy as jnp
+
+from diffsr_jax.networks.activations import get_activation
+from diffsr_jax.networks.mlp import MLP
+from diffsr_jax.networks.rff import LearnedRFF
+
+
+class RFFHead(nn.Module):
+    rff_dim: int = 256
+    hidden: int = 256
+    rff_kind: str = "sin"
+    input_layer_norm: bool = False
+    hidden_layer_norm: bool = False
+    activation: str = "elu"
+
+    @nn.compact
+    def __call__(self, psi):
+        x = nn.LayerNorm()(psi) if self.input_layer_norm else psi
+        x = LearnedRFF(self.rff_dim, self.rff_kind)(x)
+        x = nn.Dense(self.hidden)(x)
+        if self.hidden_layer_norm:
+            x = nn.LayerNorm()(x)
+        x = get_activation(self.activation)(x)
+        return nn.Dense(1)(x)[..., 0]
+
+
+class MLPQHead(nn.Module):
+    hidden: Sequence[int] = (256, 256)
+    activation: str = "relu"
+    layer_norm: bool = False
+
+    @nn.compact
+    def __call__(self, obs, action):
+        x = jnp.concatenate([obs, action], axis=-1)
+        return MLP(self.hidden, 1, self.activation, self.layer_norm)(x)[..., 0]
+
+
+class Ensemble(nn.Module):
+    """``num`` independently initialised copies of ``head``; outputs stacked on axis 0: (num, B)."""
+
+    head: nn.Module
+    num: int = 2
+
+    @nn.compact
+    def __call__(self, *args):
+        stacked = nn.vmap(
+            lambda module, *a: module(*a),
+            variable_axes={"params": 0},
+            split_rngs={"params": True},
+            in_axes=None,
+            out_axes=0,
+            axis_size=self.num,
+        )
+        return stacked(self.head, *args)

@@ -1,0 +1,112 @@
+"""psi(s, a) and zeta(x_noisy, level) in both published architectures.
+
+arch="mlp" (Diff-SR-SAC): psi = MLP(concat(s, a)) with ``hidden`` layers -> F (no output activation);
+  zeta = MLP(concat(x_noisy, level input)) -> F * d_s.
+arch="residual" (Diff-SR-TD3): s and a each go through Dense(enc_hidden)-act-Dense(enc_out), are
+  concatenated and fed to a ResidualMLP(res_width, res_blocks) -> F; zeta embeds the level, concatenates
+  it with x_noisy and uses a ResidualMLP -> F * d_s.
+level_input="alpha_bar": zeta sees the raw scalar alpha_bar; "embedding": a sinusoidal embedding of the
+  level index followed by a small MLP.
+"""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+import flax.linen as nn
+import jax.numpy as jnp
+
+from diffsr_jax.networks.activations import get_activation
+from diffsr_jax.networks.embeddings import LevelEmbedding
+from diffsr_jax.networks.mlp import MLP, ResidualMLP
+from diffsr_jax.representation.score import factorized_score
+
+ARCHS = ("mlp", "residual")
+LEVEL_INPUTS = ("alpha_bar", "embedding")
+
+
+class _Encoder(nn.Module):
+    hidden: int
+    out: int
+    activation: str
+
+    @nn.compact
+    def __call__(self, x):
+        return nn.Dense(self.out)(get_activation(self.activation)(nn.Dense(self.hidden)(x)))
+
+
+class PsiNet(nn.Module):
+    """(s (B, d_s), a (B, d_a)) -> psi (B, F)."""
+
+    feature_dim: int
+    arch: str = "mlp"
+    hidden: Sequence[int] = (256,)
+    activation: str = "elu"
+    enc_hidden: int = 256
+    enc_out: int = 128
+    res_width: int = 512
+    res_blocks: int = 3
+
+    @nn.compact
+    def __call__(self, obs, action):
+        if self.arch == "mlp":
+            return MLP(self.hidden, self.feature_dim, self.activation)(jnp.concatenate([obs, action], -1))
+        if self.arch == "residual":
+            hs = _Encoder(self.enc_hidden, self.enc_out, self.activation)(obs)
+            ha = _Encoder(self.enc_hidden, self.enc_out, self.activation)(action)
+            x = jnp.concatenate([hs, ha], -1)
+            return ResidualMLP(self.res_width, self.res_blocks, self.feature_dim, self.activation)(x)
+        raise ValueError(f"unknown representation arch {self.arch!r}; choose one of {', '.join(ARCHS)}")
+
+
+class ZetaNet(nn.Module):
+    """(x_noisy (B, d_s), level (B,) int, alpha_bar (B,)) -> zeta (B, F, d_s)."""
+
+    feature_dim: int
+    state_dim: int
+    arch: str = "mlp"
+    hidden: Sequence[int] = (512,)
+    activation: str = "elu"
+    level_input: str = "alpha_bar"
+    embed_dim: int = 128
+    enc_hidden: int = 256
+    enc_out: int = 128
+    res_width: int = 512
+    res_blocks: int = 3
+
+    @nn.compact
+    def __call__(self, x_noisy, level, alpha_bar):
+        if self.level_input == "alpha_bar":
+            cond = jnp.asarray(alpha_bar, x_noisy.dtype)[:, None]
+        elif self.level_input == "embedding":
+            cond = LevelEmbedding(self.embed_dim, self.enc_hidden, self.enc_out, self.activation)(level)
+        else:
+            raise ValueError(f"unknown level_input {self.level_input!r}; choose one of {', '.join(LEVEL_INPUTS)}")
+        x = jnp.concatenate([x_noisy, cond], -1)
+        out = self.feature_dim * self.state_dim
+        if self.arch == "mlp":
+            z = MLP(self.hidden, out, self.activation)(x)
+        elif self.arch == "residual":
+            z = ResidualMLP(self.res_width, self.res_blocks, out, self.activation)(x)
+        else:
+            raise ValueError(f"unknown representation arch {self.arch!r}; choose one of {', '.join(ARCHS)}")
+        return z.reshape(z.shape[:-1] + (self.feature_dim, self.state_dim))
+
+
+class DiffusionRepresentation(nn.Module):
+    """psi and zeta together. ``__call__`` returns the factorised prediction psi^T zeta : (B, d_s).
+
+    Use ``method=DiffusionRepresentation.features`` for psi alone.
+    """
+
+    psi_net: PsiNet
+    zeta_net: ZetaNet
+
+    def features(self, obs, action):
+        """psi(s, a) : (B, F)."""
+        return self.psi_net(obs, action)
+
+    def __call__(self, obs, action, x_noisy, level, alpha_bar):
+        psi = self.psi_net(obs, action)
+        zeta = self.zeta_net(x_noisy, level, alpha_bar)
+        return factorized_score(psi, zeta)

@@ -1,0 +1,1 @@
+"""Toy systems with closed-form answers, for tests and demos."""

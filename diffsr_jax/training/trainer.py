@@ -1,0 +1,190 @@
+"""One compiled training program.
+
+Everything here is for ONE seed; seeds (and hyperparameter settings) are a ``jax.vmap`` axis laid over it.
+The per-iteration body (act, env step, replay insert, sample, updates, target updates) runs inside
+``lax.scan``; the iteration index ``t`` comes from the scan's xs, so it stays unbatched under ``vmap`` and
+the warm-up / delayed-update branches remain real ``lax.cond`` branches rather than selects.
+
+- ``Trainer.init(rng, hp)`` -> RunnerState
+- ``Trainer.run_chunk(runner, t0, num_iters)`` -> (RunnerState, chunk metrics): iterations t0 .. t0+n-1
+- ``Trainer.evaluate(runner, key)`` -> (eval_episodes,) deterministic-policy returns
+- ``make_train(config)`` -> ``train(rng, hp=None)``: the whole run, evaluations included, as one program.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import flax.struct
+import jax
+import jax.numpy as jnp
+
+from diffsr_jax.agents.common import Transition
+from diffsr_jax.agents.registry import make_agent
+from diffsr_jax.data.normalizer import RunningStats, normalize, stats_init, stats_update
+from diffsr_jax.data.replay import ReplayBuffer, replay_add, replay_init, replay_sample
+from diffsr_jax.envs import EnvState, make_env
+
+
+@flax.struct.dataclass
+class RunnerState:
+    agent: Any
+    env_state: EnvState  # batched over num_envs
+    buffer: ReplayBuffer
+    obs_stats: RunningStats
+    key: jax.Array
+
+
+class Trainer:
+    """Static pieces of a run (env, agent, sizes) built once from the config."""
+
+    def __init__(self, config, env=None):
+        self.config = config
+        self.env = env if env is not None else make_env(config.env, config.env_backend, config.episode_length)
+        self.agent = make_agent(config, self.env.obs_dim, self.env.action_dim)
+        self.num_envs = int(config.num_envs)
+        self.num_iters = int(config.total_steps) // self.num_envs
+        self.warmup_iters = int(config.warmup_steps) // self.num_envs
+        self.updates_per_step = int(config.updates_per_step)
+        self.capacity = int(min(config.buffer_size, max(config.total_steps, self.num_envs)))
+
+    # --- helpers ---------------------------------------------------------------------------------
+    def normalize(self, stats, obs):
+        return normalize(stats, obs) if self.config.normalize_obs else obs
+
+    def default_hparams(self) -> dict:
+        return self.agent.hparams()
+
+    # --- init ------------------------------------------------------------------------------------
+    def init(self, rng, hp: dict | None = None) -> RunnerState:
+        hp = self.default_hparams() if hp is None else hp
+        k_env, k_agent, k_run = jax.random.split(rng, 3)
+        env_state = jax.vmap(self.env.reset)(jax.random.split(k_env, self.num_envs))
+        agent_state = self.agent.init(k_agent, hp)
+        example = Transition(
+            obs=jnp.zeros(self.env.obs_dim), action=jnp.zeros(self.env.action_dim), reward=jnp.zeros(()),
+            next_obs=jnp.zeros(self.env.obs_dim), terminated=jnp.zeros(()),
+        )
+        return RunnerState(agent_state, env_state, replay_init(example, self.capacity),
+                           stats_init(self.env.obs_dim), k_run)
+
+    # --- one iteration ---------------------------------------------------------------------------
+    def _sample_fn(self, runner: RunnerState):
+        def sample(key):
+            b = replay_sample(runner.buffer, key, self.config.batch_size)
+            return b.replace(obs=self.normalize(runner.obs_stats, b.obs),
+                             next_obs=self.normalize(runner.obs_stats, b.next_obs))
+        return sample
+
+    def _updates(self, runner: RunnerState, key, t):
+        sample_fn = self._sample_fn(runner)
+
+        def one(agent_state, xs):
+            k, j = xs
+            return self.agent.update(agent_state, sample_fn, k, t * self.updates_per_step + j)
+
+        keys = jax.random.split(key, self.updates_per_step)
+        agent_state, metrics = jax.lax.scan(one, runner.agent, (keys, jnp.arange(self.updates_per_step)))
+        return agent_state, jax.tree_util.tree_map(lambda m: m.mean(0), metrics)
+
+    def _metric_template(self, runner: RunnerState):
+        shapes = jax.eval_shape(lambda r: self._updates(r, jax.random.PRNGKey(0), 0)[1], runner)
+        return jax.tree_util.tree_map(lambda s: jnp.zeros(s.shape, s.dtype), shapes)
+
+    def step(self, runner: RunnerState, t):
+        """Iteration t: act in num_envs envs, store, and (after warm-up) update. Returns (runner, metrics)."""
+        key, k_act, k_upd = jax.random.split(runner.key, 3)
+        obs = runner.env_state.obs
+        action = jax.lax.cond(
+            t < self.warmup_iters,
+            lambda: jax.random.uniform(k_act, (self.num_envs, self.env.action_dim), minval=-1.0, maxval=1.0),
+            lambda: self.agent.act(runner.agent, self.normalize(runner.obs_stats, obs), k_act, False),
+        )
+        env_state, res = jax.vmap(self.env.step)(runner.env_state, action)
+        tr = Transition(obs, action, res.reward, res.next_obs, res.terminated.astype(jnp.float32))
+        stats = stats_update(runner.obs_stats, obs) if self.config.normalize_obs else runner.obs_stats
+        runner = runner.replace(env_state=env_state, buffer=replay_add(runner.buffer, tr), obs_stats=stats, key=key)
+        learn = t >= self.warmup_iters
+        agent_state, upd = jax.lax.cond(
+            learn,
+            lambda r: self._updates(r, k_upd, t),
+            lambda r: (r.agent, self._metric_template(r)),
+            runner,
+        )
+        runner = runner.replace(agent=agent_state)
+        done = res.done.astype(jnp.float32)
+        metrics = {
+            "learn": learn.astype(jnp.float32),
+            "episodes": done.sum(),
+            "episode_return_sum": (res.episode_return * done).sum(),
+            "updates": upd,
+        }
+        return runner, metrics
+
+    def run_chunk(self, runner: RunnerState, t0, num_iters: int):
+        """Iterations t0 .. t0 + num_iters - 1 in one scan. Metrics are chunk means (update metrics over
+        learning iterations only; train_return over episodes finished in the chunk, NaN if none)."""
+        ts = t0 + jnp.arange(num_iters)
+        runner, m = jax.lax.scan(self.step, runner, ts)
+        n_learn = m["learn"].sum()
+        upd = jax.tree_util.tree_map(
+            lambda x: jnp.where(n_learn > 0, (x * m["learn"]).sum(0) / jnp.maximum(n_learn, 1.0), jnp.nan),
+            m["updates"],
+        )
+        episodes = m["episodes"].sum()
+        train_return = jnp.where(episodes > 0, m["episode_return_sum"].sum() / jnp.maximum(episodes, 1.0), jnp.nan)
+        return runner, {**upd, "train_return": train_return, "train_episodes": episodes}
+
+    # --- evaluation ------------------------------------------------------------------------------
+    def evaluate(self, runner: RunnerState, key):
+        """Deterministic policy, ``eval_episodes`` episodes run as a batch of envs: returns (episodes,)."""
+        n = int(self.config.eval_episodes)
+        env_state = jax.vmap(self.env.reset)(jax.random.split(key, n))
+
+        def body(carry, _):
+            env_state, ret, alive = carry
+            a = self.agent.act(runner.agent, self.normalize(runner.obs_stats, env_state.obs), key, True)
+            env_state, res = jax.vmap(self.env.step)(env_state, a)
+            ret = ret + alive * res.reward
+            alive = alive * (1.0 - res.done.astype(jnp.float32))
+            return (env_state, ret, alive), None
+
+        (_, ret, _), _ = jax.lax.scan(body, (env_state, jnp.zeros(n), jnp.ones(n)), None,
+                                      length=self.env.max_episode_steps)
+        return ret
+
+
+def eval_schedule(total_iters: int, eval_every_iters: int) -> list[int]:
+    """Chunk lengths: evaluate after every ``eval_every_iters`` iterations and at the end."""
+    chunks, done = [], 0
+    while done < total_iters:
+        n = min(eval_every_iters, total_iters - done)
+        chunks.append(n)
+        done += n
+    return chunks
+
+
+def make_train(config, env=None):
+    """-> ``train(rng, hp=None)``: the whole run as one compiled program for one seed.
+
+    Returns (final RunnerState, metrics) where each metric has a leading axis of evaluations
+    (one per ``eval_every`` env steps; a trailing partial chunk is dropped) and ``eval_return`` is
+    (num_evals, eval_episodes). ``jax.vmap(train)(rngs)`` runs many seeds.
+    """
+    trainer = Trainer(config, env)
+    every = max(int(config.eval_every) // trainer.num_envs, 1)
+    num_evals = trainer.num_iters // every
+
+    def train(rng, hp=None):
+        runner = trainer.init(rng, hp)
+
+        def chunk(runner, i):
+            runner, m = trainer.run_chunk(runner, i * every, every)
+            k_eval = jax.random.fold_in(jax.random.fold_in(rng, 7), i)
+            m["eval_return"] = trainer.evaluate(runner, k_eval)
+            return runner, m
+
+        return jax.lax.scan(chunk, runner, jnp.arange(num_evals))
+
+    train.trainer = trainer
+    return train

@@ -1,0 +1,62 @@
+"""Whole-config validation before anything compiles: each problem is one line naming the fix."""
+
+from __future__ import annotations
+
+import os
+
+from diffsr_jax.envs.registry import validate_env_name
+
+
+class ConfigError(ValueError):
+    """A bad config value; the message is one line that names the problem and the fix."""
+
+
+def _positive_int(config, name, allow_zero=False):
+    v = config[name]
+    if isinstance(v, bool) or not isinstance(v, int):
+        raise ConfigError(f"config.{name} must be an integer, got {v!r}")
+    if v < 0 or (v == 0 and not allow_zero):
+        raise ConfigError(f"config.{name} must be {'>= 0' if allow_zero else '> 0'}, got {v}")
+
+
+def validate_config(config) -> None:
+    from diffsr_jax.agents.registry import AGENTS
+
+    if config.agent not in AGENTS:
+        raise ConfigError(f"unknown agent {config.agent!r}; choose one of: {', '.join(sorted(AGENTS))}")
+    try:
+        validate_env_name(config.env)
+    except ValueError as e:
+        raise ConfigError(str(e)) from None
+    for name in ("total_steps", "eval_every", "eval_episodes", "num_envs", "updates_per_step", "batch_size",
+                 "buffer_size", "num_seeds"):
+        _positive_int(config, name)
+    for name in ("warmup_steps", "episode_length", "seed"):
+        _positive_int(config, name, allow_zero=True)
+    if config.total_steps < config.num_envs:
+        raise ConfigError(f"config.total_steps ({config.total_steps}) must be at least num_envs ({config.num_envs})")
+    for name in ("actor_lr", "critic_lr"):
+        if not config[name] > 0:
+            raise ConfigError(f"config.{name} must be > 0, got {config[name]}")
+    if not 0.0 <= config.gamma <= 1.0:
+        raise ConfigError(f"config.gamma must be in [0, 1], got {config.gamma}")
+    if not 0.0 < config.tau <= 1.0:
+        raise ConfigError(f"config.tau must be in (0, 1], got {config.tau}")
+    if config.agent.endswith("sac") and not config.init_alpha > 0:
+        raise ConfigError(f"config.init_alpha must be > 0, got {config.init_alpha}")
+    if config.actor_q_reduce not in ("q1", "mean", "min"):
+        raise ConfigError(f"config.actor_q_reduce must be one of q1, mean, min; got {config.actor_q_reduce!r}")
+    for name in ("target_update_every", "policy_delay"):
+        _positive_int(config, name)
+
+
+def check_logdir(logdir: str) -> None:
+    """Create ``logdir`` if needed and prove it is writable, or raise ConfigError."""
+    try:
+        os.makedirs(logdir, exist_ok=True)
+        probe = os.path.join(logdir, ".write_test")
+        with open(probe, "w") as f:
+            f.write("ok")
+        os.remove(probe)
+    except OSError as e:
+        raise ConfigError(f"log dir {logdir!r} is not writable ({e.strerror}); pass --logdir=<a writable path>") from None

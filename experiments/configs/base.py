@@ -1,0 +1,52 @@
+"""Fields every run has. Agent preset files start from ``base_config()`` and override.
+
+Sizes and loop lengths are static (a change recompiles); the agent's HPARAMS (learning rates, gamma,
+tau, noise scales, ...) are traced values held in the train state, so they can be vmapped too.
+"""
+
+import ml_collections
+
+
+def base_config() -> ml_collections.ConfigDict:
+    c = ml_collections.ConfigDict()
+    c.preset = "fast"
+    # --- run ---
+    c.agent = "sac"
+    c.env = "gymnax/Pendulum-v1"
+    c.env_backend = "mjx"  # brax backend: mjx, generalized, positional, spring
+    c.episode_length = 0  # 0: the env's own time limit
+    c.seed = 0
+    c.num_seeds = 1
+    c.total_steps = 20_000  # env steps per seed
+    c.warmup_steps = 1_000  # uniform-random actions, no updates
+    c.eval_every = 2_000
+    c.eval_episodes = 10
+    c.num_envs = 1  # parallel envs per seed
+    c.updates_per_step = 1  # learner updates per iteration
+    c.batch_size = 256
+    c.buffer_size = 1_000_000
+    c.normalize_obs = False
+    # --- shared actor-critic ---
+    c.gamma = 0.99
+    c.tau = 0.005
+    c.actor_lr = 3e-4
+    c.critic_lr = 3e-4
+    c.actor_hidden = (256, 256)
+    c.critic_hidden = (256, 256)
+    c.activation = "relu"
+    # --- SAC ---
+    c.alpha_lr = 3e-4
+    c.init_alpha = 1.0
+    c.target_entropy_scale = 1.0  # target entropy = -scale * |A|
+    c.log_std_min = -5.0
+    c.log_std_max = 2.0
+    c.target_update_every = 1
+    # --- TD3 ---
+    c.expl_noise = 0.1
+    c.policy_noise = 0.2
+    c.noise_clip = 0.5
+    c.policy_delay = 2
+    c.actor_layer_norm = False
+    c.critic_layer_norm = False
+    c.actor_q_reduce = "q1"  # q1, mean, min
+    return c

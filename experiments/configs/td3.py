@@ -1,0 +1,32 @@
+"""TD3 presets: ``fast`` (CPU minutes on gymnax/Pendulum-v1) and ``paper`` (the DMC TD3 settings of spec section 4)."""
+
+from experiments.configs.base import base_config
+
+
+def get_config(preset: str = "fast"):
+    c = base_config()
+    c.agent = "td3"
+    c.preset = preset
+    if preset == "fast":
+        c.total_steps = 15_000
+        c.eval_every = 1_500
+        c.warmup_steps = 1_000
+        c.actor_lr = 1e-3
+        c.critic_lr = 1e-3
+    elif preset == "paper":
+        c.env = "playground/CheetahRun"
+        c.total_steps = 500_000
+        c.warmup_steps = 5_000
+        c.eval_every = 5_000
+        c.batch_size = 512
+        c.actor_hidden = (512, 512, 512)
+        c.critic_hidden = (512, 512, 512)
+        c.actor_layer_norm = True
+        c.expl_noise = 0.2
+        c.noise_clip = 0.3
+        c.policy_delay = 1
+        c.actor_q_reduce = "mean"
+        c.normalize_obs = True
+    else:
+        raise ValueError(f"unknown td3 preset {preset!r}; choose fast or paper")
+    return c

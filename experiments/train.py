@@ -20,7 +20,7 @@ from absl import app, flags
 from ml_collections import config_flags
 
 CONFIG_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "configs")
-DEFAULT_AGENT = "sac"
+DEFAULT_AGENT = "diffsr_sac"
 
 
 def _agent_from_argv(argv) -> str:
@@ -37,7 +37,7 @@ def _default_config_path(argv) -> str:
     return f"{path}:fast" if os.path.exists(path) else os.path.join(CONFIG_DIR, f"{DEFAULT_AGENT}.py:fast")
 
 
-flags.DEFINE_string("agent", DEFAULT_AGENT, "agent name (sac, td3, ...); selects experiments/configs/<agent>.py:fast")
+flags.DEFINE_string("agent", DEFAULT_AGENT, "diffsr_sac, diffsr_td3, sac or td3; selects experiments/configs/<agent>.py:fast")
 flags.DEFINE_string("env", None, "environment: brax/<name>, playground/<Name> or gymnax/<name>")
 flags.DEFINE_integer("num_seeds", None, "independent agents run in parallel (vmapped) in one program")
 flags.DEFINE_integer("seed", None, "first seed; seed i of the run is seed + i")
@@ -60,8 +60,12 @@ def fail(message: str):
 
 def resolve_config():
     """The preset with the convenience flags applied."""
+    from diffsr_jax.agents.registry import AGENTS
+
     config = FLAGS.config
     with config.unlocked():
+        if FLAGS.agent not in AGENTS:
+            fail(f"unknown agent {FLAGS.agent!r}; choose one of: {', '.join(sorted(AGENTS))}")
         if FLAGS["agent"].present and FLAGS.agent != config.agent:
             fail(f"--agent={FLAGS.agent} disagrees with the config's agent {config.agent!r}; "
                  f"drop --agent or pass --config=experiments/configs/{FLAGS.agent}.py:<preset>")
@@ -118,6 +122,7 @@ def run(config, logdir: str, tensorboard: bool = True, out=sys.stdout):
     runner = jax.jit(jax.vmap(trainer.init))(keys, hp)
     chunk_fns = {}
     evaluate = jax.jit(jax.vmap(trainer.evaluate))
+    diagnostics = jax.jit(jax.vmap(trainer.diagnostics))
     every = max(config.eval_every // trainer.num_envs, 1)
     logger = RunLogger(logdir, tensorboard)
     progress = Progress(trainer.num_iters * trainer.num_envs, out)
@@ -134,6 +139,7 @@ def run(config, logdir: str, tensorboard: bool = True, out=sys.stdout):
             eval_keys = jax.vmap(lambda k: jax.random.fold_in(k, t_iter))(keys)
             returns = np.asarray(evaluate(runner, eval_keys))
             metrics = {k: np.asarray(v) for k, v in m.items()}
+            metrics.update({k: np.asarray(v) for k, v in diagnostics(runner, eval_keys).items()})
             metrics["eval_return"] = returns.mean(-1)
             metrics["eval_return_std"] = returns.std(-1)
             steps = t_iter * trainer.num_envs

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+from diffsr_jax.agents.diffsr import DiffSRSAC, DiffSRTD3
 from diffsr_jax.agents.sac import SAC
 from diffsr_jax.agents.td3 import TD3
 
-AGENTS = {"sac": SAC, "td3": TD3}
+AGENTS = {"diffsr_sac": DiffSRSAC, "diffsr_td3": DiffSRTD3, "sac": SAC, "td3": TD3}
 
 
 def make_agent(config, obs_dim: int, action_dim: int):

@@ -136,6 +136,14 @@ class Trainer:
         return runner, {**upd, "train_return": train_return, "train_episodes": episodes}
 
     # --- evaluation ------------------------------------------------------------------------------
+    def diagnostics(self, runner: RunnerState, key):
+        """Agent diagnostics on a replay batch (e.g. per-level score-matching loss): dict of scalars."""
+        if not hasattr(self.agent, "diagnostics"):
+            return {}
+        k_batch, k_diag = jax.random.split(key)
+        batch = self._sample_fn(runner)(k_batch)
+        return self.agent.diagnostics(runner.agent, batch, k_diag)
+
     def evaluate(self, runner: RunnerState, key):
         """Deterministic policy, ``eval_episodes`` episodes run as a batch of envs: returns (episodes,)."""
         n = int(self.config.eval_episodes)
@@ -182,6 +190,7 @@ def make_train(config, env=None):
             runner, m = trainer.run_chunk(runner, i * every, every)
             k_eval = jax.random.fold_in(jax.random.fold_in(rng, 7), i)
             m["eval_return"] = trainer.evaluate(runner, k_eval)
+            m.update(trainer.diagnostics(runner, jax.random.fold_in(k_eval, 1)))
             return runner, m
 
         return jax.lax.scan(chunk, runner, jnp.arange(num_evals))

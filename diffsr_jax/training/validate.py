@@ -48,6 +48,46 @@ def validate_config(config) -> None:
         raise ConfigError(f"config.actor_q_reduce must be one of q1, mean, min; got {config.actor_q_reduce!r}")
     for name in ("target_update_every", "policy_delay"):
         _positive_int(config, name)
+    if config.agent.startswith("diffsr"):
+        _validate_diffsr(config)
+
+
+def _choice(config, name, choices):
+    if config[name] not in choices:
+        raise ConfigError(f"config.{name} must be one of {', '.join(choices)}; got {config[name]!r}")
+
+
+def _validate_diffsr(config) -> None:
+    from diffsr_jax.diffusion import PARAMETERIZATIONS, SCHEDULE_KINDS
+    from diffsr_jax.networks.activations import ACTIVATIONS
+    from diffsr_jax.networks.rff import RFF_KINDS
+    from diffsr_jax.representation.networks import ARCHS, LEVEL_INPUTS
+
+    _choice(config, "rep_arch", ARCHS)
+    _choice(config, "level_input", LEVEL_INPUTS)
+    _choice(config, "schedule", SCHEDULE_KINDS)
+    _choice(config, "parameterization", PARAMETERIZATIONS)
+    _choice(config, "rff_kind", RFF_KINDS)
+    _choice(config, "critic_rep", ("online", "target"))
+    _choice(config, "rep_activation", tuple(ACTIVATIONS))
+    _choice(config, "critic_activation", tuple(ACTIVATIONS))
+    for name in ("feature_dim", "num_levels", "rep_updates_per_step", "rff_dim", "rff_hidden", "rep_res_width",
+                 "rep_enc_hidden", "rep_enc_out", "level_embed_dim"):
+        _positive_int(config, name)
+    _positive_int(config, "rep_res_blocks", allow_zero=True)
+    if config.schedule == "beta_cdf" and config.num_levels < 3:
+        raise ConfigError("config.num_levels must be >= 3 for the beta_cdf schedule")
+    if config.level_input == "embedding" and config.level_embed_dim % 2:
+        raise ConfigError(f"config.level_embed_dim must be even, got {config.level_embed_dim}")
+    if not config.rep_lr > 0:
+        raise ConfigError(f"config.rep_lr must be > 0, got {config.rep_lr}")
+    if not config.noise_scale > 0:
+        raise ConfigError(f"config.noise_scale must be > 0, got {config.noise_scale}")
+    if config.reward_weight < 0:
+        raise ConfigError(f"config.reward_weight must be >= 0, got {config.reward_weight}")
+    if config.critic_grad_to_rep and config.critic_rep == "target":
+        raise ConfigError("config.critic_grad_to_rep=True trains psi through the critic, so the critic must read "
+                          "the online psi: set config.critic_rep=online")
 
 
 def check_logdir(logdir: str) -> None:

@@ -49,4 +49,33 @@ def base_config() -> ml_collections.ConfigDict:
     c.actor_layer_norm = False
     c.critic_layer_norm = False
     c.actor_q_reduce = "q1"  # q1, mean, min
+    # --- Diff-SR representation (used by diffsr_* agents) ---
+    c.rep_arch = "mlp"  # mlp (Diff-SR-SAC) | residual (Diff-SR-TD3)
+    c.feature_dim = 256
+    c.psi_hidden = (256,)
+    c.zeta_hidden = (512,)
+    c.rep_activation = "elu"
+    c.rep_enc_hidden = 256  # residual arch: per-input encoders and level embedding MLP
+    c.rep_enc_out = 128
+    c.rep_res_width = 512
+    c.rep_res_blocks = 3
+    c.level_input = "alpha_bar"  # alpha_bar (raw scalar) | embedding (sinusoidal of the level index)
+    c.level_embed_dim = 128
+    c.schedule = "beta_cdf"  # vp | linear | cosine | beta_cdf
+    c.num_levels = 1000
+    c.noise_scale = 0.449
+    c.parameterization = "score"  # score | eps
+    c.rep_lr = 3e-3
+    c.rep_updates_per_step = 4
+    c.reward_weight = 0.0  # > 0 adds an RFF reward head on psi
+    c.rep_tau = 0.005  # EMA rate of the target psi (critic_rep = target)
+    # --- Diff-SR RFF critic ---
+    c.rff_dim = 256
+    c.rff_hidden = 256
+    c.rff_kind = "sin"  # sin | sincos
+    c.critic_input_ln = False
+    c.critic_hidden_ln = False
+    c.critic_activation = "elu"
+    c.critic_rep = "online"  # online | target
+    c.critic_grad_to_rep = False
     return c

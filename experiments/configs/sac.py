@@ -11,9 +11,11 @@ def get_config(preset: str = "fast"):
     c.agent = "sac"
     c.preset = preset
     if preset == "fast":
-        c.total_steps = 15_000
-        c.eval_every = 1_500
+        c.total_steps = 12_000
+        c.eval_every = 1_000
         c.warmup_steps = 1_000
+        c.actor_hidden = (128, 128)
+        c.critic_hidden = (128, 128)
         c.init_alpha = 0.1
         c.actor_lr = 1e-3
         c.critic_lr = 1e-3

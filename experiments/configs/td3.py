@@ -8,9 +8,11 @@ def get_config(preset: str = "fast"):
     c.agent = "td3"
     c.preset = preset
     if preset == "fast":
-        c.total_steps = 15_000
-        c.eval_every = 1_500
+        c.total_steps = 12_000
+        c.eval_every = 1_000
         c.warmup_steps = 1_000
+        c.actor_hidden = (128, 128)
+        c.critic_hidden = (128, 128)
         c.actor_lr = 1e-3
         c.critic_lr = 1e-3
     elif preset == "paper":

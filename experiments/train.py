@@ -3,6 +3,7 @@
     python -m experiments.train                                   # default: short run on a small task
     python -m experiments.train --agent=sac --env=brax/hopper --num_seeds=4
     python -m experiments.train --config=experiments/configs/sac.py:paper --config.actor_lr=1e-3
+    python -m experiments.train --agent=td3 --num_seeds=2 --sweep=critic_lr=1e-3,3e-4   # 4 runs, one program
 
 --agent=X with no --config runs X's ``fast`` preset (experiments/configs/X.py). Outputs in --logdir:
 config.json, metrics.jsonl (one row per evaluation per seed), tb/ (TensorBoard), curve.png.
@@ -10,7 +11,6 @@ config.json, metrics.jsonl (one row per evaluation per seed), tb/ (TensorBoard),
 
 from __future__ import annotations
 
-import functools
 import json
 import os
 import sys
@@ -47,6 +47,10 @@ flags.DEFINE_string("logdir", None, "output directory (default runs/<agent>-<env
 flags.DEFINE_string("compile_cache", os.path.expanduser("~/.cache/diffsr_jax/xla"),
                     "persistent XLA compilation cache dir ('' disables)")
 flags.DEFINE_bool("tensorboard", True, "write TensorBoard events")
+flags.DEFINE_bool("resume", False, "continue the run in --logdir from its latest checkpoint (uses its config.json)")
+flags.DEFINE_bool("overwrite", False, "replace an existing run in --logdir")
+flags.DEFINE_multi_string("sweep", [], "sweep a traced hyperparameter inside the same compiled program: "
+                          "--sweep=critic_lr=1e-3,3e-4 (repeatable; every combination x num_seeds is vmapped)")
 config_flags.DEFINE_config_file("config", _default_config_path(sys.argv), "ml_collections preset file[:preset]",
                                 lock_config=True)
 FLAGS = flags.FLAGS
@@ -84,76 +88,38 @@ def setup_compile_cache(path: str):
         jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.5)
 
 
-def summary_table(rows, seeds) -> str:
-    import numpy as np
+def parse_sweeps(specs, hparam_names) -> list[dict]:
+    """['critic_lr=1e-3,3e-4', ...] -> every combination as a dict of overrides ([{}] without sweeps)."""
+    import itertools
 
-    lines = [f"{'seed':>6} {'final eval':>11} {'best eval':>10} {'last-4 mean':>12}", "-" * 42]
-    finals = []
-    for seed in seeds:
-        r = [x["eval_return"] for x in rows if x["seed"] == seed and x.get("eval_return") is not None]
-        if not r:
-            continue
-        finals.append(r[-1])
-        lines.append(f"{seed:>6} {r[-1]:>11.1f} {max(r):>10.1f} {np.mean(r[-4:]):>12.1f}")
-    if finals:
-        lines.append("-" * 42)
-        lines.append(f"{'mean':>6} {np.mean(finals):>11.1f}   (std {np.std(finals):.1f} over {len(finals)} seeds)")
-    return "\n".join(lines)
+    from diffsr_jax.training.validate import ConfigError
+
+    axes = []
+    for spec in specs:
+        name, sep, values = spec.partition("=")
+        if not sep or not values:
+            raise ConfigError(f"--sweep={spec}: write it as name=v1,v2,... (e.g. --sweep=critic_lr=1e-3,3e-4)")
+        if name not in hparam_names:
+            raise ConfigError(f"--sweep: {name!r} is not a traced hyperparameter of this agent; "
+                              f"sweepable: {', '.join(hparam_names)}")
+        try:
+            axes.append([(name, float(v)) for v in values.split(",")])
+        except ValueError:
+            raise ConfigError(f"--sweep={spec}: values must be numbers") from None
+    return [dict(combo) for combo in itertools.product(*axes)]
 
 
-def run(config, logdir: str, tensorboard: bool = True, out=sys.stdout):
-    """Run training with host-side chunking for logging. Returns the metric rows."""
-    import jax
-    import jax.numpy as jnp
-    import numpy as np
+def load_run_config(logdir: str, requested):
+    """The config (and sweeps) a run in ``logdir`` was started with; --total_steps may extend it."""
+    import ml_collections
 
-    from diffsr_jax.logging.writers import Progress, RunLogger, plot_curve
-    from diffsr_jax.training import Trainer
-    from diffsr_jax.training.trainer import eval_schedule
-
-    trainer = Trainer(config)
-    seeds = [config.seed + i for i in range(config.num_seeds)]
-    keys = jnp.stack([jax.random.PRNGKey(s) for s in seeds])
-    hp = jax.tree_util.tree_map(lambda v: jnp.broadcast_to(v, (len(seeds),)), trainer.default_hparams())
-    with open(os.path.join(logdir, "config.json"), "w") as f:
-        json.dump(config.to_dict(), f, indent=2, default=list)
-
-    t_start = time.time()
-    runner = jax.jit(jax.vmap(trainer.init))(keys, hp)
-    chunk_fns = {}
-    evaluate = jax.jit(jax.vmap(trainer.evaluate))
-    diagnostics = jax.jit(jax.vmap(trainer.diagnostics))
-    every = max(config.eval_every // trainer.num_envs, 1)
-    logger = RunLogger(logdir, tensorboard)
-    progress = Progress(trainer.num_iters * trainer.num_envs, out)
-    rows, t_iter, last_eval = [], 0, None
-    try:
-        for n in eval_schedule(trainer.num_iters, every):
-            if n not in chunk_fns:
-                chunk_fns[n] = jax.jit(jax.vmap(functools.partial(trainer.run_chunk, num_iters=n), in_axes=(0, None)))
-            t0 = time.time()
-            runner, m = chunk_fns[n](runner, jnp.int32(t_iter))
-            jax.block_until_ready(m)
-            dt = time.time() - t0
-            t_iter += n
-            eval_keys = jax.vmap(lambda k: jax.random.fold_in(k, t_iter))(keys)
-            returns = np.asarray(evaluate(runner, eval_keys))
-            metrics = {k: np.asarray(v) for k, v in m.items()}
-            metrics.update({k: np.asarray(v) for k, v in diagnostics(runner, eval_keys).items()})
-            metrics["eval_return"] = returns.mean(-1)
-            metrics["eval_return_std"] = returns.std(-1)
-            steps = t_iter * trainer.num_envs
-            sps = n * trainer.num_envs * len(seeds) / dt
-            rows += logger.log(steps, seeds, metrics, {"wall_time": time.time() - t_start, "env_steps_per_s": sps})
-            last_eval = float(metrics["eval_return"].mean())
-            progress.update(steps, sps, last_eval)
-    finally:
-        progress.close()
-        logger.close()
-    plot_curve(rows, os.path.join(logdir, "curve.png"), f"{config.agent} on {config.env}")
-    print(summary_table(rows, seeds), file=out)
-    print(f"wall time {time.time() - t_start:.0f}s; outputs in {logdir}", file=out)
-    return rows
+    with open(os.path.join(logdir, "config.json")) as f:
+        saved = ml_collections.ConfigDict(json.load(f))
+    sweep_path = os.path.join(logdir, "sweep.json")
+    sweeps = json.load(open(sweep_path)) if os.path.exists(sweep_path) else []
+    if FLAGS["total_steps"].present:
+        saved.total_steps = requested.total_steps
+    return saved, sweeps
 
 
 def main(argv):
@@ -165,17 +131,40 @@ def main(argv):
     from diffsr_jax.training.validate import ConfigError, check_logdir, validate_config
 
     config = resolve_config()
+    if FLAGS.resume and not FLAGS.logdir:
+        fail("--resume needs --logdir=<the run to continue>")
     logdir = FLAGS.logdir or os.path.join(
         "runs", f"{config.agent}-{config.env.replace('/', '_')}-{time.strftime('%Y%m%d-%H%M%S')}")
     try:
+        check_logdir(logdir, FLAGS.resume, FLAGS.overwrite)
+        if FLAGS.resume:
+            config, sweep_specs = load_run_config(logdir, config)
+        else:
+            sweep_specs = FLAGS.sweep
+            with config.unlocked():  # fix the replay size now, so a resumed run with more steps can restore it
+                config.buffer_size = min(config.buffer_size, config.total_steps)
         validate_config(config)
-        check_logdir(logdir)
+        from diffsr_jax.agents.registry import AGENTS
+
+        sweeps = parse_sweeps(sweep_specs, AGENTS[config.agent].hparam_names())
     except ConfigError as e:
         fail(str(e))
     setup_compile_cache(FLAGS.compile_cache)
+    with open(os.path.join(logdir, "sweep.json"), "w") as f:
+        json.dump(list(sweep_specs), f)
     print(f"{config.agent} ({config.preset}) on {config.env}: {config.total_steps:,} env steps x "
-          f"{config.num_seeds} seed(s), eval every {config.eval_every:,}; logging to {logdir}")
-    run(config, logdir, FLAGS.tensorboard)
+          f"{config.num_seeds} seed(s) x {len(sweeps)} setting(s), eval every {config.eval_every:,}; logging to {logdir}")
+    from diffsr_jax.training.host_loop import CheckpointError, NonFiniteError, run_training
+
+    try:
+        result = run_training(config, logdir, tensorboard=FLAGS.tensorboard, sweeps=sweeps, resume=FLAGS.resume)
+    except (NonFiniteError, CheckpointError) as e:
+        sys.stderr.write(f"error: {e}\n")
+        sys.exit(3)
+    if result["status"] == "stopped":
+        print(result["message"])
+    else:
+        print(f"outputs in {logdir}")
 
 
 if __name__ == "__main__":

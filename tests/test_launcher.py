@@ -49,3 +49,23 @@ def test_bad_input_gets_one_clear_line(args, message):
     assert p.returncode != 0
     assert message in p.stderr, p.stderr[-2000:]
     assert "Traceback" not in p.stderr
+
+
+def test_sweep_runs_every_setting_in_one_program(tmp_path):
+    logdir = tmp_path / "sweep"
+    p = _run("--agent=td3", "--num_seeds=2", "--total_steps=300", "--eval_every=300", "--sweep=critic_lr=1e-3,1e-5",
+             "--config.warmup_steps=100", "--config.eval_episodes=2", "--config.episode_length=50",
+             "--config.batch_size=32", f"--logdir={logdir}")
+    assert p.returncode == 0, p.stderr[-3000:]
+    rows = [json.loads(line) for line in (logdir / "metrics.jsonl").read_text().splitlines()]
+    assert [(r["setting"], r["seed"]) for r in rows] == [
+        ("critic_lr=0.001", 0), ("critic_lr=0.001", 1), ("critic_lr=1e-05", 0), ("critic_lr=1e-05", 1)]
+    # same seed, different learning rate: same data stream but different learning
+    assert rows[0]["critic_loss"] != rows[2]["critic_loss"]
+    assert "critic_lr=0.001/seed1" in p.stdout
+
+
+def test_sweep_of_an_unknown_hyperparameter_is_refused():
+    p = _run("--agent=sac", "--sweep=hidden=1,2", timeout=120)
+    assert p.returncode == 2
+    assert "'hidden' is not a traced hyperparameter of this agent; sweepable: gamma, tau" in p.stderr

@@ -34,7 +34,7 @@ class DiffSRMixin:
     REP_HPARAMS = ("rep_lr", "reward_weight", "rep_tau")
 
     def __init__(self, cfg, obs_dim: int, action_dim: int):
-        self.cfg = c = cfg
+        self.cfg = c = cfg  # needed by make_critic_net, which the base __init__ calls
         self.rep_model = DiffusionRepresentation(
             PsiNet(c.feature_dim, c.rep_arch, tuple(c.psi_hidden), c.rep_activation, c.rep_enc_hidden,
                    c.rep_enc_out, c.rep_res_width, c.rep_res_blocks),
@@ -71,10 +71,9 @@ class DiffSRMixin:
         return self.critic_net.apply(critic_params, self.features(rep_params, obs, action))
 
     # --- state -----------------------------------------------------------------------------------
-    def hparams(self) -> dict:
-        hp = super().hparams()
-        hp.update({k: jnp.asarray(self.cfg[k], jnp.float32) for k in self.REP_HPARAMS})
-        return hp
+    @classmethod
+    def hparam_names(cls) -> tuple:
+        return super().hparam_names() + cls.REP_HPARAMS
 
     def init(self, key, hp: dict):
         k_model, k_reward, k_base = jax.random.split(key, 3)

@@ -1,6 +1,6 @@
 """Soft Actor-Critic with twin critics and a learned temperature.
 
-The critic is reached only through ``q_values``/``critic_init``, so Diff-SR-SAC can swap in an RFF critic on
+The critic is reached only through the ``ActorCritic`` hooks, so Diff-SR-SAC can swap in an RFF critic on
 psi(s, a) and reuse every loss here. Traced hyperparameters (``state.hp``): gamma, tau, actor_lr, critic_lr,
 alpha_lr, init_alpha.
 """
@@ -13,9 +13,9 @@ import flax.struct
 import jax
 import jax.numpy as jnp
 
-from diffsr_jax.agents.common import Learner, adam, periodic_soft_update, reduce_twin, td_target
+from diffsr_jax.agents.base import ActorCritic
+from diffsr_jax.agents.common import Learner, adam, periodic_soft_update, td_target
 from diffsr_jax.networks.actors import TanhGaussianActor, sample_tanh_gaussian
-from diffsr_jax.networks.critics import Ensemble, MLPQHead
 
 
 @flax.struct.dataclass
@@ -29,38 +29,15 @@ class SACState:
     target_rep: Any = None
 
 
-class SAC:
+class SAC(ActorCritic):
     HPARAMS = ("gamma", "tau", "actor_lr", "critic_lr", "alpha_lr", "init_alpha")
 
     def __init__(self, cfg, obs_dim: int, action_dim: int):
-        self.cfg = cfg
-        self.obs_dim, self.action_dim = obs_dim, action_dim
+        super().__init__(cfg, obs_dim, action_dim)
         self.actor_net = TanhGaussianActor(
-            action_dim, tuple(cfg.actor_hidden), cfg.activation, False, cfg.log_std_min, cfg.log_std_max
+            action_dim, tuple(cfg.actor_hidden), cfg.activation, cfg.actor_layer_norm, cfg.log_std_min, cfg.log_std_max
         )
-        self.critic_net = self.make_critic_net()
         self.target_entropy = -float(action_dim) * cfg.target_entropy_scale
-
-    # --- critic hooks (overridden by Diff-SR) ---------------------------------------------------
-    def make_critic_net(self):
-        return Ensemble(MLPQHead(tuple(self.cfg.critic_hidden), self.cfg.activation), 2)
-
-    def critic_init(self, key, obs, action, rep_params):
-        del rep_params
-        return self.critic_net.init(key, obs, action)
-
-    def q_values(self, critic_params, rep_params, obs, action):
-        """(2, B) twin Q-values."""
-        del rep_params
-        return self.critic_net.apply(critic_params, obs, action)
-
-    def critic_rep_params(self, state):
-        """Representation parameters the critic reads (None for plain SAC)."""
-        return None
-
-    # --- core API -----------------------------------------------------------------------------
-    def hparams(self) -> dict:
-        return {k: jnp.asarray(self.cfg[k], jnp.float32) for k in self.HPARAMS}
 
     def init(self, key, hp: dict, rep=None, target_rep=None) -> SACState:
         k_actor, k_critic = jax.random.split(key)

@@ -1,6 +1,6 @@
 """TD3: twin critics, target policy smoothing, delayed actor and target updates.
 
-Like SAC, the critic is reached only through ``q_values``/``critic_init`` so Diff-SR-TD3 can replace it.
+Like SAC, the critic is reached only through the ``ActorCritic`` hooks, so Diff-SR-TD3 can replace it.
 Traced hyperparameters (``state.hp``): gamma, tau, actor_lr, critic_lr, expl_noise, policy_noise, noise_clip.
 """
 
@@ -12,9 +12,9 @@ import flax.struct
 import jax
 import jax.numpy as jnp
 
+from diffsr_jax.agents.base import ActorCritic
 from diffsr_jax.agents.common import Learner, adam, reduce_twin, soft_update, td_target
 from diffsr_jax.networks.actors import DeterministicActor
-from diffsr_jax.networks.critics import Ensemble, MLPQHead
 
 
 @flax.struct.dataclass
@@ -28,31 +28,12 @@ class TD3State:
     target_rep: Any = None
 
 
-class TD3:
+class TD3(ActorCritic):
     HPARAMS = ("gamma", "tau", "actor_lr", "critic_lr", "expl_noise", "policy_noise", "noise_clip")
 
     def __init__(self, cfg, obs_dim: int, action_dim: int):
-        self.cfg = cfg
-        self.obs_dim, self.action_dim = obs_dim, action_dim
+        super().__init__(cfg, obs_dim, action_dim)
         self.actor_net = DeterministicActor(action_dim, tuple(cfg.actor_hidden), cfg.activation, cfg.actor_layer_norm)
-        self.critic_net = self.make_critic_net()
-
-    def make_critic_net(self):
-        return Ensemble(MLPQHead(tuple(self.cfg.critic_hidden), self.cfg.activation, self.cfg.critic_layer_norm), 2)
-
-    def critic_init(self, key, obs, action, rep_params):
-        del rep_params
-        return self.critic_net.init(key, obs, action)
-
-    def q_values(self, critic_params, rep_params, obs, action):
-        del rep_params
-        return self.critic_net.apply(critic_params, obs, action)
-
-    def critic_rep_params(self, state):
-        return None
-
-    def hparams(self) -> dict:
-        return {k: jnp.asarray(self.cfg[k], jnp.float32) for k in self.HPARAMS}
 
     def init(self, key, hp: dict, rep=None, target_rep=None) -> TD3State:
         k_actor, k_critic = jax.random.split(key)

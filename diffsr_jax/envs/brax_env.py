@@ -11,7 +11,21 @@ from diffsr_jax.envs.base import Env
 BRAX_BACKENDS = ("mjx", "generalized", "positional", "spring")
 
 
-class BraxEnv(Env):
+class BraxLikeEnv(Env):
+    """Adapter for envs with the Brax API (``reset(key) -> State``, ``step(State, action) -> State`` with
+    ``obs``, ``reward``, ``done``): Brax itself and MuJoCo Playground. Subclasses set ``self._env``."""
+
+    def _reset(self, key):
+        st = self._env.reset(key)
+        return st, jnp.reshape(st.obs, (-1,))
+
+    def _step(self, inner, action, key):
+        del key
+        st = self._env.step(inner, action)
+        return st, jnp.reshape(st.obs, (-1,)), st.reward, st.done > 0.5
+
+
+class BraxEnv(BraxLikeEnv):
     def __init__(self, name: str, backend: str = "mjx", max_episode_steps: int | None = None, **kwargs):
         from brax import envs
 
@@ -24,12 +38,3 @@ class BraxEnv(Env):
         self.action_low = -np.ones(self.action_dim, np.float32)
         self.action_high = np.ones(self.action_dim, np.float32)
         self.max_episode_steps = int(max_episode_steps or 1000)
-
-    def _reset(self, key):
-        st = self._env.reset(key)
-        return st, jnp.reshape(st.obs, (-1,))
-
-    def _step(self, inner, action, key):
-        del key
-        st = self._env.step(inner, action)
-        return st, jnp.reshape(st.obs, (-1,)), st.reward, st.done > 0.5

@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import jax
-import jax.numpy as jnp
 import numpy as np
 
-from diffsr_jax.envs.base import Env
+from diffsr_jax.envs.brax_env import BraxLikeEnv
 
 
-class PlaygroundEnv(Env):
+class PlaygroundEnv(BraxLikeEnv):
     def __init__(self, name: str, max_episode_steps: int | None = None):
         from mujoco_playground import registry
 
@@ -24,12 +23,3 @@ class PlaygroundEnv(Env):
         self.action_high = np.ones(self.action_dim, np.float32)
         default_len = getattr(getattr(self._env, "_config", None), "episode_length", 1000)
         self.max_episode_steps = int(max_episode_steps or default_len)
-
-    def _reset(self, key):
-        st = self._env.reset(key)
-        return st, jnp.reshape(st.obs, (-1,))
-
-    def _step(self, inner, action, key):
-        del key
-        st = self._env.step(inner, action)
-        return st, jnp.reshape(st.obs, (-1,)), st.reward, st.done > 0.5

@@ -28,11 +28,12 @@ class RunLogger:
 
             self._tb = SummaryWriter(os.path.join(logdir, "tb"))
 
-    def log(self, step: int, seeds, metrics: dict, extra: dict):
-        """metrics: name -> (num_seeds,) array; extra: scalars shared by all seeds (wall time, speed)."""
+    def log(self, step: int, members: list, metrics: dict, extra: dict):
+        """members: one dict per vmapped run ({"seed": s} plus, in a sweep, {"setting": "name=value,..."});
+        metrics: name -> (num_members,) array; extra: scalars shared by all members (wall time, speed)."""
         rows = []
-        for i, seed in enumerate(seeds):
-            row = {"step": int(step), "seed": int(seed)}
+        for i, member in enumerate(members):
+            row = {"step": int(step), **member}
             row.update({k: _clean(np.asarray(v)[i]) for k, v in metrics.items()})
             row.update({k: _clean(v) for k, v in extra.items()})
             rows.append(row)
@@ -45,8 +46,8 @@ class RunLogger:
                 if np.all(np.isnan(v)):
                     continue
                 self._tb.add_scalar(f"mean/{k}", float(np.nanmean(v)), step)
-                for i, seed in enumerate(seeds):
-                    self._tb.add_scalar(f"seed{seed}/{k}", float(v[i]), step)
+                for i, member in enumerate(members):
+                    self._tb.add_scalar(f"{member_label(member)}/{k}", float(v[i]), step)
             for k, v in extra.items():
                 self._tb.add_scalar(f"run/{k}", float(v), step)
             self._tb.flush()
@@ -55,6 +56,12 @@ class RunLogger:
     def close(self):
         if self._tb is not None:
             self._tb.close()
+
+
+def member_label(member: dict) -> str:
+    """'seed3' or 'critic_lr=0.001/seed3' for a run in a sweep."""
+    setting = member.get("setting")
+    return f"{setting}/seed{member['seed']}" if setting else f"seed{member['seed']}"
 
 
 def read_metrics(path: str) -> list[dict]:
@@ -103,3 +110,25 @@ class Progress:
     def close(self):
         self.stream.write("\n")
         self.stream.flush()
+
+
+def plot_comparison(curves: dict, out_path: str, title: str):
+    """curves: label -> (steps (E,), returns (seeds, E)). Mean line and min-max band per label."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(6.5, 4.2))
+    for label, (steps, vals) in curves.items():
+        vals = np.asarray(vals, np.float64)
+        line, = ax.plot(steps, np.nanmean(vals, 0), label=f"{label} ({vals.shape[0]} seeds)")
+        ax.fill_between(steps, np.nanmin(vals, 0), np.nanmax(vals, 0), alpha=0.2, color=line.get_color())
+    ax.set_xlabel("env steps")
+    ax.set_ylabel("eval return")
+    ax.set_title(title)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(out_path, dpi=100)
+    plt.close(fig)

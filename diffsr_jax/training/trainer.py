@@ -133,7 +133,7 @@ class Trainer:
         )
         episodes = m["episodes"].sum()
         train_return = jnp.where(episodes > 0, m["episode_return_sum"].sum() / jnp.maximum(episodes, 1.0), jnp.nan)
-        return runner, {**upd, "train_return": train_return, "train_episodes": episodes}
+        return runner, {**upd, "train_return": train_return, "train_episodes": episodes, "learn_iters": n_learn}
 
     # --- evaluation ------------------------------------------------------------------------------
     def diagnostics(self, runner: RunnerState, key):

@@ -46,8 +46,10 @@ def validate_config(config) -> None:
         raise ConfigError(f"config.init_alpha must be > 0, got {config.init_alpha}")
     if config.actor_q_reduce not in ("q1", "mean", "min"):
         raise ConfigError(f"config.actor_q_reduce must be one of q1, mean, min; got {config.actor_q_reduce!r}")
-    for name in ("target_update_every", "policy_delay"):
+    for name in ("target_update_every", "policy_delay", "checkpoint_every", "keep_checkpoints"):
         _positive_int(config, name)
+    if config.nan_policy not in ("stop", "drop"):
+        raise ConfigError(f"config.nan_policy must be one of stop, drop; got {config.nan_policy!r}")
     if config.agent.startswith("diffsr"):
         _validate_diffsr(config)
 
@@ -90,8 +92,20 @@ def _validate_diffsr(config) -> None:
                           "the online psi: set config.critic_rep=online")
 
 
-def check_logdir(logdir: str) -> None:
-    """Create ``logdir`` if needed and prove it is writable, or raise ConfigError."""
+def check_logdir(logdir: str, resume: bool = False, overwrite: bool = False) -> None:
+    """Create ``logdir`` if needed and prove it is writable, or raise ConfigError. An existing non-empty
+    ``logdir`` is refused unless ``resume`` (continue it) or ``overwrite`` (replace it) is given."""
+    if os.path.isdir(logdir) and os.listdir(logdir) and not (resume or overwrite):
+        raise ConfigError(f"log dir {logdir!r} already holds a run; pass --resume to continue it, --overwrite to "
+                          "replace it, or choose another --logdir")
+    if resume and not os.path.exists(os.path.join(logdir, "config.json")):
+        raise ConfigError(f"--resume: {logdir!r} holds no run (no config.json); drop --resume to start a new one")
+    if overwrite and not resume and os.path.isdir(logdir):
+        import shutil
+
+        for name in os.listdir(logdir):
+            path = os.path.join(logdir, name)
+            shutil.rmtree(path) if os.path.isdir(path) else os.remove(path)
     try:
         os.makedirs(logdir, exist_ok=True)
         probe = os.path.join(logdir, ".write_test")

@@ -56,7 +56,7 @@ def get_config(preset: str = "fast"):
         c.critic_lr = 3e-4
         c.actor_lr = 3e-4
     elif preset == "fast":
-        c.total_steps = 8_000
+        c.total_steps = 6_000
         c.warmup_steps = 1_000
         c.eval_every = 1_000
         c.feature_dim = 64

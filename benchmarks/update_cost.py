@@ -1,0 +1,132 @@
+"""Milliseconds per learner update for each preset, next to the official PyTorch implementations' cost
+(spec section 7, measured on the same 2-core machine), with FLOPs per update and the fraction of this
+machine's matrix-multiply peak measured in the same run.
+
+    python -m benchmarks.update_cost                    # the paper presets at the official sizes
+    python -m benchmarks.update_cost --presets=diffsr_sac:paper --num_updates=20
+
+An update is what one env step costs the learner in each preset (Diff-SR-SAC: 4 psi/zeta steps on fresh
+batches of 256 + critic + actor + alpha; Diff-SR-TD3: psi/zeta + reward head + critic + actor at batch 512),
+replay sampling included, on observation/action sizes of HalfCheetah (d_s = 17, d_a = 6).
+FLOPs come from XLA's cost analysis of the compiled update (multiply-adds count 2).
+"""
+
+from __future__ import annotations
+
+import importlib
+import sys
+import time
+
+from absl import app, flags
+
+flags.DEFINE_list("presets", ["diffsr_sac:paper", "diffsr_td3:paper", "sac:paper", "td3:paper"], "agent:preset")
+flags.DEFINE_integer("obs_dim", 17, "observation size")
+flags.DEFINE_integer("action_dim", 6, "action size")
+flags.DEFINE_integer("num_updates", 10, "updates per timed call (one lax.scan)")
+flags.DEFINE_integer("repeats", 5, "timed calls; the median is reported")
+flags.DEFINE_string("out", "benchmarks/results", "output directory")
+FLAGS = flags.FLAGS
+
+# Spec section 7: official implementations, PyTorch 2.13 CPU, 2 threads, this machine: (ms, GFLOP per update)
+OFFICIAL = {
+    "diffsr_sac:paper": ("rl-rep Diff-SR-SAC", 210.0, 16.9),
+    "diffsr_td3:paper": ("spectral-rl2 Diff-SR-TD3", 542.0, 49.4),
+    "sac:paper": ("rl-rep SAC", 21.6, 0.65),
+    "td3:paper": ("spectral-rl2 TD3", 147.0, 9.9),
+}
+
+
+def matmul_peak_gflops(n: int = 2048, repeats: int = 5) -> float:
+    """Measured f32 matmul throughput of this machine (GFLOP/s)."""
+    import jax
+    import jax.numpy as jnp
+    import numpy as np
+
+    a = jax.random.normal(jax.random.PRNGKey(0), (n, n))
+    f = jax.jit(lambda x: x @ x)
+    jax.block_until_ready(f(a))
+    times = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        jax.block_until_ready(f(a))
+        times.append(time.perf_counter() - t0)
+    return 2 * n**3 / float(np.min(times)) / 1e9
+
+
+def measure(spec: str) -> dict:
+    import jax
+    import jax.numpy as jnp
+    import numpy as np
+
+    from diffsr_jax.agents.common import Transition
+    from diffsr_jax.agents.registry import make_agent
+
+    agent_name, preset = spec.split(":")
+    cfg = importlib.import_module(f"experiments.configs.{agent_name}").get_config(preset)
+    agent = make_agent(cfg, FLAGS.obs_dim, FLAGS.action_dim)
+    state = agent.init(jax.random.PRNGKey(0), agent.hparams())
+    n_data = 100_000
+    k = jax.random.split(jax.random.PRNGKey(1), 4)
+    data = Transition(jax.random.normal(k[0], (n_data, FLAGS.obs_dim)),
+                      jax.random.uniform(k[1], (n_data, FLAGS.action_dim), minval=-1, maxval=1),
+                      jax.random.normal(k[2], (n_data,)), jax.random.normal(k[3], (n_data, FLAGS.obs_dim)),
+                      jnp.zeros(n_data))
+
+    def sample(key):
+        idx = jax.random.randint(key, (cfg.batch_size,), 0, n_data)
+        return jax.tree_util.tree_map(lambda x: x[idx], data)
+
+    def run(state, key):
+        def body(s, xs):
+            kk, i = xs
+            return agent.update(s, sample, kk, i)
+        n = FLAGS.num_updates
+        return jax.lax.scan(body, state, (jax.random.split(key, n), jnp.arange(n)))
+
+    t0 = time.perf_counter()
+    compiled = jax.jit(run).lower(state, jax.random.PRNGKey(2)).compile()
+    compile_s = time.perf_counter() - t0
+    cost = compiled.cost_analysis()
+    cost = cost[0] if isinstance(cost, (list, tuple)) else cost
+    flops = float(cost.get("flops", float("nan"))) / FLAGS.num_updates
+    state, _ = jax.block_until_ready(compiled(state, jax.random.PRNGKey(3)))
+    times = []
+    for i in range(FLAGS.repeats):
+        t0 = time.perf_counter()
+        state, _ = jax.block_until_ready(compiled(state, jax.random.PRNGKey(4 + i)))
+        times.append(time.perf_counter() - t0)
+    ms = 1e3 * float(np.median(times)) / FLAGS.num_updates
+    return {"preset": spec, "ms_per_update": ms, "gflop_per_update": flops / 1e9,
+            "gflops_achieved": flops / 1e9 / (ms / 1e3), "compile_s": compile_s, "batch_size": cfg.batch_size}
+
+
+def main(_):
+    from benchmarks.common import machine, write_results
+
+    peak = matmul_peak_gflops()
+    print(f"matmul peak: {peak:.0f} GFLOP/s", flush=True)
+    results = []
+    for spec in FLAGS.presets:
+        r = measure(spec)
+        r["fraction_of_peak"] = r["gflops_achieved"] / peak
+        if spec in OFFICIAL:
+            name, ms, gflop = OFFICIAL[spec]
+            r.update(official=name, official_ms=ms, official_gflop=gflop, speedup_vs_official=ms / r["ms_per_update"])
+        results.append(r)
+        print(f"{spec}: {r['ms_per_update']:.1f} ms/update, {r['gflop_per_update']:.2f} GFLOP, "
+              f"{r['gflops_achieved']:.0f} GFLOP/s ({100 * r['fraction_of_peak']:.0f}% of peak)"
+              + (f", official {r['official_ms']:.0f} ms -> {r['speedup_vs_official']:.1f}x" if "official" in r else ""),
+              flush=True)
+    rows = [[r["preset"], f"{r['ms_per_update']:.1f}", f"{r['gflop_per_update']:.2f}", f"{r['gflops_achieved']:.0f}",
+             f"{100 * r['fraction_of_peak']:.0f}%", r.get("official", "-"),
+             f"{r['official_ms']:.0f}" if "official_ms" in r else "-",
+             f"{r['speedup_vs_official']:.2f}x" if "speedup_vs_official" in r else "-"] for r in results]
+    md = write_results("update_cost", {"machine": machine(), "command": " ".join(sys.argv), "matmul_peak_gflops": peak,
+                                       "results": results}, rows,
+                       ["preset", "ms/update", "GFLOP/update", "GFLOP/s", "of peak", "official", "official ms",
+                        "official / ours"], FLAGS.out)
+    print(md)
+
+
+if __name__ == "__main__":
+    app.run(main)

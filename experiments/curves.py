@@ -1,0 +1,89 @@
+"""Learning curves of several agents on one task, each agent's seeds vmapped in one program.
+
+    python -m experiments.curves --env=gymnax/Pendulum-v1 --agents=diffsr_sac,diffsr_td3,sac,td3 --num_seeds=3
+
+Each agent runs its ``fast`` preset (overrides via --total_steps / --eval_every / --set field=value,...).
+Writes <logdir>/<agent>/ (the usual run outputs), <logdir>/curves.png and <logdir>/curves.md.
+"""
+
+from __future__ import annotations
+
+import importlib
+import io
+import os
+import sys
+
+import numpy as np
+from absl import app, flags
+
+flags.DEFINE_string("env", "gymnax/Pendulum-v1", "task")
+flags.DEFINE_list("agents", ["diffsr_sac", "diffsr_td3", "sac", "td3"], "agents (their fast presets)")
+flags.DEFINE_integer("num_seeds", 3, "seeds per agent (vmapped)")
+flags.DEFINE_integer("total_steps", None, "env steps per seed (default: each preset's)")
+flags.DEFINE_integer("eval_every", None, "env steps between evaluations")
+flags.DEFINE_list("set", [], "extra config overrides field=value applied to every agent")
+flags.DEFINE_string("logdir", None, "output dir (default runs/curves-<env>)")
+FLAGS = flags.FLAGS
+
+
+def _parse(value: str, current):
+    if isinstance(current, bool):
+        return value.lower() in ("1", "true", "yes")
+    return type(current)(value) if current is not None else value
+
+
+def main(_):
+    from diffsr_jax.logging.writers import plot_comparison
+    from diffsr_jax.training.validate import ConfigError, check_logdir, validate_config
+    from diffsr_jax.training.host_loop import run_training
+    from experiments.train import setup_compile_cache
+
+    logdir = FLAGS.logdir or os.path.join("runs", f"curves-{FLAGS.env.replace('/', '_')}")
+    configs = {}
+    try:
+        for agent in FLAGS.agents:
+            try:
+                cfg = importlib.import_module(f"experiments.configs.{agent}").get_config("fast")
+            except ModuleNotFoundError:
+                raise ConfigError(f"unknown agent {agent!r}; choose from diffsr_sac, diffsr_td3, sac, td3") from None
+            cfg.env, cfg.num_seeds = FLAGS.env, FLAGS.num_seeds
+            if FLAGS.total_steps:
+                cfg.total_steps = FLAGS.total_steps
+            if FLAGS.eval_every:
+                cfg.eval_every = FLAGS.eval_every
+            for item in FLAGS.set:
+                k, _, v = item.partition("=")
+                if k not in cfg:
+                    raise ConfigError(f"--set {item}: no config field {k!r}")
+                cfg[k] = _parse(v, cfg[k])
+            validate_config(cfg)
+            configs[agent] = cfg
+        check_logdir(logdir, overwrite=True)
+    except ConfigError as e:
+        sys.stderr.write(f"error: {e}\n")
+        sys.exit(2)
+    setup_compile_cache(os.path.expanduser("~/.cache/diffsr_jax/xla"))
+    curves, table = {}, []
+    for agent, cfg in configs.items():
+        print(f"== {agent} on {cfg.env}: {cfg.total_steps:,} steps x {cfg.num_seeds} seeds", flush=True)
+        rows = run_training(cfg, os.path.join(logdir, agent), tensorboard=False, out=io.StringIO())["rows"]
+        steps = sorted({r["step"] for r in rows})
+        seeds = sorted({r["seed"] for r in rows})
+        vals = np.array([[next(r["eval_return"] for r in rows if r["step"] == s and r["seed"] == sd) for s in steps]
+                         for sd in seeds], np.float64)
+        curves[agent] = (steps, vals)
+        wall = max(r["wall_time"] for r in rows)
+        final = vals[:, -1]
+        table.append([agent, f"{final.mean():.1f} ± {final.std():.1f}", f"{vals[:, -4:].mean():.1f}", f"{wall:.0f}"])
+        print(f"   final {final.mean():.1f} ± {final.std():.1f}, wall {wall:.0f}s", flush=True)
+    plot_comparison(curves, os.path.join(logdir, "curves.png"), f"{FLAGS.env}")
+    md = ["| agent | final eval (mean ± std over seeds) | mean of last 4 evals | wall-clock (s) |", "|---|---|---|---|"]
+    md += ["| " + " | ".join(r) + " |" for r in table]
+    text = f"# {FLAGS.env}, {FLAGS.num_seeds} seeds\n\ncommand: `{' '.join(sys.argv)}`\n\n" + "\n".join(md) + "\n"
+    with open(os.path.join(logdir, "curves.md"), "w") as f:
+        f.write(text)
+    print(text)
+
+
+if __name__ == "__main__":
+    app.run(main)

@@ -8,7 +8,7 @@ machine's matrix-multiply peak measured in the same run.
 An update is what one env step costs the learner in each preset (Diff-SR-SAC: 4 psi/zeta steps on fresh
 batches of 256 + critic + actor + alpha; Diff-SR-TD3: psi/zeta + reward head + critic + actor at batch 512),
 replay sampling included, on observation/action sizes of HalfCheetah (d_s = 17, d_a = 6).
-FLOPs come from XLA's cost analysis of the compiled update (multiply-adds count 2).
+FLOPs are the matrix multiplies of one update counted from its jaxpr (benchmarks/flops.py; multiply-add = 2).
 """
 
 from __future__ import annotations
@@ -58,6 +58,7 @@ def measure(spec: str) -> dict:
     import jax.numpy as jnp
     import numpy as np
 
+    from benchmarks.flops import matmul_flops
     from diffsr_jax.agents.common import Transition
     from diffsr_jax.agents.registry import make_agent
 
@@ -86,9 +87,7 @@ def measure(spec: str) -> dict:
     t0 = time.perf_counter()
     compiled = jax.jit(run).lower(state, jax.random.PRNGKey(2)).compile()
     compile_s = time.perf_counter() - t0
-    cost = compiled.cost_analysis()
-    cost = cost[0] if isinstance(cost, (list, tuple)) else cost
-    flops = float(cost.get("flops", float("nan"))) / FLAGS.num_updates
+    flops = matmul_flops(lambda s, k: agent.update(s, sample, k, 0), state, jax.random.PRNGKey(2))
     state, _ = jax.block_until_ready(compiled(state, jax.random.PRNGKey(3)))
     times = []
     for i in range(FLAGS.repeats):

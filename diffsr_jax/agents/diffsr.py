@@ -25,7 +25,14 @@ from diffsr_jax.agents.sac import SAC
 from diffsr_jax.agents.td3 import TD3
 from diffsr_jax.diffusion import make_schedule
 from diffsr_jax.networks.critics import Ensemble, RFFHead
-from diffsr_jax.representation import DiffusionRepresentation, PsiNet, ZetaNet, per_level_losses, representation_loss
+from diffsr_jax.representation import (
+    DiffusionRepresentation,
+    PsiNet,
+    ZetaNet,
+    factorized_score,
+    per_level_losses,
+    representation_loss,
+)
 
 DIAGNOSTIC_LEVELS = 4
 
@@ -93,11 +100,17 @@ class DiffSRMixin:
     def rep_loss(self, rep_params, state, batch, key):
         k_diff, k_critic = jax.random.split(key)
         c = self.cfg
-        sm = representation_loss(self._diffusion_apply, rep_params["model"], k_diff, batch.obs, batch.action,
+        psi = self.features(rep_params, batch.obs, batch.action)  # computed once, shared by both heads
+
+        def predict(model_params, obs, action, x_noisy, level, alpha_bar):
+            zeta = self.rep_model.apply(model_params, x_noisy, level, alpha_bar, method=DiffusionRepresentation.zeta)
+            return factorized_score(psi, zeta)
+
+        sm = representation_loss(predict, rep_params["model"], k_diff, batch.obs, batch.action,
                                  batch.next_obs, self.schedule, c.parameterization, c.noise_scale)
         total, info = sm, {"score_matching_loss": sm}
         if self.use_reward_head:
-            r_hat = self.reward_head.apply(rep_params["reward"], self.features(rep_params, batch.obs, batch.action))
+            r_hat = self.reward_head.apply(rep_params["reward"], psi)
             r_loss = jnp.mean((r_hat - batch.reward) ** 2)
             total = total + state.hp["reward_weight"] * r_loss
             info["reward_loss"] = r_loss

@@ -106,6 +106,10 @@ class DiffusionRepresentation(nn.Module):
         """psi(s, a) : (B, F)."""
         return self.psi_net(obs, action)
 
+    def zeta(self, x_noisy, level, alpha_bar):
+        """zeta(x_noisy, level) : (B, F, d_s)."""
+        return self.zeta_net(x_noisy, level, alpha_bar)
+
     def __call__(self, obs, action, x_noisy, level, alpha_bar):
         psi = self.psi_net(obs, action)
         zeta = self.zeta_net(x_noisy, level, alpha_bar)

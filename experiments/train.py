@@ -167,5 +167,13 @@ def main(argv):
         print(f"outputs in {logdir}")
 
 
+def parse_flags(argv):
+    """absl's parser, but a bad flag is one line on stderr (no usage dump) and exit code 2."""
+    try:
+        return FLAGS(argv)
+    except flags.Error as e:
+        fail(f"{str(e).splitlines()[0]} (see --helpshort)")
+
+
 if __name__ == "__main__":
-    app.run(main)
+    app.run(main, flags_parser=parse_flags)

@@ -43,12 +43,16 @@ def test_launcher_writes_every_output(tmp_path):
     (["--config.gamma=1.5"], "config.gamma must be in [0, 1], got 1.5"),
     (["--agent=diffsr_sac", "--config.schedule=sigmoid"], "config.schedule must be one of vp, linear, cosine, beta_cdf"),
     (["--logdir=/proc/forbidden/run"], "is not writable"),
+    (["--total_steps=abc"], "error: flag --total_steps=abc: invalid literal for int()"),
+    (["--config.gamma=high"], "error: flag --config.gamma=high: could not convert string to float"),
+    (["--no_such_flag=1"], "error: Unknown command line flag 'no_such_flag'"),
 ])
 def test_bad_input_gets_one_clear_line(args, message):
     p = _run(*args, timeout=120)
     assert p.returncode != 0
     assert message in p.stderr, p.stderr[-2000:]
     assert "Traceback" not in p.stderr
+    assert len([ln for ln in p.stderr.splitlines() if ln.strip()]) == 1, p.stderr
 
 
 def test_sweep_runs_every_setting_in_one_program(tmp_path):

@@ -36,7 +36,7 @@ def main(_):
     from diffsr_jax.logging.writers import plot_comparison
     from diffsr_jax.training.validate import ConfigError, check_logdir, validate_config
     from diffsr_jax.training.host_loop import run_training
-    from experiments.train import setup_compile_cache
+    from diffsr_jax.training.compile_cache import setup_compile_cache
 
     logdir = FLAGS.logdir or os.path.join("runs", f"curves-{FLAGS.env.replace('/', '_')}")
     configs = {}
@@ -62,7 +62,7 @@ def main(_):
     except ConfigError as e:
         sys.stderr.write(f"error: {e}\n")
         sys.exit(2)
-    setup_compile_cache(os.path.expanduser("~/.cache/diffsr_jax/xla"))
+    setup_compile_cache()
     curves, table = {}, []
     for agent, cfg in configs.items():
         print(f"== {agent} on {cfg.env}: {cfg.total_steps:,} steps x {cfg.num_seeds} seeds", flush=True)

@@ -19,6 +19,8 @@ import time
 from absl import app, flags
 from ml_collections import config_flags
 
+from diffsr_jax.training.compile_cache import DEFAULT_CACHE_DIR, setup_compile_cache
+
 CONFIG_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "configs")
 DEFAULT_AGENT = "diffsr_sac"
 
@@ -44,7 +46,7 @@ flags.DEFINE_integer("seed", None, "first seed; seed i of the run is seed + i")
 flags.DEFINE_integer("total_steps", None, "env steps per seed")
 flags.DEFINE_integer("eval_every", None, "env steps between evaluations")
 flags.DEFINE_string("logdir", None, "output directory (default runs/<agent>-<env>-<time>)")
-flags.DEFINE_string("compile_cache", os.path.expanduser("~/.cache/diffsr_jax/xla"),
+flags.DEFINE_string("compile_cache", DEFAULT_CACHE_DIR,
                     "persistent XLA compilation cache dir ('' disables)")
 flags.DEFINE_bool("tensorboard", True, "write TensorBoard events")
 flags.DEFINE_bool("resume", False, "continue the run in --logdir from its latest checkpoint (uses its config.json)")
@@ -77,15 +79,6 @@ def resolve_config():
             if FLAGS[name].present:
                 config[name] = FLAGS[name].value
     return config
-
-
-def setup_compile_cache(path: str):
-    import jax
-
-    if path:
-        os.makedirs(path, exist_ok=True)
-        jax.config.update("jax_compilation_cache_dir", path)
-        jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.5)
 
 
 def parse_sweeps(specs, hparam_names) -> list[dict]:

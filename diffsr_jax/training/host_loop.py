@@ -160,9 +160,10 @@ def run_training(config, logdir: str, *, tensorboard: bool = True, out=sys.stdou
                 dt = time.time() - t0
                 t_next = t_iter + n
                 steps = t_next * trainer.num_envs
-                eval_keys = jax.vmap(lambda k: jax.random.fold_in(k, t_next))(keys)
+                eval_keys = jax.vmap(lambda k: trainer.eval_key(k, t_next))(keys)
                 m["eval_return_all"] = np.asarray(evaluate(new_runner, eval_keys))
-                m.update({k: np.asarray(v) for k, v in diagnostics(new_runner, eval_keys).items()})
+                diag_keys = jax.vmap(lambda k: jax.random.fold_in(k, 1))(eval_keys)
+                m.update({k: np.asarray(v) for k, v in diagnostics(new_runner, diag_keys).items()})
                 finite = np.asarray(params_finite(new_runner.agent))
                 for i in np.flatnonzero(alive):
                     bad = _first_nonfinite(m, finite, i)

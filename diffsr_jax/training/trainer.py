@@ -136,6 +136,12 @@ class Trainer:
         return runner, {**upd, "train_return": train_return, "train_episodes": episodes, "learn_iters": n_learn}
 
     # --- evaluation ------------------------------------------------------------------------------
+    @staticmethod
+    def eval_key(rng, t_iter):
+        """Key of the evaluation after iteration ``t_iter`` of the run seeded with ``rng`` (diagnostics use
+        ``fold_in(eval_key, 1)``); shared by ``make_train`` and the host loop so both evaluate identically."""
+        return jax.random.fold_in(rng, t_iter)
+
     def diagnostics(self, runner: RunnerState, key):
         """Agent diagnostics on a replay batch (e.g. per-level score-matching loss): dict of scalars."""
         if not hasattr(self.agent, "diagnostics"):
@@ -188,7 +194,7 @@ def make_train(config, env=None):
 
         def chunk(runner, i):
             runner, m = trainer.run_chunk(runner, i * every, every)
-            k_eval = jax.random.fold_in(jax.random.fold_in(rng, 7), i)
+            k_eval = trainer.eval_key(rng, (i + 1) * every)
             m["eval_return"] = trainer.evaluate(runner, k_eval)
             m.update(trainer.diagnostics(runner, jax.random.fold_in(k_eval, 1)))
             return runner, m

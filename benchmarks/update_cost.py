@@ -39,7 +39,6 @@ OFFICIAL = {
 def matmul_peak_gflops(n: int = 2048, repeats: int = 5) -> float:
     """Measured f32 matmul throughput of this machine (GFLOP/s)."""
     import jax
-    import jax.numpy as jnp
     import numpy as np
 
     a = jax.random.normal(jax.random.PRNGKey(0), (n, n))

@@ -7,7 +7,7 @@ from diffsr_jax.diffusion import corrupt, denoising_loss, pred_to_score
 
 
 def test_corrupt_mean_and_variance():
-    n, d = 200_000, 3
+    n = 200_000
     x0 = jnp.tile(jnp.array([[1.0, -2.0, 0.5]]), (n, 1))
     ab, sigma = 0.6, 0.449
     x, eps = corrupt(jax.random.PRNGKey(0), x0, ab, sigma)

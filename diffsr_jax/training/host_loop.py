@@ -186,7 +186,8 @@ def run_training(config, logdir: str, *, tensorboard: bool = True, out=sys.stdou
                 live = [i for i in range(len(members)) if alive[i]]
                 rows += logger.log(steps, [members[i] for i in live], {k: v[live] for k, v in m.items()}, extra)
                 progress.update(steps, sps, float(np.mean(m["eval_return"][live])))
-                if stop.signum is not None or t_iter == trainer.num_iters or t_iter % ckpt_every == 0:
+                crossed = t_iter // ckpt_every > (t_iter - n) // ckpt_every  # passed a checkpoint_every mark
+                if stop.signum is not None or t_iter == trainer.num_iters or crossed:
                     save(t_iter)
                 if stop.signum is not None:
                     status = "stopped"

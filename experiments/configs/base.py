@@ -26,7 +26,7 @@ def base_config() -> ml_collections.ConfigDict:
     c.batch_size = 256
     c.buffer_size = 1_000_000
     c.normalize_obs = False
-    c.checkpoint_every = 10_000  # env steps (rounded up to an evaluation boundary); also at the end
+    c.checkpoint_every = 10_000  # env steps, taken at the first evaluation boundary past each multiple; and at the end
     c.keep_checkpoints = 3
     c.nan_policy = "stop"  # stop: end the run at the first non-finite value | drop: drop that seed, continue
     # --- shared actor-critic ---

@@ -129,8 +129,8 @@ def main(argv):
     logdir = FLAGS.logdir or os.path.join(
         "runs", f"{config.agent}-{config.env.replace('/', '_')}-{time.strftime('%Y%m%d-%H%M%S')}")
     try:
-        check_logdir(logdir, FLAGS.resume, FLAGS.overwrite)
         if FLAGS.resume:
+            check_logdir(logdir, resume=True)
             config, sweep_specs = load_run_config(logdir, config)
         else:
             sweep_specs = FLAGS.sweep
@@ -140,6 +140,8 @@ def main(argv):
         from diffsr_jax.agents.registry import AGENTS
 
         sweeps = parse_sweeps(sweep_specs, AGENTS[config.agent].hparam_names())
+        if not FLAGS.resume:  # only now, so bad input leaves no empty log dir behind
+            check_logdir(logdir, overwrite=FLAGS.overwrite)
     except ConfigError as e:
         fail(str(e))
     setup_compile_cache(FLAGS.compile_cache)

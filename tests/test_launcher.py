@@ -47,12 +47,16 @@ def test_launcher_writes_every_output(tmp_path):
     (["--config.gamma=high"], "error: flag --config.gamma=high: could not convert string to float"),
     (["--no_such_flag=1"], "error: Unknown command line flag 'no_such_flag'"),
 ])
-def test_bad_input_gets_one_clear_line(args, message):
+def test_bad_input_gets_one_clear_line(args, message, tmp_path):
+    logdir = tmp_path / "never"
+    if not any(a.startswith("--logdir") for a in args):
+        args = [*args, f"--logdir={logdir}"]
     p = _run(*args, timeout=120)
     assert p.returncode != 0
     assert message in p.stderr, p.stderr[-2000:]
     assert "Traceback" not in p.stderr
     assert len([ln for ln in p.stderr.splitlines() if ln.strip()]) == 1, p.stderr
+    assert not logdir.exists()  # bad input leaves nothing behind
 
 
 def test_sweep_runs_every_setting_in_one_program(tmp_path):

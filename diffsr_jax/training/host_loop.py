@@ -90,6 +90,9 @@ class _StopRequest:
         return self
 
     def _handle(self, signum, frame):
+        if self.signum is None:
+            sys.stderr.write(f"\n{signal.Signals(signum).name} received: finishing the current chunk, then "
+                             "checkpointing\n")
         self.signum = signum
 
     def __exit__(self, *exc):

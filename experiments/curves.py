@@ -33,7 +33,7 @@ def _parse(value: str, current):
 
 
 def main(_):
-    from diffsr_jax.logging.writers import plot_comparison
+    from diffsr_jax.logging.writers import curves_from_rows, plot_comparison
     from diffsr_jax.training.validate import ConfigError, check_logdir, validate_config
     from diffsr_jax.training.host_loop import run_training
     from diffsr_jax.training.compile_cache import setup_compile_cache
@@ -67,14 +67,12 @@ def main(_):
     for agent, cfg in configs.items():
         print(f"== {agent} on {cfg.env}: {cfg.total_steps:,} steps x {cfg.num_seeds} seeds", flush=True)
         rows = run_training(cfg, os.path.join(logdir, agent), tensorboard=False, out=io.StringIO())["rows"]
-        steps = sorted({r["step"] for r in rows})
-        seeds = sorted({r["seed"] for r in rows})
-        vals = np.array([[next(r["eval_return"] for r in rows if r["step"] == s and r["seed"] == sd) for s in steps]
-                         for sd in seeds], np.float64)
+        steps, vals = curves_from_rows(rows)["mean"]
         curves[agent] = (steps, vals)
         wall = max(r["wall_time"] for r in rows)
         final = vals[:, -1]
-        table.append([agent, f"{final.mean():.1f} ± {final.std():.1f}", f"{vals[:, -4:].mean():.1f}", f"{wall:.0f}"])
+        table.append([agent, f"{np.nanmean(final):.1f} ± {np.nanstd(final):.1f}", f"{np.nanmean(vals[:, -4:]):.1f}",
+                      f"{wall:.0f}"])
         print(f"   final {final.mean():.1f} ± {final.std():.1f}, wall {wall:.0f}s", flush=True)
     plot_comparison(curves, os.path.join(logdir, "curves.png"), f"{FLAGS.env}")
     md = ["| agent | final eval (mean ± std over seeds) | mean of last 4 evals | wall-clock (s) |", "|---|---|---|---|"]

@@ -69,28 +69,17 @@ def read_metrics(path: str) -> list[dict]:
         return [json.loads(line) for line in f if line.strip()]
 
 
-def plot_curve(rows: list[dict], out_path: str, title: str, key: str = "eval_return"):
-    """Mean and min-max spread across seeds of ``key`` against env steps."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+def curves_from_rows(rows: list[dict], key: str = "eval_return", default_label: str = "mean") -> dict:
+    """Group metric rows by sweep setting: label -> (steps (E,), values (seeds, E)); NaN where a seed has no row
+    (e.g. a seed dropped by the NaN guard)."""
     steps = sorted({r["step"] for r in rows})
-    vals = np.array([[r[key] if r.get(key) is not None else np.nan for r in rows if r["step"] == s] for s in steps],
-                    dtype=np.float64)
-    fig, ax = plt.subplots(figsize=(6, 4))
-    mean = np.nanmean(vals, axis=1)
-    ax.plot(steps, mean, label=f"mean of {vals.shape[1]} seeds")
-    ax.fill_between(steps, np.nanmin(vals, axis=1), np.nanmax(vals, axis=1), alpha=0.25, label="min-max")
-    ax.set_xlabel("env steps")
-    ax.set_ylabel(key.replace("_", " "))
-    ax.set_title(title)
-    ax.grid(alpha=0.3)
-    ax.legend()
-    fig.tight_layout()
-    fig.savefig(out_path, dpi=100)
-    plt.close(fig)
+    col = {s: j for j, s in enumerate(steps)}
+    groups: dict = {}
+    for r in rows:
+        seeds = groups.setdefault(r.get("setting") or default_label, {})
+        vals = seeds.setdefault(r["seed"], np.full(len(steps), np.nan))
+        vals[col[r["step"]]] = np.nan if r.get(key) is None else r[key]
+    return {label: (steps, np.stack(list(seeds.values()))) for label, seeds in groups.items()}
 
 
 class Progress:

@@ -19,7 +19,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from diffsr_jax.logging.writers import Progress, RunLogger, member_label, plot_comparison, plot_curve, read_metrics
+from diffsr_jax.logging.writers import Progress, RunLogger, curves_from_rows, member_label, plot_comparison, read_metrics
 from diffsr_jax.training.checkpoint import Checkpointer
 from diffsr_jax.training.trainer import Trainer, eval_schedule
 
@@ -202,15 +202,6 @@ def run_training(config, logdir: str, *, tensorboard: bool = True, out=sys.stdou
         logger.close()
         ckpt.close()
     if rows:
-        title = f"{config.agent} on {config.env}"
-        if any("setting" in mb for mb in members):
-            settings = list(dict.fromkeys(mb["setting"] for mb in members))
-            steps_all = sorted({r["step"] for r in rows})
-            curves = {s: (steps_all, [[r["eval_return"] for r in rows if r.get("setting") == s and r["seed"] == mb["seed"]]
-                                      for mb in members if mb["setting"] == s and alive[members.index(mb)]])
-                      for s in settings}
-            plot_comparison(curves, os.path.join(logdir, "curve.png"), title)
-        else:
-            plot_curve(rows, os.path.join(logdir, "curve.png"), title)
+        plot_comparison(curves_from_rows(rows), os.path.join(logdir, "curve.png"), f"{config.agent} on {config.env}")
         print(summary_table(rows, members), file=out)
     return {"rows": rows, "status": status, "message": message}

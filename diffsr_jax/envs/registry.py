@@ -49,3 +49,8 @@ def make_env(env: str, backend: str = "mjx", max_episode_steps: int | None = Non
     from diffsr_jax.envs.playground_env import PlaygroundEnv
 
     return PlaygroundEnv(name, max_steps)
+
+
+def make_env_from_config(config):
+    """The run's ``Env`` as its config describes it (env name, brax backend, episode length)."""
+    return make_env(config.env, config.env_backend, config.episode_length)

@@ -23,7 +23,7 @@ from diffsr_jax.agents.common import Transition
 from diffsr_jax.agents.registry import make_agent
 from diffsr_jax.data.normalizer import RunningStats, normalize, stats_init, stats_update
 from diffsr_jax.data.replay import ReplayBuffer, replay_add, replay_init, replay_sample
-from diffsr_jax.envs import EnvState, make_env
+from diffsr_jax.envs import EnvState, make_env_from_config
 
 
 @flax.struct.dataclass
@@ -40,7 +40,7 @@ class Trainer:
 
     def __init__(self, config, env=None):
         self.config = config
-        self.env = env if env is not None else make_env(config.env, config.env_backend, config.episode_length)
+        self.env = env if env is not None else make_env_from_config(config)
         self.agent = make_agent(config, self.env.obs_dim, self.env.action_dim)
         self.num_envs = int(config.num_envs)
         self.num_iters = int(config.total_steps) // self.num_envs

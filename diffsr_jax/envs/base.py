@@ -84,7 +84,7 @@ class Env:
         truncated = jnp.logical_and(ep_length >= self.max_episode_steps, jnp.logical_not(terminated))
         done = jnp.logical_or(terminated, truncated)
         reset_inner, reset_obs = self._reset(k_reset)
-        pick = lambda a, b: jnp.where(done, a, b)  # noqa: E731
+        pick = lambda a, b: jnp.where(done, a, b)
         new_inner = jax.tree_util.tree_map(pick, reset_inner, inner)
         new_state = EnvState(
             inner=new_inner,

@@ -32,8 +32,23 @@ def validate_env_name(env: str) -> tuple[str, str]:
     return family, name
 
 
-def make_env(env: str, backend: str = "mjx", max_episode_steps: int | None = None):
-    """Build an ``Env`` from its command-line name."""
+# brax envs that can end an episode when the robot falls (the paper's "-ET" tasks); on by default
+BRAX_EARLY_TERMINATION = ("ant", "hopper", "humanoid", "walker2d")
+
+
+def make_env(env: str, backend: str = "mjx", max_episode_steps: int | None = None, *, early_termination: bool = True,
+             pomdp: bool = False, pomdp_history: int = 3):
+    """Build an ``Env`` from its command-line name. ``early_termination=False`` turns off brax's termination on
+    falling (``terminate_when_unhealthy``); ``pomdp`` hides velocities and stacks ``pomdp_history`` observations."""
+    base = _make_base_env(env, backend, max_episode_steps, early_termination)
+    if not pomdp:
+        return base
+    from diffsr_jax.envs.pomdp import PartialObsEnv
+
+    return PartialObsEnv(base, pomdp_history)
+
+
+def _make_base_env(env, backend, max_episode_steps, early_termination):
     family, name = validate_env_name(env)
     max_steps = max_episode_steps or None
     if family == "gymnax":
@@ -45,12 +60,21 @@ def make_env(env: str, backend: str = "mjx", max_episode_steps: int | None = Non
 
         if backend not in BRAX_BACKENDS:
             raise ValueError(f"unknown brax backend {backend!r}; choose one of {', '.join(BRAX_BACKENDS)}")
-        return BraxEnv(name, backend, max_steps)
+        kwargs = {}
+        if not early_termination:
+            if name not in BRAX_EARLY_TERMINATION:
+                raise ValueError(f"brax/{name} has no termination on falling to turn off; early_termination=False "
+                                 f"applies to {', '.join(BRAX_EARLY_TERMINATION)}")
+            kwargs["terminate_when_unhealthy"] = False
+        return BraxEnv(name, backend, max_steps, **kwargs)
     from diffsr_jax.envs.playground_env import PlaygroundEnv
 
     return PlaygroundEnv(name, max_steps)
 
 
 def make_env_from_config(config):
-    """The run's ``Env`` as its config describes it (env name, brax backend, episode length)."""
-    return make_env(config.env, config.env_backend, config.episode_length)
+    """The run's ``Env`` as its config describes it (env name, brax backend, episode length, early termination,
+    partial observability). Configs saved before the env options existed get their defaults."""
+    return make_env(config.env, config.env_backend, config.episode_length,
+                    early_termination=bool(config.get("early_termination", True)),
+                    pomdp=bool(config.get("pomdp", False)), pomdp_history=int(config.get("pomdp_history", 3)))

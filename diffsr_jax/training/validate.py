@@ -50,8 +50,27 @@ def validate_config(config) -> None:
         _positive_int(config, name)
     if config.nan_policy not in ("stop", "drop"):
         raise ConfigError(f"config.nan_policy must be one of stop, drop; got {config.nan_policy!r}")
+    _validate_env_options(config)
     if config.agent.startswith("diffsr"):
         _validate_diffsr(config)
+
+
+def _validate_env_options(config) -> None:
+    """Partial observability and early termination (configs saved before these fields existed pass)."""
+    from diffsr_jax.envs.pomdp import pomdp_supported, pomdp_supported_names
+    from diffsr_jax.envs.registry import BRAX_EARLY_TERMINATION
+
+    history = config.get("pomdp_history", 3)
+    if isinstance(history, bool) or not isinstance(history, int) or history < 1:
+        raise ConfigError(f"config.pomdp_history must be an integer >= 1, got {history!r}")
+    if config.get("pomdp", False) and not pomdp_supported(config.env):
+        raise ConfigError(f"config.pomdp=True: the velocity layout of {config.env} is unknown; use one of "
+                          f"{', '.join(pomdp_supported_names())} or set config.pomdp=False")
+    if not config.get("early_termination", True):
+        family, _, name = config.env.partition("/")
+        if family != "brax" or name not in BRAX_EARLY_TERMINATION:
+            raise ConfigError(f"config.early_termination=False: {config.env} has no termination on falling to turn "
+                              f"off (it applies to brax/{', brax/'.join(BRAX_EARLY_TERMINATION)}); drop it")
 
 
 def _choice(config, name, choices):

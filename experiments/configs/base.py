@@ -15,6 +15,9 @@ def base_config() -> ml_collections.ConfigDict:
     c.env = "gymnax/Pendulum-v1"
     c.env_backend = "mjx"  # brax backend: mjx, generalized, positional, spring
     c.episode_length = 0  # 0: the env's own time limit
+    c.early_termination = True  # brax ant/hopper/humanoid/walker2d end an episode on falling (the paper's -ET tasks)
+    c.pomdp = False  # partial observability (paper App. E): drop the velocity entries of each observation ...
+    c.pomdp_history = 3  # ... and feed the concatenation of the last pomdp_history of them
     c.seed = 0
     c.num_seeds = 1
     c.total_steps = 20_000  # env steps per seed

@@ -1,0 +1,137 @@
+"""The paper's partially observable setting (App. E): hide the velocity entries, feed the last L observations.
+
+``PartialObsEnv`` wraps any ``Env`` whose velocity layout is listed here. The velocity entries are *dropped*
+(not zeroed): each masked observation has ``d_s - |vel|`` entries, and the agent sees the concatenation of the
+last ``L`` masked observations, oldest first: ``obs = [m_{t-L+1}, ..., m_t]`` of size ``L * (d_s - |vel|)``.
+At the start of an episode (``reset`` and every auto-reset inside ``step``) the history is the first masked
+observation repeated ``L`` times. ``StepResult.next_obs`` on the final step of an episode is the history ending
+in the true final observation, never one that contains the next episode's first observation.
+
+Velocity indices (into the unwrapped observation) per family, verified against each simulator's
+``_get_obs``; tests compare the hidden entries with the simulator's own ``qd``/``qvel``:
+
+- gymnax: Pendulum-v1 ``[cos, sin, thetadot]`` -> [2]; MountainCarContinuous-v0 ``[position, velocity]`` -> [1].
+- brax: ``q[k:] ++ qd ++ ...`` envs hide the whole ``qd`` block, ``[nq - k, nq - k + nv)``: ant/humanoid/
+  humanoidstandup/swimmer k = 2, halfcheetah/hopper/walker2d k = 1, inverted_pendulum k = 0. Humanoid keeps its
+  centre-of-mass inertia/velocity and actuator-force blocks ("only q-velocity", as in the paper).
+  inverted_double_pendulum ``[x, sin(2), cos(2), qd(3)]`` -> [5, 8); reacher ``[cos(2), sin(2), target(2),
+  tip_vel(2), tip_to_target(3)]`` -> [6, 8); pusher ``[q[:7], qd[:7], ...]`` -> [7, 14).
+- playground (DM Control): the ``qvel`` block, which is the tail of the observation for Acrobot, BallInCup,
+  Cartpole, Fish, Pendulum, PointMass, Reacher and Walker; ``[nq - 1, nq - 1 + nv)`` for Cheetah and Hopper
+  (``qpos[1:] ++ qvel ++ touch``); before the touch sensors (2) for FingerSpin and before touch + target +
+  distance (5) for FingerTurn*; for Humanoid* the centre-of-mass velocity (3) and ``qvel``, the tail.
+"""
+
+from __future__ import annotations
+
+import jax.numpy as jnp
+import numpy as np
+
+from diffsr_jax.envs.base import Env, EnvState, StepResult
+
+GYMNAX_VELOCITY = {"Pendulum-v1": [2], "MountainCarContinuous-v0": [1]}
+# brax env -> number of leading q entries left out of the observation (obs = q[k:] ++ qd ++ ...)
+BRAX_Q_SKIP = {"ant": 2, "humanoid": 2, "humanoidstandup": 2, "swimmer": 2, "halfcheetah": 1, "hopper": 1,
+               "walker2d": 1, "inverted_pendulum": 0}
+BRAX_FIXED = {"inverted_double_pendulum": (5, 8), "reacher": (6, 8), "pusher": (7, 14)}
+# playground env-name prefix -> (where qvel sits, entries after it, extra velocity entries just before qvel)
+PLAYGROUND_LAYOUT = {
+    "Acrobot": ("tail", 0, 0), "BallInCup": ("tail", 0, 0), "Cartpole": ("tail", 0, 0), "FishSwim": ("tail", 0, 0),
+    "Pendulum": ("tail", 0, 0), "PointMass": ("tail", 0, 0), "Reacher": ("tail", 0, 0), "Walker": ("tail", 0, 0),
+    "Cheetah": ("after_qpos1", 0, 0), "Hopper": ("after_qpos1", 0, 0), "FingerSpin": ("tail", 2, 0),
+    "FingerTurn": ("tail", 5, 0), "Humanoid": ("tail", 0, 3),
+}
+
+
+def pomdp_supported(env: str) -> bool:
+    """Whether the velocity layout of ``family/name`` is known."""
+    family, _, name = env.partition("/")
+    if family == "gymnax":
+        return name in GYMNAX_VELOCITY
+    if family == "brax":
+        return name in BRAX_Q_SKIP or name in BRAX_FIXED
+    if family == "playground":
+        return any(name.startswith(p) for p in PLAYGROUND_LAYOUT)
+    return False
+
+
+def pomdp_supported_names() -> list[str]:
+    return ([f"gymnax/{n}" for n in GYMNAX_VELOCITY] + [f"brax/{n}" for n in sorted({**BRAX_Q_SKIP, **BRAX_FIXED})]
+            + [f"playground/{p}*" for p in PLAYGROUND_LAYOUT])
+
+
+def velocity_indices(env: Env) -> np.ndarray:
+    """Indices of the velocity entries in ``env``'s (unwrapped) observation, (n_vel,) int."""
+    family, _, name = env.name.partition("/")
+    if not pomdp_supported(env.name):
+        raise ValueError(f"config.pomdp: the velocity layout of {env.name} is unknown; use one of "
+                         f"{', '.join(pomdp_supported_names())} or set config.pomdp=False")
+    if family == "gymnax":
+        return np.asarray(GYMNAX_VELOCITY[name])
+    if family == "brax":
+        if name in BRAX_FIXED:
+            return np.arange(*BRAX_FIXED[name])
+        sys = env._env.sys
+        start = sys.q_size() - BRAX_Q_SKIP[name]
+        return np.arange(start, start + sys.qd_size())
+    prefix = next(p for p in PLAYGROUND_LAYOUT if name.startswith(p))
+    where, after, before = PLAYGROUND_LAYOUT[prefix]
+    nq, nv = env._env.mj_model.nq, env._env.mj_model.nv
+    start = nq - 1 if where == "after_qpos1" else env.obs_dim - after - nv
+    return np.arange(start - before, start + nv)
+
+
+class PartialObsEnv(Env):
+    """``env`` with its velocity entries dropped and the last ``history`` masked observations stacked.
+
+    State: ``EnvState(inner=(inner EnvState, history (L, d_m)), obs=(L * d_m,), ...)``; episode statistics,
+    time limit, termination/truncation and auto-reset are the wrapped env's.
+    """
+
+    def __init__(self, env: Env, history: int = 3):
+        if history < 1:
+            raise ValueError(f"config.pomdp_history must be >= 1, got {history}")
+        self.env = env
+        self.history = int(history)
+        self.velocity_idx = velocity_indices(env)
+        self.keep_idx = np.setdiff1d(np.arange(env.obs_dim), self.velocity_idx)
+        self.name = f"{env.name}[pomdp,L={self.history}]"
+        self.masked_dim = int(self.keep_idx.size)
+        self.obs_dim = self.history * self.masked_dim
+        self.action_dim = env.action_dim
+        self.max_episode_steps = env.max_episode_steps
+        self.action_low, self.action_high = env.action_low, env.action_high
+
+    def mask(self, obs):
+        """(d_s,) -> (d_m,): the observation without its velocity entries."""
+        return obs[jnp.asarray(self.keep_idx)]
+
+    def _fresh(self, obs):
+        return jnp.tile(self.mask(obs)[None], (self.history, 1))
+
+    def reset(self, key) -> EnvState:
+        inner = self.env.reset(key)
+        hist = self._fresh(inner.obs)
+        return EnvState((inner, hist), hist.reshape(-1), inner.key, inner.episode_return, inner.episode_length)
+
+    def step(self, state: EnvState, action) -> tuple[EnvState, StepResult]:
+        """One step of the wrapped env (``action`` in [-1, 1]^d_a); the history restarts after a reset."""
+        inner, hist = state.inner
+        inner, res = self.env.step(inner, action)
+        cont = jnp.concatenate([hist[1:], self.mask(res.next_obs)[None]], 0)  # ends in the true next obs
+        hist = jnp.where(res.done, self._fresh(inner.obs), cont)
+        new_state = EnvState((inner, hist), hist.reshape(-1), inner.key, inner.episode_return, inner.episode_length)
+        return new_state, res.replace(next_obs=cont.reshape(-1))
+
+    def _reset(self, key):  # pragma: no cover - the public reset/step above replace the backend hooks
+        raise NotImplementedError
+
+    def _step(self, inner, action, key):  # pragma: no cover
+        raise NotImplementedError
+
+
+def wrap_pomdp(env: Env, history: int = 3) -> PartialObsEnv:
+    return PartialObsEnv(env, history)
+
+
+__all__ = ["PartialObsEnv", "pomdp_supported", "velocity_indices", "wrap_pomdp"]

@@ -1,0 +1,200 @@
+"""Run a task suite: every task x agent, each run's seeds vmapped in one program; resumable.
+
+    python -m experiments.suite --suite=cpu --agents=diffsr_sac,sac --num_seeds=3
+    python -m experiments.suite --suite=mbbl --agents=diffsr_sac,sac,polygrad --num_seeds=4 --preset=paper
+    python -m experiments.suite --suite=cpu --tasks=pendulum --total_steps=4000 --set=eval_episodes=5
+
+Each (task, agent) is one ``run_training`` call into <root>/<suite>/<task>/<agent>/ (the usual run outputs plus
+run.json: status, wall-clock, command, machine). The suite's protocol (total steps, eval interval, episodes; see
+experiments/suites.py) replaces the preset's; --total_steps / --eval_every / --set override it. Rerunning the same
+command skips finished runs and resumes interrupted ones from their latest checkpoint. Tables and plots:
+``python -m experiments.report <root>/<suite>``.
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+import os
+import sys
+import time
+
+from absl import app, flags
+
+flags.DEFINE_string("suite", "cpu", "task suite (experiments/suites.py)")
+flags.DEFINE_list("agents", ["diffsr_sac", "sac"], "agents (any registered agent with experiments/configs/<agent>.py)")
+flags.DEFINE_integer("num_seeds", 3, "seeds per run (vmapped)")
+flags.DEFINE_string("preset", "fast", "agent preset: fast or paper")
+flags.DEFINE_list("tasks", [], "subset of the suite's tasks (default: all)")
+flags.DEFINE_integer("total_steps", None, "env steps per seed (default: the suite's protocol)")
+flags.DEFINE_integer("eval_every", None, "env steps between evaluations (default: the suite's protocol)")
+flags.DEFINE_list("set", [], "extra config overrides field=value for every run (tuples as 64:64)")
+flags.DEFINE_string("root", "runs/suites", "runs go to <root>/<suite>/<task>/<agent>/")
+flags.DEFINE_string("compile_cache", None, "persistent XLA compilation cache dir ('' disables; default: on)")
+FLAGS = flags.FLAGS
+
+
+def fail(message: str, code: int = 2):
+    sys.stderr.write(f"error: {message}\n")
+    sys.exit(code)
+
+
+def build_config(suite, task, agent: str, preset: str, num_seeds: int, total_steps=None, eval_every=None, sets=()):
+    """The run config: agent preset <- suite protocol <- task overrides <- flags. Raises ConfigError."""
+    from diffsr_jax.training.validate import ConfigError, validate_config
+    from experiments.suites import parse_value
+
+    try:
+        cfg = importlib.import_module(f"experiments.configs.{agent}").get_config(preset)
+    except ModuleNotFoundError:
+        raise ConfigError(f"agent {agent!r} has no preset file experiments/configs/{agent}.py") from None
+    except ValueError as e:
+        raise ConfigError(str(e)) from None
+    overrides = {**dict(suite.budget), **task.config_overrides(), "num_seeds": num_seeds}
+    if total_steps:
+        overrides["total_steps"] = total_steps
+    if eval_every:
+        overrides["eval_every"] = eval_every
+    for item in sets:
+        k, sep, v = item.partition("=")
+        if not sep or k not in cfg:
+            raise ConfigError(f"--set {item}: no config field {k!r}" if sep else f"--set {item}: write field=value")
+        try:
+            overrides[k] = parse_value(v, cfg[k])
+        except ValueError as e:
+            raise ConfigError(f"--set {item}: {e}") from None
+    with cfg.unlocked():
+        for k, v in overrides.items():
+            cfg[k] = v
+        cfg.buffer_size = min(cfg.buffer_size, cfg.total_steps)  # as the launcher: fixed at the first start
+    validate_config(cfg)
+    return cfg
+
+
+def plan_runs(argv_flags) -> list[tuple]:
+    """Validate every input and return [(task, agent, config)]; raises ConfigError before anything compiles."""
+    from diffsr_jax.agents.registry import AGENTS
+    from diffsr_jax.training.validate import ConfigError
+    from experiments.suites import SUITES
+
+    f = argv_flags
+    if f.suite not in SUITES:
+        raise ConfigError(f"unknown suite {f.suite!r}; choose one of: {', '.join(SUITES)}")
+    suite = SUITES[f.suite]
+    names = [t.name for t in suite.tasks]
+    for t in f.tasks:
+        if t not in names:
+            raise ConfigError(f"unknown task {t!r} in suite {suite.name}; choose from: {', '.join(names)}")
+    if not f.agents:
+        raise ConfigError("--agents is empty; pass e.g. --agents=diffsr_sac,sac")
+    for a in f.agents:
+        if a not in AGENTS:
+            raise ConfigError(f"unknown agent {a!r}; choose one of: {', '.join(sorted(AGENTS))}")
+    if f.preset not in ("fast", "paper"):
+        raise ConfigError(f"unknown preset {f.preset!r}; choose fast or paper")
+    if f.num_seeds < 1:
+        raise ConfigError(f"--num_seeds must be >= 1, got {f.num_seeds}")
+    tasks = [t for t in suite.tasks if not f.tasks or t.name in f.tasks]
+    return [(t, a, build_config(suite, t, a, f.preset, f.num_seeds, f.total_steps, f.eval_every, f.set))
+            for t in tasks for a in f.agents]
+
+
+def _has_checkpoint(logdir: str) -> bool:
+    ck = os.path.join(logdir, "checkpoints")
+    return os.path.isdir(ck) and any(n.isdigit() for n in os.listdir(ck))
+
+
+def run_state(logdir: str, config) -> str:
+    """'done' (finished with this many steps), 'resume' (a checkpoint to continue from) or 'new'."""
+    info_path = os.path.join(logdir, "run.json")
+    if os.path.exists(info_path):
+        with open(info_path) as f:
+            info = json.load(f)
+        if info.get("status") == "finished" and info.get("total_steps") == config.total_steps:
+            return "done"
+    return "resume" if _has_checkpoint(logdir) and os.path.exists(os.path.join(logdir, "config.json")) else "new"
+
+
+def execute(suite_name: str, task, agent: str, config, logdir: str, command: str, machine: dict, out=sys.stdout):
+    """Run (or resume) one (task, agent) and write run.json. Returns the run status."""
+    import ml_collections
+
+    from diffsr_jax.training.host_loop import run_training
+    from diffsr_jax.training.validate import check_logdir
+
+    state = run_state(logdir, config)
+    if state == "done":
+        print(f"== {task.name} / {agent}: finished earlier, skipped", file=out, flush=True)
+        return "finished"
+    info_path = os.path.join(logdir, "run.json")
+    info = {"invocations": []}
+    if state == "resume" and os.path.exists(info_path):
+        with open(info_path) as f:
+            info = json.load(f)
+    if state == "resume":
+        with open(os.path.join(logdir, "config.json")) as f:
+            saved = ml_collections.ConfigDict(json.load(f))
+        saved.total_steps = config.total_steps  # a longer budget extends the run
+        config = saved
+    else:
+        check_logdir(logdir, overwrite=True)  # no checkpoint: start over
+    print(f"== {task.name} / {agent}: {config.env}, {config.total_steps:,} steps x {config.num_seeds} seeds "
+          f"({'resuming' if state == 'resume' else 'new'}) -> {logdir}", file=out, flush=True)
+    t0 = time.time()
+    result = run_training(config, logdir, tensorboard=False, out=out, resume=state == "resume")
+    wall = time.time() - t0
+    rows = result["rows"]
+    info.update({
+        "suite": suite_name, "task": task.name, "agent": agent, "env": config.env, "preset": config.preset,
+        "num_seeds": config.num_seeds, "total_steps": config.total_steps, "eval_every": config.eval_every,
+        "eval_episodes": config.eval_episodes, "status": result["status"],
+        "train_wall_s": max((r["wall_time"] for r in rows), default=0.0), "command": command, "machine": machine,
+    })
+    info["invocations"].append({"started": time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(t0)),
+                                "wall_s": round(wall, 1), "resumed": state == "resume"})
+    info["wall_s"] = round(sum(i["wall_s"] for i in info["invocations"]), 1)
+    with open(info_path, "w") as f:
+        json.dump(info, f, indent=2)
+    print(f"   {result['status']} in {wall:.0f}s", file=out, flush=True)
+    return result["status"]
+
+
+def main(argv):
+    from absl import logging
+
+    logging.set_verbosity(logging.WARNING)
+    if len(argv) > 1:
+        fail(f"unexpected arguments {' '.join(argv[1:])}; flags look like --name=value")
+    from diffsr_jax.training.validate import ConfigError
+
+    try:
+        runs = plan_runs(FLAGS)
+    except ConfigError as e:
+        fail(str(e))
+    from diffsr_jax.training.compile_cache import DEFAULT_CACHE_DIR, setup_compile_cache
+    from experiments.suites import machine_info
+
+    setup_compile_cache(DEFAULT_CACHE_DIR if FLAGS.compile_cache is None else FLAGS.compile_cache)
+    command = "python -m experiments.suite " + " ".join(sys.argv[1:])
+    machine = machine_info()
+    print(f"suite {FLAGS.suite}: {len(runs)} runs ({', '.join(sorted({t.name for t, _, _ in runs}))} x "
+          f"{', '.join(FLAGS.agents)}), {FLAGS.num_seeds} seeds each; root {FLAGS.root}", flush=True)
+    for task, agent, config in runs:
+        logdir = os.path.join(FLAGS.root, FLAGS.suite, task.name, agent)
+        status = execute(FLAGS.suite, task, agent, config, logdir, command, machine, out=sys.stdout)
+        if status == "stopped":
+            print("stopped by a signal; rerun the same command to resume", flush=True)
+            sys.exit(1)
+    print(f"all runs finished; report: python -m experiments.report {os.path.join(FLAGS.root, FLAGS.suite)}")
+
+
+def parse_flags(argv):
+    try:
+        return FLAGS(argv)
+    except flags.Error as e:
+        fail(f"{str(e).splitlines()[0]} (see --helpshort)")
+
+
+if __name__ == "__main__":
+    app.run(main, flags_parser=parse_flags)
+

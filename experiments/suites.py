@@ -1,0 +1,139 @@
+"""Task suites: the paper's MBBL tasks on Brax/gymnax/Playground, its partially observable variant, DM Control on
+MuJoCo Playground, and a CPU-sized group; the paper's numbers (spec section 5) where a task matches one.
+
+A ``Task`` is a name, config overrides (env, backend, episode length, early termination, pomdp) and, where the
+paper reports that task, its scores. A ``Suite`` is tasks plus the paper's evaluation protocol (budget).
+Scores everywhere are the paper's: the mean of the last ``SCORE_LAST_EVALS`` evaluations of each seed.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import platform
+
+SCORE_LAST_EVALS = 4
+PAPER_SOURCE = "paper, Gym-MuJoCo, different simulator"
+# our agent -> the column of the paper's table it corresponds to
+PAPER_AGENT = {"diffsr_sac": "Diff-SR", "diffsr_td3": "Diff-SR", "sac": "SAC", "polygrad": "PolyGRAD"}
+
+
+def _paper(diffsr, sac, lvrep, polygrad):
+    """(mean, std or None) per paper column (spec section 5: 200K env steps, 4 seeds)."""
+    return {"Diff-SR": diffsr, "SAC": sac, "LV-Rep": (lvrep, None), "PolyGRAD": (polygrad, None)}
+
+
+PAPER = {
+    "HalfCheetah": _paper((7223.5, 437.1), (4000.7, 202.1), 5557.6, 2563.5),
+    "Reacher": _paper((-6.5, 2.0), (-6.4, 0.5), -5.8, -20.7),
+    "Humanoid-ET": _paper((821.3, 118.9), (1794.4, 458.3), 1086.0, 1026.6),
+    "Pendulum": _paper((162.3, 3.0), (168.2, 9.5), 167.1, 166.3),
+    "I-Pendulum": _paper((0.0, 0.1), (-0.2, 0.1), 0.0, -3.5),
+    "Ant-ET": _paper((4788.6, 623.1), (2012.7, 571.3), 2511.8, 433.6),
+    "Hopper-ET": _paper((2800.5, 95.4), (1815.5, 655.1), 2204.8, 1151.6),
+    "S-Humanoid-ET": _paper((1160.3, 150.1), (834.6, 313.1), 963.1, 1110.1),
+    "CartPole": _paper((199.9, 1.1), (199.4, 0.4), 200.7, 193.4),
+    "Walker-ET": _paper((3722.2, 406.1), (2216.4, 678.7), 2523.5, 268.4),
+}
+# paper App. E, partially observable (velocities masked, last 3 observations): Diff-SR only
+PAPER_POMDP = {"HalfCheetah": 3864.0, "Humanoid-ET": 650.0, "Walker-ET": 1861.0, "Ant-ET": 3190.0,
+               "Hopper-ET": 1358.0, "Pendulum": 167.0}
+
+
+@dataclasses.dataclass(frozen=True)
+class Task:
+    name: str  # directory name, e.g. hopper_et
+    env: str  # family/name
+    overrides: tuple = ()  # ((config field, value), ...) applied after the agent preset
+    paper_task: str | None = None  # key of PAPER (or PAPER_POMDP for pomdp tasks)
+
+    def config_overrides(self) -> dict:
+        return {"env": self.env, **dict(self.overrides)}
+
+    def paper_scores(self) -> dict:
+        """paper column -> (mean, std or None); {} when the paper has no such task."""
+        if self.paper_task is None:
+            return {}
+        if dict(self.overrides).get("pomdp"):
+            v = PAPER_POMDP.get(self.paper_task)
+            return {} if v is None else {"Diff-SR": (v, None)}
+        return PAPER[self.paper_task]
+
+
+@dataclasses.dataclass(frozen=True)
+class Suite:
+    name: str
+    description: str
+    tasks: tuple
+    budget: tuple  # ((field, value), ...): total_steps, eval_every, eval_episodes of the protocol
+
+    def task(self, name: str) -> Task:
+        return next(t for t in self.tasks if t.name == name)
+
+
+def _t(name, env, paper=None, **overrides):
+    return Task(name, env, tuple(overrides.items()), paper)
+
+
+# MBBL episode lengths: Reacher 50, Pendulum and CartPole 200, the rest 1000. "-ET" tasks are brax's defaults
+# (terminate_when_unhealthy=True); HalfCheetah, Reacher and the pendulums never terminate on falling.
+MBBL_TASKS = (
+    _t("halfcheetah", "brax/halfcheetah", "HalfCheetah"),
+    _t("reacher", "brax/reacher", "Reacher", episode_length=50),
+    _t("humanoid_et", "brax/humanoid", "Humanoid-ET"),
+    _t("pendulum", "gymnax/Pendulum-v1", "Pendulum"),
+    _t("inverted_pendulum", "brax/inverted_pendulum", "I-Pendulum"),
+    _t("ant_et", "brax/ant", "Ant-ET"),
+    _t("hopper_et", "brax/hopper", "Hopper-ET"),
+    _t("cartpole", "playground/CartpoleBalance", "CartPole", episode_length=200),
+    _t("walker_et", "brax/walker2d", "Walker-ET"),
+)
+PAPER_BUDGET = (("total_steps", 200_000), ("eval_every", 5_000), ("eval_episodes", 10))
+
+SUITES = {s.name: s for s in (
+    Suite("mbbl", "the paper's MBBL tasks on Brax (mjx), gymnax and Playground; -ET = early termination on falling "
+          "(S-Humanoid-ET has no Brax counterpart)", MBBL_TASKS, PAPER_BUDGET),
+    Suite("mbbl_noet", "the locomotion tasks without early termination (brax terminate_when_unhealthy=False)",
+          (_t("humanoid", "brax/humanoid", early_termination=False), _t("ant", "brax/ant", early_termination=False),
+           _t("hopper", "brax/hopper", early_termination=False),
+           _t("walker", "brax/walker2d", early_termination=False)), PAPER_BUDGET),
+    Suite("mbbl_pomdp", "partially observable (paper App. E): velocities dropped, last 3 observations stacked",
+          tuple(_t(f"{t.name}_pomdp", t.env, t.paper_task, pomdp=True, pomdp_history=3, **dict(t.overrides))
+                for t in MBBL_TASKS if t.paper_task in PAPER_POMDP), PAPER_BUDGET),
+    Suite("dmc", "DM Control on MuJoCo Playground (impl=jax), 1000-step episodes",
+          tuple(_t(n.lower(), f"playground/{n}") for n in (
+              "CheetahRun", "WalkerWalk", "WalkerRun", "HopperHop", "ReacherEasy", "FingerSpin", "CartpoleSwingup",
+              "PendulumSwingup", "BallInCup", "AcrobotSwingup")),
+          (("total_steps", 500_000), ("eval_every", 5_000), ("eval_episodes", 10))),
+    Suite("cpu", "three cheap paper tasks for a CPU: gymnax Pendulum, Brax inverted pendulum and reacher "
+          "(positional backend)",
+          (_t("pendulum", "gymnax/Pendulum-v1", "Pendulum"),
+           _t("inverted_pendulum", "brax/inverted_pendulum", "I-Pendulum", env_backend="positional"),
+           _t("reacher", "brax/reacher", "Reacher", env_backend="positional", episode_length=50)),
+          (("total_steps", 10_000), ("eval_every", 1_000), ("eval_episodes", 10))),
+)}
+
+
+def parse_value(value: str, current):
+    """A ``field=value`` override as the type of the field's current value."""
+    if isinstance(current, bool):
+        if value.lower() not in ("1", "0", "true", "false", "yes", "no"):
+            raise ValueError(f"expected true or false, got {value!r}")
+        return value.lower() in ("1", "true", "yes")
+    if isinstance(current, tuple | list):
+        return tuple(type(current[0])(v) for v in value.split(":")) if current else tuple(value.split(":"))
+    return type(current)(value) if current is not None else value
+
+
+def machine_info() -> dict:
+    """CPU model, cores, platform and library versions of this machine."""
+    import jax
+
+    cpu = platform.processor() or "unknown CPU"
+    try:
+        with open("/proc/cpuinfo") as f:
+            cpu = next(line.split(":", 1)[1].strip() for line in f if line.startswith("model name"))
+    except (OSError, StopIteration):
+        pass
+    return {"cpu": cpu, "cores": os.cpu_count(), "platform": platform.platform(), "python": platform.python_version(),
+            "jax": jax.__version__, "devices": ", ".join(sorted({d.device_kind for d in jax.devices()}))}

@@ -1,0 +1,254 @@
+"""Build RESULTS.md from suite (or single) runs: per-task tables, aggregate IQM, learning curves, wall-clock.
+
+    python -m experiments.report runs/suites/cpu --out RESULTS.md
+
+Every directory under the given paths holding config.json + metrics.jsonl is a run (its run.json, written by
+experiments.suite, names the suite, task and agent; otherwise the env name is the task). A seed's score is the
+mean of its last 4 evaluations (the paper's protocol). Per task: mean ± std over seeds and the IQM with a 95%
+stratified-bootstrap percentile interval. Across tasks: each task's scores are min-max normalised over every
+(agent, seed) score on that task, then the IQM over (seeds x tasks) with the same interval. Plots (PNG) go to
+``<dir of --out>/<plots_dir>/`` and are linked.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import time
+
+import numpy as np
+from absl import app, flags
+
+flags.DEFINE_string("out", "RESULTS.md", "markdown file to write")
+flags.DEFINE_string("plots_dir", "results", "folder for the PNG plots, relative to the directory of --out")
+flags.DEFINE_integer("bootstrap_reps", 2000, "bootstrap resamples for the 95% intervals")
+flags.DEFINE_string("title", "Results", "heading of the report")
+FLAGS = flags.FLAGS
+
+
+# --- loading -------------------------------------------------------------------------------------------------
+def find_runs(paths) -> list[str]:
+    """Run directories (config.json + metrics.jsonl) under each path, sorted; ValueError if a path has none."""
+    found = []
+    for p in paths:
+        if not os.path.isdir(p):
+            raise ValueError(f"{p!r} is not a directory; pass suite roots or run dirs (e.g. runs/suites/cpu)")
+        hits = sorted(d for d, _, files in os.walk(p) if "config.json" in files and "metrics.jsonl" in files)
+        if not hits:
+            raise ValueError(f"no runs under {p!r} (no directory with config.json and metrics.jsonl)")
+        found += hits
+    return sorted(set(found))
+
+
+def load_run(path: str) -> dict:
+    """-> {suite, task, agent, config, info, steps (E,), returns (seeds, E), scores (seeds,)}."""
+    from diffsr_jax.logging.writers import curves_from_rows, read_metrics
+    from experiments.suites import SCORE_LAST_EVALS
+
+    with open(os.path.join(path, "config.json")) as f:
+        config = json.load(f)
+    info = {}
+    if os.path.exists(os.path.join(path, "run.json")):
+        with open(os.path.join(path, "run.json")) as f:
+            info = json.load(f)
+    rows = [r for r in read_metrics(os.path.join(path, "metrics.jsonl")) if r.get("eval_return") is not None]
+    curves = curves_from_rows(rows) if rows else {"mean": ([], np.zeros((0, 0)))}
+    steps, returns = next(iter(curves.values()))
+    scores = (np.nanmean(returns[:, -SCORE_LAST_EVALS:], 1) if returns.size
+              else np.full(config.get("num_seeds", 1), np.nan))
+    return {"path": path, "suite": info.get("suite", ""), "task": info.get("task", config["env"].replace("/", "_")),
+            "agent": info.get("agent", config["agent"]), "config": config, "info": info, "steps": np.asarray(steps),
+            "returns": returns, "scores": scores,
+            "wall_s": info.get("wall_s", max((r.get("wall_time", 0.0) for r in rows), default=float("nan")))}
+
+
+# --- statistics ----------------------------------------------------------------------------------------------
+def iqm(x) -> float:
+    """Interquartile mean of all entries (rliable's aggregate_iqm: 25% trimmed mean)."""
+    from rliable import metrics
+
+    return float(metrics.aggregate_iqm(np.asarray(x, np.float64)))
+
+
+def bootstrap_ci(scores, stat=iqm, reps: int = 2000, seed: int = 0) -> tuple[float, float]:
+    """95% percentile interval of ``stat`` over (runs, tasks) scores, resampling runs within each task
+    (rliable's stratified bootstrap). scores: (runs, tasks) or (runs,)."""
+    s = np.asarray(scores, np.float64).reshape(len(scores), -1)
+    if s.shape[0] < 2:
+        v = stat(s)
+        return v, v
+    rng = np.random.default_rng(seed)
+    idx = rng.integers(0, s.shape[0], size=(reps, s.shape[0], s.shape[1]))
+    vals = np.array([stat(np.take_along_axis(s, i, 0)) for i in idx])
+    lo, hi = np.percentile(vals, [2.5, 97.5])
+    return float(lo), float(hi)
+
+
+def normalise(task_scores: dict) -> dict:
+    """agent -> (seeds,) scores of one task, min-max normalised over every (agent, seed) score of that task."""
+    allv = np.concatenate([v[np.isfinite(v)] for v in task_scores.values()] or [np.zeros(0)])
+    if allv.size == 0:
+        return {a: np.full_like(v, np.nan) for a, v in task_scores.items()}
+    lo, hi = allv.min(), allv.max()
+    span = hi - lo if hi > lo else 1.0
+    return {a: (v - lo) / span for a, v in task_scores.items()}
+
+
+# --- markdown ------------------------------------------------------------------------------------------------
+def _fmt(v, digits=1):
+    return "n/a" if v is None or not np.isfinite(v) else f"{v:,.{digits}f}"
+
+
+def _md_table(header, rows) -> list[str]:
+    return ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)] + ["| " + " | ".join(r) + " |" for r in rows]
+
+
+def _task_meta(run):
+    from experiments.suites import SUITES
+
+    suite = SUITES.get(run["suite"])
+    try:
+        return suite.task(run["task"]) if suite else None
+    except StopIteration:
+        return None
+
+
+def build_report(runs: list[dict], plot_dir: str, plot_rel: str, command: str, reps: int, title: str) -> str:
+    from diffsr_jax.logging.writers import plot_comparison
+    from experiments.suites import (
+        PAPER_AGENT,
+        PAPER_SOURCE,
+        SCORE_LAST_EVALS,
+        machine_info,
+    )
+
+    by_task: dict = {}
+    for r in runs:
+        by_task.setdefault((r["suite"], r["task"]), {})[r["agent"]] = r
+    agents = sorted({r["agent"] for r in runs})
+    machines = {json.dumps(r["info"].get("machine"), sort_keys=True) for r in runs if r["info"].get("machine")}
+    here = machine_info()
+    out = [f"# {title}", "",
+           (f"Generated {time.strftime('%Y-%m-%d %H:%M')} by `{command}` from {len(runs)} runs "
+           f"({len(by_task)} tasks x {len(agents)} agents)."), "", "## Setup", ""]
+    for m in sorted(machines) or [json.dumps(here)]:
+        m = json.loads(m)
+        out.append(f"- Machine: {m['cpu']}, {m['cores']} cores, {m.get('devices', 'cpu')}; {m['platform']}; "
+                   f"Python {m['python']}, jax {m['jax']}.")
+    commands = sorted({r["info"]["command"] for r in runs if r["info"].get("command")})
+    out.append("- Runs produced by: " + ("; ".join(f"`{c}`" for c in commands) if commands else "unknown (no run.json)"))
+    budgets = sorted({(r["config"].get("preset", "?"), r["config"]["total_steps"], r["config"]["eval_every"],
+                       r["config"]["eval_episodes"], r["config"]["num_seeds"], r["config"]["warmup_steps"])
+                      for r in runs})
+    for preset, total, every, eps, seeds, warm in budgets:
+        out.append(f"- Budget: `{preset}` presets, {total:,} env steps per seed ({warm:,} random warm-up), "
+                   f"evaluation every {every:,} steps with {eps} episodes, {seeds} seeds vmapped in one program.")
+    out += [(f"- Score of a seed = mean of its last {SCORE_LAST_EVALS} evaluations (fewer if the run has fewer). "
+            "Per task: mean ± std over seeds, and IQM with a 95% stratified-bootstrap percentile interval "
+            f"({reps} resamples; IQM = rliable's `aggregate_iqm`). With fewer than 4 seeds the IQM is the plain mean and the "
+            "interval is wide: read it as the spread of the seeds."),
+            (f"- Paper numbers are spec section 5 ({PAPER_SOURCE}; 200K steps, 4 seeds): other reward scales and "
+            "episode definitions, so compare standings, not values."), ""]
+
+    # per-task tables and curves
+    out += ["## Per-task results", ""]
+    norm_scores: dict = {a: {} for a in agents}
+    for (suite, task), runs_t in sorted(by_task.items()):
+        any_run = next(iter(runs_t.values()))
+        meta = _task_meta(any_run)
+        paper = meta.paper_scores() if meta else {}
+        cfg = any_run["config"]
+        env_desc = f"`{cfg['env']}`" + (f" ({cfg['env_backend']})" if cfg["env"].startswith("brax/") else "")
+        if cfg.get("pomdp"):
+            env_desc += f", partially observable (velocities dropped, last {cfg.get('pomdp_history', 3)} obs)"
+        if cfg.get("episode_length"):
+            env_desc += f", episodes of {cfg['episode_length']} steps"
+        paper_name = meta.paper_task if meta and paper else None
+        out += [f"### {suite + ' / ' if suite else ''}{task}", "",
+                f"Env {env_desc}." + (f" Paper task: {paper_name}." if paper_name else " No paper number."), ""]
+        rows = []
+        for agent, r in sorted(runs_t.items()):
+            s = r["scores"]
+            fin = s[np.isfinite(s)]
+            m = iqm(fin) if fin.size else float("nan")
+            lo, hi = bootstrap_ci(fin, reps=reps) if fin.size else (float("nan"), float("nan"))
+            col = PAPER_AGENT.get(agent)
+            pv = paper.get(col) if col else None
+            paper_txt = "n/a" if pv is None else (f"{pv[0]:.1f}" + (f" ± {pv[1]:.1f}" if pv[1] is not None else "")
+                                                   + f" ({col})")
+            final = r["returns"][:, -1] if r["returns"].size else np.array([np.nan])
+            rows.append([agent, str(fin.size), (f"{_fmt(np.mean(fin) if fin.size else np.nan)} ± "
+                         f"{_fmt(np.std(fin) if fin.size else np.nan)}"), f"{_fmt(m)} [{_fmt(lo)}, {_fmt(hi)}]",
+                         f"{_fmt(np.nanmean(final))}", f"{int(r['steps'][-1]) if r['steps'].size else 0:,}",
+                         f"{_fmt(r['wall_s'], 0)}", paper_txt])
+        out += _md_table(["agent", "seeds", "score mean ± std", "IQM [95% CI]", "final eval (mean)", "env steps",
+                          "wall-clock (s)", f"paper ({PAPER_SOURCE})"], rows)
+        if paper:
+            out += ["", "Paper row (" + PAPER_SOURCE + "): " + ", ".join(
+                f"{k} {v[0]:.1f}" + (f" ± {v[1]:.1f}" if v[1] is not None else "") for k, v in paper.items()) + "."]
+        fname = f"{suite + '_' if suite else ''}{task}.png"
+        curves = {a: (r["steps"], r["returns"]) for a, r in sorted(runs_t.items()) if r["returns"].size}
+        if curves:
+            plot_comparison(curves, os.path.join(plot_dir, fname), f"{suite + ' / ' if suite else ''}{task}")
+        out += ["", f"![{task} learning curves]({plot_rel}/{fname})", ""]
+        for agent, v in normalise({a: r["scores"] for a, r in runs_t.items()}).items():
+            norm_scores[agent][(suite, task)] = v
+
+    # aggregate
+    out += ["## Aggregate across tasks", "",
+            ("Each task's seed scores are min-max normalised over all (agent, seed) scores on that task (0 = the "
+            "worst seed of any agent, 1 = the best), then the IQM over the (seeds x tasks) matrix with a 95% "
+            "stratified-bootstrap interval; tasks an agent did not run are left out of its row."), ""]
+    rows = []
+    for agent in agents:
+        cols = [v for v in norm_scores[agent].values() if np.isfinite(v).any()]
+        if not cols:
+            rows.append([agent, "0", "n/a", "n/a"])
+            continue
+        n = min(len(v) for v in cols)
+        mat = np.stack([v[:n] for v in cols], 1)  # (seeds, tasks)
+        lo, hi = bootstrap_ci(mat, reps=reps)
+        rows.append([agent, str(mat.shape[1]), f"{iqm(mat):.3f} [{lo:.3f}, {hi:.3f}]", f"{np.nanmean(mat):.3f}"])
+    out += _md_table(["agent", "tasks", "normalised IQM [95% CI]", "normalised mean"], rows) + [""]
+
+    # wall-clock
+    out += ["## Wall-clock per run", "",
+            ("Seconds for the whole run (compile, training, evaluations; all seeds together in one program), summed "
+            "over resumed invocations; env steps/s counts every seed's steps."), ""]
+    rows = []
+    for r in sorted(runs, key=lambda r: (r["suite"], r["task"], r["agent"])):
+        c = r["config"]
+        inv = r["info"].get("invocations", [])
+        sps = c["total_steps"] * c["num_seeds"] / r["wall_s"] if r["wall_s"] and np.isfinite(r["wall_s"]) else np.nan
+        rows.append([f"{r['suite'] + ' / ' if r['suite'] else ''}{r['task']}", r["agent"], f"{c['total_steps']:,}",
+                     str(c["num_seeds"]), _fmt(r["wall_s"], 0), _fmt(sps, 0), str(len(inv) or 1)])
+    out += _md_table(["task", "agent", "env steps / seed", "seeds", "wall-clock (s)", "env steps/s (all seeds)",
+                      "invocations"], rows) + [""]
+    out += ["## Reproduce", "", "```bash"] + commands + [command, "```", ""]
+    return "\n".join(out)
+
+
+def main(argv):
+    paths = argv[1:]
+    if not paths:
+        sys.stderr.write("error: pass one or more run roots, e.g. python -m experiments.report runs/suites/cpu\n")
+        sys.exit(2)
+    try:
+        run_dirs = find_runs(paths)
+    except ValueError as e:
+        sys.stderr.write(f"error: {e}\n")
+        sys.exit(2)
+    runs = [load_run(p) for p in run_dirs]
+    out_dir = os.path.dirname(os.path.abspath(FLAGS.out))
+    plot_dir = os.path.join(out_dir, FLAGS.plots_dir)
+    os.makedirs(plot_dir, exist_ok=True)
+    command = "python -m experiments.report " + " ".join(sys.argv[1:])
+    text = build_report(runs, plot_dir, FLAGS.plots_dir, command, FLAGS.bootstrap_reps, FLAGS.title)
+    with open(FLAGS.out, "w") as f:
+        f.write(text)
+    print(f"wrote {FLAGS.out} ({len(runs)} runs) and plots in {plot_dir}")
+
+
+if __name__ == "__main__":
+    app.run(main)

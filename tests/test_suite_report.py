@@ -1,0 +1,98 @@
+"""experiments.suite runs task x agent (resumable, skips finished runs) and experiments.report builds RESULTS.md."""
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+
+import numpy as np
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+TINY = "warmup_steps=100,eval_episodes=2,episode_length=40,batch_size=32,checkpoint_every=100,actor_hidden=32:32,"\
+       "critic_hidden=32:32"
+
+
+def _run(args, timeout=600):
+    return subprocess.run([sys.executable, "-m", *args], check=False, cwd=ROOT, env=dict(os.environ, PYTHONPATH=ROOT),
+                          capture_output=True, text=True, timeout=timeout)
+
+
+def test_suite_resume_and_report_end_to_end(tmp_path):
+    root = tmp_path / "runs"
+    suite_cmd = ["experiments.suite", "--suite=cpu", "--tasks=pendulum", "--agents=sac,td3", "--num_seeds=2",
+                 "--total_steps=300", "--eval_every=100", f"--set={TINY}", f"--root={root}",
+                 f"--compile_cache={tmp_path / 'xla'}"]
+    p = _run(suite_cmd)
+    assert p.returncode == 0, p.stdout[-2000:] + p.stderr[-3000:]
+    runs = {a: root / "cpu" / "pendulum" / a for a in ("sac", "td3")}
+    for run in runs.values():
+        info = json.loads((run / "run.json").read_text())
+        assert info["status"] == "finished" and info["wall_s"] > 0 and info["num_seeds"] == 2
+        assert info["command"].startswith("python -m experiments.suite --suite=cpu")
+        assert len((run / "metrics.jsonl").read_text().splitlines()) == 6  # 3 evaluations x 2 seeds
+
+    # the same command again: nothing to do
+    p = _run(suite_cmd)
+    assert p.returncode == 0 and p.stdout.count("finished earlier, skipped") == 2, p.stdout + p.stderr[-2000:]
+
+    # an interrupted run (its last checkpoint and run.json never written) resumes from the previous checkpoint
+    sac = runs["sac"]
+    before = [json.loads(r) for r in (sac / "metrics.jsonl").read_text().splitlines()]
+    ckpts = sorted(int(n) for n in os.listdir(sac / "checkpoints") if n.isdigit())
+    assert ckpts[-1] == 300 and 200 in ckpts
+    shutil.rmtree(sac / "checkpoints" / "300")
+    os.remove(sac / "run.json")
+    p = _run(suite_cmd)
+    assert p.returncode == 0, p.stderr[-3000:]
+    assert "resuming from env step 200" in p.stdout and "td3: finished earlier, skipped" in p.stdout
+    after = [json.loads(r) for r in (sac / "metrics.jsonl").read_text().splitlines()]
+    assert [r["step"] for r in after] == [r["step"] for r in before] == [100, 100, 200, 200, 300, 300]
+    np.testing.assert_allclose([r["eval_return"] for r in after], [r["eval_return"] for r in before], rtol=1e-4)
+    assert len(json.loads((sac / "run.json").read_text())["invocations"]) == 1  # run.json was lost with the crash
+
+    out = tmp_path / "report" / "RESULTS.md"
+    p = _run(["experiments.report", str(root / "cpu"), f"--out={out}", "--bootstrap_reps=200"])
+    assert p.returncode == 0, p.stderr[-3000:]
+    text = out.read_text()
+    for section in ("# Results", "## Setup", "## Per-task results", "### cpu / pendulum", "## Aggregate across tasks",
+                    "## Wall-clock per run", "## Reproduce"):
+        assert section in text, section
+    assert "cores" in text and "jax " in text and "300 env steps per seed" in text
+    assert "python -m experiments.suite --suite=cpu --tasks=pendulum" in text
+    assert "python -m experiments.report" in text
+    assert "paper, Gym-MuJoCo, different simulator" in text and "168.2 ± 9.5 (SAC) |" in text
+    assert "Diff-SR 162.3 ± 3.0, SAC 168.2 ± 9.5, LV-Rep 167.1, PolyGRAD 166.3" in text
+    for agent in ("sac", "td3"):
+        assert f"| {agent} | 2 |" in text  # per-task row: agent, seeds
+        assert f"| cpu / pendulum | {agent} | 300 | 2 |" in text  # wall-clock row
+    assert "](results/cpu_pendulum.png)" in text
+    assert (out.parent / "results" / "cpu_pendulum.png").stat().st_size > 0
+
+
+def test_bad_input_is_one_line_and_exit_2(tmp_path):
+    for args, msg in [
+        (["--suite=nope"], "unknown suite 'nope'; choose one of: mbbl"),
+        (["--suite=cpu", "--tasks=hopper"], "unknown task 'hopper' in suite cpu; choose from: pendulum"),
+        (["--suite=cpu", "--agents=sac,ppo"], "unknown agent 'ppo'; choose one of:"),
+        (["--suite=cpu", "--set=nonsense=1"], "no config field 'nonsense'"),
+    ]:
+        p = _run(["experiments.suite", f"--root={tmp_path / 'r'}", *args], timeout=120)
+        assert p.returncode == 2 and msg in p.stderr, (args, p.stderr)
+        assert len(p.stderr.strip().splitlines()) == 1, p.stderr
+    assert not (tmp_path / "r").exists()
+    p = _run(["experiments.report", str(tmp_path)], timeout=120)
+    assert p.returncode == 2 and "no runs under" in p.stderr
+
+
+def test_report_statistics():
+    from experiments.report import bootstrap_ci, iqm, normalise
+
+    assert iqm(np.arange(1, 9)) == 4.5  # mean of the middle half 3..6
+    assert bootstrap_ci(np.full((5, 2), 3.0), reps=50) == (3.0, 3.0)
+    x = np.random.default_rng(0).normal(size=(10, 3))
+    lo, hi = bootstrap_ci(x, reps=300)
+    assert lo < iqm(x) < hi
+    n = normalise({"a": np.array([1.0, 3.0]), "b": np.array([5.0, 2.0])})
+    np.testing.assert_allclose(n["a"], [0.0, 0.5])
+    np.testing.assert_allclose(n["b"], [1.0, 0.25])

@@ -39,7 +39,7 @@ def _default_config_path(argv) -> str:
     return f"{path}:fast" if os.path.exists(path) else os.path.join(CONFIG_DIR, f"{DEFAULT_AGENT}.py:fast")
 
 
-flags.DEFINE_string("agent", DEFAULT_AGENT, "diffsr_sac, diffsr_td3, sac or td3; selects experiments/configs/<agent>.py:fast")
+flags.DEFINE_string("agent", DEFAULT_AGENT, "diffsr_sac, diffsr_td3, sac, td3, polygrad or diffusion_planner; selects experiments/configs/<agent>.py:fast")
 flags.DEFINE_string("env", None, "environment: brax/<name>, playground/<Name> or gymnax/<name>")
 flags.DEFINE_integer("num_seeds", None, "independent agents run in parallel (vmapped) in one program")
 flags.DEFINE_integer("seed", None, "first seed; seed i of the run is seed + i")

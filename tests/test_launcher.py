@@ -38,10 +38,12 @@ def test_launcher_writes_every_output(tmp_path):
 
 @pytest.mark.parametrize("args,message", [
     (["--env=gymnax/Pendulum-v9"], "unknown gymnax env 'Pendulum-v9'; choose one of: Pendulum-v1"),
-    (["--agent=ppo"], "unknown agent 'ppo'; choose one of: diffsr_sac, diffsr_td3, sac, td3"),
+    (["--agent=ppo"], "unknown agent 'ppo'; choose one of: diffsr_sac, diffsr_td3, diffusion_planner, polygrad, sac, td3"),
     (["--total_steps=-5"], "config.total_steps must be > 0, got -5"),
     (["--config.gamma=1.5"], "config.gamma must be in [0, 1], got 1.5"),
     (["--agent=diffsr_sac", "--config.schedule=sigmoid"], "config.schedule must be one of vp, linear, cosine, beta_cdf"),
+    (["--agent=polygrad", "--config.horizon=1"], "config.horizon must be >= 2"),
+    (["--agent=diffusion_planner", "--config.num_candidates=0"], "config.num_candidates must be > 0, got 0"),
     (["--logdir=/proc/forbidden/run"], "is not writable"),
     (["--total_steps=abc"], "error: flag --total_steps=abc: invalid literal for int()"),
     (["--config.gamma=high"], "error: flag --config.gamma=high: could not convert string to float"),

@@ -7,11 +7,24 @@ import jax.numpy as jnp
 from diffsr_jax.networks.critics import Ensemble, MLPQHead
 
 
-class ActorCritic:
-    """Base of the actor-critic agents. The critic is reached only through ``critic_init`` / ``q_values`` /
-    ``critic_rep_params``, so a representation-based critic (Diff-SR) can replace it without touching losses."""
+class TracedHyperparams:
+    """Agents list in ``HPARAMS`` the config fields held as traced float32 scalars in ``state.hp`` (vmappable)."""
 
     HPARAMS: tuple = ()
+
+    @classmethod
+    def hparam_names(cls) -> tuple:
+        """Names of the config fields held as traced values (sweepable with vmap)."""
+        return cls.HPARAMS
+
+    def hparams(self) -> dict:
+        """The traced hyperparameters (float32 scalars) this agent keeps in ``state.hp``."""
+        return {k: jnp.asarray(self.cfg[k], jnp.float32) for k in self.hparam_names()}
+
+
+class ActorCritic(TracedHyperparams):
+    """Base of the actor-critic agents. The critic is reached only through ``critic_init`` / ``q_values`` /
+    ``critic_rep_params``, so a representation-based critic (Diff-SR) can replace it without touching losses."""
 
     def __init__(self, cfg, obs_dim: int, action_dim: int):
         self.cfg = cfg
@@ -35,12 +48,3 @@ class ActorCritic:
     def critic_rep_params(self, state):
         """Representation parameters the critic reads (None without a representation)."""
         return None
-
-    @classmethod
-    def hparam_names(cls) -> tuple:
-        """Names of the config fields held as traced values (sweepable with vmap)."""
-        return cls.HPARAMS
-
-    def hparams(self) -> dict:
-        """The traced hyperparameters (float32 scalars) this agent keeps in ``state.hp``."""
-        return {k: jnp.asarray(self.cfg[k], jnp.float32) for k in self.hparam_names()}

@@ -23,6 +23,7 @@ from diffsr_jax.agents.common import Transition
 from diffsr_jax.agents.registry import make_agent
 from diffsr_jax.data.normalizer import RunningStats, normalize, stats_init, stats_update
 from diffsr_jax.data.replay import ReplayBuffer, replay_add, replay_init, replay_sample
+from diffsr_jax.data.segments import sample_segments
 from diffsr_jax.envs import EnvState, make_env_from_config
 
 
@@ -33,6 +34,29 @@ class RunnerState:
     buffer: ReplayBuffer
     obs_stats: RunningStats
     key: jax.Array
+
+
+class ReplaySampler:
+    """What an agent's update may draw from the run's replay, observations normalised as the agent sees them.
+
+    ``sampler(key)`` -> Transition batch (batch_size, ...) drawn uniformly;
+    ``sampler.segments(key, batch, length)`` -> (Transition (batch, length, ...), valid (batch, length)) of
+    contiguous steps of one env (see ``data.segments``).
+    """
+
+    def __init__(self, trainer: "Trainer", runner: RunnerState):
+        self.trainer, self.runner = trainer, runner
+
+    def _normalized(self, b):
+        norm = lambda x: self.trainer.normalize(self.runner.obs_stats, x)  # noqa: E731
+        return b.replace(obs=norm(b.obs), next_obs=norm(b.next_obs))
+
+    def __call__(self, key):
+        return self._normalized(replay_sample(self.runner.buffer, key, self.trainer.config.batch_size))
+
+    def segments(self, key, batch_size: int, length: int):
+        seg, valid = sample_segments(self.runner.buffer, key, batch_size, length, self.trainer.num_envs)
+        return self._normalized(seg), valid
 
 
 class Trainer:
@@ -69,12 +93,8 @@ class Trainer:
                            stats_init(self.env.obs_dim), k_run)
 
     # --- one iteration ---------------------------------------------------------------------------
-    def _sample_fn(self, runner: RunnerState):
-        def sample(key):
-            b = replay_sample(runner.buffer, key, self.config.batch_size)
-            return b.replace(obs=self.normalize(runner.obs_stats, b.obs),
-                             next_obs=self.normalize(runner.obs_stats, b.next_obs))
-        return sample
+    def _sample_fn(self, runner: RunnerState) -> "ReplaySampler":
+        return ReplaySampler(self, runner)
 
     def _updates(self, runner: RunnerState, key, t):
         sample_fn = self._sample_fn(runner)

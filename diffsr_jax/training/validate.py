@@ -53,6 +53,8 @@ def validate_config(config) -> None:
     _validate_env_options(config)
     if config.agent.startswith("diffsr"):
         _validate_diffsr(config)
+    if config.agent in ("polygrad", "diffusion_planner"):
+        _validate_trajectory_model(config)
 
 
 def _validate_env_options(config) -> None:
@@ -109,6 +111,32 @@ def _validate_diffsr(config) -> None:
     if config.critic_grad_to_rep and config.critic_rep == "target":
         raise ConfigError("config.critic_grad_to_rep=True trains psi through the critic, so the critic must read "
                           "the online psi: set config.critic_rep=online")
+
+
+def _validate_trajectory_model(config) -> None:
+    from diffsr_jax.diffusion import SCHEDULE_KINDS
+
+    _choice(config, "model_schedule", SCHEDULE_KINDS)
+    for name in ("denoise_steps", "model_width", "model_layers", "time_embed_dim", "model_batch"):
+        _positive_int(config, name)
+    _positive_int(config, "horizon")
+    if config.horizon < 2:
+        raise ConfigError(f"config.horizon must be >= 2 (a trajectory needs a next state), got {config.horizon}")
+    if config.time_embed_dim % 2:
+        raise ConfigError(f"config.time_embed_dim must be even, got {config.time_embed_dim}")
+    for name in ("model_lr", "x0_clip"):
+        if not config[name] > 0:
+            raise ConfigError(f"config.{name} must be > 0, got {config[name]}")
+    if config.agent == "polygrad":
+        _positive_int(config, "imagined_batch")
+        _choice(config, "guidance_type", ("grad", "sample"))
+        for name in ("guidance_scale", "action_clip_std"):
+            if not config[name] > 0:
+                raise ConfigError(f"config.{name} must be > 0, got {config[name]}")
+        if not 0.0 <= config.lam <= 1.0:
+            raise ConfigError(f"config.lam must be in [0, 1], got {config.lam}")
+    else:
+        _positive_int(config, "num_candidates")
 
 
 def check_logdir(logdir: str, resume: bool = False, overwrite: bool = False) -> None:

@@ -1,0 +1,47 @@
+"""Diffuser-style decision-time planner presets (see ``diffsr_jax/agents/diffusion_planner.py``).
+
+The trajectory model uses PolyGRAD's settings (spec section 6) by default; the critic/actor are SAC's.
+``paper``: 128 denoising steps, horizon 10, 1024 x 6 denoiser, 64 candidates per action; brax/halfcheetah, 200k steps.
+``fast``: gymnax/Pendulum-v1 at CPU sizes (10 denoising steps, horizon 8, 256-wide denoiser, 16 candidates).
+"""
+
+from experiments.configs.base import base_config
+from experiments.configs.trajectory_diffusion import add_trajectory_model_fields
+
+
+def get_config(preset: str = "fast"):
+    c = add_trajectory_model_fields(base_config())
+    c.agent = "diffusion_planner"
+    c.preset = preset
+    c.normalize_obs = True
+    c.num_candidates = 64  # sampled trajectories per action
+    c.planner_noise = 0.1  # Gaussian exploration noise on the planned action while training
+    c.init_alpha = 0.1
+    c.activation = "elu"
+    if preset == "paper":
+        c.env = "brax/halfcheetah"
+        c.total_steps = 200_000
+        c.warmup_steps = 25_000
+        c.eval_every = 5_000
+        c.eval_episodes = 10
+        c.target_update_every = 2
+    elif preset == "fast":
+        c.total_steps = 12_000
+        c.warmup_steps = 1_000
+        c.eval_every = 1_000
+        c.denoise_steps = 10
+        c.horizon = 8
+        c.model_width = 256
+        c.model_layers = 4
+        c.time_embed_dim = 32
+        c.model_batch = 128
+        c.num_candidates = 16
+        c.model_lr = 1e-3
+        c.actor_hidden = (128, 128)
+        c.critic_hidden = (128, 128)
+        c.actor_lr = 1e-3
+        c.critic_lr = 1e-3
+        c.alpha_lr = 1e-3
+    else:
+        raise ValueError(f"unknown diffusion_planner preset {preset!r}; choose fast or paper")
+    return c

@@ -47,4 +47,4 @@ class ActorCritic(TracedHyperparams):
 
     def critic_rep_params(self, state):
         """Representation parameters the critic reads (None without a representation)."""
-        return None
+        return

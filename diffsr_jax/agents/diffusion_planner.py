@@ -42,7 +42,7 @@ class DiffusionPlanner(SAC):
         self.x_dim = obs_dim + action_dim
         self.model_net = TrajectoryDenoiser(cfg.model_width, cfg.model_layers, cfg.time_embed_dim)
         self.schedule = make_schedule(cfg.model_schedule, int(cfg.denoise_steps))
-        self._no_cond = lambda b: jnp.zeros((b, self.horizon, 0))  # noqa: E731
+        self._no_cond = lambda b: jnp.zeros((b, self.horizon, 0))
 
     def init(self, key, hp: dict) -> PlannerState:
         k_sac, k_model = jax.random.split(key)
@@ -58,9 +58,9 @@ class DiffusionPlanner(SAC):
         sampled with the full reverse chain from each state."""
         n, c, ds = obs.shape[0], int(self.cfg.num_candidates), self.obs_dim
         s0 = jnp.repeat(obs, c, axis=0)  # (N*C, d_s)
-        eps_fn = lambda x, k: self.model_net.apply(  # noqa: E731
+        eps_fn = lambda x, k: self.model_net.apply(
             state.model.params, x, self._no_cond(x.shape[0]), jnp.full((x.shape[0],), k))
-        condition = lambda x: x.at[:, 0, :ds].set(s0)  # noqa: E731
+        condition = lambda x: x.at[:, 0, :ds].set(s0)
         traj = sample_chain(self.schedule, eps_fn, key, (n * c, self.horizon, self.x_dim), condition,
                             clip_x0=float(self.cfg.x0_clip))
         a0 = jnp.clip(traj[:, 0, ds:], -1.0, 1.0)
@@ -84,7 +84,7 @@ class DiffusionPlanner(SAC):
 
     def model_loss(self, params, seg, valid, key):
         x0 = jnp.concatenate([seg.obs, seg.action], axis=-1)
-        eps_fn = lambda x, cnd, k: self.model_net.apply(params, x, cnd, k)  # noqa: E731
+        eps_fn = lambda x, cnd, k: self.model_net.apply(params, x, cnd, k)
         return trajectory_denoising_loss(eps_fn, self.schedule, x0, self._no_cond(x0.shape[0]), valid, key)
 
     def update(self, state: PlannerState, sampler, key, update_idx):

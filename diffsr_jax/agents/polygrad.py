@@ -29,7 +29,11 @@ import jax.numpy as jnp
 from diffsr_jax.agents.base import TracedHyperparams
 from diffsr_jax.agents.common import Learner, adam, soft_update
 from diffsr_jax.data.normalizer import RunningStats, stats_init, stats_update
-from diffsr_jax.diffusion.sampling import posterior_coefficients, posterior_step, predict_x0
+from diffsr_jax.diffusion.sampling import (
+    posterior_coefficients,
+    posterior_step,
+    predict_x0,
+)
 from diffsr_jax.diffusion.schedules import make_schedule
 from diffsr_jax.diffusion.trajectory import trajectory_denoising_loss
 from diffsr_jax.networks.actors import TanhGaussianActor, sample_tanh_gaussian
@@ -110,7 +114,7 @@ class PolyGRAD(TracedHyperparams):
     def model_loss(self, params, state: PolyGRADState, seg, valid, key):
         r = self._standardize_reward(state.reward_stats, seg.reward)
         x0 = jnp.concatenate([seg.obs, r[..., None], seg.terminated[..., None]], axis=-1)
-        eps_fn = lambda x, c, k: self.model_net.apply(params, x, c, k)  # noqa: E731
+        eps_fn = lambda x, c, k: self.model_net.apply(params, x, c, k)
         return trajectory_denoising_loss(eps_fn, self.schedule, x0, seg.action, valid, key)
 
     def imagine(self, state: PolyGRADState, s0, key):

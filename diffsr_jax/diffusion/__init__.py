@@ -11,11 +11,11 @@ from diffsr_jax.diffusion.loss import PARAMETERIZATIONS, denoising_loss, pred_to
 from diffsr_jax.diffusion.schedules import SCHEDULE_KINDS, NoiseSchedule, make_schedule
 
 __all__ = [
-    "NoiseSchedule",
-    "make_schedule",
+    "PARAMETERIZATIONS",
     "SCHEDULE_KINDS",
+    "NoiseSchedule",
     "corrupt",
     "denoising_loss",
+    "make_schedule",
     "pred_to_score",
-    "PARAMETERIZATIONS",
 ]

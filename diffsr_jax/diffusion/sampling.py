@@ -10,7 +10,7 @@ with the posterior q(x_{k-1} | x_k, x0) coefficients
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 import flax.struct
 import jax

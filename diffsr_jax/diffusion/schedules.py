@@ -72,7 +72,7 @@ def cosine_schedule(num_levels: int, s: float = 0.008, max_beta: float = 0.999) 
     Per-step betas are clipped at ``max_beta``; alpha_bar is the cumulative product of (1 - beta).
     """
     T = num_levels
-    f = lambda t: math.cos((t / T + s) / (1 + s) * math.pi / 2) ** 2  # noqa: E731
+    f = lambda t: math.cos((t / T + s) / (1 + s) * math.pi / 2) ** 2
     beta = np.array([min(1.0 - f(i + 1) / f(i), max_beta) for i in range(T)], dtype=np.float64)
     return _from_beta(beta, "cosine")
 

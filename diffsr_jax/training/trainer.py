@@ -44,11 +44,11 @@ class ReplaySampler:
     contiguous steps of one env (see ``data.segments``).
     """
 
-    def __init__(self, trainer: "Trainer", runner: RunnerState):
+    def __init__(self, trainer: Trainer, runner: RunnerState):
         self.trainer, self.runner = trainer, runner
 
     def _normalized(self, b):
-        norm = lambda x: self.trainer.normalize(self.runner.obs_stats, x)  # noqa: E731
+        norm = lambda x: self.trainer.normalize(self.runner.obs_stats, x)
         return b.replace(obs=norm(b.obs), next_obs=norm(b.next_obs))
 
     def __call__(self, key):
@@ -93,7 +93,7 @@ class Trainer:
                            stats_init(self.env.obs_dim), k_run)
 
     # --- one iteration ---------------------------------------------------------------------------
-    def _sample_fn(self, runner: RunnerState) -> "ReplaySampler":
+    def _sample_fn(self, runner: RunnerState) -> ReplaySampler:
         return ReplaySampler(self, runner)
 
     def _updates(self, runner: RunnerState, key, t):

@@ -3,6 +3,8 @@ cold vs with the persistent compilation cache warm.
 
     python -m benchmarks.throughput                       # SAC fast preset on gymnax, brax, playground
     python -m benchmarks.throughput --agent=diffsr_sac --envs=gymnax/Pendulum-v1
+    python -m benchmarks.throughput --agent=diffsr_sac,diffsr_td3,sac,td3,polygrad,diffusion_planner \
+        --preset=paper --envs=gymnax/Pendulum-v1 --chunk=20 --repeats=1 --name=compile_paper   # compile per preset
 
 Each env is measured in two fresh subprocesses sharing a new cache directory: the first compiles cold, the
 second finds the cache warm. Steady-state speed is the median of timed chunks after compilation.
@@ -19,7 +21,9 @@ import time
 
 from absl import app, flags
 
-flags.DEFINE_string("agent", "sac", "agent whose fast preset is measured")
+flags.DEFINE_list("agent", ["sac"], "agents whose preset is measured")
+flags.DEFINE_string("preset", "fast", "preset of every agent")
+flags.DEFINE_string("name", None, "output name (default throughput_<agents>)")
 flags.DEFINE_list("envs", ["gymnax/Pendulum-v1", "brax/hopper", "playground/CartpoleSwingup"], "envs to measure")
 flags.DEFINE_integer("chunk", 500, "iterations per timed chunk")
 flags.DEFINE_integer("repeats", 3, "timed chunks")
@@ -30,7 +34,7 @@ flags.DEFINE_string("cache", None, "internal: compilation cache dir")
 FLAGS = flags.FLAGS
 
 
-def measure_one(env: str) -> dict:
+def measure_one(env: str, agent: str) -> dict:
     import importlib
 
     import jax
@@ -42,7 +46,7 @@ def measure_one(env: str) -> dict:
         jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.0)
     from diffsr_jax.training import Trainer
 
-    cfg = importlib.import_module(f"experiments.configs.{FLAGS.agent}").get_config("fast")
+    cfg = importlib.import_module(f"experiments.configs.{agent}").get_config(FLAGS.preset)
     cfg.env = env
     cfg.warmup_steps = 0  # measure learning iterations
     cfg.total_steps = FLAGS.chunk * (FLAGS.repeats + 1)
@@ -64,23 +68,23 @@ def measure_one(env: str) -> dict:
         runner, m = jax.block_until_ready(compiled(runner, jnp.int32((i + 1) * FLAGS.chunk)))
         times.append(time.time() - t0)
     sps = FLAGS.chunk * trainer.num_envs * FLAGS.num_seeds / float(np.median(times))
-    return {"env": env, "agent": FLAGS.agent, "env_build_s": t_env, "compile_s": compile_s,
+    return {"env": env, "agent": agent, "preset": FLAGS.preset, "env_build_s": t_env, "compile_s": compile_s,
             "env_steps_per_s": sps, "ms_per_iteration": 1e3 * float(np.median(times)) / FLAGS.chunk}
 
 
 def main(_):
     if FLAGS.single:
-        print("RESULT " + json.dumps(measure_one(FLAGS.single)))
+        print("RESULT " + json.dumps(measure_one(FLAGS.single, FLAGS.agent[0])))
         return
     from benchmarks.common import machine, write_results
 
     results = []
-    for env in FLAGS.envs:
+    for env, agent in [(e, a) for a in FLAGS.agent for e in FLAGS.envs]:
         with tempfile.TemporaryDirectory() as cache:
             runs = []
             for _ in range(2):
                 cmd = [sys.executable, "-m", "benchmarks.throughput", f"--single={env}", f"--cache={cache}",
-                       f"--agent={FLAGS.agent}", f"--chunk={FLAGS.chunk}", f"--repeats={FLAGS.repeats}",
+                       f"--agent={agent}", f"--preset={FLAGS.preset}", f"--chunk={FLAGS.chunk}", f"--repeats={FLAGS.repeats}",
                        f"--num_seeds={FLAGS.num_seeds}"]
                 p = subprocess.run(cmd, capture_output=True, text=True, env=dict(os.environ, PYTHONPATH="."))
                 line = [x for x in p.stdout.splitlines() if x.startswith("RESULT ")]
@@ -90,13 +94,14 @@ def main(_):
         r = {**runs[0], "compile_cold_s": runs[0]["compile_s"], "compile_warm_s": runs[1]["compile_s"],
              "env_steps_per_s": max(runs[0]["env_steps_per_s"], runs[1]["env_steps_per_s"])}
         results.append(r)
-        print(f"{env}: {r['env_steps_per_s']:.0f} env-steps/s, compile cold {r['compile_cold_s']:.1f}s, "
+        print(f"{agent}:{FLAGS.preset} {env}: {r['env_steps_per_s']:.0f} env-steps/s, compile cold {r['compile_cold_s']:.1f}s, "
               f"warm {r['compile_warm_s']:.1f}s", flush=True)
-    rows = [[r["env"], f"{r['env_steps_per_s']:.0f}", f"{r['ms_per_iteration']:.2f}", f"{r['compile_cold_s']:.1f}",
+    rows = [[f"{r['agent']}:{r['preset']}", r["env"], f"{r['env_steps_per_s']:.0f}", f"{r['ms_per_iteration']:.2f}", f"{r['compile_cold_s']:.1f}",
              f"{r['compile_warm_s']:.1f}"] for r in results]
-    md = write_results(f"throughput_{FLAGS.agent}", {"machine": machine(), "command": " ".join(sys.argv),
+    name = FLAGS.name or f"throughput_{'_'.join(FLAGS.agent)}"
+    md = write_results(name, {"machine": machine(), "command": " ".join(sys.argv),
                                                       "num_seeds": FLAGS.num_seeds, "results": results}, rows,
-                       ["env", "env-steps/s", "ms/iteration", "compile cold (s)", "compile warm (s)"], FLAGS.out)
+                       ["preset", "env", "env-steps/s", "ms/iteration", "compile cold (s)", "compile warm (s)"], FLAGS.out)
     print(md)
 
 

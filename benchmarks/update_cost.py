@@ -2,12 +2,14 @@
 (spec section 7, measured on the same 2-core machine), with FLOPs per update and the fraction of this
 machine's matrix-multiply peak measured in the same run.
 
-    python -m benchmarks.update_cost                    # the paper presets at the official sizes
+    python -m benchmarks.update_cost                    # every agent's paper and fast presets
     python -m benchmarks.update_cost --presets=diffsr_sac:paper --num_updates=20
 
 An update is what one env step costs the learner in each preset (Diff-SR-SAC: 4 psi/zeta steps on fresh
 batches of 256 + critic + actor + alpha; Diff-SR-TD3: psi/zeta + reward head + critic + actor at batch 512),
 replay sampling included, on observation/action sizes of HalfCheetah (d_s = 17, d_a = 6).
+PolyGRAD's update includes its imagination (the full reverse chain over imagined_batch trajectories); the planner's
+update is SAC's plus one trajectory-model step (its sampling cost is per action: benchmarks/wallclock.py).
 FLOPs are the matrix multiplies of one update counted from its jaxpr (benchmarks/flops.py; multiply-add = 2).
 """
 
@@ -19,10 +21,13 @@ import time
 
 from absl import app, flags
 
-flags.DEFINE_list("presets", ["diffsr_sac:paper", "diffsr_td3:paper", "sac:paper", "td3:paper"], "agent:preset")
+AGENT_NAMES = ("diffsr_sac", "diffsr_td3", "sac", "td3", "polygrad", "diffusion_planner")
+flags.DEFINE_list("presets", [f"{a}:{p}" for p in ("paper", "fast") for a in AGENT_NAMES], "agent:preset")
 flags.DEFINE_integer("obs_dim", 17, "observation size")
 flags.DEFINE_integer("action_dim", 6, "action size")
-flags.DEFINE_integer("num_updates", 10, "updates per timed call (one lax.scan)")
+flags.DEFINE_integer("num_updates", 10, "updates per timed call (one lax.scan); fewer for updates over "
+                     "--gflop_per_call / num_updates GFLOP")
+flags.DEFINE_float("gflop_per_call", 200.0, "work budget of one timed call, so the heavy presets stay affordable")
 flags.DEFINE_integer("repeats", 5, "timed calls; the median is reported")
 flags.DEFINE_string("out", "benchmarks/results", "output directory")
 FLAGS = flags.FLAGS
@@ -72,30 +77,38 @@ def measure(spec: str) -> dict:
                       jax.random.normal(k[2], (n_data,)), jax.random.normal(k[3], (n_data, FLAGS.obs_dim)),
                       jnp.zeros(n_data))
 
-    def sample(key):
-        idx = jax.random.randint(key, (cfg.batch_size,), 0, n_data)
-        return jax.tree_util.tree_map(lambda x: x[idx], data)
+    class Sampler:  # what Trainer's ReplaySampler offers: uniform batches and contiguous segments
+        def __call__(self, key):
+            idx = jax.random.randint(key, (cfg.batch_size,), 0, n_data)
+            return jax.tree_util.tree_map(lambda x: x[idx], data)
+
+        def segments(self, key, batch, length):
+            idx = jax.random.randint(key, (batch, 1), 0, n_data - length) + jnp.arange(length)
+            return jax.tree_util.tree_map(lambda x: x[idx], data), jnp.ones((batch, length))
+
+    sample = Sampler()
+    flops = matmul_flops(lambda s, k: agent.update(s, sample, k, 0), state, jax.random.PRNGKey(2))
+    num_updates = max(1, min(FLAGS.num_updates, int(FLAGS.gflop_per_call * 1e9 / max(flops, 1.0))))
 
     def run(state, key):
         def body(s, xs):
             kk, i = xs
             return agent.update(s, sample, kk, i)
-        n = FLAGS.num_updates
-        return jax.lax.scan(body, state, (jax.random.split(key, n), jnp.arange(n)))
+        return jax.lax.scan(body, state, (jax.random.split(key, num_updates), jnp.arange(num_updates)))
 
     t0 = time.perf_counter()
     compiled = jax.jit(run).lower(state, jax.random.PRNGKey(2)).compile()
     compile_s = time.perf_counter() - t0
-    flops = matmul_flops(lambda s, k: agent.update(s, sample, k, 0), state, jax.random.PRNGKey(2))
     state, _ = jax.block_until_ready(compiled(state, jax.random.PRNGKey(3)))
     times = []
     for i in range(FLAGS.repeats):
         t0 = time.perf_counter()
         state, _ = jax.block_until_ready(compiled(state, jax.random.PRNGKey(4 + i)))
         times.append(time.perf_counter() - t0)
-    ms = 1e3 * float(np.median(times)) / FLAGS.num_updates
+    ms = 1e3 * float(np.median(times)) / num_updates
     return {"preset": spec, "ms_per_update": ms, "gflop_per_update": flops / 1e9,
-            "gflops_achieved": flops / 1e9 / (ms / 1e3), "compile_s": compile_s, "batch_size": cfg.batch_size}
+            "gflops_achieved": flops / 1e9 / (ms / 1e3), "compile_s": compile_s, "batch_size": cfg.batch_size,
+            "updates_timed": num_updates * FLAGS.repeats}
 
 
 def main(_):

@@ -1,6 +1,7 @@
 """Agents learn: every agent's ``fast`` preset reaches a mean final evaluation return above -300 on
 gymnax/Pendulum-v1 over 2 seeds within 20k env steps (random policy: about -1200; a broken learner stays
-below -900). These are the slow tests of the suite (a few minutes each on 2 CPU cores)."""
+below -900). Diff-SR-SAC's runs in every test run; the other three are marked slow (a few minutes each on 2 CPU
+cores) and run with ``python -m pytest -m slow``."""
 
 import jax
 import numpy as np
@@ -10,8 +11,12 @@ from diffsr_jax.training import make_train
 from tests.helpers import preset
 
 
-@pytest.mark.slow
-@pytest.mark.parametrize("agent", ["sac", "td3", "diffsr_sac", "diffsr_td3"])
+@pytest.mark.parametrize("agent", [
+    "diffsr_sac",  # the default job: runs in every test run (CI included)
+    pytest.param("sac", marks=pytest.mark.slow),
+    pytest.param("td3", marks=pytest.mark.slow),
+    pytest.param("diffsr_td3", marks=pytest.mark.slow),
+])
 def test_agent_learns_pendulum(agent):
     cfg = preset(agent)
     assert cfg.env == "gymnax/Pendulum-v1" and cfg.total_steps <= 20_000

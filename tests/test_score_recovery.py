@@ -12,7 +12,6 @@ from diffsr_jax.toy.linear_gaussian import ScoreFitConfig, fit_score_model, make
 LEVELS = [8, 10, 12, 14, 16]
 
 
-@pytest.mark.slow
 @pytest.mark.parametrize("parameterization", ["eps", "score"])
 def test_learned_score_matches_closed_form(parameterization):
     system = make_system(jax.random.PRNGKey(0))

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import os
+import shlex
 import sys
 import time
 
@@ -24,6 +25,7 @@ flags.DEFINE_string("out", "RESULTS.md", "markdown file to write")
 flags.DEFINE_string("plots_dir", "results", "folder for the PNG plots, relative to the directory of --out")
 flags.DEFINE_integer("bootstrap_reps", 2000, "bootstrap resamples for the 95% intervals")
 flags.DEFINE_string("title", "Results", "heading of the report")
+flags.DEFINE_multi_string("note", [], "a line for the Setup section (e.g. what else loaded the machine); repeatable")
 FLAGS = flags.FLAGS
 
 
@@ -114,10 +116,12 @@ def _task_meta(run):
         return None
 
 
-def build_report(runs: list[dict], plot_dir: str, plot_rel: str, command: str, reps: int, title: str) -> str:
+def build_report(runs: list[dict], plot_dir: str, plot_rel: str, command: str, reps: int, title: str,
+                 notes=()) -> str:
     from diffsr_jax.logging.writers import plot_comparison
     from experiments.suites import (
         PAPER_AGENT,
+        PAPER_BUDGET,
         PAPER_SOURCE,
         SCORE_LAST_EVALS,
         machine_info,
@@ -144,6 +148,12 @@ def build_report(runs: list[dict], plot_dir: str, plot_rel: str, command: str, r
     for preset, total, every, eps, seeds, warm in budgets:
         out.append(f"- Budget: `{preset}` presets, {total:,} env steps per seed ({warm:,} random warm-up), "
                    f"evaluation every {every:,} steps with {eps} episodes, {seeds} seeds vmapped in one program.")
+    paper_steps = dict(PAPER_BUDGET)["total_steps"]
+    if any(b[1] < paper_steps for b in budgets):
+        out.append(f"- Reduced budget: the paper trains {paper_steps:,} env steps per seed (eval every "
+                   f"{dict(PAPER_BUDGET)['eval_every']:,} steps, 10 episodes, 4 seeds); these numbers show early "
+                   "learning, not final performance.")
+    out += [f"- Note: {n}" for n in notes]
     out += [(f"- Score of a seed = mean of its last {SCORE_LAST_EVALS} evaluations (fewer if the run has fewer). "
             "Per task: mean ± std over seeds, and IQM with a 95% stratified-bootstrap percentile interval "
             f"({reps} resamples; IQM = rliable's `aggregate_iqm`). With fewer than 4 seeds the IQM is the plain mean and the "
@@ -243,8 +253,8 @@ def main(argv):
     out_dir = os.path.dirname(os.path.abspath(FLAGS.out))
     plot_dir = os.path.join(out_dir, FLAGS.plots_dir)
     os.makedirs(plot_dir, exist_ok=True)
-    command = "python -m experiments.report " + " ".join(sys.argv[1:])
-    text = build_report(runs, plot_dir, FLAGS.plots_dir, command, FLAGS.bootstrap_reps, FLAGS.title)
+    command = "python -m experiments.report " + shlex.join(sys.argv[1:])
+    text = build_report(runs, plot_dir, FLAGS.plots_dir, command, FLAGS.bootstrap_reps, FLAGS.title, FLAGS.note)
     with open(FLAGS.out, "w") as f:
         f.write(text)
     print(f"wrote {FLAGS.out} ({len(runs)} runs) and plots in {plot_dir}")

@@ -16,6 +16,7 @@ from __future__ import annotations
 import importlib
 import json
 import os
+import shlex
 import sys
 import time
 
@@ -175,7 +176,7 @@ def main(argv):
     from experiments.suites import machine_info
 
     setup_compile_cache(DEFAULT_CACHE_DIR if FLAGS.compile_cache is None else FLAGS.compile_cache)
-    command = "python -m experiments.suite " + " ".join(sys.argv[1:])
+    command = "python -m experiments.suite " + shlex.join(sys.argv[1:])
     machine = machine_info()
     print(f"suite {FLAGS.suite}: {len(runs)} runs ({', '.join(sorted({t.name for t, _, _ in runs}))} x "
           f"{', '.join(FLAGS.agents)}), {FLAGS.num_seeds} seeds each; root {FLAGS.root}", flush=True)

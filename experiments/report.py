@@ -155,7 +155,7 @@ def build_report(runs: list[dict], plot_dir: str, plot_rel: str, command: str, r
                    "learning, not final performance.")
     out += [f"- Note: {n}" for n in notes]
     out += [(f"- Score of a seed = mean of its last {SCORE_LAST_EVALS} evaluations (fewer if the run has fewer). "
-            "Per task: mean ± std over seeds, and IQM with a 95% stratified-bootstrap percentile interval "
+            "Per task: mean ± std (population std) over seeds, and IQM with a 95% stratified-bootstrap percentile interval "
             f"({reps} resamples; IQM = rliable's `aggregate_iqm`). With fewer than 4 seeds the IQM is the plain mean and the "
             "interval is wide: read it as the spread of the seeds."),
             (f"- Paper numbers are spec section 5 ({PAPER_SOURCE}; 200K steps, 4 seeds): other reward scales and "
@@ -176,7 +176,8 @@ def build_report(runs: list[dict], plot_dir: str, plot_rel: str, command: str, r
             env_desc += f", episodes of {cfg['episode_length']} steps"
         paper_name = meta.paper_task if meta and paper else None
         out += [f"### {suite + ' / ' if suite else ''}{task}", "",
-                f"Env {env_desc}." + (f" Paper task: {paper_name}." if paper_name else " No paper number."), ""]
+                f"Env {env_desc}." + (f" Paper task: {paper_name}." if paper_name else " No paper number.")
+                + (f" {meta.note}" if meta and meta.note else ""), ""]
         rows = []
         for agent, r in sorted(runs_t.items()):
             s = r["scores"]

@@ -46,6 +46,7 @@ class Task:
     env: str  # family/name
     overrides: tuple = ()  # ((config field, value), ...) applied after the agent preset
     paper_task: str | None = None  # key of PAPER (or PAPER_POMDP for pomdp tasks)
+    note: str = ""  # how the reward differs from the paper's task, shown in the report
 
     def config_overrides(self) -> dict:
         return {"env": self.env, **dict(self.overrides)}
@@ -71,8 +72,18 @@ class Suite:
         return next(t for t in self.tasks if t.name == name)
 
 
+NOTES = {
+    "gymnax/Pendulum-v1": "Reward is Gym Pendulum-v1's cost, -(angle^2 + 0.1 vel^2 + 0.001 u^2) per step over 200 "
+                          "steps (best about -140); the paper's MBBL pendulum reports positive scores.",
+    "brax/inverted_pendulum": "Brax reward is +1 per step while the pole is up (at most 1000 per episode); the "
+                              "paper's MBBL I-Pendulum is a cost with 0 as the best.",
+    "brax/reacher": "Brax reward is -(tip-to-target distance) - control cost per step, 50-step episodes as in Gym "
+                    "Reacher.",
+}
+
+
 def _t(name, env, paper=None, **overrides):
-    return Task(name, env, tuple(overrides.items()), paper)
+    return Task(name, env, tuple(overrides.items()), paper, NOTES.get(env, ""))
 
 
 # MBBL episode lengths: Reacher 50, Pendulum and CartPole 200, the rest 1000. "-ET" tasks are brax's defaults

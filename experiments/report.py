@@ -21,13 +21,6 @@ import time
 import numpy as np
 from absl import app, flags
 
-flags.DEFINE_string("out", "RESULTS.md", "markdown file to write")
-flags.DEFINE_string("plots_dir", "results", "folder for the PNG plots, relative to the directory of --out")
-flags.DEFINE_integer("bootstrap_reps", 2000, "bootstrap resamples for the 95% intervals")
-flags.DEFINE_string("title", "Results", "heading of the report")
-flags.DEFINE_multi_string("note", [], "a line for the Setup section (e.g. what else loaded the machine); repeatable")
-FLAGS = flags.FLAGS
-
 
 # --- loading -------------------------------------------------------------------------------------------------
 def find_runs(paths) -> list[str]:
@@ -240,7 +233,17 @@ def build_report(runs: list[dict], plot_dir: str, plot_rel: str, command: str, r
     return "\n".join(out)
 
 
+def define_flags():
+    """Flags of the command line (defined only when run as a script, so importing this module is side-effect free)."""
+    flags.DEFINE_string("out", "RESULTS.md", "markdown file to write")
+    flags.DEFINE_string("plots_dir", "results", "folder for the PNG plots, relative to the directory of --out")
+    flags.DEFINE_integer("bootstrap_reps", 2000, "bootstrap resamples for the 95% intervals")
+    flags.DEFINE_string("title", "Results", "heading of the report")
+    flags.DEFINE_multi_string("note", [], "a line for the Setup section (e.g. what else loaded the machine); repeatable")
+
+
 def main(argv):
+    FLAGS = flags.FLAGS
     paths = argv[1:]
     if not paths:
         sys.stderr.write("error: pass one or more run roots, e.g. python -m experiments.report runs/suites/cpu\n")
@@ -262,4 +265,5 @@ def main(argv):
 
 
 if __name__ == "__main__":
+    define_flags()
     app.run(main)

@@ -20,23 +20,20 @@ def _run(args, timeout=600):
 
 def test_suite_resume_and_report_end_to_end(tmp_path):
     root = tmp_path / "runs"
-    suite_cmd = ["experiments.suite", "--suite=cpu", "--tasks=pendulum", "--agents=sac,td3", "--num_seeds=2",
+    suite_cmd = ["experiments.suite", "--suite=cpu", "--tasks=pendulum", "--agents=sac", "--num_seeds=2",
                  "--total_steps=300", "--eval_every=100", f"--set={TINY}", f"--root={root}",
                  f"--compile_cache={tmp_path / 'xla'}"]
     p = _run(suite_cmd)
     assert p.returncode == 0, p.stdout[-2000:] + p.stderr[-3000:]
-    runs = {a: root / "cpu" / "pendulum" / a for a in ("sac", "td3")}
+    runs = {a: root / "cpu" / "pendulum" / a for a in ("sac",)}
     for run in runs.values():
         info = json.loads((run / "run.json").read_text())
         assert info["status"] == "finished" and info["wall_s"] > 0 and info["num_seeds"] == 2
         assert info["command"].startswith("python -m experiments.suite --suite=cpu")
         assert len((run / "metrics.jsonl").read_text().splitlines()) == 6  # 3 evaluations x 2 seeds
 
-    # the same command again: nothing to do
-    p = _run(suite_cmd)
-    assert p.returncode == 0 and p.stdout.count("finished earlier, skipped") == 2, p.stdout + p.stderr[-2000:]
-
-    # an interrupted run (its last checkpoint and run.json never written) resumes from the previous checkpoint
+    # the same command again after a crash (the last checkpoint and run.json never written): the run resumes from
+    # the previous checkpoint and recomputes the same evaluations
     sac = runs["sac"]
     before = [json.loads(r) for r in (sac / "metrics.jsonl").read_text().splitlines()]
     ckpts = sorted(int(n) for n in os.listdir(sac / "checkpoints") if n.isdigit())
@@ -45,11 +42,14 @@ def test_suite_resume_and_report_end_to_end(tmp_path):
     os.remove(sac / "run.json")
     p = _run(suite_cmd)
     assert p.returncode == 0, p.stderr[-3000:]
-    assert "resuming from env step 200" in p.stdout and "td3: finished earlier, skipped" in p.stdout
+    assert "resuming from env step 200" in p.stdout, p.stdout
     after = [json.loads(r) for r in (sac / "metrics.jsonl").read_text().splitlines()]
     assert [r["step"] for r in after] == [r["step"] for r in before] == [100, 100, 200, 200, 300, 300]
     np.testing.assert_allclose([r["eval_return"] for r in after], [r["eval_return"] for r in before], rtol=1e-4)
     assert len(json.loads((sac / "run.json").read_text())["invocations"]) == 1  # run.json was lost with the crash
+    # and once more: the finished run is skipped
+    p = _run(suite_cmd)
+    assert p.returncode == 0 and "sac: finished earlier, skipped" in p.stdout, p.stdout + p.stderr[-2000:]
 
     out = tmp_path / "report" / "RESULTS.md"
     p = _run(["experiments.report", str(root / "cpu"), f"--out={out}", "--bootstrap_reps=200"])
@@ -63,7 +63,7 @@ def test_suite_resume_and_report_end_to_end(tmp_path):
     assert "python -m experiments.report" in text
     assert "paper, Gym-MuJoCo, different simulator" in text and "168.2 ± 9.5 (SAC) |" in text
     assert "Diff-SR 162.3 ± 3.0, SAC 168.2 ± 9.5, LV-Rep 167.1, PolyGRAD 166.3" in text
-    for agent in ("sac", "td3"):
+    for agent in ("sac",):
         assert f"| {agent} | 2 |" in text  # per-task row: agent, seeds
         assert f"| cpu / pendulum | {agent} | 300 | 2 |" in text  # wall-clock row
     assert "](results/cpu_pendulum.png)" in text

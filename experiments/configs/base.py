@@ -85,3 +85,14 @@ def base_config() -> ml_collections.ConfigDict:
     c.critic_rep = "online"  # online | target
     c.critic_grad_to_rep = False
     return c
+
+
+def mbbl_budget(c: ml_collections.ConfigDict) -> ml_collections.ConfigDict:
+    """The paper's state-MDP run (spec section 5) on brax/halfcheetah: 200k env steps, 25k random warm-up steps,
+    evaluation every 5k steps with 10 episodes."""
+    c.env = "brax/halfcheetah"
+    c.total_steps = 200_000
+    c.warmup_steps = 25_000
+    c.eval_every = 5_000
+    c.eval_episodes = 10
+    return c

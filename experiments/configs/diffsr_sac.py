@@ -9,7 +9,7 @@ alpha learned from 0.1 with target entropy -|A|; 25k random steps, 200k env step
 ``fast``: the same algorithm at sizes that learn gymnax/Pendulum-v1 on a laptop CPU in a few minutes.
 """
 
-from experiments.configs.base import base_config
+from experiments.configs.base import base_config, mbbl_budget
 
 
 def get_config(preset: str = "fast"):
@@ -20,11 +20,7 @@ def get_config(preset: str = "fast"):
     c.init_alpha = 0.1
     c.target_update_every = 2
     if preset == "paper":
-        c.env = "brax/halfcheetah"
-        c.total_steps = 200_000
-        c.warmup_steps = 25_000
-        c.eval_every = 5_000
-        c.eval_episodes = 10
+        mbbl_budget(c)
     elif preset == "fast":
         c.total_steps = 12_000
         c.warmup_steps = 1_000

@@ -5,7 +5,7 @@ The trajectory model uses PolyGRAD's settings (spec section 6) by default; the c
 ``fast``: gymnax/Pendulum-v1 at CPU sizes (10 denoising steps, horizon 8, 256-wide denoiser, 16 candidates).
 """
 
-from experiments.configs.base import base_config
+from experiments.configs.base import base_config, mbbl_budget
 from experiments.configs.trajectory_diffusion import add_trajectory_model_fields
 
 
@@ -19,11 +19,7 @@ def get_config(preset: str = "fast"):
     c.init_alpha = 0.1
     c.activation = "elu"
     if preset == "paper":
-        c.env = "brax/halfcheetah"
-        c.total_steps = 200_000
-        c.warmup_steps = 25_000
-        c.eval_every = 5_000
-        c.eval_episodes = 10
+        mbbl_budget(c)
         c.target_update_every = 2
     elif preset == "fast":
         c.total_steps = 12_000

@@ -8,7 +8,7 @@ online; brax/halfcheetah, 200k env steps, eval every 5k with 10 episodes.
 128 imagined trajectories).
 """
 
-from experiments.configs.base import base_config
+from experiments.configs.base import base_config, mbbl_budget
 from experiments.configs.trajectory_diffusion import add_trajectory_model_fields
 
 
@@ -29,11 +29,7 @@ def get_config(preset: str = "fast"):
     c.critic_lr = 3e-4
     c.activation = "elu"
     if preset == "paper":
-        c.env = "brax/halfcheetah"
-        c.total_steps = 200_000
-        c.warmup_steps = 25_000
-        c.eval_every = 5_000
-        c.eval_episodes = 10
+        mbbl_budget(c)
     elif preset == "fast":
         c.total_steps = 12_000
         c.warmup_steps = 1_000

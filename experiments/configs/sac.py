@@ -3,7 +3,7 @@
     --config=experiments/configs/sac.py:paper --config.env=brax/halfcheetah
 """
 
-from experiments.configs.base import base_config
+from experiments.configs.base import base_config, mbbl_budget
 
 
 def get_config(preset: str = "fast"):
@@ -21,10 +21,7 @@ def get_config(preset: str = "fast"):
         c.critic_lr = 1e-3
         c.alpha_lr = 1e-3
     elif preset == "paper":
-        c.env = "brax/halfcheetah"
-        c.total_steps = 200_000
-        c.warmup_steps = 25_000
-        c.eval_every = 5_000
+        mbbl_budget(c)
         c.activation = "elu"
         c.init_alpha = 0.1
         c.target_update_every = 2

@@ -22,6 +22,8 @@ import time
 
 from absl import app, flags
 
+from experiments.cli import fail, parse_flags
+
 flags.DEFINE_string("suite", "cpu", "task suite (experiments/suites.py)")
 flags.DEFINE_list("agents", ["diffsr_sac", "sac"], "agents (any registered agent with experiments/configs/<agent>.py)")
 flags.DEFINE_integer("num_seeds", 3, "seeds per run (vmapped)")
@@ -34,10 +36,6 @@ flags.DEFINE_string("root", "runs/suites", "runs go to <root>/<suite>/<task>/<ag
 flags.DEFINE_string("compile_cache", None, "persistent XLA compilation cache dir ('' disables; default: on)")
 FLAGS = flags.FLAGS
 
-
-def fail(message: str, code: int = 2):
-    sys.stderr.write(f"error: {message}\n")
-    sys.exit(code)
 
 
 def build_config(suite, task, agent: str, preset: str, num_seeds: int, total_steps=None, eval_every=None, sets=()):
@@ -188,12 +186,6 @@ def main(argv):
             sys.exit(1)
     print(f"all runs finished; report: python -m experiments.report {os.path.join(FLAGS.root, FLAGS.suite)}")
 
-
-def parse_flags(argv):
-    try:
-        return FLAGS(argv)
-    except flags.Error as e:
-        fail(f"{str(e).splitlines()[0]} (see --helpshort)")
 
 
 if __name__ == "__main__":

@@ -20,6 +20,7 @@ from absl import app, flags
 from ml_collections import config_flags
 
 from diffsr_jax.training.compile_cache import DEFAULT_CACHE_DIR, setup_compile_cache
+from experiments.cli import fail, parse_flags
 
 CONFIG_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "configs")
 DEFAULT_AGENT = "diffsr_sac"
@@ -57,11 +58,6 @@ config_flags.DEFINE_config_file("config", _default_config_path(sys.argv), "ml_co
                                 lock_config=True)
 FLAGS = flags.FLAGS
 
-
-def fail(message: str):
-    """One clear line on stderr and a non-zero exit."""
-    sys.stderr.write(f"error: {message}\n")
-    sys.exit(2)
 
 
 def resolve_config():
@@ -149,7 +145,11 @@ def main(argv):
         json.dump(list(sweep_specs), f)
     print(f"{config.agent} ({config.preset}) on {config.env}: {config.total_steps:,} env steps x "
           f"{config.num_seeds} seed(s) x {len(sweeps)} setting(s), eval every {config.eval_every:,}; logging to {logdir}")
-    from diffsr_jax.training.host_loop import CheckpointError, NonFiniteError, run_training
+    from diffsr_jax.training.host_loop import (
+        CheckpointError,
+        NonFiniteError,
+        run_training,
+    )
 
     try:
         result = run_training(config, logdir, tensorboard=FLAGS.tensorboard, sweeps=sweeps, resume=FLAGS.resume)
@@ -161,13 +161,6 @@ def main(argv):
     else:
         print(f"outputs in {logdir}")
 
-
-def parse_flags(argv):
-    """absl's parser, but a bad flag is one line on stderr (no usage dump) and exit code 2."""
-    try:
-        return FLAGS(argv)
-    except flags.Error as e:
-        fail(f"{str(e).splitlines()[0]} (see --helpshort)")
 
 
 if __name__ == "__main__":

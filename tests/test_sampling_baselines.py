@@ -124,6 +124,31 @@ def test_polygrad_guidance_scale_controls_the_action_spread():
     assert spreads[0] > spreads[1] > spreads[2]  # stronger guidance pulls actions onto the policy mode
 
 
+def test_polygrad_actor_critic_moves_the_policy_to_the_rewarded_action():
+    """Imagined batches rewarded -(u - 0.5)^2 per pre-tanh action dim, whose expectation -(sigma^2 + (mu - 0.5)^2)
+    peaks at mu = 0.5 for any std: the REINFORCE actor on the target-critic advantages must move the policy mean
+    from ~0 to 0.5 and shrink the std (a sign or baseline error does neither)."""
+    agent, state = _polygrad(actor_lr=3e-3, critic_lr=3e-3)
+    b, h = 256, agent.horizon
+    probe = jax.random.normal(jax.random.PRNGKey(7), (512, 3))
+
+    def step(state, key):
+        k_s, k_u = jax.random.split(key)
+        states = jax.random.normal(k_s, (b, h, 3))
+        mean, log_std = agent.actor_net.apply(state.actor.params, states)
+        u = mean + jnp.exp(log_std) * jax.random.normal(k_u, mean.shape)
+        rewards = -jnp.sum((u - 0.5) ** 2, axis=-1)
+        state, _ = agent.update_actor_critic(state, states, u, rewards, jnp.zeros((b, h)))
+        return state, None
+
+    mean0, log_std0 = agent.actor_net.apply(state.actor.params, probe)
+    state, _ = jax.jit(lambda s, k: jax.lax.scan(step, s, k))(state, jax.random.split(jax.random.PRNGKey(3), 400))
+    mean1, log_std1 = agent.actor_net.apply(state.actor.params, probe)
+    assert float(jnp.abs(mean0 - 0.5).mean()) > 0.3
+    assert float(jnp.abs(mean1 - 0.5).mean()) < 0.05
+    assert float(jnp.exp(log_std1).mean()) < 0.8 * float(jnp.exp(log_std0).mean())
+
+
 def test_planner_returns_actions_in_bounds_and_its_best_candidate():
     cfg = preset("diffusion_planner", denoise_steps=6, model_width=32, model_layers=2, time_embed_dim=8,
                  horizon=4, num_candidates=8, actor_hidden=(16,), critic_hidden=(16,), x0_clip=50.0)

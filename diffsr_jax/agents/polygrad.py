@@ -11,8 +11,12 @@ The sampling-based diffusion baseline Diff-SR is compared against. Every learner
    standardised spread under the policy, std((u - mu(s)) / sigma(s)), is 1 (on-policy). ``guidance_type=sample``
    is the official code's other mode: actions re-drawn every step as mu(s_hat) + sigma(s_hat) xi with one fixed
    xi ~ N(0, I) per trajectory, so the final actions are exact policy samples at the final states;
-3. actor-critic in imagination: a state-value critic on lambda-returns and a REINFORCE actor with an entropy
-   bonus, both weighted by the imagined continuation (predicted termination cuts a trajectory).
+3. actor-critic in imagination (PolyGRAD's A2C): a state-value critic on lambda-returns bootstrapped from its
+   target network, and a REINFORCE actor on the standardised advantages (GAE from the target critic, centred and
+   scaled per batch) with an entropy bonus, both weighted by the imagined continuation (predicted termination cuts
+   a trajectory). The actor's std is one learned parameter per action dim floored at ``min_std``
+   (``actor_std=global``, PolyGRAD's choice) or the SAC-style state-dependent head (``actor_std=state``).
+Imagination runs the denoiser's EMA parameters (``model_ema``), as PolyGRAD samples from its EMA model.
 
 Traced hyperparameters (``state.hp``): gamma, lam, tau, actor_lr, critic_lr, model_lr, entropy_coef,
 guidance_lr, action_noise_scale.
@@ -36,7 +40,7 @@ from diffsr_jax.diffusion.sampling import (
 )
 from diffsr_jax.diffusion.schedules import make_schedule
 from diffsr_jax.diffusion.trajectory import trajectory_denoising_loss
-from diffsr_jax.networks.actors import TanhGaussianActor, sample_tanh_gaussian
+from diffsr_jax.networks.actors import GlobalStdTanhGaussianActor, TanhGaussianActor, sample_tanh_gaussian
 from diffsr_jax.networks.mlp import MLP
 from diffsr_jax.networks.trajectory_denoiser import TrajectoryDenoiser
 
@@ -49,6 +53,7 @@ class PolyGRADState:
     value: Learner
     target_value: Any
     model: Learner
+    model_ema: Any  # EMA of the denoiser's parameters: imagination samples from it
     log_guidance: jnp.ndarray  # () log of the policy-guidance scale delta
     reward_stats: RunningStats  # rewards are diffused standardised
     hp: dict
@@ -81,8 +86,12 @@ class PolyGRAD(TracedHyperparams):
         self.obs_dim, self.action_dim = obs_dim, action_dim
         self.horizon = int(cfg.horizon)
         self.x_dim = obs_dim + 2  # state, standardised reward, termination flag
-        self.actor_net = TanhGaussianActor(action_dim, tuple(cfg.actor_hidden), cfg.activation, False,
-                                           cfg.log_std_min, cfg.log_std_max)
+        if cfg.actor_std == "global":
+            self.actor_net = GlobalStdTanhGaussianActor(action_dim, tuple(cfg.actor_hidden), cfg.activation, False,
+                                                        cfg.min_std, cfg.init_std)
+        else:
+            self.actor_net = TanhGaussianActor(action_dim, tuple(cfg.actor_hidden), cfg.activation, False,
+                                               cfg.log_std_min, cfg.log_std_max)
         self.value_net = MLP(tuple(cfg.critic_hidden), 1, cfg.activation)
         self.model_net = TrajectoryDenoiser(cfg.model_width, cfg.model_layers, cfg.time_embed_dim)
         self.schedule = make_schedule(cfg.model_schedule, int(cfg.denoise_steps))
@@ -96,9 +105,9 @@ class PolyGRAD(TracedHyperparams):
         value = Learner.create(value_params, adam(hp["critic_lr"], self.cfg.max_grad_norm))
         x = jnp.zeros((1, self.horizon, self.x_dim))
         cond = jnp.zeros((1, self.horizon, self.action_dim))
-        model = Learner.create(self.model_net.init(k_model, x, cond, jnp.zeros((1,), jnp.int32)),
-                               adam(hp["model_lr"], self.cfg.max_grad_norm))
-        return PolyGRADState(actor, value, value_params, model,
+        model_params = self.model_net.init(k_model, x, cond, jnp.zeros((1,), jnp.int32))
+        model = Learner.create(model_params, adam(hp["model_lr"], self.cfg.max_grad_norm))
+        return PolyGRADState(actor, value, value_params, model, model_params,
                              jnp.log(jnp.asarray(self.cfg.guidance_scale, jnp.float32)), stats_init(1), hp)
 
     def act(self, state: PolyGRADState, obs, key, deterministic: bool):
@@ -124,7 +133,7 @@ class PolyGRAD(TracedHyperparams):
         action z-score std under the policy at the final states: ())."""
         post = posterior_coefficients(self.schedule)
         b, h, ds = s0.shape[0], self.horizon, self.obs_dim
-        params, actor = state.model.params, state.actor.params
+        params, actor = state.model_ema, state.actor.params
         delta = jnp.exp(state.log_guidance)
         clip = float(self.cfg.x0_clip)
 
@@ -186,9 +195,10 @@ class PolyGRAD(TracedHyperparams):
         weights = jnp.cumprod(jnp.concatenate([jnp.ones_like(cont[:, :1]), cont[:, :-1]], axis=1), axis=1)
         (_, v_info), v_grads = jax.value_and_grad(self.value_loss, has_aux=True)(
             state.value.params, state, states, returns, weights)
-        v = self.value_net.apply(state.value.params, states)[..., 0][:, :-1]
-        adv = returns - v
-        adv = adv / (jnp.std(adv) + 1e-6)
+        adv = returns - v_target[:, :-1]  # GAE(lambda) from the target critic
+        mean = jnp.sum(weights * adv) / jnp.sum(weights)
+        std = jnp.sqrt(jnp.sum(weights * (adv - mean) ** 2) / jnp.sum(weights))
+        adv = (adv - mean) / (std + 1e-6)
         (_, a_info), a_grads = jax.value_and_grad(self.actor_loss, has_aux=True)(
             state.actor.params, state, states, u, adv, weights)
         value = state.value.apply_gradients(v_grads)
@@ -203,7 +213,9 @@ class PolyGRAD(TracedHyperparams):
         seg, valid = sampler.segments(k_seg, int(self.cfg.model_batch), self.horizon)
         state = state.replace(reward_stats=stats_update(state.reward_stats, seg.reward.reshape(-1, 1)))
         m_loss, m_grads = jax.value_and_grad(self.model_loss)(state.model.params, state, seg, valid, k_loss)
-        state = state.replace(model=state.model.apply_gradients(m_grads))
+        model = state.model.apply_gradients(m_grads)
+        state = state.replace(model=model,
+                              model_ema=soft_update(state.model_ema, model.params, 1.0 - float(self.cfg.model_ema)))
 
         start, _ = sampler.segments(k_start, int(self.cfg.imagined_batch), 1)
         states, u, rewards, terminated, act_std = self.imagine(state, start.obs[:, 0], k_imag)

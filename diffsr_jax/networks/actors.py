@@ -1,4 +1,4 @@
-"""Policy networks: a tanh-squashed Gaussian (SAC) and a deterministic tanh actor (TD3)."""
+"""Policy networks: tanh-squashed Gaussians (SAC; on-policy with a global std) and a deterministic tanh actor (TD3)."""
 
 from __future__ import annotations
 
@@ -28,6 +28,28 @@ class TanhGaussianActor(nn.Module):
         log_std = jnp.tanh(nn.Dense(self.action_dim)(h))
         log_std = self.log_std_min + 0.5 * (self.log_std_max - self.log_std_min) * (log_std + 1.0)
         return mean, log_std
+
+
+class GlobalStdTanhGaussianActor(nn.Module):
+    """obs (B, d_s) -> (mean (B, d_a), log_std (B, d_a)) with a state-independent learned std,
+    std = exp(p) + min_std (p one parameter per action dim, std = init_std at init): the on-policy actor of
+    policy-gradient agents, whose exploration must not collapse with the state."""
+
+    action_dim: int
+    hidden: Sequence[int] = (256, 256)
+    activation: str = "relu"
+    layer_norm: bool = False
+    min_std: float = 0.1
+    init_std: float = 1.0
+
+    @nn.compact
+    def __call__(self, obs):
+        h = MLP(self.hidden, None, self.activation, self.layer_norm)(obs)
+        mean = nn.Dense(self.action_dim)(h)
+        init = jnp.log(self.init_std - self.min_std)
+        p = self.param("std_param", lambda _, shape: jnp.full(shape, init, jnp.float32), (self.action_dim,))
+        log_std = jnp.log(jnp.exp(p) + self.min_std)
+        return mean, jnp.broadcast_to(log_std, mean.shape)
 
 
 def sample_tanh_gaussian(key, mean, log_std):

@@ -135,6 +135,13 @@ def _validate_trajectory_model(config) -> None:
                 raise ConfigError(f"config.{name} must be > 0, got {config[name]}")
         if not 0.0 <= config.lam <= 1.0:
             raise ConfigError(f"config.lam must be in [0, 1], got {config.lam}")
+        _choice(config, "actor_std", ("global", "state"))
+        if not 0.0 < config.min_std < config.init_std:
+            raise ConfigError(f"config.min_std and config.init_std must satisfy 0 < min_std < init_std, got "
+                              f"{config.min_std} and {config.init_std}")
+        if not 0.0 <= config.model_ema < 1.0:
+            raise ConfigError(f"config.model_ema must be in [0, 1) (0 samples from the live model), got "
+                              f"{config.model_ema}")
     else:
         _positive_int(config, "num_candidates")
 

@@ -23,9 +23,13 @@ def get_config(preset: str = "fast"):
     c.guidance_lr = 0.01  # log(delta) += guidance_lr * (action z-score std - 1) per update
     c.action_noise_scale = 1.0  # action re-noising, in units of the level's posterior std
     c.action_clip_std = 3.0  # final actions kept within this many policy stds
-    c.lam = 0.95
-    c.entropy_coef = 1e-3
-    c.actor_lr = 1e-4
+    c.actor_std = "global"  # global: one learned std per action dim (PolyGRAD) | state: SAC-style std head
+    c.min_std = 0.1  # floor of the global std
+    c.init_std = 1.0
+    c.model_ema = 0.99  # imagination samples from this EMA of the denoiser
+    c.lam = 0.9
+    c.entropy_coef = 1e-5
+    c.actor_lr = 3e-5
     c.critic_lr = 3e-4
     c.activation = "elu"
     if preset == "paper":

@@ -43,6 +43,8 @@ def test_launcher_writes_every_output(tmp_path):
     (["--config.gamma=1.5"], "config.gamma must be in [0, 1], got 1.5"),
     (["--agent=diffsr_sac", "--config.schedule=sigmoid"], "config.schedule must be one of vp, linear, cosine, beta_cdf"),
     (["--agent=polygrad", "--config.horizon=1"], "config.horizon must be >= 2"),
+    (["--agent=polygrad", "--config.min_std=2.0"], "config.min_std and config.init_std must satisfy 0 < min_std"),
+    (["--agent=polygrad", "--config.actor_std=fixed"], "config.actor_std must be one of global, state"),
     (["--agent=diffusion_planner", "--config.num_candidates=0"], "config.num_candidates must be > 0, got 0"),
     (["--logdir=/proc/forbidden/run"], "is not writable"),
     (["--total_steps=abc"], "error: flag --total_steps=abc: invalid literal for int()"),

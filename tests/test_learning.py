@@ -1,7 +1,7 @@
 """Agents learn: every agent's ``fast`` preset reaches a mean final evaluation return above -300 on
 gymnax/Pendulum-v1 over 2 seeds within 20k env steps (random policy: about -1200; a broken learner stays
-below -900). Diff-SR-SAC's runs in every test run; the other three are marked slow (a few minutes each on 2 CPU
-cores) and run with ``python -m pytest -m slow``."""
+below -900). Diff-SR-SAC's runs in every test run; the others are marked slow (a few minutes each on 2 CPU cores,
+PolyGRAD about half an hour) and run with ``python -m pytest -m slow``."""
 
 import jax
 import numpy as np
@@ -16,6 +16,7 @@ from tests.helpers import preset
     pytest.param("sac", marks=pytest.mark.slow),
     pytest.param("td3", marks=pytest.mark.slow),
     pytest.param("diffsr_td3", marks=pytest.mark.slow),
+    pytest.param("polygrad", marks=pytest.mark.slow),  # the sampling-based baseline: ~30 min on 2 CPU cores
 ])
 def test_agent_learns_pendulum(agent):
     cfg = preset(agent)

@@ -5,7 +5,9 @@ embedding 128, diffusion batch 256, 1024 imagined trajectories per actor-critic 
 online; brax/halfcheetah, 200k env steps, eval every 5k with 10 episodes.
 
 ``fast``: the same algorithm at CPU sizes on gymnax/Pendulum-v1 (20 denoising steps, 256-wide denoiser,
-128 imagined trajectories).
+128 imagined trajectories) with ``guidance_type=sample`` (exact policy samples along the chain): measured on
+brax/inverted_pendulum, the ``grad`` guidance collapsed the policy to 2-step episodes within 4k steps while
+``sample`` learned (WORKSPACE.md, issue 5). Both cost the same per update (one policy evaluation per reverse step).
 """
 
 from experiments.configs.base import base_config, mbbl_budget
@@ -49,6 +51,7 @@ def get_config(preset: str = "fast"):
         c.critic_lr = 1e-3
         c.actor_hidden = (128, 128)
         c.critic_hidden = (128, 128)
+        c.guidance_type = "sample"
     else:
         raise ValueError(f"unknown polygrad preset {preset!r}; choose fast or paper")
     return c

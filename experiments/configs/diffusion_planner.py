@@ -6,7 +6,7 @@ The trajectory model uses PolyGRAD's settings (spec section 6) by default; the c
 """
 
 from experiments.configs.base import base_config, mbbl_budget
-from experiments.configs.trajectory_diffusion import add_trajectory_model_fields
+from experiments.configs.trajectory_diffusion import add_trajectory_model_fields, use_cpu_trajectory_model
 
 
 def get_config(preset: str = "fast"):
@@ -22,19 +22,10 @@ def get_config(preset: str = "fast"):
         mbbl_budget(c)
         c.target_update_every = 2
     elif preset == "fast":
-        c.total_steps = 12_000
-        c.warmup_steps = 1_000
-        c.eval_every = 1_000
+        use_cpu_trajectory_model(c)
         c.denoise_steps = 10
         c.horizon = 8
-        c.model_width = 256
-        c.model_layers = 4
-        c.time_embed_dim = 32
-        c.model_batch = 128
         c.num_candidates = 16
-        c.model_lr = 1e-3
-        c.actor_hidden = (128, 128)
-        c.critic_hidden = (128, 128)
         c.actor_lr = 1e-3
         c.critic_lr = 1e-3
         c.alpha_lr = 1e-3

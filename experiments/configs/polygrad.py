@@ -11,7 +11,7 @@ brax/inverted_pendulum, the ``grad`` guidance collapsed the policy to 2-step epi
 """
 
 from experiments.configs.base import base_config, mbbl_budget
-from experiments.configs.trajectory_diffusion import add_trajectory_model_fields
+from experiments.configs.trajectory_diffusion import add_trajectory_model_fields, use_cpu_trajectory_model
 
 
 def get_config(preset: str = "fast"):
@@ -37,20 +37,11 @@ def get_config(preset: str = "fast"):
     if preset == "paper":
         mbbl_budget(c)
     elif preset == "fast":
-        c.total_steps = 12_000
-        c.warmup_steps = 1_000
-        c.eval_every = 1_000
+        use_cpu_trajectory_model(c)
         c.denoise_steps = 20
-        c.model_width = 256
-        c.model_layers = 4
-        c.time_embed_dim = 32
-        c.model_batch = 128
         c.imagined_batch = 128
-        c.model_lr = 1e-3
         c.actor_lr = 3e-4
         c.critic_lr = 1e-3
-        c.actor_hidden = (128, 128)
-        c.critic_hidden = (128, 128)
         c.guidance_type = "sample"
     else:
         raise ValueError(f"unknown polygrad preset {preset!r}; choose fast or paper")

@@ -13,9 +13,25 @@ def fail(message: str, code: int = 2):
     sys.exit(code)
 
 
+def _last_line(e: BaseException | None) -> str:
+    """The last non-empty line of an exception's message (config-file errors carry a whole traceback)."""
+    lines = [x.strip() for x in str(e).splitlines() if x.strip()] if e is not None else []
+    return lines[-1] if lines else ""
+
+
 def parse_flags(argv):
-    """absl's parser, but a bad flag is one line on stderr (no usage dump) and exit code 2."""
+    """absl's parser, but a bad flag is one line on stderr (no usage dump) and exit code 2. A ``--config`` file
+    that does not load (missing, unknown preset, an error inside it) is reported the same way."""
     try:
-        return flags.FLAGS(argv)
+        rest = flags.FLAGS(argv)
     except flags.Error as e:
-        fail(f"{str(e).splitlines()[0]} (see --helpshort)")
+        detail = _last_line(e.__context__) if "Error whilst parsing config file" in str(e) else ""
+        fail(f"{str(e).splitlines()[0]}{' ' + detail if detail else ''} (see --helpshort)")
+    if "config" in flags.FLAGS:
+        try:
+            flags.FLAGS.config.keys()  # a file that failed to load raises on first attribute access
+        except Exception as e:  # noqa: BLE001 - any failure to load the file is the user's input
+            given = next((a.split("=", 1)[1] for a in argv if a.startswith("--config=")), "")
+            fail(f"--config={given}: could not load it ({_last_line(e.__cause__ or e)}); pass a preset file such as "
+                 "experiments/configs/sac.py:paper")
+    return rest

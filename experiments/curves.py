@@ -19,8 +19,8 @@ from absl import app, flags
 flags.DEFINE_string("env", "gymnax/Pendulum-v1", "task")
 flags.DEFINE_list("agents", ["diffsr_sac", "diffsr_td3", "sac", "td3"], "agents (their fast presets)")
 flags.DEFINE_integer("num_seeds", 3, "seeds per agent (vmapped)")
-flags.DEFINE_integer("total_steps", None, "env steps per seed (default: each preset's)")
-flags.DEFINE_integer("eval_every", None, "env steps between evaluations")
+flags.DEFINE_integer("total_steps", None, "env frames per seed (default: each preset's)")
+flags.DEFINE_integer("eval_every", None, "env frames between evaluations")
 flags.DEFINE_list("set", [], "extra config overrides field=value applied to every agent")
 flags.DEFINE_string("logdir", None, "output dir (default runs/curves-<env>)")
 FLAGS = flags.FLAGS
@@ -69,7 +69,7 @@ def main(_):
         rows = run_training(cfg, os.path.join(logdir, agent), tensorboard=False, out=io.StringIO())["rows"]
         steps, vals = curves_from_rows(rows)["mean"]
         curves[agent] = (steps, vals)
-        wall = max(r["wall_time"] for r in rows)
+        wall = max(r["run/wall_time"] for r in rows)
         final = vals[:, -1]
         table.append([agent, f"{np.nanmean(final):.1f} ± {np.nanstd(final):.1f}", f"{np.nanmean(vals[:, -4:]):.1f}",
                       f"{wall:.0f}"])

@@ -47,7 +47,7 @@ def load_run(path: str) -> dict:
     if os.path.exists(os.path.join(path, "run.json")):
         with open(os.path.join(path, "run.json")) as f:
             info = json.load(f)
-    rows = [r for r in read_metrics(os.path.join(path, "metrics.jsonl")) if r.get("eval_return") is not None]
+    rows = [r for r in read_metrics(os.path.join(path, "metrics.jsonl")) if r.get("eval/return") is not None]
     curves = curves_from_rows(rows) if rows else {"mean": ([], np.zeros((0, 0)))}
     steps, returns = next(iter(curves.values()))
     scores = (np.nanmean(returns[:, -SCORE_LAST_EVALS:], 1) if returns.size
@@ -55,7 +55,7 @@ def load_run(path: str) -> dict:
     return {"path": path, "suite": info.get("suite", ""), "task": info.get("task", config["env"].replace("/", "_")),
             "agent": info.get("agent", config["agent"]), "config": config, "info": info, "steps": np.asarray(steps),
             "returns": returns, "scores": scores,
-            "wall_s": info.get("wall_s", max((r.get("wall_time", 0.0) for r in rows), default=float("nan")))}
+            "wall_s": info.get("wall_s", max((r.get("run/wall_time", 0.0) for r in rows), default=float("nan")))}
 
 
 # --- statistics ----------------------------------------------------------------------------------------------

@@ -29,8 +29,8 @@ flags.DEFINE_list("agents", ["diffsr_sac", "sac"], "agents (any registered agent
 flags.DEFINE_integer("num_seeds", 3, "seeds per run (vmapped)")
 flags.DEFINE_string("preset", "fast", "agent preset: fast or paper")
 flags.DEFINE_list("tasks", [], "subset of the suite's tasks (default: all)")
-flags.DEFINE_integer("total_steps", None, "env steps per seed (default: the suite's protocol)")
-flags.DEFINE_integer("eval_every", None, "env steps between evaluations (default: the suite's protocol)")
+flags.DEFINE_integer("total_steps", None, "env frames per seed (default: the suite's protocol)")
+flags.DEFINE_integer("eval_every", None, "env frames between evaluations (default: the suite's protocol)")
 flags.DEFINE_list("set", [], "extra config overrides field=value for every run (tuples as 64:64)")
 flags.DEFINE_string("root", "runs/suites", "runs go to <root>/<suite>/<task>/<agent>/")
 flags.DEFINE_string("compile_cache", None, "persistent XLA compilation cache dir ('' disables; default: on)")
@@ -40,6 +40,7 @@ FLAGS = flags.FLAGS
 
 def build_config(suite, task, agent: str, preset: str, num_seeds: int, total_steps=None, eval_every=None, sets=()):
     """The run config: agent preset <- suite protocol <- task overrides <- flags. Raises ConfigError."""
+    from diffsr_jax.training.trainer import replay_capacity
     from diffsr_jax.training.validate import ConfigError, validate_config
     from experiments.suites import parse_value
 
@@ -65,8 +66,9 @@ def build_config(suite, task, agent: str, preset: str, num_seeds: int, total_ste
     with cfg.unlocked():
         for k, v in overrides.items():
             cfg[k] = v
-        cfg.buffer_size = min(cfg.buffer_size, cfg.total_steps)  # as the launcher: fixed at the first start
     validate_config(cfg)
+    with cfg.unlocked():
+        cfg.replay_capacity = replay_capacity(cfg)  # as the launcher: fixed at the first start
     return cfg
 
 
@@ -147,7 +149,7 @@ def execute(suite_name: str, task, agent: str, config, logdir: str, command: str
         "suite": suite_name, "task": task.name, "agent": agent, "env": config.env, "preset": config.preset,
         "num_seeds": config.num_seeds, "total_steps": config.total_steps, "eval_every": config.eval_every,
         "eval_episodes": config.eval_episodes, "status": result["status"],
-        "train_wall_s": max((r["wall_time"] for r in rows), default=0.0), "command": command, "machine": machine,
+        "train_wall_s": max((r["run/wall_time"] for r in rows), default=0.0), "command": command, "machine": machine,
     })
     info["invocations"].append({"started": time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(t0)),
                                 "wall_s": round(wall, 1), "resumed": state == "resume"})

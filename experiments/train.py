@@ -44,13 +44,14 @@ flags.DEFINE_string("agent", DEFAULT_AGENT, "diffsr_sac, diffsr_td3, sac, td3, p
 flags.DEFINE_string("env", None, "environment: brax/<name>, playground/<Name> or gymnax/<name>")
 flags.DEFINE_integer("num_seeds", None, "independent agents run in parallel (vmapped) in one program")
 flags.DEFINE_integer("seed", None, "first seed; seed i of the run is seed + i")
-flags.DEFINE_integer("total_steps", None, "env steps per seed")
-flags.DEFINE_integer("eval_every", None, "env steps between evaluations")
+flags.DEFINE_integer("total_steps", None, "env frames per seed (decisions x action_repeat)")
+flags.DEFINE_integer("eval_every", None, "env frames between evaluations")
 flags.DEFINE_string("logdir", None, "output directory (default runs/<agent>-<env>-<time>)")
 flags.DEFINE_string("compile_cache", DEFAULT_CACHE_DIR,
                     "persistent XLA compilation cache dir ('' disables)")
 flags.DEFINE_bool("tensorboard", True, "write TensorBoard events")
-flags.DEFINE_bool("resume", False, "continue the run in --logdir from its latest checkpoint (uses its config.json)")
+flags.DEFINE_bool("resume", False, "continue the run in --logdir from its latest checkpoint (uses its config.json; "
+                  "only --total_steps may differ from it)")
 flags.DEFINE_bool("overwrite", False, "replace an existing run in --logdir")
 flags.DEFINE_multi_string("sweep", [], "sweep a traced hyperparameter inside the same compiled program: "
                           "--sweep=critic_lr=1e-3,3e-4 (repeatable; every combination x num_seeds is vmapped)")
@@ -98,14 +99,61 @@ def parse_sweeps(specs, hparam_names) -> list[dict]:
     return [dict(combo) for combo in itertools.product(*axes)]
 
 
-def load_run_config(logdir: str, requested):
-    """The config (and sweeps) a run in ``logdir`` was started with; --total_steps may extend it."""
+CONVENIENCE_FLAGS = ("env", "num_seeds", "seed", "total_steps", "eval_every")
+RESUMABLE_FIELDS = ("total_steps",)  # the budget: a resumed run may extend it; everything else must match
+DERIVED_FIELDS = ("replay_capacity",)  # fixed at the first start, not chosen by the user
+
+
+def requested_fields(argv, config) -> list[str]:
+    """Config fields the command line sets explicitly: every field when --config is given, else the --config.X
+    overrides and the convenience flags present."""
+    if any(a == "--config" or a.startswith("--config=") for a in argv):
+        return list(config.keys())
+    names = [a[len("--config."):].split("=", 1)[0] for a in argv if a.startswith("--config.")]
+    names += [n for n in CONVENIENCE_FLAGS if FLAGS[n].present]
+    if FLAGS["agent"].present:
+        names.append("agent")
+    return sorted({n.split(".")[0] for n in names})
+
+
+def _plain(v):
+    return json.loads(json.dumps(v, default=list))
+
+
+def resume_differences(saved, requested, fields, requested_sweeps, saved_sweeps) -> list[str]:
+    """'field: saved -> requested' for every explicitly requested field that differs from the stored run."""
+    from experiments.configs.base import base_config
+
+    defaults = base_config()
+    diffs = []
+    for k in fields:
+        if k in RESUMABLE_FIELDS or k in DERIVED_FIELDS or k not in requested:
+            continue
+        old = saved.get(k, defaults.get(k))
+        if _plain(old) != _plain(requested[k]):
+            diffs.append(f"{k}: {_plain(old)!r} -> {_plain(requested[k])!r}")
+    if requested_sweeps is not None and list(requested_sweeps) != list(saved_sweeps):
+        diffs.append(f"sweep: {list(saved_sweeps)} -> {list(requested_sweeps)}")
+    return diffs
+
+
+def load_run_config(logdir: str, requested, argv):
+    """The config (and sweeps) a run in ``logdir`` was started with; --total_steps may extend it. Any other
+    explicitly requested field that differs from the stored run is refused (ConfigError naming the fields)."""
     import ml_collections
+
+    from diffsr_jax.training.validate import ConfigError
 
     with open(os.path.join(logdir, "config.json")) as f:
         saved = ml_collections.ConfigDict(json.load(f))
     sweep_path = os.path.join(logdir, "sweep.json")
     sweeps = json.load(open(sweep_path)) if os.path.exists(sweep_path) else []
+    diffs = resume_differences(saved, requested, requested_fields(argv, requested),
+                               FLAGS.sweep if FLAGS["sweep"].present else None, sweeps)
+    if diffs:
+        raise ConfigError(f"--resume: the run in {logdir} was started with another config ({'; '.join(diffs)}); "
+                          "only --total_steps may change on --resume: drop the other flags, or start a new run "
+                          "in another --logdir")
     if FLAGS["total_steps"].present:
         saved.total_steps = requested.total_steps
     return saved, sweeps
@@ -117,6 +165,9 @@ def main(argv):
     logging.set_verbosity(logging.WARNING)
     if len(argv) > 1:
         fail(f"unexpected arguments {' '.join(argv[1:])}; flags look like --name=value")
+    from diffsr_jax.envs import make_env_from_config
+    from diffsr_jax.training.host_loop import free_memory_bytes, replay_memory
+    from diffsr_jax.training.trainer import replay_capacity
     from diffsr_jax.training.validate import ConfigError, check_logdir, validate_config
 
     config = resolve_config()
@@ -127,15 +178,18 @@ def main(argv):
     try:
         if FLAGS.resume:
             check_logdir(logdir, resume=True)
-            config, sweep_specs = load_run_config(logdir, config)
+            config, sweep_specs = load_run_config(logdir, config, sys.argv[1:])
         else:
             sweep_specs = FLAGS.sweep
+            validate_config(config)
             with config.unlocked():  # fix the replay size now, so a resumed run with more steps can restore it
-                config.buffer_size = min(config.buffer_size, config.total_steps)
+                config.replay_capacity = replay_capacity(config)
         validate_config(config)
         from diffsr_jax.agents.registry import AGENTS
 
         sweeps = parse_sweeps(sweep_specs, AGENTS[config.agent].hparam_names())
+        env = make_env_from_config(config)
+        replay_memory(env, replay_capacity(config), config.num_seeds * len(sweeps), free_memory_bytes())
         if not FLAGS.resume:  # only now, so bad input leaves no empty log dir behind
             check_logdir(logdir, overwrite=FLAGS.overwrite)
     except ConfigError as e:
@@ -143,19 +197,25 @@ def main(argv):
     setup_compile_cache(FLAGS.compile_cache)
     with open(os.path.join(logdir, "sweep.json"), "w") as f:
         json.dump(list(sweep_specs), f)
-    print(f"{config.agent} ({config.preset}) on {config.env}: {config.total_steps:,} env steps x "
-          f"{config.num_seeds} seed(s) x {len(sweeps)} setting(s), eval every {config.eval_every:,}; logging to {logdir}")
+    repeat = config.get("action_repeat", 1)
+    print(f"{config.agent} ({config.preset}) on {config.env}: {config.total_steps:,} env frames"
+          f"{f' (action repeat {repeat})' if repeat > 1 else ''} x {config.num_seeds} seed(s) x {len(sweeps)} "
+          f"setting(s), eval every {config.eval_every:,}; logging to {logdir}")
     from diffsr_jax.training.host_loop import (
         CheckpointError,
+        CheckpointWriteError,
         NonFiniteError,
+        OutOfMemoryError,
         run_training,
     )
 
     try:
-        result = run_training(config, logdir, tensorboard=FLAGS.tensorboard, sweeps=sweeps, resume=FLAGS.resume)
-    except (NonFiniteError, CheckpointError) as e:
-        sys.stderr.write(f"error: {e}\n")
-        sys.exit(3)
+        result = run_training(config, logdir, tensorboard=FLAGS.tensorboard, sweeps=sweeps, resume=FLAGS.resume,
+                              env=env)
+    except ConfigError as e:
+        fail(str(e))
+    except (NonFiniteError, CheckpointError, CheckpointWriteError, OutOfMemoryError) as e:
+        fail(str(e), code=3)
     if result["status"] == "stopped":
         print(result["message"])
     else:

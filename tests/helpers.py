@@ -8,3 +8,29 @@ def preset(agent: str, name: str = "fast", **overrides):
     for k, v in overrides.items():
         cfg[k] = v
     return cfg
+
+
+def rollout(env, actions, key=0, mode="every_step", pool_size=4, refill_every=1000):
+    """One env stepped with ``actions`` (T, d_a) and auto-reset by ``AutoReset(mode)``, as the trainer does it.
+    -> (state0, (final (state, pool), (StepResult (T,), state after the auto-reset (T,))))."""
+    import jax
+    import jax.numpy as jnp
+
+    from diffsr_jax.envs import AutoReset
+
+    ar = AutoReset(env, mode, pool_size, refill_every)
+    k_env, k_pool, k_run = jax.random.split(jax.random.PRNGKey(key), 3)
+    state = env.reset(k_env)
+    one = lambda tree: jax.tree_util.tree_map(lambda x: jnp.asarray(x)[None], tree)  # noqa: E731
+    first = lambda tree: jax.tree_util.tree_map(lambda x: x[0], tree)  # noqa: E731
+
+    def body(carry, xs):
+        s, pool = carry
+        a, t, k = xs
+        s, res = env.step(s, a)
+        s, pool, _ = ar(one(s), res.done[None], pool, k, t)
+        s = first(s)
+        return (s, pool), (res, s)
+
+    xs = (actions, jnp.arange(actions.shape[0]), jax.random.split(k_run, actions.shape[0]))
+    return state, jax.jit(lambda xs: jax.lax.scan(body, (state, ar.init(k_pool)), xs))(xs)

@@ -4,16 +4,7 @@ import numpy as np
 import pytest
 
 from diffsr_jax.envs import make_env, validate_env_name
-
-
-def _rollout(env, actions, key=0):
-    state = env.reset(jax.random.PRNGKey(key))
-
-    def body(s, a):
-        s2, res = env.step(s, a)
-        return s2, (res, s2)
-
-    return state, jax.lax.scan(body, state, actions)
+from tests.helpers import rollout as _rollout
 
 
 def test_gymnax_pendulum_shapes_scaling_and_reward():
@@ -86,3 +77,89 @@ def test_discrete_gymnax_env_is_refused():
 
     with pytest.raises(ValueError, match="discrete action space"):
         GymnaxEnv("CartPole-v1")
+
+
+def test_action_repeat_on_dmc_halves_decisions_and_sums_rewards():
+    """playground/CartpoleSwingup, 40-frame episodes: repeat 2 = 20 decisions, each the sum of two frames."""
+    env1 = make_env("playground/CartpoleSwingup", max_episode_steps=40)
+    env2 = make_env("playground/CartpoleSwingup", max_episode_steps=40, action_repeat=2)
+    assert (env1.max_decisions, env2.max_decisions, env2.action_repeat) == (40, 20, 2)
+    actions = jax.random.uniform(jax.random.PRNGKey(1), (20, 1), minval=-1, maxval=1)
+    _, (_, (r1, _)) = _rollout(env1, jnp.repeat(actions, 2, axis=0))
+    _, (_, (r2, _)) = _rollout(env2, actions)
+    rew1 = np.asarray(r1.reward)
+    assert np.abs(rew1).sum() > 0, "the rewards must not be trivially zero"
+    np.testing.assert_allclose(np.asarray(r2.reward), rew1[0::2] + rew1[1::2], rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(np.asarray(r2.next_obs), np.asarray(r1.next_obs)[1::2], rtol=1e-5, atol=1e-6)
+    assert np.flatnonzero(np.asarray(r2.truncated)).tolist() == [19]  # one episode: 20 decisions
+    assert np.flatnonzero(np.asarray(r1.truncated)).tolist() == [39]  # the same episode: 40 frames
+    assert int(r2.episode_length[19]) == 20 and int(r1.episode_length[39]) == 40
+    np.testing.assert_allclose(float(r2.episode_return[19]), float(r1.episode_return[39]), rtol=1e-5)
+
+
+def test_termination_stops_the_repeat():
+    env1 = make_env("brax/inverted_pendulum", backend="positional")
+    env3 = make_env("brax/inverted_pendulum", backend="positional", action_repeat=3)
+    _, (_, (r1, _)) = _rollout(env1, jnp.ones((90, 1)))  # push one way: the pole falls
+    _, (_, (r3, _)) = _rollout(env3, jnp.ones((30, 1)))
+    f = int(np.argmax(np.asarray(r1.terminated)))  # the frame on which the first episode terminates
+    d = f // 3
+    assert np.asarray(r1.terminated).any() and int(np.argmax(np.asarray(r3.terminated))) == d
+    rew1 = np.asarray(r1.reward)
+    np.testing.assert_allclose(float(r3.reward[d]), rew1[3 * d: f + 1].sum(), rtol=1e-5)  # frames after f: none
+    np.testing.assert_allclose(np.asarray(r3.next_obs[d]), np.asarray(r1.next_obs[f]), rtol=1e-5, atol=1e-6)
+    assert int(r3.episode_length[d]) == d + 1
+
+
+class _CountingPendulum:
+    """gymnax Pendulum whose backend reset reports every execution (a physics reset on MJX/Playground)."""
+
+    def __new__(cls, max_episode_steps, counter):
+        from diffsr_jax.envs.gymnax_env import GymnaxEnv
+
+        class Counting(GymnaxEnv):
+            def _reset(self, key):
+                inner, obs = super()._reset(key)
+                jax.debug.callback(lambda x: counter.append(np.size(x)), obs[0])
+                return inner, obs
+
+        return Counting("Pendulum-v1", max_episode_steps)
+
+
+def _batch_rollout(env, mode, pool_size, refill_every, num_envs=2, iters=48):
+    from diffsr_jax.envs import AutoReset
+
+    ar = AutoReset(env, mode, pool_size, refill_every)
+    k0, k1, k2 = jax.random.split(jax.random.PRNGKey(0), 3)
+    states = jax.vmap(env.reset)(jax.random.split(k0, num_envs))
+
+    def body(carry, xs):
+        s, pool = carry
+        t, k = xs
+        s, res = jax.vmap(env.step)(s, jnp.zeros((num_envs, 1)))
+        s, pool, reused = ar(s, res.done, pool, k, t)
+        return (s, pool), (res.done, s.obs, reused)
+
+    xs = (jnp.arange(iters), jax.random.split(k2, iters))
+    _, (done, obs, reused) = jax.jit(lambda xs: jax.lax.scan(body, (states, ar.init(k1)), xs))(xs)
+    done, obs = np.asarray(done), np.asarray(obs)
+    return obs[done], int(np.asarray(reused).sum())  # the first observation of every new episode
+
+
+@pytest.mark.parametrize("pool_size,expected_reuse", [(8, 0), (4, 16)])
+def test_reset_pool_starts_fresh_episodes_and_reports_reuse(pool_size, expected_reuse):
+    """3-step episodes in 2 envs: 8 episodes end per 12-iteration refill window, 32 in all."""
+    counter = []
+    env = _CountingPendulum(3, counter)
+    starts, reused = _batch_rollout(env, "pool", pool_size, refill_every=12)
+    jax.effects_barrier()
+    assert len(starts) == 32 and reused == expected_reuse
+    distinct = len({tuple(np.round(s, 6)) for s in starts})
+    assert distinct == 32 - expected_reuse  # every start is fresh unless reported as reused
+    # physics resets: the first states (2), the initial pool and one refill per window -- not one per env-step
+    assert sum(counter) == 2 + pool_size * (1 + 48 // 12)
+    counter.clear()
+    starts_exact, _ = _batch_rollout(env, "every_step", pool_size, refill_every=12)
+    jax.effects_barrier()
+    assert len({tuple(np.round(s, 6)) for s in starts_exact}) == 32
+    assert sum(counter) == 2 + 2 * 48

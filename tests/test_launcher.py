@@ -28,11 +28,15 @@ def test_launcher_writes_every_output(tmp_path):
     cfg = json.loads((logdir / "config.json").read_text())
     assert cfg["agent"] == "diffsr_sac" and cfg["num_seeds"] == 2 and cfg["total_steps"] == 400
     rows = [json.loads(line) for line in (logdir / "metrics.jsonl").read_text().splitlines()]
-    assert [(r["step"], r["seed"]) for r in rows] == [(200, 3), (200, 4), (400, 3), (400, 4)]
+    assert [(r["frames"], r["decisions"], r["seed"]) for r in rows] == [(200, 200, 3), (200, 200, 4), (400, 400, 3), (400, 400, 4)]
     last = rows[-1]
-    for key in ("eval_return", "critic_loss", "actor_loss", "alpha", "score_matching_loss", "q_mean",
-                "psi_norm", "wall_time", "env_steps_per_s", "sm_loss_level0", "sm_loss_level999"):
+    for key in ("eval/return", "train/critic_loss", "train/actor_loss", "train/alpha", "train/score_matching_loss",
+                "train/q_mean", "diag/psi_norm", "run/wall_time", "run/frames_per_s", "diag/sm_loss_level0",
+                "diag/sm_loss_level999", "train/return"):
         assert isinstance(last[key], float), key
+    # every name is namespaced, so an update metric and a diagnostic of the same name cannot collide
+    assert all(k in ("frames", "decisions", "seed") or k.split("/")[0] in ("train", "eval", "diag", "run")
+               for k in last), sorted(last)
     assert "final eval" in p.stdout and "mean" in p.stdout  # the summary table
 
 
@@ -50,6 +54,15 @@ def test_launcher_writes_every_output(tmp_path):
     (["--total_steps=abc"], "error: flag --total_steps=abc: invalid literal for int()"),
     (["--config.gamma=high"], "error: flag --config.gamma=high: could not convert string to float"),
     (["--no_such_flag=1"], "error: Unknown command line flag 'no_such_flag'"),
+    (["--config=nonexistent.py"], "error: --config=nonexistent.py: could not load it ([Errno 2] No such file"),
+    (["--config=experiments/configs/sac.py:bogus"], "unknown sac preset 'bogus'; choose fast or paper"),
+    (["--config.batch_size=100000000"], "config.batch_size (100,000,000) is larger than the replay, which holds "
+                                        "12,000 transitions"),
+    (["--config.buffer_size=10"], "config.batch_size (256) is larger than the replay, which holds 10 transitions"),
+    (["--config.action_repeat=0"], "config.action_repeat must be an integer >= 1, got 0"),
+    (["--config.auto_reset=never"], "config.auto_reset must be one of pool, every_step; got 'never'"),
+    (["--total_steps=2000000000", "--config.buffer_size=2000000000"],
+     "but only"),  # 72 GB of replay on this machine: refused before compiling, with the fix
 ])
 def test_bad_input_gets_one_clear_line(args, message, tmp_path):
     logdir = tmp_path / "never"
@@ -73,8 +86,43 @@ def test_sweep_runs_every_setting_in_one_program(tmp_path):
     assert [(r["setting"], r["seed"]) for r in rows] == [
         ("critic_lr=0.001", 0), ("critic_lr=0.001", 1), ("critic_lr=1e-05", 0), ("critic_lr=1e-05", 1)]
     # same seed, different learning rate: same data stream but different learning
-    assert rows[0]["critic_loss"] != rows[2]["critic_loss"]
+    assert rows[0]["train/critic_loss"] != rows[2]["train/critic_loss"]
     assert "critic_lr=0.001/seed1" in p.stdout
+
+
+def test_replay_memory_is_stated_and_refused_when_it_cannot_fit(tmp_path):
+    p = _run("--total_steps=2000000000", "--config.buffer_size=2000000000", "--num_seeds=4",
+             f"--logdir={tmp_path / 'big'}", timeout=120)
+    assert p.returncode == 2 and "Traceback" not in p.stderr
+    assert "the replay needs 288.0 GB (2,000,000,000 transitions x 4 member(s) x 36 B)" in p.stderr, p.stderr
+    assert "use fewer seeds (--num_seeds) or a smaller --config.buffer_size" in p.stderr
+
+
+def _saved_run(logdir, agent="sac", **fields):
+    """A log dir as a run leaves it (config.json, sweep.json), without running: --resume checks it first."""
+    from tests.helpers import preset
+
+    cfg = preset(agent, **fields)
+    logdir.mkdir()
+    (logdir / "config.json").write_text(json.dumps(cfg.to_dict(), default=list))
+    (logdir / "sweep.json").write_text("[]")
+
+
+@pytest.mark.parametrize("args,message", [
+    (["--agent=td3"], "agent: 'sac' -> 'td3'"),
+    (["--config.batch_size=64"], "batch_size: 32 -> 64"),
+    (["--env=brax/hopper", "--config.actor_hidden=64,64"], "actor_hidden: [128, 128] -> [64, 64]; env: "),
+    (["--config=experiments/configs/sac.py:paper"], "activation: 'relu' -> 'elu'"),
+    (["--sweep=critic_lr=1e-3,1e-4"], "sweep: [] -> ['critic_lr=1e-3,1e-4']"),
+])
+def test_resume_with_another_config_is_refused_naming_the_fields(args, message, tmp_path):
+    logdir = tmp_path / "run"
+    _saved_run(logdir, batch_size=32)
+    p = _run(*args, f"--logdir={logdir}", "--resume", "--total_steps=5000", timeout=120)
+    assert p.returncode == 2 and "Traceback" not in p.stderr
+    assert message in p.stderr and "only --total_steps may change on --resume" in p.stderr, p.stderr
+    assert len([ln for ln in p.stderr.splitlines() if ln.strip()]) == 1, p.stderr
+    assert sorted(os.listdir(logdir)) == ["config.json", "sweep.json"]  # nothing touched
 
 
 def test_sweep_of_an_unknown_hyperparameter_is_refused():

@@ -8,22 +8,15 @@ import pytest
 from diffsr_jax.envs import make_env, make_env_from_config
 from diffsr_jax.envs.pomdp import PartialObsEnv
 from diffsr_jax.training.validate import ConfigError, validate_config
-from tests.helpers import preset
+from tests.helpers import preset, rollout
 
 
 def _paired_rollout(raw, wrapped, actions, key=0):
-    """Step the unwrapped env and the wrapper (built on an identical env) with the same key and actions.
-    Returns (raw state0, wrapped state0, per-step raw (res, state), per-step wrapped (res, state))."""
-    k = jax.random.PRNGKey(key)
-    s_raw, s_wr = raw.reset(k), wrapped.reset(k)
-
-    def body(carry, a):
-        s_raw, s_wr = carry
-        s_raw, r_raw = raw.step(s_raw, a)
-        s_wr, r_wr = wrapped.step(s_wr, a)
-        return (s_raw, s_wr), ((r_raw, s_raw), (r_wr, s_wr))
-
-    _, (raw_out, wr_out) = jax.jit(lambda a: jax.lax.scan(body, (s_raw, s_wr), a))(actions)
+    """Step the unwrapped env and the wrapper (built on an identical env) with the same keys and actions, each
+    auto-reset after every finished episode. Returns (raw state0, wrapped state0, per-step raw (res, state),
+    per-step wrapped (res, state))."""
+    s_raw, (_, raw_out) = rollout(raw, actions, key)
+    s_wr, (_, wr_out) = rollout(wrapped, actions, key)
     return s_raw, s_wr, raw_out, wr_out
 
 
@@ -88,13 +81,7 @@ def test_brax_hopper_hides_exactly_qd_and_stacks_across_resets():
     # hopper obs = [q[1:] with q[1] := torso z (5), clip(qd, -10, 10) (6)]
     assert wrapped.velocity_idx.tolist() == list(range(5, 11)) and wrapped.obs_dim == L * 5
     actions = jax.random.uniform(jax.random.PRNGKey(3), (16, wrapped.action_dim), minval=-1, maxval=1)
-    state0 = wrapped.reset(jax.random.PRNGKey(0))
-
-    def body(s, a):
-        s, r = wrapped.step(s, a)
-        return s, (r, s)
-
-    _, (res, st) = jax.jit(lambda a: jax.lax.scan(body, state0, a))(actions)
+    state0, (_, (res, st)) = rollout(wrapped, actions)
     inner = st.inner[0]
     raw_obs, ps = np.asarray(inner.obs), inner.inner.pipeline_state
     # the hidden entries are exactly the simulator's (clipped) joint velocities; the kept ones are positions

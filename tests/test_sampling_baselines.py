@@ -183,5 +183,5 @@ def test_sampling_baseline_smoke_run_through_the_launcher(agent, tmp_path):
                        capture_output=True, text=True, timeout=600)
     assert p.returncode == 0, p.stderr[-3000:]
     rows = [json.loads(line) for line in (logdir / "metrics.jsonl").read_text().splitlines()]
-    assert [r["step"] for r in rows] == [150, 150, 300, 300]
-    assert all(np.isfinite(r["eval_return"]) and np.isfinite(r["model_loss"]) for r in rows[2:])
+    assert [r["frames"] for r in rows] == [150, 150, 300, 300]
+    assert all(np.isfinite(r["eval/return"]) and np.isfinite(r["train/model_loss"]) for r in rows[2:])

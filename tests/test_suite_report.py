@@ -42,10 +42,10 @@ def test_suite_resume_and_report_end_to_end(tmp_path):
     os.remove(sac / "run.json")
     p = _run(suite_cmd)
     assert p.returncode == 0, p.stderr[-3000:]
-    assert "resuming from env step 200" in p.stdout, p.stdout
+    assert "resuming from env frame 200" in p.stdout, p.stdout
     after = [json.loads(r) for r in (sac / "metrics.jsonl").read_text().splitlines()]
-    assert [r["step"] for r in after] == [r["step"] for r in before] == [100, 100, 200, 200, 300, 300]
-    np.testing.assert_allclose([r["eval_return"] for r in after], [r["eval_return"] for r in before], rtol=1e-4)
+    assert [r["frames"] for r in after] == [r["frames"] for r in before] == [100, 100, 200, 200, 300, 300]
+    np.testing.assert_allclose([r["eval/return"] for r in after], [r["eval/return"] for r in before], rtol=1e-4)
     assert len(json.loads((sac / "run.json").read_text())["invocations"]) == 1  # run.json was lost with the crash
     # and once more: the finished run is skipped
     p = _run(suite_cmd)

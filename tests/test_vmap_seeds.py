@@ -30,7 +30,7 @@ def test_vmapped_seed_equals_seed_alone(agent):
         np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
     for k in m_1:
         # a closed-loop pendulum episode amplifies rounding-level policy differences, hence 5% on returns
-        rtol = 5e-2 if k == "eval_return" else 1e-3
+        rtol = 5e-2 if k == "eval/return" else 1e-3
         np.testing.assert_allclose(np.asarray(m_v[k])[1], np.asarray(m_1[k]), rtol=rtol, atol=1e-5, err_msg=k)
     # the learned policy: same actions on the same states (individual Adam-updated weights can differ by one
     # step size where a gradient is at rounding level, so the comparison is made on what the weights compute)
@@ -40,7 +40,7 @@ def test_vmapped_seed_equals_seed_alone(agent):
     act_1 = agent.act(runner_1.agent, states, None, True)
     same_seed = np.abs(np.asarray(act_v) - np.asarray(act_1)).max()
     # the tolerance is meaningful: different seeds differ by far more than it
-    assert np.abs(np.asarray(m_v["critic_loss"])[0] - np.asarray(m_v["critic_loss"])[1]).max() > 1e-2
+    assert np.abs(np.asarray(m_v["train/critic_loss"])[0] - np.asarray(m_v["train/critic_loss"])[1]).max() > 1e-2
     act_0 = agent.act(jax.tree_util.tree_map(lambda x: x[0], runner_v.agent), states, None, True)
     other_seed = np.abs(np.asarray(act_0) - np.asarray(act_1)).max()
     assert same_seed < 0.05 * other_seed, (same_seed, other_seed)

@@ -1,5 +1,6 @@
 """Environments behind one small functional interface (see ``base.Env``)."""
 
+from diffsr_jax.envs.autoreset import AUTO_RESET_MODES, AutoReset, ResetPool
 from diffsr_jax.envs.base import Env, EnvState, StepResult
 from diffsr_jax.envs.registry import (
     ENV_FAMILIES,
@@ -8,4 +9,4 @@ from diffsr_jax.envs.registry import (
     validate_env_name,
 )
 
-__all__ = ["ENV_FAMILIES", "Env", "EnvState", "StepResult", "make_env", "make_env_from_config", "validate_env_name"]
+__all__ = ["AUTO_RESET_MODES", "AutoReset", "ENV_FAMILIES", "ResetPool", "Env", "EnvState", "StepResult", "make_env", "make_env_from_config", "validate_env_name"]

@@ -1,13 +1,22 @@
 """The functional environment interface every backend adapter implements.
 
-An ``Env`` is a static Python object (shapes, bounds, time limit) with pure ``reset`` and ``step``.
-Agents act in [-1, 1]; ``step`` rescales to the backend's bounds, applies the time limit, keeps
-termination (no bootstrap) apart from time-limit truncation (bootstrap), tracks episode return and
-length, and auto-resets. All arrays are for one environment; batch with ``jax.vmap``.
+An ``Env`` is a static Python object (shapes, bounds, time limit, action repeat) with pure ``reset`` and
+``step``. Agents act in [-1, 1]; ``step`` rescales to the backend's bounds, repeats the action for
+``action_repeat`` frames (rewards summed, stopping at termination), applies the time limit, keeps termination
+(no bootstrap) apart from time-limit truncation (bootstrap) and tracks episode return and length.
+
+``step`` does not reset: a finished episode's state is returned as it ended, and starting the next episode is
+the caller's choice (``envs.autoreset``): a reset costs a physics forward on MJX and Playground, so computing
+one on every step and throwing it away unless the episode ended would double the work of cheap steps.
+All arrays are for one environment; batch with ``jax.vmap``.
+
+Units: ``max_episode_steps`` counts environment *frames* (the simulator's own steps); an episode has at most
+``max_decisions = ceil(max_episode_steps / action_repeat)`` agent decisions, and ``episode_length`` counts decisions.
 """
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import flax.struct
@@ -19,29 +28,35 @@ import jax.numpy as jnp
 class EnvState:
     inner: Any  # backend state
     obs: jnp.ndarray  # (d_s,) observation the agent sees now
-    key: jax.Array  # for resets and stochastic dynamics
+    key: jax.Array  # for stochastic dynamics
     episode_return: jnp.ndarray  # () running return of the current episode
-    episode_length: jnp.ndarray  # () int32 steps in the current episode
+    episode_length: jnp.ndarray  # () int32 decisions in the current episode
 
 
 @flax.struct.dataclass
 class StepResult:
-    next_obs: jnp.ndarray  # (d_s,) true next observation (before any reset): store this in replay
-    reward: jnp.ndarray  # ()
+    next_obs: jnp.ndarray  # (d_s,) next observation (the true final one when the episode ended): store this in replay
+    reward: jnp.ndarray  # () summed over the repeated frames
     terminated: jnp.ndarray  # () bool: absorbing end, do not bootstrap
     truncated: jnp.ndarray  # () bool: time limit, bootstrap through it
-    episode_return: jnp.ndarray  # () return of the episode that just ended (valid where done)
-    episode_length: jnp.ndarray  # () its length (valid where done)
+    episode_return: jnp.ndarray  # () return of the episode so far (its final return where done)
+    episode_length: jnp.ndarray  # () its length in decisions
 
     @property
     def done(self):
         return jnp.logical_or(self.terminated, self.truncated)
 
 
+def _freeze_where(stop, old, new):
+    """``new`` where ``stop`` is False, else ``old`` (leafwise; ``stop`` is a scalar)."""
+    return jax.tree_util.tree_map(lambda o, n: jnp.where(stop, o, n), old, new)
+
+
 class Env:
     """Base adapter. Subclasses set the static fields and implement ``_reset`` / ``_step``.
 
-    Static fields: name, obs_dim, action_dim, max_episode_steps, action_low (d_a,), action_high (d_a,).
+    Static fields: name, obs_dim, action_dim, max_episode_steps (frames), action_low (d_a,), action_high (d_a,),
+    action_repeat (frames per decision, default 1).
     """
 
     name: str
@@ -50,6 +65,7 @@ class Env:
     max_episode_steps: int
     action_low: Any
     action_high: Any
+    action_repeat: int = 1
 
     # --- backend hooks -------------------------------------------------------------------------
     def _reset(self, key):
@@ -61,6 +77,11 @@ class Env:
         raise NotImplementedError
 
     # --- public API ----------------------------------------------------------------------------
+    @property
+    def max_decisions(self) -> int:
+        """Agent decisions in an episode that runs to the time limit."""
+        return math.ceil(self.max_episode_steps / self.action_repeat)
+
     def scale_action(self, action):
         """Map an action in [-1, 1]^d_a to the env's bounds."""
         low, high = jnp.asarray(self.action_low), jnp.asarray(self.action_high)
@@ -72,25 +93,32 @@ class Env:
         inner, obs = self._reset(k_reset)
         return EnvState(inner, obs.astype(jnp.float32), key, jnp.zeros((), jnp.float32), jnp.zeros((), jnp.int32))
 
+    def _frames(self, inner, action, key):
+        """``action_repeat`` frames of one action: (inner, obs, summed reward, terminated). Frames after a
+        termination are not simulated (the state stays as it ended) and add no reward."""
+        if self.action_repeat == 1:
+            inner, obs, reward, term = self._step(inner, action, key)
+            return inner, obs.astype(jnp.float32), jnp.asarray(reward, jnp.float32), jnp.asarray(term, bool)
+
+        def frame(carry, k):
+            inner, obs, total, ended = carry
+            n_inner, n_obs, r, term = self._step(inner, action, k)
+            inner = _freeze_where(ended, inner, n_inner)
+            obs = jnp.where(ended, obs, n_obs.astype(jnp.float32))
+            total = total + jnp.where(ended, 0.0, jnp.asarray(r, jnp.float32))
+            return (inner, obs, total, jnp.logical_or(ended, jnp.asarray(term, bool))), None
+
+        obs0 = jnp.zeros((self.obs_dim,), jnp.float32)
+        carry = (inner, obs0, jnp.zeros((), jnp.float32), jnp.zeros((), bool))
+        (inner, obs, total, ended), _ = jax.lax.scan(frame, carry, jax.random.split(key, self.action_repeat))
+        return inner, obs, total, ended
+
     def step(self, state: EnvState, action) -> tuple[EnvState, StepResult]:
-        """One step with auto-reset. ``action`` in [-1, 1]^d_a."""
-        key, k_step, k_reset = jax.random.split(state.key, 3)
-        inner, obs, reward, terminated = self._step(state.inner, self.scale_action(action), k_step)
-        obs = obs.astype(jnp.float32)
-        reward = jnp.asarray(reward, jnp.float32)
-        terminated = jnp.asarray(terminated, bool)
+        """One decision (``action_repeat`` frames) without reset. ``action`` in [-1, 1]^d_a."""
+        key, k_step = jax.random.split(state.key)
+        inner, obs, reward, terminated = self._frames(state.inner, self.scale_action(action), k_step)
         ep_return = state.episode_return + reward
         ep_length = state.episode_length + 1
-        truncated = jnp.logical_and(ep_length >= self.max_episode_steps, jnp.logical_not(terminated))
-        done = jnp.logical_or(terminated, truncated)
-        reset_inner, reset_obs = self._reset(k_reset)
-        pick = lambda a, b: jnp.where(done, a, b)
-        new_inner = jax.tree_util.tree_map(pick, reset_inner, inner)
-        new_state = EnvState(
-            inner=new_inner,
-            obs=pick(reset_obs.astype(jnp.float32), obs),
-            key=key,
-            episode_return=pick(jnp.zeros_like(ep_return), ep_return),
-            episode_length=pick(jnp.zeros_like(ep_length), ep_length),
-        )
+        truncated = jnp.logical_and(ep_length >= self.max_decisions, jnp.logical_not(terminated))
+        new_state = EnvState(inner=inner, obs=obs, key=key, episode_return=ep_return, episode_length=ep_length)
         return new_state, StepResult(obs, reward, terminated, truncated, ep_return, ep_length)

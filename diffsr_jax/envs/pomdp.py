@@ -3,9 +3,9 @@
 ``PartialObsEnv`` wraps any ``Env`` whose velocity layout is listed here. The velocity entries are *dropped*
 (not zeroed): each masked observation has ``d_s - |vel|`` entries, and the agent sees the concatenation of the
 last ``L`` masked observations, oldest first: ``obs = [m_{t-L+1}, ..., m_t]`` of size ``L * (d_s - |vel|)``.
-At the start of an episode (``reset`` and every auto-reset inside ``step``) the history is the first masked
-observation repeated ``L`` times. ``StepResult.next_obs`` on the final step of an episode is the history ending
-in the true final observation, never one that contains the next episode's first observation.
+At the start of an episode (``reset``; auto-resets start episodes from ``reset`` states, see ``envs.autoreset``)
+the history is the first masked observation repeated ``L`` times. ``step`` never resets, so ``StepResult.next_obs``
+is always the history ending in the true next observation.
 
 Velocity indices (into the unwrapped observation) per family, verified against each simulator's
 ``_get_obs``; tests compare the hidden entries with the simulator's own ``qd``/``qvel``:
@@ -85,7 +85,7 @@ class PartialObsEnv(Env):
     """``env`` with its velocity entries dropped and the last ``history`` masked observations stacked.
 
     State: ``EnvState(inner=(inner EnvState, history (L, d_m)), obs=(L * d_m,), ...)``; episode statistics,
-    time limit, termination/truncation and auto-reset are the wrapped env's.
+    time limit, action repeat and termination/truncation are the wrapped env's.
     """
 
     def __init__(self, env: Env, history: int = 3):
@@ -100,6 +100,7 @@ class PartialObsEnv(Env):
         self.obs_dim = self.history * self.masked_dim
         self.action_dim = env.action_dim
         self.max_episode_steps = env.max_episode_steps
+        self.action_repeat = env.action_repeat
         self.action_low, self.action_high = env.action_low, env.action_high
 
     def mask(self, obs):
@@ -115,13 +116,13 @@ class PartialObsEnv(Env):
         return EnvState((inner, hist), hist.reshape(-1), inner.key, inner.episode_return, inner.episode_length)
 
     def step(self, state: EnvState, action) -> tuple[EnvState, StepResult]:
-        """One step of the wrapped env (``action`` in [-1, 1]^d_a); the history restarts after a reset."""
+        """One decision of the wrapped env (``action`` in [-1, 1]^d_a): the newest masked observation joins the
+        history and the oldest leaves."""
         inner, hist = state.inner
         inner, res = self.env.step(inner, action)
-        cont = jnp.concatenate([hist[1:], self.mask(res.next_obs)[None]], 0)  # ends in the true next obs
-        hist = jnp.where(res.done, self._fresh(inner.obs), cont)
+        hist = jnp.concatenate([hist[1:], self.mask(res.next_obs)[None]], 0)
         new_state = EnvState((inner, hist), hist.reshape(-1), inner.key, inner.episode_return, inner.episode_length)
-        return new_state, res.replace(next_obs=cont.reshape(-1))
+        return new_state, res.replace(next_obs=hist.reshape(-1))
 
     def _reset(self, key):  # pragma: no cover - the public reset/step above replace the backend hooks
         raise NotImplementedError

@@ -37,10 +37,14 @@ BRAX_EARLY_TERMINATION = ("ant", "hopper", "humanoid", "walker2d")
 
 
 def make_env(env: str, backend: str = "mjx", max_episode_steps: int | None = None, *, early_termination: bool = True,
-             pomdp: bool = False, pomdp_history: int = 3):
-    """Build an ``Env`` from its command-line name. ``early_termination=False`` turns off brax's termination on
+             pomdp: bool = False, pomdp_history: int = 3, action_repeat: int = 1):
+    """Build an ``Env`` from its command-line name. ``max_episode_steps`` counts frames (default: the env's own
+    limit); ``action_repeat`` frames per agent decision; ``early_termination=False`` turns off brax's termination on
     falling (``terminate_when_unhealthy``); ``pomdp`` hides velocities and stacks ``pomdp_history`` observations."""
+    if isinstance(action_repeat, bool) or not isinstance(action_repeat, int) or action_repeat < 1:
+        raise ValueError(f"action_repeat must be an integer >= 1, got {action_repeat!r}")
     base = _make_base_env(env, backend, max_episode_steps, early_termination)
+    base.action_repeat = action_repeat
     if not pomdp:
         return base
     from diffsr_jax.envs.pomdp import PartialObsEnv
@@ -73,8 +77,9 @@ def _make_base_env(env, backend, max_episode_steps, early_termination):
 
 
 def make_env_from_config(config):
-    """The run's ``Env`` as its config describes it (env name, brax backend, episode length, early termination,
-    partial observability). Configs saved before the env options existed get their defaults."""
+    """The run's ``Env`` as its config describes it (env name, brax backend, episode length, action repeat, early
+    termination, partial observability). Configs saved before the env options existed get their defaults."""
     return make_env(config.env, config.env_backend, config.episode_length,
                     early_termination=bool(config.get("early_termination", True)),
-                    pomdp=bool(config.get("pomdp", False)), pomdp_history=int(config.get("pomdp_history", 3)))
+                    pomdp=bool(config.get("pomdp", False)), pomdp_history=int(config.get("pomdp_history", 3)),
+                    action_repeat=int(config.get("action_repeat", 1)))

@@ -17,7 +17,10 @@ def _clean(v):
 
 
 class RunLogger:
-    """metrics.jsonl (one row per evaluation per seed) + TensorBoard scalars (seed-mean and per seed)."""
+    """metrics.jsonl (one row per evaluation per seed) + TensorBoard scalars (seed-mean and per seed).
+
+    Metric names carry their namespace (``train/``, ``eval/``, ``diag/``, ``run/``) everywhere: as row keys and as
+    TensorBoard tags (``eval/return`` is the mean over members, ``eval/return/seed0`` one member)."""
 
     def __init__(self, logdir: str, tensorboard: bool = True):
         self.logdir = logdir
@@ -28,12 +31,14 @@ class RunLogger:
 
             self._tb = SummaryWriter(os.path.join(logdir, "tb"))
 
-    def log(self, step: int, members: list, metrics: dict, extra: dict):
-        """members: one dict per vmapped run ({"seed": s} plus, in a sweep, {"setting": "name=value,..."});
+    def log(self, counters: dict, members: list, metrics: dict, extra: dict):
+        """counters: {"frames": env frames per seed, "decisions": agent decisions per seed};
+        members: one dict per vmapped run ({"seed": s} plus, in a sweep, {"setting": "name=value,..."});
         metrics: name -> (num_members,) array; extra: scalars shared by all members (wall time, speed)."""
         rows = []
+        step = int(counters["frames"])
         for i, member in enumerate(members):
-            row = {"step": int(step), **member}
+            row = {**{k: int(v) for k, v in counters.items()}, **member}
             row.update({k: _clean(np.asarray(v)[i]) for k, v in metrics.items()})
             row.update({k: _clean(v) for k, v in extra.items()})
             rows.append(row)
@@ -45,11 +50,11 @@ class RunLogger:
                 v = np.asarray(v, np.float64)
                 if np.all(np.isnan(v)):
                     continue
-                self._tb.add_scalar(f"mean/{k}", float(np.nanmean(v)), step)
+                self._tb.add_scalar(k, float(np.nanmean(v)), step)
                 for i, member in enumerate(members):
-                    self._tb.add_scalar(f"{member_label(member)}/{k}", float(v[i]), step)
+                    self._tb.add_scalar(f"{k}/{member_label(member)}", float(v[i]), step)
             for k, v in extra.items():
-                self._tb.add_scalar(f"run/{k}", float(v), step)
+                self._tb.add_scalar(k, float(v), step)
             self._tb.flush()
         return rows
 
@@ -64,35 +69,56 @@ def member_label(member: dict) -> str:
     return f"{setting}/seed{member['seed']}" if setting else f"seed{member['seed']}"
 
 
+# names in metrics.jsonl files written before metrics had namespaces
+_LEGACY_NAMES = {"step": "frames", "eval_return": "eval/return", "eval_return_std": "eval/return_std",
+                 "train_return": "train/return", "train_episodes": "train/episodes",
+                 "learn_iters": "train/learn_iters", "wall_time": "run/wall_time", "env_steps_per_s": "run/frames_per_s"}
+
+
+def _legacy_name(k: str) -> str:
+    if k in _LEGACY_NAMES:
+        return _LEGACY_NAMES[k]
+    if k in ("seed", "setting"):
+        return k
+    return f"diag/{k}" if k.startswith(("sm_loss_level", "psi_norm")) else f"train/{k}"
+
+
+def _upgrade(row: dict) -> dict:
+    if "frames" in row:
+        return row
+    return {_legacy_name(k): v for k, v in row.items()}
+
+
 def read_metrics(path: str) -> list[dict]:
+    """Rows of a metrics.jsonl (rows from before namespaced names are read under the current names)."""
     with open(path) as f:
-        return [json.loads(line) for line in f if line.strip()]
+        return [_upgrade(json.loads(line)) for line in f if line.strip()]
 
 
-def curves_from_rows(rows: list[dict], key: str = "eval_return", default_label: str = "mean") -> dict:
-    """Group metric rows by sweep setting: label -> (steps (E,), values (seeds, E)); NaN where a seed has no row
+def curves_from_rows(rows: list[dict], key: str = "eval/return", default_label: str = "mean") -> dict:
+    """Group metric rows by sweep setting: label -> (frames (E,), values (seeds, E)); NaN where a seed has no row
     (e.g. a seed dropped by the NaN guard)."""
-    steps = sorted({r["step"] for r in rows})
+    steps = sorted({r["frames"] for r in rows})
     col = {s: j for j, s in enumerate(steps)}
     groups: dict = {}
     for r in rows:
         seeds = groups.setdefault(r.get("setting") or default_label, {})
         vals = seeds.setdefault(r["seed"], np.full(len(steps), np.nan))
-        vals[col[r["step"]]] = np.nan if r.get(key) is None else r[key]
+        vals[col[r["frames"]]] = np.nan if r.get(key) is None else r[key]
     return {label: (steps, np.stack(list(seeds.values()))) for label, seeds in groups.items()}
 
 
 class Progress:
-    """A one-line progress bar with env-steps/s and the latest evaluation."""
+    """A one-line progress bar with env frames/s and the latest evaluation."""
 
     def __init__(self, total: int, stream=sys.stdout):
         self.total, self.stream, self.t0 = total, stream, time.time()
 
-    def update(self, step: int, steps_per_s: float, eval_return: float | None):
+    def update(self, step: int, frames_per_s: float, eval_return: float | None):
         frac = step / max(self.total, 1)
         bar = "#" * int(30 * frac) + "-" * (30 - int(30 * frac))
         ev = "   n/a" if eval_return is None else f"{eval_return:9.1f}"
-        self.stream.write(f"\r[{bar}] {step:>9,}/{self.total:,} env steps | {steps_per_s:8.0f} steps/s | "
+        self.stream.write(f"\r[{bar}] {step:>9,}/{self.total:,} env frames | {frames_per_s:8.0f} frames/s | "
                           f"eval return {ev} | {time.time() - self.t0:6.0f}s")
         self.stream.flush()
 
@@ -113,7 +139,7 @@ def plot_comparison(curves: dict, out_path: str, title: str):
         vals = np.asarray(vals, np.float64)
         line, = ax.plot(steps, np.nanmean(vals, 0), label=f"{label} ({vals.shape[0]} seeds)")
         ax.fill_between(steps, np.nanmin(vals, 0), np.nanmax(vals, 0), alpha=0.2, color=line.get_color())
-    ax.set_xlabel("env steps")
+    ax.set_xlabel("env frames")
     ax.set_ylabel("eval return")
     ax.set_title(title)
     ax.grid(alpha=0.3)

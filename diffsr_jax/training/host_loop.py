@@ -1,9 +1,12 @@
 """The host side of a run: chunks of the compiled program, evaluation, logging, checkpoints, signals, NaN guard.
 
 The device does all the work in ``Trainer.run_chunk`` (vmapped over members = settings x seeds); this loop only
-calls it once per ``eval_every`` env steps and then evaluates, logs, checks for non-finite values and
+calls it once per ``eval_every`` env frames and then evaluates, logs, checks for non-finite values and
 checkpoints. A run is reproducible: chunk boundaries, evaluation keys and all randomness depend only on the
 seed and the iteration count, so a resumed run continues exactly as the uninterrupted one would.
+
+Rows of ``metrics.jsonl``: ``frames`` (env frames per seed so far), ``decisions`` (agent decisions per seed),
+the member (``seed``, ``setting``), then ``train/...``, ``eval/...``, ``diag/...`` and ``run/...`` (machine timing).
 """
 
 from __future__ import annotations
@@ -20,11 +23,15 @@ import jax.numpy as jnp
 import numpy as np
 
 from diffsr_jax.logging.writers import Progress, RunLogger, curves_from_rows, member_label, plot_comparison, read_metrics
-from diffsr_jax.training.checkpoint import Checkpointer
-from diffsr_jax.training.trainer import Trainer, eval_schedule
+from diffsr_jax.training.checkpoint import Checkpointer, CheckpointWriteError
+from diffsr_jax.training.trainer import Trainer, eval_schedule, iterations, transition_bytes
+from diffsr_jax.training.validate import ConfigError
 
-# rows fields that measure the machine rather than the run; excluded when comparing runs
-TIMING_FIELDS = ("wall_time", "env_steps_per_s")
+# row fields that measure the machine rather than the run; excluded when comparing runs
+TIMING_FIELDS = ("run/wall_time", "run/frames_per_s")
+
+__all__ = ["CheckpointError", "CheckpointWriteError", "NonFiniteError", "ReplayMemoryError", "TIMING_FIELDS",
+           "make_members", "replay_memory", "run_training", "summary_table"]
 
 
 class CheckpointError(RuntimeError):
@@ -32,7 +39,11 @@ class CheckpointError(RuntimeError):
 
 
 class NonFiniteError(RuntimeError):
-    """A member produced NaN/inf; the message names the seed, the env step and the quantity."""
+    """A member produced NaN/inf; the message names the seed, the env frame and the quantity."""
+
+
+class ReplayMemoryError(ConfigError):
+    """The replay of all members cannot fit in the free memory."""
 
 
 def make_members(config, default_hp: dict, sweeps=({},)):
@@ -52,8 +63,8 @@ def summary_table(rows, members) -> str:
     lines = [f"{'run':>{width}} {'final eval':>11} {'best eval':>10} {'last-4 mean':>12}", "-" * (width + 36)]
     finals = {}
     for m in members:
-        r = [x["eval_return"] for x in rows if all(x.get(k) == v for k, v in m.items())
-             and x.get("eval_return") is not None]
+        r = [x["eval/return"] for x in rows if all(x.get(k) == v for k, v in m.items())
+             and x.get("eval/return") is not None]
         if not r:
             continue
         finals.setdefault(m.get("setting", ""), []).append(r[-1])
@@ -64,16 +75,62 @@ def summary_table(rows, members) -> str:
     return "\n".join(lines)
 
 
+# --- memory --------------------------------------------------------------------------------------------------
+def _fmt_bytes(n: float) -> str:
+    for unit in ("B", "kB", "MB", "GB", "TB"):
+        if n < 1000 or unit == "TB":
+            return f"{n:.1f} {unit}" if unit != "B" else f"{int(n)} B"
+        n /= 1000.0
+    return ""
+
+
+def free_memory_bytes() -> int | None:
+    """Free memory where the replay lives: the accelerator's (bytes_limit - in use) or the host's MemAvailable."""
+    dev = jax.devices()[0]
+    if dev.platform != "cpu":
+        stats = dev.memory_stats() or {}
+        if "bytes_limit" in stats:
+            return int(stats["bytes_limit"] - stats.get("bytes_in_use", 0))
+        return None
+    try:
+        with open("/proc/meminfo") as f:
+            for line in f:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    try:
+        return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (ValueError, OSError, AttributeError):
+        return None
+
+
+def replay_memory(env, capacity: int, num_members: int, free: int | None) -> str:
+    """One line stating the replay's size for all members; raises ReplayMemoryError (one line with the fix) if
+    it cannot fit: a chunk of the compiled program holds its input and its output state, so twice the replay."""
+    per = transition_bytes(env.obs_dim, env.action_dim)
+    total = per * capacity * num_members
+    line = (f"replay: {capacity:,} transitions x {num_members} member(s) x {per} B = {_fmt_bytes(total)}"
+            + (f" ({_fmt_bytes(free)} free)" if free is not None else ""))
+    if free is not None and 2 * total > free:
+        raise ReplayMemoryError(
+            f"the replay needs {_fmt_bytes(total)} ({capacity:,} transitions x {num_members} member(s) x "
+            f"{per} B), twice that while a chunk runs, but only {_fmt_bytes(free)} is free: use fewer seeds "
+            f"(--num_seeds) or a smaller --config.buffer_size")
+    return line
+
+
+# --- NaN guard, signals ----------------------------------------------------------------------------------------
 def _first_nonfinite(metrics: dict, params_finite: np.ndarray, i: int):
     """Name of the first non-finite quantity of member i, or None. Update metrics of a chunk without updates
     and the train return of a chunk without finished episodes are NaN by design and are skipped."""
     for k, v in metrics.items():
-        if k == "train_return" and metrics["train_episodes"][i] == 0:
+        if k == "train/return" and metrics["train/episodes"][i] == 0:
             continue
-        if metrics["learn_iters"][i] == 0 and k not in ("eval_return_all",) and not k.startswith(("sm_loss", "psi")):
+        if k.startswith("train/") and metrics["train/learn_iters"][i] == 0:
             continue
         if not np.all(np.isfinite(v[i])):
-            return "eval_return" if k == "eval_return_all" else k
+            return k
     return None if params_finite[i] else "parameters"
 
 
@@ -100,33 +157,67 @@ class _StopRequest:
             signal.signal(s, h)
 
 
+# --- resume ----------------------------------------------------------------------------------------------------
+def _restore(ckpt: Checkpointer, abstract, metrics_path: str, trainer: Trainer, out):
+    """-> (iteration, runner, rows, alive, wall_offset) of the newest readable checkpoint, or None if there is
+    no checkpoint. Raises CheckpointError if checkpoints exist but none can be read."""
+    def skipped(step, e):
+        msg = str(e).splitlines()[0][:200] if str(e) else ""
+        print(f"warning: checkpoint at iteration {step} is unreadable ({type(e).__name__}: {msg}); trying the "
+              "previous one", file=out)
+
+    restored = ckpt.restore_latest(abstract, on_skip=skipped)
+    if restored is None:
+        if ckpt.steps():
+            raise CheckpointError(f"none of the checkpoints in {ckpt.directory} could be read; they are left as "
+                                  "they are: pass --overwrite to start the run again")
+        print("no readable checkpoint; starting from scratch", file=out)
+        return None
+    t_iter, runner, meta = restored
+    rows = read_metrics(metrics_path)[: meta["metrics_rows"]] if os.path.exists(metrics_path) else []
+    print(f"resuming from env frame {t_iter * trainer.frames_per_iter:,} ({len(rows)} metric rows kept)", file=out)
+    return t_iter, runner, rows, np.asarray(meta["alive"], bool), float(meta["wall_time"])
+
+
+def _is_out_of_memory(e: Exception) -> bool:
+    return "RESOURCE_EXHAUSTED" in str(e) or "Out of memory" in str(e) or isinstance(e, MemoryError)
+
+
+class OutOfMemoryError(RuntimeError):
+    """The compiled program did not fit in device memory."""
+
+
+# --- the loop --------------------------------------------------------------------------------------------------
 def run_training(config, logdir: str, *, tensorboard: bool = True, out=sys.stdout, sweeps=({},),
-                 resume: bool = False) -> dict:
+                 resume: bool = False, env=None) -> dict:
     """Train with checkpoints in ``logdir/checkpoints``. Returns {"rows", "status", "message"} where status is
-    "finished", "stopped" (signal) or raises NonFiniteError (after flushing metrics; checkpoints kept)."""
-    trainer = Trainer(config)
+    "finished" or "stopped" (signal). Raises ReplayMemoryError before compiling if the replay cannot fit,
+    NonFiniteError (after flushing metrics; checkpoints kept), CheckpointError / CheckpointWriteError, and
+    OutOfMemoryError."""
+    trainer = Trainer(config, env)
     members, keys, hp = make_members(config, trainer.default_hparams(), sweeps)
+    print(replay_memory(trainer.env, trainer.capacity, len(members), free_memory_bytes()), file=out)
+    try:
+        return _train(trainer, config, logdir, members, keys, hp, tensorboard, out, resume)
+    except Exception as e:
+        if _is_out_of_memory(e):
+            raise OutOfMemoryError(
+                f"out of memory running {config.agent} with {len(members)} member(s), batch_size "
+                f"{config.batch_size}, replay {trainer.capacity:,} ({str(e).splitlines()[0][:160]}); use fewer seeds, a "
+                "smaller --config.batch_size or --config.buffer_size") from None
+        raise
+
+
+def _train(trainer, config, logdir, members, keys, hp, tensorboard, out, resume) -> dict:
     metrics_path = os.path.join(logdir, "metrics.jsonl")
     ckpt = Checkpointer(os.path.join(logdir, "checkpoints"), int(config.keep_checkpoints))
     init = jax.jit(jax.vmap(trainer.init))
     t_start, t_iter, rows, alive, wall_offset = time.time(), 0, [], np.ones(len(members), bool), 0.0
     runner = None
     if resume:
-        skipped = lambda step, e: print(  # noqa: E731
-            f"warning: checkpoint at iteration {step} is unreadable ({type(e).__name__}: "
-            f"{str(e).splitlines()[0][:160] if str(e) else ''}); trying the previous one", file=out)
-        restored = ckpt.restore_latest(jax.eval_shape(init, keys, hp), on_skip=skipped)
-        if restored is None and ckpt.steps():
-            raise CheckpointError(f"none of the checkpoints in {ckpt.directory} could be read; they are left as "
-                                  "they are: pass --overwrite to start the run again")
+        restored = _restore(ckpt, jax.eval_shape(init, keys, hp), metrics_path, trainer, out)
         if restored is not None:
-            t_iter, runner, meta = restored
-            rows = read_metrics(metrics_path)[: meta["metrics_rows"]] if os.path.exists(metrics_path) else []
-            alive = np.asarray(meta["alive"], bool)
-            wall_offset = float(meta["wall_time"])
-            print(f"resuming from env step {t_iter * trainer.num_envs:,} ({len(rows)} metric rows kept)", file=out)
-        else:
-            print("no readable checkpoint; starting from scratch", file=out)
+            t_iter, runner, rows, alive, wall_offset = restored
     with open(metrics_path, "w") as f:  # drop rows written after the checkpoint we resume from
         f.writelines(json.dumps(r) + "\n" for r in rows)
     with open(os.path.join(logdir, "config.json"), "w") as f:
@@ -139,16 +230,22 @@ def run_training(config, logdir: str, *, tensorboard: bool = True, out=sys.stdou
     params_finite = jax.jit(jax.vmap(lambda a: jnp.all(jnp.array(
         [jnp.all(jnp.isfinite(x)) for x in jax.tree_util.tree_leaves(a)]))))
     chunk_fns = {}
-    every = max(int(config.eval_every) // trainer.num_envs, 1)
-    ckpt_every = max(int(config.checkpoint_every) // trainer.num_envs, 1)
+    every, ckpt_every = iterations(config, config.eval_every), iterations(config, config.checkpoint_every)
+    fpi = trainer.frames_per_iter
     logger = RunLogger(logdir, tensorboard)
-    progress = Progress(trainer.num_iters * trainer.num_envs, out)
+    progress = Progress(trainer.num_iters * fpi, out)
     status, message = "finished", ""
 
     def save(t):
-        meta = {"iteration": t, "env_steps": t * trainer.num_envs, "metrics_rows": len(rows),
+        meta = {"iteration": t, "frames": t * fpi, "decisions": t * trainer.num_envs, "metrics_rows": len(rows),
                 "alive": alive.tolist(), "wall_time": wall_offset + time.time() - t_start}
-        ckpt.save(t, runner, meta)
+        try:
+            ckpt.save(t, runner, meta)
+        except CheckpointWriteError as e:
+            last = [s for s in ckpt.steps() if s != t]
+            kept = (f"the previous checkpoint (env frame {last[-1] * fpi:,}) is intact; continue with --resume "
+                    f"--logdir={logdir}" if last else "no earlier checkpoint exists")
+            raise CheckpointWriteError(f"{e}; {kept}") from None
 
     remaining = eval_schedule(trainer.num_iters - t_iter, every) if t_iter < trainer.num_iters else []
     try:
@@ -162,9 +259,10 @@ def run_training(config, logdir: str, *, tensorboard: bool = True, out=sys.stdou
                 m = {k: np.asarray(v) for k, v in jax.block_until_ready(m).items()}
                 dt = time.time() - t0
                 t_next = t_iter + n
-                steps = t_next * trainer.num_envs
+                frames = t_next * fpi
                 eval_keys = jax.vmap(lambda k: trainer.eval_key(k, t_next))(keys)
-                m["eval_return_all"] = np.asarray(evaluate(new_runner, eval_keys))
+                returns = np.asarray(evaluate(new_runner, eval_keys))
+                m["eval/return"], m["eval/return_std"] = returns.mean(-1), returns.std(-1)
                 diag_keys = jax.vmap(lambda k: jax.random.fold_in(k, 1))(eval_keys)
                 m.update({k: np.asarray(v) for k, v in diagnostics(new_runner, diag_keys).items()})
                 finite = np.asarray(params_finite(new_runner.agent))
@@ -172,29 +270,28 @@ def run_training(config, logdir: str, *, tensorboard: bool = True, out=sys.stdou
                     bad = _first_nonfinite(m, finite, i)
                     if bad is None:
                         continue
-                    note = (f"non-finite {bad} in {member_label(members[i])} at env step {steps:,}")
+                    note = f"non-finite {bad} in {member_label(members[i])} at env frame {frames:,}"
                     if config.nan_policy == "drop" and alive.sum() > 1:
                         alive[i] = False
                         print(f"\nwarning: {note}; dropping that run, the others continue", file=out)
                         continue
                     last = ckpt.steps()
-                    where = (f"last good checkpoint: env step {last[-1] * trainer.num_envs:,} in {ckpt.directory}"
+                    where = (f"last good checkpoint: env frame {last[-1] * fpi:,} in {ckpt.directory}"
                              if last else "no checkpoint was written yet")
                     raise NonFiniteError(f"{note}; stopped ({where}; metrics so far in {metrics_path})")
                 runner, t_iter = new_runner, t_next
-                returns = m.pop("eval_return_all")
-                m["eval_return"], m["eval_return_std"] = returns.mean(-1), returns.std(-1)
-                sps = n * trainer.num_envs * int(alive.sum()) / dt
-                extra = {"wall_time": wall_offset + time.time() - t_start, "env_steps_per_s": sps}
+                fps = n * fpi * int(alive.sum()) / dt
+                counters = {"frames": frames, "decisions": t_next * trainer.num_envs}
+                extra = {"run/wall_time": wall_offset + time.time() - t_start, "run/frames_per_s": fps}
                 live = [i for i in range(len(members)) if alive[i]]
-                rows += logger.log(steps, [members[i] for i in live], {k: v[live] for k, v in m.items()}, extra)
-                progress.update(steps, sps, float(np.mean(m["eval_return"][live])))
+                rows += logger.log(counters, [members[i] for i in live], {k: v[live] for k, v in m.items()}, extra)
+                progress.update(frames, fps, float(np.mean(m["eval/return"][live])))
                 crossed = t_iter // ckpt_every > (t_iter - n) // ckpt_every  # passed a checkpoint_every mark
                 if stop.signum is not None or t_iter == trainer.num_iters or crossed:
                     save(t_iter)
                 if stop.signum is not None:
                     status = "stopped"
-                    message = (f"stopped by {signal.Signals(stop.signum).name} at env step {steps:,}; checkpoint "
+                    message = (f"stopped by {signal.Signals(stop.signum).name} at env frame {frames:,}; checkpoint "
                                f"saved, continue with --resume --logdir={logdir}")
                     break
     finally:

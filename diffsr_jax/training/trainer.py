@@ -1,9 +1,16 @@
 """One compiled training program.
 
 Everything here is for ONE seed; seeds (and hyperparameter settings) are a ``jax.vmap`` axis laid over it.
-The per-iteration body (act, env step, replay insert, sample, updates, target updates) runs inside
+The per-iteration body (act, env step, auto-reset, replay insert, sample, updates, target updates) runs inside
 ``lax.scan``; the iteration index ``t`` comes from the scan's xs, so it stays unbatched under ``vmap`` and
-the warm-up / delayed-update branches remain real ``lax.cond`` branches rather than selects.
+the warm-up / delayed-update / reset-pool-refill branches remain real ``lax.cond`` branches rather than selects.
+
+Units: one iteration = one decision in each of ``num_envs`` envs = ``num_envs * action_repeat`` env frames.
+Budgets in the config (``total_steps``, ``warmup_steps``, ``eval_every``, ``checkpoint_every``) count frames.
+
+Metric names are namespaced so they cannot collide: ``train/...`` (chunk means of the learner's update
+metrics and of finished training episodes), ``eval/...`` (deterministic-policy evaluation), ``diag/...``
+(agent diagnostics on a replay batch at evaluation time).
 
 - ``Trainer.init(rng, hp)`` -> RunnerState
 - ``Trainer.run_chunk(runner, t0, num_iters)`` -> (RunnerState, chunk metrics): iterations t0 .. t0+n-1
@@ -24,13 +31,14 @@ from diffsr_jax.agents.registry import make_agent
 from diffsr_jax.data.normalizer import RunningStats, normalize, stats_init, stats_update
 from diffsr_jax.data.replay import ReplayBuffer, replay_add, replay_init, replay_sample
 from diffsr_jax.data.segments import sample_segments
-from diffsr_jax.envs import EnvState, make_env_from_config
+from diffsr_jax.envs import AutoReset, EnvState, ResetPool, make_env_from_config
 
 
 @flax.struct.dataclass
 class RunnerState:
     agent: Any
     env_state: EnvState  # batched over num_envs
+    reset_pool: ResetPool | None  # fresh initial states for auto-reset (None with auto_reset=every_step)
     buffer: ReplayBuffer
     obs_stats: RunningStats
     key: jax.Array
@@ -59,6 +67,31 @@ class ReplaySampler:
         return self._normalized(seg), valid
 
 
+def frames_per_iteration(config) -> int:
+    """Env frames one iteration takes: a decision in each of ``num_envs`` envs, ``action_repeat`` frames each."""
+    return int(config.num_envs) * int(config.get("action_repeat", 1))
+
+
+def iterations(config, frames: int) -> int:
+    """Whole iterations in ``frames`` env frames (at least 1)."""
+    return max(int(frames) // frames_per_iteration(config), 1)
+
+
+def replay_capacity(config) -> int:
+    """Transitions the replay holds: ``config.replay_capacity`` when the run fixed it at its first start, else
+    ``min(buffer_size, transitions the run will collect)``."""
+    fixed = config.get("replay_capacity", 0)
+    if fixed:
+        return int(fixed)
+    transitions = (int(config.total_steps) // frames_per_iteration(config)) * int(config.num_envs)
+    return int(min(config.buffer_size, max(transitions, int(config.num_envs))))
+
+
+def transition_bytes(obs_dim: int, action_dim: int) -> int:
+    """Bytes of one stored transition (obs, action, reward, next_obs, terminated; float32)."""
+    return 4 * (2 * obs_dim + action_dim + 2)
+
+
 class Trainer:
     """Static pieces of a run (env, agent, sizes) built once from the config."""
 
@@ -67,10 +100,15 @@ class Trainer:
         self.env = env if env is not None else make_env_from_config(config)
         self.agent = make_agent(config, self.env.obs_dim, self.env.action_dim)
         self.num_envs = int(config.num_envs)
-        self.num_iters = int(config.total_steps) // self.num_envs
-        self.warmup_iters = int(config.warmup_steps) // self.num_envs
+        self.action_repeat = int(self.env.action_repeat)
+        self.frames_per_iter = self.num_envs * self.action_repeat
+        self.num_iters = int(config.total_steps) // self.frames_per_iter
+        self.warmup_iters = int(config.warmup_steps) // self.frames_per_iter
         self.updates_per_step = int(config.updates_per_step)
-        self.capacity = int(min(config.buffer_size, max(config.total_steps, self.num_envs)))
+        self.capacity = replay_capacity(config)
+        self.auto_reset = AutoReset(self.env, config.get("auto_reset", "pool"),
+                                    max(int(config.get("reset_pool_size", 16)), self.num_envs),
+                                    int(config.get("reset_pool_refill", 256)))
 
     # --- helpers ---------------------------------------------------------------------------------
     def normalize(self, stats, obs):
@@ -82,14 +120,14 @@ class Trainer:
     # --- init ------------------------------------------------------------------------------------
     def init(self, rng, hp: dict | None = None) -> RunnerState:
         hp = self.default_hparams() if hp is None else hp
-        k_env, k_agent, k_run = jax.random.split(rng, 3)
+        k_env, k_agent, k_run, k_pool = jax.random.split(rng, 4)
         env_state = jax.vmap(self.env.reset)(jax.random.split(k_env, self.num_envs))
         agent_state = self.agent.init(k_agent, hp)
         example = Transition(
             obs=jnp.zeros(self.env.obs_dim), action=jnp.zeros(self.env.action_dim), reward=jnp.zeros(()),
             next_obs=jnp.zeros(self.env.obs_dim), terminated=jnp.zeros(()),
         )
-        return RunnerState(agent_state, env_state, replay_init(example, self.capacity),
+        return RunnerState(agent_state, env_state, self.auto_reset.init(k_pool), replay_init(example, self.capacity),
                            stats_init(self.env.obs_dim), k_run)
 
     # --- one iteration ---------------------------------------------------------------------------
@@ -113,7 +151,7 @@ class Trainer:
 
     def step(self, runner: RunnerState, t):
         """Iteration t: act in num_envs envs, store, and (after warm-up) update. Returns (runner, metrics)."""
-        key, k_act, k_upd = jax.random.split(runner.key, 3)
+        key, k_act, k_upd, k_reset = jax.random.split(runner.key, 4)
         obs = runner.env_state.obs
         action = jax.lax.cond(
             t < self.warmup_iters,
@@ -121,9 +159,11 @@ class Trainer:
             lambda: self.agent.act(runner.agent, self.normalize(runner.obs_stats, obs), k_act, False),
         )
         env_state, res = jax.vmap(self.env.step)(runner.env_state, action)
+        env_state, pool, reused = self.auto_reset(env_state, res.done, runner.reset_pool, k_reset, t)
         tr = Transition(obs, action, res.reward, res.next_obs, res.terminated.astype(jnp.float32))
         stats = stats_update(runner.obs_stats, obs) if self.config.normalize_obs else runner.obs_stats
-        runner = runner.replace(env_state=env_state, buffer=replay_add(runner.buffer, tr), obs_stats=stats, key=key)
+        runner = runner.replace(env_state=env_state, reset_pool=pool, buffer=replay_add(runner.buffer, tr),
+                                obs_stats=stats, key=key)
         learn = t >= self.warmup_iters
         agent_state, upd = jax.lax.cond(
             learn,
@@ -137,13 +177,15 @@ class Trainer:
             "learn": learn.astype(jnp.float32),
             "episodes": done.sum(),
             "episode_return_sum": (res.episode_return * done).sum(),
+            "reused": reused,
             "updates": upd,
         }
         return runner, metrics
 
     def run_chunk(self, runner: RunnerState, t0, num_iters: int):
-        """Iterations t0 .. t0 + num_iters - 1 in one scan. Metrics are chunk means (update metrics over
-        learning iterations only; train_return over episodes finished in the chunk, NaN if none)."""
+        """Iterations t0 .. t0 + num_iters - 1 in one scan. Metrics (``train/...``) are chunk means: update metrics
+        over learning iterations only, ``train/return`` over episodes finished in the chunk (NaN if none);
+        ``train/reused_initial_states`` counts episodes that started from an already used reset-pool state."""
         ts = t0 + jnp.arange(num_iters)
         runner, m = jax.lax.scan(self.step, runner, ts)
         n_learn = m["learn"].sum()
@@ -153,7 +195,10 @@ class Trainer:
         )
         episodes = m["episodes"].sum()
         train_return = jnp.where(episodes > 0, m["episode_return_sum"].sum() / jnp.maximum(episodes, 1.0), jnp.nan)
-        return runner, {**upd, "train_return": train_return, "train_episodes": episodes, "learn_iters": n_learn}
+        out = {f"train/{k}": v for k, v in upd.items()}
+        out.update({"train/return": train_return, "train/episodes": episodes, "train/learn_iters": n_learn,
+                    "train/reused_initial_states": m["reused"].sum()})
+        return runner, out
 
     # --- evaluation ------------------------------------------------------------------------------
     @staticmethod
@@ -163,15 +208,17 @@ class Trainer:
         return jax.random.fold_in(rng, t_iter)
 
     def diagnostics(self, runner: RunnerState, key):
-        """Agent diagnostics on a replay batch (e.g. per-level score-matching loss): dict of scalars."""
+        """Agent diagnostics on a replay batch (e.g. per-level score-matching loss): ``diag/<name>`` scalars."""
         if not hasattr(self.agent, "diagnostics"):
             return {}
         k_batch, k_diag = jax.random.split(key)
         batch = self._sample_fn(runner)(k_batch)
-        return self.agent.diagnostics(runner.agent, batch, k_diag)
+        return {f"diag/{k}": v for k, v in self.agent.diagnostics(runner.agent, batch, k_diag).items()}
 
     def evaluate(self, runner: RunnerState, key):
-        """Deterministic policy, ``eval_episodes`` episodes run as a batch of envs: returns (episodes,)."""
+        """Deterministic policy, ``eval_episodes`` episodes run as a batch of envs: returns (episodes,).
+
+        Each env plays exactly one episode: after it ends it is not reset, its later steps are masked out."""
         n = int(self.config.eval_episodes)
         env_state = jax.vmap(self.env.reset)(jax.random.split(key, n))
 
@@ -179,12 +226,12 @@ class Trainer:
             env_state, ret, alive = carry
             a = self.agent.act(runner.agent, self.normalize(runner.obs_stats, env_state.obs), key, True)
             env_state, res = jax.vmap(self.env.step)(env_state, a)
-            ret = ret + alive * res.reward
-            alive = alive * (1.0 - res.done.astype(jnp.float32))
+            ret = ret + jnp.where(alive, res.reward, 0.0)  # where, not *: a finished env may step into NaN
+            alive = jnp.logical_and(alive, jnp.logical_not(res.done))
             return (env_state, ret, alive), None
 
-        (_, ret, _), _ = jax.lax.scan(body, (env_state, jnp.zeros(n), jnp.ones(n)), None,
-                                      length=self.env.max_episode_steps)
+        (_, ret, _), _ = jax.lax.scan(body, (env_state, jnp.zeros(n), jnp.ones(n, bool)), None,
+                                      length=self.env.max_decisions)
         return ret
 
 
@@ -202,11 +249,11 @@ def make_train(config, env=None):
     """-> ``train(rng, hp=None)``: the whole run as one compiled program for one seed.
 
     Returns (final RunnerState, metrics) where each metric has a leading axis of evaluations
-    (one per ``eval_every`` env steps; a trailing partial chunk is dropped) and ``eval_return`` is
+    (one per ``eval_every`` env frames; a trailing partial chunk is dropped) and ``eval/return`` is
     (num_evals, eval_episodes). ``jax.vmap(train)(rngs)`` runs many seeds.
     """
     trainer = Trainer(config, env)
-    every = max(int(config.eval_every) // trainer.num_envs, 1)
+    every = iterations(config, config.eval_every)
     num_evals = trainer.num_iters // every
 
     def train(rng, hp=None):
@@ -215,7 +262,7 @@ def make_train(config, env=None):
         def chunk(runner, i):
             runner, m = trainer.run_chunk(runner, i * every, every)
             k_eval = trainer.eval_key(rng, (i + 1) * every)
-            m["eval_return"] = trainer.evaluate(runner, k_eval)
+            m["eval/return"] = trainer.evaluate(runner, k_eval)
             m.update(trainer.diagnostics(runner, jax.random.fold_in(k_eval, 1)))
             return runner, m
 

@@ -33,8 +33,7 @@ def validate_config(config) -> None:
         _positive_int(config, name)
     for name in ("warmup_steps", "episode_length", "seed"):
         _positive_int(config, name, allow_zero=True)
-    if config.total_steps < config.num_envs:
-        raise ConfigError(f"config.total_steps ({config.total_steps}) must be at least num_envs ({config.num_envs})")
+    _validate_loop(config)
     for name in ("actor_lr", "critic_lr"):
         if not config[name] > 0:
             raise ConfigError(f"config.{name} must be > 0, got {config[name]}")
@@ -55,6 +54,33 @@ def validate_config(config) -> None:
         _validate_diffsr(config)
     if config.agent in ("polygrad", "diffusion_planner"):
         _validate_trajectory_model(config)
+
+
+def _validate_loop(config) -> None:
+    """Action repeat, auto-reset, and the replay against the batch it must serve (configs saved before these
+    fields existed pass with their defaults)."""
+    from diffsr_jax.envs import AUTO_RESET_MODES
+    from diffsr_jax.training.trainer import frames_per_iteration, replay_capacity
+
+    for name, default in (("action_repeat", 1), ("reset_pool_size", 16), ("reset_pool_refill", 256)):
+        v = config.get(name, default)
+        if isinstance(v, bool) or not isinstance(v, int) or v < 1:
+            raise ConfigError(f"config.{name} must be an integer >= 1, got {v!r}")
+    if config.get("auto_reset", "pool") not in AUTO_RESET_MODES:
+        raise ConfigError(f"config.auto_reset must be one of {', '.join(AUTO_RESET_MODES)}; got "
+                          f"{config.get('auto_reset')!r}")
+    fpi = frames_per_iteration(config)
+    if config.total_steps < fpi:
+        raise ConfigError(f"config.total_steps ({config.total_steps} env frames) must be at least num_envs x "
+                          f"action_repeat ({fpi}), the frames of one iteration")
+    fixed = config.get("replay_capacity", 0)
+    if isinstance(fixed, bool) or not isinstance(fixed, int) or fixed < 0:
+        raise ConfigError(f"config.replay_capacity must be an integer >= 0 (0: derived), got {fixed!r}")
+    capacity = replay_capacity(config)
+    if config.batch_size > capacity:
+        raise ConfigError(f"config.batch_size ({config.batch_size:,}) is larger than the replay, which holds "
+                          f"{capacity:,} transitions (min of buffer_size and the run's transitions): pass "
+                          f"--config.batch_size<={capacity:,} or a larger --config.buffer_size")
 
 
 def _validate_env_options(config) -> None:

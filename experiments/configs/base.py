@@ -14,22 +14,28 @@ def base_config() -> ml_collections.ConfigDict:
     c.agent = "sac"
     c.env = "gymnax/Pendulum-v1"
     c.env_backend = "mjx"  # brax backend: mjx, generalized, positional, spring
-    c.episode_length = 0  # 0: the env's own time limit
+    c.episode_length = 0  # env frames per episode; 0: the env's own time limit
+    c.action_repeat = 1  # env frames per agent decision (rewards summed; a termination ends the repeat)
     c.early_termination = True  # brax ant/hopper/humanoid/walker2d end an episode on falling (the paper's -ET tasks)
     c.pomdp = False  # partial observability (paper App. E): drop the velocity entries of each observation ...
     c.pomdp_history = 3  # ... and feed the concatenation of the last pomdp_history of them
     c.seed = 0
     c.num_seeds = 1
-    c.total_steps = 20_000  # env steps per seed
-    c.warmup_steps = 1_000  # uniform-random actions, no updates
-    c.eval_every = 2_000
+    # budgets count env frames (decisions x action_repeat), as the paper's budgets do
+    c.total_steps = 20_000  # env frames per seed
+    c.warmup_steps = 1_000  # env frames of uniform-random actions, no updates
+    c.eval_every = 2_000  # env frames between evaluations
     c.eval_episodes = 10
     c.num_envs = 1  # parallel envs per seed
-    c.updates_per_step = 1  # learner updates per iteration
+    c.auto_reset = "pool"  # pool: ended episodes restart from a pool of fresh initial states | every_step: exact
+    c.reset_pool_size = 16  # fresh initial states in the pool (at least num_envs)
+    c.reset_pool_refill = 256  # iterations between pool refills
+    c.updates_per_step = 1  # learner updates per iteration (per agent decision)
     c.batch_size = 256
-    c.buffer_size = 1_000_000
+    c.buffer_size = 1_000_000  # transitions (agent decisions)
+    c.replay_capacity = 0  # fixed by the launcher at a run's first start: min(buffer_size, transitions of the run)
     c.normalize_obs = False
-    c.checkpoint_every = 10_000  # env steps, taken at the first evaluation boundary past each multiple; and at the end
+    c.checkpoint_every = 10_000  # env frames, taken at the first evaluation boundary past each multiple; and at the end
     c.keep_checkpoints = 3
     c.nan_policy = "stop"  # stop: end the run at the first non-finite value | drop: drop that seed, continue
     # --- shared actor-critic ---

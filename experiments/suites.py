@@ -66,7 +66,7 @@ class Suite:
     name: str
     description: str
     tasks: tuple
-    budget: tuple  # ((field, value), ...): total_steps, eval_every, eval_episodes of the protocol
+    budget: tuple  # ((field, value), ...): total_steps, eval_every (env frames), eval_episodes of the protocol
 
     def task(self, name: str) -> Task:
         return next(t for t in self.tasks if t.name == name)
@@ -111,11 +111,11 @@ SUITES = {s.name: s for s in (
     Suite("mbbl_pomdp", "partially observable (paper App. E): velocities dropped, last 3 observations stacked",
           tuple(_t(f"{t.name}_pomdp", t.env, t.paper_task, pomdp=True, pomdp_history=3, **dict(t.overrides))
                 for t in MBBL_TASKS if t.paper_task in PAPER_POMDP), PAPER_BUDGET),
-    Suite("dmc", "DM Control on MuJoCo Playground (impl=jax), 1000-step episodes",
-          tuple(_t(n.lower(), f"playground/{n}") for n in (
+    Suite("dmc", "DM Control on MuJoCo Playground (impl=jax), 1000-frame episodes at action repeat 2 (spec section 4)",
+          tuple(_t(n.lower(), f"playground/{n}", action_repeat=2) for n in (
               "CheetahRun", "WalkerWalk", "WalkerRun", "HopperHop", "ReacherEasy", "FingerSpin", "CartpoleSwingup",
               "PendulumSwingup", "BallInCup", "AcrobotSwingup")),
-          (("total_steps", 500_000), ("eval_every", 5_000), ("eval_episodes", 10))),
+          (("total_steps", 1_000_000), ("eval_every", 10_000), ("eval_episodes", 10))),
     Suite("cpu", "three cheap paper tasks for a CPU: gymnax Pendulum, Brax inverted pendulum and reacher "
           "(positional backend)",
           (_t("pendulum", "gymnax/Pendulum-v1", "Pendulum"),

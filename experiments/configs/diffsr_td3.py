@@ -5,8 +5,8 @@
 vp schedule with 50 levels, eps parameterisation, reward head weight 0.1; twin sin/cos RFF critic with LayerNorm
 (LN -> 512 -> [sin, cos] -> 512 -> LN -> ELU -> 1) on an EMA-target psi (tau 0.005), no critic gradient into psi;
 rep Adam 1e-4, critic 3e-4; TD3 actor 512x3 with LayerNorm, exploration 0.2, smoothing 0.2 clipped 0.3, actor and
-targets every step, actor loss -mean(Q1, Q2); batch 512; 500k updates (1M frames at action repeat 2), 5k random
-steps (10k frames), eval every 5k steps (10k frames) with 10 episodes.
+targets every step, actor loss -mean(Q1, Q2); batch 512;
+action repeat 2: 1M env frames (500k decisions and updates), 10k random frames, eval every 10k frames with 10 episodes.
 
 ``fast``: the same algorithm at sizes that learn gymnax/Pendulum-v1 on a laptop CPU in a few minutes.
 """
@@ -42,9 +42,10 @@ def get_config(preset: str = "fast"):
     c.actor_layer_norm = True
     if preset == "paper":
         c.env = "playground/CheetahRun"
-        c.total_steps = 500_000
-        c.warmup_steps = 5_000
-        c.eval_every = 5_000
+        c.action_repeat = 2
+        c.total_steps = 1_000_000  # env frames
+        c.warmup_steps = 10_000
+        c.eval_every = 10_000
         c.batch_size = 512
         c.feature_dim = 512
         c.rep_res_width = 512

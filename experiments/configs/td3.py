@@ -17,9 +17,10 @@ def get_config(preset: str = "fast"):
         c.critic_lr = 1e-3
     elif preset == "paper":
         c.env = "playground/CheetahRun"
-        c.total_steps = 500_000
-        c.warmup_steps = 5_000
-        c.eval_every = 5_000
+        c.action_repeat = 2
+        c.total_steps = 1_000_000  # frames = 500k decisions
+        c.warmup_steps = 10_000
+        c.eval_every = 10_000
         c.batch_size = 512
         c.actor_hidden = (512, 512, 512)
         c.critic_hidden = (512, 512, 512)

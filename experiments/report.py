@@ -139,11 +139,11 @@ def build_report(runs: list[dict], plot_dir: str, plot_rel: str, command: str, r
                        r["config"]["eval_episodes"], r["config"]["num_seeds"], r["config"]["warmup_steps"])
                       for r in runs})
     for preset, total, every, eps, seeds, warm in budgets:
-        out.append(f"- Budget: `{preset}` presets, {total:,} env steps per seed ({warm:,} random warm-up), "
+        out.append(f"- Budget: `{preset}` presets, {total:,} env frames per seed ({warm:,} random warm-up), "
                    f"evaluation every {every:,} steps with {eps} episodes, {seeds} seeds vmapped in one program.")
     paper_steps = dict(PAPER_BUDGET)["total_steps"]
     if any(b[1] < paper_steps for b in budgets):
-        out.append(f"- Reduced budget: the paper trains {paper_steps:,} env steps per seed (eval every "
+        out.append(f"- Reduced budget: the paper trains {paper_steps:,} env frames per seed (eval every "
                    f"{dict(PAPER_BUDGET)['eval_every']:,} steps, 10 episodes, 4 seeds); these numbers show early "
                    "learning, not final performance.")
     out += [f"- Note: {n}" for n in notes]
@@ -186,7 +186,7 @@ def build_report(runs: list[dict], plot_dir: str, plot_rel: str, command: str, r
                          f"{_fmt(np.std(fin) if fin.size else np.nan)}"), f"{_fmt(m)} [{_fmt(lo)}, {_fmt(hi)}]",
                          f"{_fmt(np.nanmean(final))}", f"{int(r['steps'][-1]) if r['steps'].size else 0:,}",
                          f"{_fmt(r['wall_s'], 0)}", paper_txt])
-        out += _md_table(["agent", "seeds", "score mean ± std", "IQM [95% CI]", "final eval (mean)", "env steps",
+        out += _md_table(["agent", "seeds", "score mean ± std", "IQM [95% CI]", "final eval (mean)", "env frames",
                           "wall-clock (s)", f"paper ({PAPER_SOURCE})"], rows)
         if paper:
             out += ["", "Paper row (" + PAPER_SOURCE + "): " + ", ".join(
@@ -219,7 +219,7 @@ def build_report(runs: list[dict], plot_dir: str, plot_rel: str, command: str, r
     # wall-clock
     out += ["## Wall-clock per run", "",
             ("Seconds for the whole run (compile, training, evaluations; all seeds together in one program), summed "
-            "over resumed invocations; env steps/s counts every seed's steps."), ""]
+            "over resumed invocations; env frames/s counts every seed's frames."), ""]
     rows = []
     for r in sorted(runs, key=lambda r: (r["suite"], r["task"], r["agent"])):
         c = r["config"]
@@ -227,7 +227,7 @@ def build_report(runs: list[dict], plot_dir: str, plot_rel: str, command: str, r
         sps = c["total_steps"] * c["num_seeds"] / r["wall_s"] if r["wall_s"] and np.isfinite(r["wall_s"]) else np.nan
         rows.append([f"{r['suite'] + ' / ' if r['suite'] else ''}{r['task']}", r["agent"], f"{c['total_steps']:,}",
                      str(c["num_seeds"]), _fmt(r["wall_s"], 0), _fmt(sps, 0), str(len(inv) or 1)])
-    out += _md_table(["task", "agent", "env steps / seed", "seeds", "wall-clock (s)", "env steps/s (all seeds)",
+    out += _md_table(["task", "agent", "env frames / seed", "seeds", "wall-clock (s)", "env frames/s (all seeds)",
                       "invocations"], rows) + [""]
     out += ["## Reproduce", "", "```bash"] + commands + [command, "```", ""]
     return "\n".join(out)

@@ -188,7 +188,10 @@ def main(argv):
         from diffsr_jax.agents.registry import AGENTS
 
         sweeps = parse_sweeps(sweep_specs, AGENTS[config.agent].hparam_names())
-        env = make_env_from_config(config)
+        try:
+            env = make_env_from_config(config)
+        except ValueError as e:  # e.g. an env whose observations are not a flat array
+            raise ConfigError(str(e).splitlines()[0]) from None
         replay_memory(env, replay_capacity(config), config.num_seeds * len(sweeps), free_memory_bytes())
         if not FLAGS.resume:  # only now, so bad input leaves no empty log dir behind
             check_logdir(logdir, overwrite=FLAGS.overwrite)

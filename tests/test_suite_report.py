@@ -58,7 +58,7 @@ def test_suite_resume_and_report_end_to_end(tmp_path):
     for section in ("# Results", "## Setup", "## Per-task results", "### cpu / pendulum", "## Aggregate across tasks",
                     "## Wall-clock per run", "## Reproduce"):
         assert section in text, section
-    assert "cores" in text and "jax " in text and "300 env steps per seed" in text
+    assert "cores" in text and "jax " in text and "300 env frames per seed" in text
     assert "python -m experiments.suite --suite=cpu --tasks=pendulum" in text
     assert "python -m experiments.report" in text
     assert "paper, Gym-MuJoCo, different simulator" in text and "168.2 ± 9.5 (SAC) |" in text

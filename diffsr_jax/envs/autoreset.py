@@ -48,10 +48,20 @@ class AutoReset:
         self.env, self.mode, self.size, self.refill_every = env, mode, int(size), max(int(refill_every), 1)
 
     def init(self, key) -> ResetPool | None:
-        """The initial pool (None in ``every_step`` mode)."""
+        """A fresh pool (None in ``every_step`` mode)."""
         if self.mode != "pool":
             return None
         return ResetPool(jax.vmap(self.env.reset)(jax.random.split(key, self.size)), jnp.zeros((), jnp.int32))
+
+    def start(self, key, num_envs: int) -> tuple[EnvState, ResetPool | None]:
+        """First states of ``num_envs`` envs and the initial pool, from one batched reset (one compiled reset:
+        on Playground's CheetahRun a reset alone takes ~20 s to compile)."""
+        extra = self.size if self.mode == "pool" else 0
+        states = jax.vmap(self.env.reset)(jax.random.split(key, num_envs + extra))
+        envs = jax.tree_util.tree_map(lambda x: x[:num_envs], states)
+        if not extra:
+            return envs, None
+        return envs, ResetPool(jax.tree_util.tree_map(lambda x: x[num_envs:], states), jnp.zeros((), jnp.int32))
 
     def __call__(self, states: EnvState, done, pool: ResetPool | None, key, t):
         """Envs (n,) whose episode ended (``done`` (n,) bool) start a new one. ``t``: the iteration index

@@ -120,14 +120,14 @@ class Trainer:
     # --- init ------------------------------------------------------------------------------------
     def init(self, rng, hp: dict | None = None) -> RunnerState:
         hp = self.default_hparams() if hp is None else hp
-        k_env, k_agent, k_run, k_pool = jax.random.split(rng, 4)
-        env_state = jax.vmap(self.env.reset)(jax.random.split(k_env, self.num_envs))
+        k_env, k_agent, k_run = jax.random.split(rng, 3)
+        env_state, pool = self.auto_reset.start(k_env, self.num_envs)
         agent_state = self.agent.init(k_agent, hp)
         example = Transition(
             obs=jnp.zeros(self.env.obs_dim), action=jnp.zeros(self.env.action_dim), reward=jnp.zeros(()),
             next_obs=jnp.zeros(self.env.obs_dim), terminated=jnp.zeros(()),
         )
-        return RunnerState(agent_state, env_state, self.auto_reset.init(k_pool), replay_init(example, self.capacity),
+        return RunnerState(agent_state, env_state, pool, replay_init(example, self.capacity),
                            stats_init(self.env.obs_dim), k_run)
 
     # --- one iteration ---------------------------------------------------------------------------

@@ -1,6 +1,10 @@
 """Shared test helpers."""
 
 import importlib
+import json
+import os
+
+TIMING_FIELDS = ("run/wall_time", "run/frames_per_s")  # machine timing: excluded when comparing runs
 
 
 def preset(agent: str, name: str = "fast", **overrides):
@@ -34,3 +38,15 @@ def rollout(env, actions, key=0, mode="every_step", pool_size=4, refill_every=10
 
     xs = (actions, jnp.arange(actions.shape[0]), jax.random.split(k_run, actions.shape[0]))
     return state, jax.jit(lambda xs: jax.lax.scan(body, (state, ar.init(k_pool)), xs))(xs)
+
+
+def run_rows(logdir):
+    """metrics.jsonl rows of a run, timing fields dropped (what must be identical between two runs)."""
+    with open(os.path.join(logdir, "metrics.jsonl")) as f:
+        return [{k: v for k, v in json.loads(line).items() if k not in TIMING_FIELDS} for line in f]
+
+
+def checkpoint_steps(logdir):
+    """Iterations of the complete checkpoints in a run's log dir (orbax's temp dirs are not numbers)."""
+    d = os.path.join(logdir, "checkpoints")
+    return sorted(int(n) for n in os.listdir(d) if n.isdigit()) if os.path.isdir(d) else []

@@ -10,8 +10,10 @@ import time
 
 import pytest
 
+from tests.helpers import checkpoint_steps as _ckpt_steps
+from tests.helpers import run_rows as _rows
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-TIMING = ("run/wall_time", "run/frames_per_s")
 
 
 def _args(agent, logdir, total=1200, *extra):
@@ -30,16 +32,6 @@ def _env():
 
 def _run(*args, timeout=600):
     return subprocess.run(_cmd(*args), cwd=ROOT, env=_env(), capture_output=True, text=True, timeout=timeout)
-
-
-def _rows(logdir):
-    with open(os.path.join(logdir, "metrics.jsonl")) as f:
-        return [{k: v for k, v in json.loads(line).items() if k not in TIMING} for line in f]
-
-
-def _ckpt_steps(logdir):
-    d = os.path.join(logdir, "checkpoints")
-    return sorted(int(n) for n in os.listdir(d) if n.isdigit()) if os.path.isdir(d) else []
 
 
 def _wait_for(predicate, proc, timeout=300):

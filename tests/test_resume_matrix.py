@@ -8,7 +8,6 @@ persistent compilation cache, so the killed and resumed runs reuse the reference
 (env, agent) is its own test, so pytest-xdist spreads them over the cores.
 """
 
-import json
 import os
 import signal
 import subprocess
@@ -17,8 +16,10 @@ import time
 
 import pytest
 
+from tests.helpers import checkpoint_steps as _ckpt_steps
+from tests.helpers import run_rows as _rows
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-TIMING = ("run/wall_time", "run/frames_per_s")
 ENVS = {  # id -> flags
     "gymnax": ["--env=gymnax/Pendulum-v1"],
     "brax_mjx": ["--env=brax/inverted_pendulum", "--config.env_backend=mjx"],
@@ -47,16 +48,6 @@ def _cmd(args):
 
 def _env():
     return dict(os.environ, PYTHONPATH=ROOT)
-
-
-def _rows(logdir):
-    with open(os.path.join(logdir, "metrics.jsonl")) as f:
-        return [{k: v for k, v in json.loads(line).items() if k not in TIMING} for line in f]
-
-
-def _ckpt_steps(logdir):
-    d = os.path.join(logdir, "checkpoints")
-    return sorted(int(n) for n in os.listdir(d) if n.isdigit()) if os.path.isdir(d) else []
 
 
 def _pipeline(env, agent, root, cache):

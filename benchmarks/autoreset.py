@@ -59,7 +59,7 @@ def _programs(env_name: str, mode: str):
     env_carry = (jax.vmap(env.reset)(jax.random.split(k, n)), ar.init(k), k)
     env_fn = jax.jit(rollout)
     runner = jax.jit(trainer.init)(k, trainer.default_hparams())
-    train_fn = jax.jit(functools.partial(trainer.run_chunk, num_iters=FLAGS.chunk))
+    train_fn = jax.jit(functools.partial(trainer.run_iterations, num_iters=FLAGS.chunk))
     out = {}
     for name, fn, state in (("env only", env_fn, env_carry), ("train iteration", train_fn, runner)):
         t0 = time.time()

@@ -10,7 +10,6 @@ seeds one after another (n x time(1 seed) / time(n seeds)). Writes benchmarks/re
 
 from __future__ import annotations
 
-import importlib
 import sys
 import time
 
@@ -33,7 +32,8 @@ def main(_):
     from benchmarks.common import machine, write_results
     from diffsr_jax.training import Trainer
 
-    cfg = importlib.import_module(f"experiments.configs.{FLAGS.agent}").get_config("fast")
+    from experiments.configs import load_preset
+    cfg = load_preset(FLAGS.agent, "fast")
     cfg.env = FLAGS.env
     cfg.warmup_steps = 0
     cfg.total_steps = FLAGS.chunk * (FLAGS.rounds + 1)
@@ -44,7 +44,7 @@ def main(_):
         t0 = time.perf_counter()
         hp = jax.tree_util.tree_map(lambda v, n=n: jnp.broadcast_to(v, (n,)), trainer.default_hparams())
         runner = jax.jit(jax.vmap(trainer.init))(jax.random.split(jax.random.PRNGKey(0), n), hp)
-        run = jax.jit(jax.vmap(lambda r, t: trainer.run_chunk(r, t, FLAGS.chunk), in_axes=(0, None)))
+        run = jax.jit(jax.vmap(lambda r, t: trainer.run_iterations(r, t, FLAGS.chunk), in_axes=(0, None)))
         run = run.lower(runner, jnp.int32(0)).compile()
         runner, _ = jax.block_until_ready(run(runner, jnp.int32(0)))
         progs[n] = [run, runner, time.perf_counter() - t0, []]

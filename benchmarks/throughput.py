@@ -35,8 +35,7 @@ FLAGS = flags.FLAGS
 
 
 def measure_one(env: str, agent: str) -> dict:
-    import importlib
-
+    
     import jax
     import jax.numpy as jnp
     import numpy as np
@@ -46,7 +45,8 @@ def measure_one(env: str, agent: str) -> dict:
         jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.0)
     from diffsr_jax.training import Trainer
 
-    cfg = importlib.import_module(f"experiments.configs.{agent}").get_config(FLAGS.preset)
+    from experiments.configs import load_preset
+    cfg = load_preset(agent, FLAGS.preset)
     cfg.env = env
     cfg.warmup_steps = 0  # measure learning iterations
     cfg.total_steps = FLAGS.chunk * (FLAGS.repeats + 1)
@@ -56,7 +56,7 @@ def measure_one(env: str, agent: str) -> dict:
     keys = jax.random.split(jax.random.PRNGKey(0), FLAGS.num_seeds)
     hp = jax.tree_util.tree_map(lambda v: jnp.broadcast_to(v, (FLAGS.num_seeds,)), trainer.default_hparams())
     init = jax.jit(jax.vmap(trainer.init))
-    chunk = jax.jit(jax.vmap(lambda r, t: trainer.run_chunk(r, t, FLAGS.chunk), in_axes=(0, None)))
+    chunk = jax.jit(jax.vmap(lambda r, t: trainer.run_iterations(r, t, FLAGS.chunk), in_axes=(0, None)))
     t0 = time.time()
     runner = jax.block_until_ready(init(keys, hp))
     compiled = chunk.lower(runner, jnp.int32(0)).compile()

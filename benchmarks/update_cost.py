@@ -15,7 +15,6 @@ FLOPs are the matrix multiplies of one update counted from its jaxpr (benchmarks
 
 from __future__ import annotations
 
-import importlib
 import sys
 import time
 
@@ -67,7 +66,8 @@ def measure(spec: str) -> dict:
     from diffsr_jax.agents.registry import make_agent
 
     agent_name, preset = spec.split(":")
-    cfg = importlib.import_module(f"experiments.configs.{agent_name}").get_config(preset)
+    from experiments.configs import load_preset
+    cfg = load_preset(agent_name, preset)
     agent = make_agent(cfg, FLAGS.obs_dim, FLAGS.action_dim)
     state = agent.init(jax.random.PRNGKey(0), agent.hparams())
     n_data = 100_000
@@ -77,16 +77,10 @@ def measure(spec: str) -> dict:
                       jax.random.normal(k[2], (n_data,)), jax.random.normal(k[3], (n_data, FLAGS.obs_dim)),
                       jnp.zeros(n_data))
 
-    class Sampler:  # what Trainer's ReplaySampler offers: uniform batches and contiguous segments
-        def __call__(self, key):
-            idx = jax.random.randint(key, (cfg.batch_size,), 0, n_data)
-            return jax.tree_util.tree_map(lambda x: x[idx], data)
+    from diffsr_jax.data import ReplaySampler, replay_add, replay_init
 
-        def segments(self, key, batch, length):
-            idx = jax.random.randint(key, (batch, 1), 0, n_data - length) + jnp.arange(length)
-            return jax.tree_util.tree_map(lambda x: x[idx], data), jnp.ones((batch, length))
-
-    sample = Sampler()
+    buffer = replay_add(replay_init(jax.tree_util.tree_map(lambda x: x[0], data), n_data), data)
+    sample = ReplaySampler(buffer, None, int(cfg.batch_size))
     flops = matmul_flops(lambda s, k: agent.update(s, sample, k, 0), state, jax.random.PRNGKey(2))
     num_updates = max(1, min(FLAGS.num_updates, int(FLAGS.gflop_per_call * 1e9 / max(flops, 1.0))))
 

@@ -13,7 +13,6 @@ Writes benchmarks/results/wallclock.{json,md,png}.
 
 from __future__ import annotations
 
-import importlib
 import sys
 import time
 
@@ -50,7 +49,8 @@ def build(agent: str, denoise_steps: int | None, chunk: int):
 
     from diffsr_jax.training import Trainer
 
-    cfg = importlib.import_module(f"experiments.configs.{agent}").get_config("fast")
+    from experiments.configs import load_preset
+    cfg = load_preset(agent, "fast")
     cfg.env = FLAGS.env
     if denoise_steps is not None:
         cfg.denoise_steps = denoise_steps
@@ -60,8 +60,8 @@ def build(agent: str, denoise_steps: int | None, chunk: int):
     trainer = Trainer(cfg)
     t0 = time.perf_counter()
     runner = jax.jit(trainer.init)(jax.random.PRNGKey(0))
-    fill = jax.jit(lambda r: trainer.run_chunk(r, 0, warm)[0])
-    run = jax.jit(lambda r, t: trainer.run_chunk(r, t, chunk)).lower(runner, jnp.int32(warm)).compile()
+    fill = jax.jit(lambda r: trainer.run_iterations(r, 0, warm)[0])
+    run = jax.jit(lambda r, t: trainer.run_iterations(r, t, chunk)).lower(runner, jnp.int32(warm)).compile()
     act = jax.jit(lambda s, o, k: trainer.agent.act(s, o, k, False))
     obs = trainer.normalize(runner.obs_stats, runner.env_state.obs[:1])
     jax.block_until_ready(act(runner.agent, obs, jax.random.PRNGKey(1)))

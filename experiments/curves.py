@@ -8,7 +8,6 @@ Writes <logdir>/<agent>/ (the usual run outputs), <logdir>/curves.png and <logdi
 
 from __future__ import annotations
 
-import importlib
 import io
 import os
 import sys
@@ -43,7 +42,8 @@ def main(_):
     try:
         for agent in FLAGS.agents:
             try:
-                cfg = importlib.import_module(f"experiments.configs.{agent}").get_config("fast")
+                from experiments.configs import load_preset
+                cfg = load_preset(agent, "fast")
             except ModuleNotFoundError:
                 raise ConfigError(f"unknown agent {agent!r}; choose from diffsr_sac, diffsr_td3, sac, td3") from None
             cfg.env, cfg.num_seeds = FLAGS.env, FLAGS.num_seeds

@@ -13,7 +13,6 @@ command skips finished runs and resumes interrupted ones from their latest check
 
 from __future__ import annotations
 
-import importlib
 import json
 import os
 import shlex
@@ -45,7 +44,8 @@ def build_config(suite, task, agent: str, preset: str, num_seeds: int, total_ste
     from experiments.suites import parse_value
 
     try:
-        cfg = importlib.import_module(f"experiments.configs.{agent}").get_config(preset)
+        from experiments.configs import load_preset
+        cfg = load_preset(agent, preset)
     except ModuleNotFoundError:
         raise ConfigError(f"agent {agent!r} has no preset file experiments/configs/{agent}.py") from None
     except ValueError as e:

@@ -22,7 +22,6 @@ from ml_collections import config_flags
 from diffsr_jax.training.compile_cache import DEFAULT_CACHE_DIR, setup_compile_cache
 from experiments.cli import fail, parse_flags
 
-CONFIG_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "configs")
 DEFAULT_AGENT = "diffsr_sac"
 
 
@@ -36,11 +35,17 @@ def _agent_from_argv(argv) -> str:
 
 
 def _default_config_path(argv) -> str:
-    path = os.path.join(CONFIG_DIR, f"{_agent_from_argv(argv)}.py")
-    return f"{path}:fast" if os.path.exists(path) else os.path.join(CONFIG_DIR, f"{DEFAULT_AGENT}.py:fast")
+    """The ``fast`` preset of --agent (experiments/configs/<agent>.py, or diffsr.py:<base> for diffsr_<base>)."""
+    from experiments.configs import preset_path
+
+    try:
+        return preset_path(_agent_from_argv(argv), "fast")
+    except ValueError:  # an unknown agent: resolve_config names the valid ones
+        return preset_path(DEFAULT_AGENT, "fast")
 
 
-flags.DEFINE_string("agent", DEFAULT_AGENT, "diffsr_sac, diffsr_td3, sac, td3, polygrad or diffusion_planner; selects experiments/configs/<agent>.py:fast")
+flags.DEFINE_string("agent", DEFAULT_AGENT, "sac, td3, ddpg, their Diff-SR versions diffsr_<base>, polygrad or "
+                    "diffusion_planner; selects experiments/configs/<agent>.py:fast")
 flags.DEFINE_string("env", None, "environment: brax/<name>, playground/<Name> or gymnax/<name>")
 flags.DEFINE_integer("num_seeds", None, "independent agents run in parallel (vmapped) in one program")
 flags.DEFINE_integer("seed", None, "first seed; seed i of the run is seed + i")
@@ -63,12 +68,12 @@ FLAGS = flags.FLAGS
 
 def resolve_config():
     """The preset with the convenience flags applied."""
-    from diffsr_jax.agents.registry import AGENTS
+    from diffsr_jax.agents.registry import AGENTS, unknown_agent_message
 
     config = FLAGS.config
     with config.unlocked():
         if FLAGS.agent not in AGENTS:
-            fail(f"unknown agent {FLAGS.agent!r}; choose one of: {', '.join(sorted(AGENTS))}")
+            fail(unknown_agent_message(FLAGS.agent))
         if FLAGS["agent"].present and FLAGS.agent != config.agent:
             fail(f"--agent={FLAGS.agent} disagrees with the config's agent {config.agent!r}; "
                  f"drop --agent or pass --config=experiments/configs/{FLAGS.agent}.py:<preset>")
@@ -166,7 +171,7 @@ def main(argv):
     if len(argv) > 1:
         fail(f"unexpected arguments {' '.join(argv[1:])}; flags look like --name=value")
     from diffsr_jax.envs import make_env_from_config
-    from diffsr_jax.training.host_loop import free_memory_bytes, replay_memory
+    from diffsr_jax.training.memory import free_memory_bytes, replay_memory
     from diffsr_jax.training.trainer import replay_capacity
     from diffsr_jax.training.validate import ConfigError, check_logdir, validate_config
 
@@ -185,9 +190,9 @@ def main(argv):
             with config.unlocked():  # fix the replay size now, so a resumed run with more steps can restore it
                 config.replay_capacity = replay_capacity(config)
         validate_config(config)
-        from diffsr_jax.agents.registry import AGENTS
+        from diffsr_jax.agents.registry import hparam_names
 
-        sweeps = parse_sweeps(sweep_specs, AGENTS[config.agent].hparam_names())
+        sweeps = parse_sweeps(sweep_specs, hparam_names(config))
         try:
             env = make_env_from_config(config)
         except ValueError as e:  # e.g. an env whose observations are not a flat array

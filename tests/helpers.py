@@ -1,6 +1,5 @@
 """Shared test helpers."""
 
-import importlib
 import json
 import os
 
@@ -8,7 +7,8 @@ TIMING_FIELDS = ("run/wall_time", "run/frames_per_s")  # machine timing: exclude
 
 
 def preset(agent: str, name: str = "fast", **overrides):
-    cfg = importlib.import_module(f"experiments.configs.{agent}").get_config(name)
+    from experiments.configs import load_preset
+    cfg = load_preset(agent, name)
     for k, v in overrides.items():
         cfg[k] = v
     return cfg

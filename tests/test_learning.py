@@ -16,6 +16,8 @@ from tests.helpers import preset
     pytest.param("sac", marks=pytest.mark.slow),
     pytest.param("td3", marks=pytest.mark.slow),
     pytest.param("diffsr_td3", marks=pytest.mark.slow),
+    pytest.param("ddpg", marks=pytest.mark.slow),  # the third base: added in one file, no Diff-SR code in it
+    pytest.param("diffsr_ddpg", marks=pytest.mark.slow),
     pytest.param("polygrad", marks=pytest.mark.slow),  # the sampling-based baseline: ~30 min on 2 CPU cores
 ])
 def test_agent_learns_pendulum(agent):
@@ -23,7 +25,7 @@ def test_agent_learns_pendulum(agent):
     assert cfg.env == "gymnax/Pendulum-v1" and cfg.total_steps <= 20_000
     train = make_train(cfg)
     _, m = jax.jit(jax.vmap(train))(jax.random.split(jax.random.PRNGKey(0), 2))
-    curve = np.asarray(m["eval/return"]).mean(-1)  # (seeds, evals)
+    curve = np.asarray(m["eval/return"])  # (seeds, evals): mean over eval_episodes
     first, final = curve[:, 0].mean(), curve[:, -1].mean()
     assert first < -900, f"the first evaluation should be near random, got {first:.0f}"
     assert final > -300, f"{agent}: mean final eval return {final:.0f} over 2 seeds; curve {curve.round(0)}"

@@ -34,9 +34,9 @@ def _counts(opt_state) -> int:
     pytest.param("polygrad", marks=pytest.mark.slow), pytest.param("diffusion_planner", marks=pytest.mark.slow),
 ])
 def test_paper_preset_runs_with_its_sizes_and_ratios(agent, tmp_path):
-    import importlib
-
-    cfg = importlib.import_module(f"experiments.configs.{agent}").get_config("paper")
+    
+    from experiments.configs import load_preset
+    cfg = load_preset(agent, "paper")
     repeat = int(cfg.action_repeat)
     f = repeat  # frames per iteration (one env per seed)
     learn = 5 if agent == "polygrad" else LEARN_ITERS  # PolyGRAD: 22 s per update at the paper's sizes
@@ -61,7 +61,7 @@ def test_paper_preset_runs_with_its_sizes_and_ratios(agent, tmp_path):
 
     from diffsr_jax.training import Trainer
     from diffsr_jax.training.checkpoint import Checkpointer
-    from diffsr_jax.training.host_loop import make_members
+    from diffsr_jax.training.members import make_members
 
     config = ml_collections.ConfigDict(saved)
     trainer = Trainer(config)
@@ -72,8 +72,9 @@ def test_paper_preset_runs_with_its_sizes_and_ratios(agent, tmp_path):
     _, runner, meta = ck.restore_latest(jax.eval_shape(jax.vmap(trainer.init), keys, hp))
     learn_iters = ITERS - int(config.warmup_steps) // f
     assert learn_iters == learn
-    critic = runner.agent.value if agent == "polygrad" else runner.agent.critic
+    ac = runner.agent.sac if agent == "diffusion_planner" else runner.agent
+    critic = ac.value if agent == "polygrad" else ac.critic
     assert _counts(critic.opt_state) == learn_iters * int(config.updates_per_step)
     if agent.startswith("diffsr"):
-        assert _counts(runner.agent.rep.opt_state) == learn_iters * int(config.rep_updates_per_step)
+        assert _counts(runner.agent.features.learner.opt_state) == learn_iters * int(config.rep_updates_per_step)
         assert np.isfinite(rows[-1]["train/score_matching_loss"])

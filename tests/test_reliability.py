@@ -94,7 +94,7 @@ def _abstract_runner(logdir):
     import ml_collections
 
     from diffsr_jax.training import Trainer
-    from diffsr_jax.training.host_loop import make_members
+    from diffsr_jax.training.members import make_members
 
     with open(os.path.join(logdir, "config.json")) as f:
         cfg = ml_collections.ConfigDict(json.load(f))

@@ -12,8 +12,8 @@ import numpy as np
 import pytest
 
 from diffsr_jax.agents.common import Transition
-from diffsr_jax.agents.diffusion_planner import DiffusionPlanner
 from diffsr_jax.agents.polygrad import PolyGRAD, lambda_returns
+from diffsr_jax.agents.registry import make_agent
 from diffsr_jax.data.replay import replay_add, replay_init
 from diffsr_jax.data.segments import sample_segments
 from diffsr_jax.diffusion import make_schedule
@@ -152,7 +152,7 @@ def test_polygrad_actor_critic_moves_the_policy_to_the_rewarded_action():
 def test_planner_returns_actions_in_bounds_and_its_best_candidate():
     cfg = preset("diffusion_planner", denoise_steps=6, model_width=32, model_layers=2, time_embed_dim=8,
                  horizon=4, num_candidates=8, actor_hidden=(16,), critic_hidden=(16,), x0_clip=50.0)
-    agent = DiffusionPlanner(cfg, 3, 2)
+    agent = make_agent(cfg, 3, 2)
     state = agent.init(jax.random.PRNGKey(0), agent.hparams())
     obs = 3.0 * jax.random.normal(jax.random.PRNGKey(1), (5, 3))
     for det in (True, False):
@@ -163,7 +163,9 @@ def test_planner_returns_actions_in_bounds_and_its_best_candidate():
     assert cand_a.shape == (5, 8, 2) and bool(jnp.all(jnp.abs(cand_a) <= 1.0))
     np.testing.assert_allclose(q, cand_q.max(axis=1), rtol=1e-6)  # acts on the best candidate by Q
     assert float(jnp.std(cand_a, axis=1).mean()) > 1e-3  # candidates differ (sampled, not one mode)
-    np.testing.assert_allclose(jnp.min(agent.q_values(state.critic.params, None, obs, a), axis=0), q, rtol=1e-5)
+    sac = state.sac
+    np.testing.assert_allclose(jnp.min(agent.sac.critic.q(sac.critic.params, sac.features, obs, a), axis=0), q,
+                               rtol=1e-5)
 
 
 @pytest.mark.parametrize("agent", ["polygrad", "diffusion_planner"])

@@ -1,8 +1,8 @@
-"""Pieces shared by every agent: transitions, optimizers, target updates, TD targets."""
+"""Pieces shared by every agent: transitions, optimizers, target updates, TD targets, traced hyperparameters and
+the learner step of an actor-critic with a critic component."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
 import flax.struct
@@ -71,4 +71,25 @@ def reduce_twin(q, how: str):
     raise ValueError(f"unknown twin reduction {how!r}; choose one of min, mean, q1")
 
 
-SampleFn = Callable[[jax.Array], Transition]
+
+def traced_hparams(config, names) -> dict:
+    """The config fields ``names`` as float32 scalars: the agent's ``state.hp``, traced so they can be vmapped."""
+    return {k: jnp.asarray(config[k], jnp.float32) for k in names}
+
+
+def learner_step(agent, state, sampler, key, update_idx):
+    """One learner update of an actor-critic whose critic is a component (``agents.critics``): the critic's own
+    feature learning (``critic.update_features``, on fresh batches), then the agent's actor-critic step on another
+    batch. ``agent`` has ``critic``, ``critic_loss(critic_params, state, batch, key) -> (loss, info)`` and
+    ``update_actor_critic(state, batch, key, update_idx) -> (state, info)``; ``state`` has ``critic``, ``features``
+    and ``hp``. Returns (state, metrics)."""
+    k_features, k_batch, k_ac = jax.random.split(key, 3)
+
+    def critic_loss_of_features(features, batch, k):
+        return agent.critic_loss(state.critic.params, state.replace(features=features), batch, k)[0]
+
+    features, f_info = agent.critic.update_features(state.features, sampler, k_features, state.hp,
+                                                    critic_loss_of_features)
+    state, info = agent.update_actor_critic(state.replace(features=features), sampler.batch(k_batch), k_ac,
+                                            update_idx)
+    return state, {**f_info, **info}

@@ -5,7 +5,7 @@ A trajectory diffusion model over x = [s_t, a_t]_{t<H} (B, H, d_s + d_a) is trai
 ``num_candidates`` trajectories from the current state with the full reverse chain (``denoise_steps`` denoiser
 evaluations), scores each by the learned twin critic Q(s_0, a_0) (min of the pair), and executes the best
 first action (plus Gaussian exploration noise ``planner_noise`` while training). The critic (and the actor its TD
-target needs) is learned exactly as SAC learns it, from the planner's own replay data.
+target needs) is a SAC agent the planner holds, learned exactly as SAC learns, from the planner's own replay data.
 
 This is the per-action cost of sampling-based diffusion control, which Diff-SR's policy (one MLP forward per
 action) does not pay.
@@ -13,14 +13,11 @@ action) does not pay.
 
 from __future__ import annotations
 
-import dataclasses
-from typing import Any
-
 import flax.struct
 import jax
 import jax.numpy as jnp
 
-from diffsr_jax.agents.common import Learner, adam
+from diffsr_jax.agents.common import Learner, adam, traced_hparams
 from diffsr_jax.agents.sac import SAC, SACState
 from diffsr_jax.diffusion.sampling import sample_chain
 from diffsr_jax.diffusion.schedules import make_schedule
@@ -29,29 +26,32 @@ from diffsr_jax.networks.trajectory_denoiser import TrajectoryDenoiser
 
 
 @flax.struct.dataclass
-class PlannerState(SACState):
-    model: Any = None  # trajectory diffusion model Learner
+class PlannerState:
+    sac: SACState  # the critic (and the actor its TD target needs)
+    model: Learner  # trajectory diffusion model
 
 
-class DiffusionPlanner(SAC):
-    HPARAMS = SAC.HPARAMS + ("model_lr", "planner_noise")
+class DiffusionPlanner:
+    HPARAMS = ("model_lr", "planner_noise")
 
-    def __init__(self, cfg, obs_dim: int, action_dim: int):
-        super().__init__(cfg, obs_dim, action_dim)
+    def __init__(self, cfg, obs_dim: int, action_dim: int, critic):
+        self.cfg, self.obs_dim, self.action_dim = cfg, obs_dim, action_dim
+        self.sac = SAC(cfg, obs_dim, action_dim, critic)
+        self.hparam_names = self.sac.hparam_names + self.HPARAMS
         self.horizon = int(cfg.horizon)
         self.x_dim = obs_dim + action_dim
         self.model_net = TrajectoryDenoiser(cfg.model_width, cfg.model_layers, cfg.time_embed_dim)
         self.schedule = make_schedule(cfg.model_schedule, int(cfg.denoise_steps))
         self._no_cond = lambda b: jnp.zeros((b, self.horizon, 0))
 
+    def hparams(self) -> dict:
+        return traced_hparams(self.cfg, self.hparam_names)
+
     def init(self, key, hp: dict) -> PlannerState:
         k_sac, k_model = jax.random.split(key)
-        sac = super().init(k_sac, hp)
         x = jnp.zeros((1, self.horizon, self.x_dim))
         params = self.model_net.init(k_model, x, self._no_cond(1), jnp.zeros((1,), jnp.int32))
-        model = Learner.create(params, adam(hp["model_lr"], self.cfg.max_grad_norm))
-        fields = {f.name: getattr(sac, f.name) for f in dataclasses.fields(sac)}
-        return PlannerState(**fields, model=model)
+        return PlannerState(self.sac.init(k_sac, hp), Learner.create(params, adam(hp["model_lr"], self.cfg.max_grad_norm)))
 
     def candidates(self, state: PlannerState, obs, key):
         """obs (N, d_s) -> (first actions (N, C, d_a) in [-1, 1], their Q (N, C)) of C = num_candidates trajectories
@@ -64,7 +64,8 @@ class DiffusionPlanner(SAC):
         traj = sample_chain(self.schedule, eps_fn, key, (n * c, self.horizon, self.x_dim), condition,
                             clip_x0=float(self.cfg.x0_clip))
         a0 = jnp.clip(traj[:, 0, ds:], -1.0, 1.0)
-        q = jnp.min(self.q_values(state.critic.params, None, s0, a0), axis=0)
+        sac = state.sac
+        q = jnp.min(self.sac.critic.q(sac.critic.params, sac.features, s0, a0), axis=0)
         return a0.reshape(n, c, -1), q.reshape(n, c)
 
     def plan(self, state: PlannerState, obs, key):
@@ -79,7 +80,7 @@ class DiffusionPlanner(SAC):
         a, _ = self.plan(state, obs, k_plan)
         if deterministic:
             return a
-        noise = state.hp["planner_noise"] * jax.random.normal(k_noise, a.shape)
+        noise = state.sac.hp["planner_noise"] * jax.random.normal(k_noise, a.shape)
         return jnp.clip(a + noise, -1.0, 1.0)
 
     def model_loss(self, params, seg, valid, key):
@@ -90,7 +91,11 @@ class DiffusionPlanner(SAC):
     def update(self, state: PlannerState, sampler, key, update_idx):
         """SAC step on a uniform batch, then one denoising step of the trajectory model on replay segments."""
         k_sac, k_seg, k_loss = jax.random.split(key, 3)
-        state, info = super().update(state, sampler, k_sac, update_idx)
+        sac, info = self.sac.update(state.sac, sampler, k_sac, update_idx)
         seg, valid = sampler.segments(k_seg, int(self.cfg.model_batch), self.horizon)
         loss, grads = jax.value_and_grad(self.model_loss)(state.model.params, seg, valid, k_loss)
-        return state.replace(model=state.model.apply_gradients(grads)), {**info, "model_loss": loss}
+        return PlannerState(sac, state.model.apply_gradients(grads)), {**info, "model_loss": loss}
+
+    def diagnostics(self, state: PlannerState, batch, key) -> dict:
+        del state, batch, key
+        return {}

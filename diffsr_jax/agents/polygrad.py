@@ -30,8 +30,7 @@ import flax.struct
 import jax
 import jax.numpy as jnp
 
-from diffsr_jax.agents.base import TracedHyperparams
-from diffsr_jax.agents.common import Learner, adam, soft_update
+from diffsr_jax.agents.common import Learner, adam, soft_update, traced_hparams
 from diffsr_jax.data.normalizer import RunningStats, stats_init, stats_update
 from diffsr_jax.diffusion.sampling import (
     posterior_coefficients,
@@ -77,12 +76,13 @@ def lambda_returns(rewards, discounts, values, lam):
     return rets.T
 
 
-class PolyGRAD(TracedHyperparams):
+class PolyGRAD:
     HPARAMS = ("gamma", "lam", "tau", "actor_lr", "critic_lr", "model_lr", "entropy_coef", "guidance_lr",
                "action_noise_scale")
 
     def __init__(self, cfg, obs_dim: int, action_dim: int):
         self.cfg = cfg
+        self.hparam_names = self.HPARAMS
         self.obs_dim, self.action_dim = obs_dim, action_dim
         self.horizon = int(cfg.horizon)
         self.x_dim = obs_dim + 2  # state, standardised reward, termination flag
@@ -95,6 +95,9 @@ class PolyGRAD(TracedHyperparams):
         self.value_net = MLP(tuple(cfg.critic_hidden), 1, cfg.activation)
         self.model_net = TrajectoryDenoiser(cfg.model_width, cfg.model_layers, cfg.time_embed_dim)
         self.schedule = make_schedule(cfg.model_schedule, int(cfg.denoise_steps))
+
+    def hparams(self) -> dict:
+        return traced_hparams(self.cfg, self.hparam_names)
 
     # --- state -----------------------------------------------------------------------------------
     def init(self, key, hp: dict) -> PolyGRADState:
@@ -224,3 +227,7 @@ class PolyGRAD(TracedHyperparams):
         state = state.replace(log_guidance=log_g)
         return state, {**info, "model_loss": m_loss, "guidance_scale": jnp.exp(log_g), "act_std": act_std,
                        "imag_reward": rewards.mean(), "imag_terminal": terminated.mean()}
+
+    def diagnostics(self, state: PolyGRADState, batch, key) -> dict:
+        del state, batch, key
+        return {}

@@ -1,7 +1,8 @@
-"""TD3: twin critics, target policy smoothing, delayed actor and target updates.
+"""TD3: twin critics, target policy smoothing, delayed actor and target updates, on any critic component.
 
-Like SAC, the critic is reached only through the ``ActorCritic`` hooks, so Diff-SR-TD3 can replace it.
-Traced hyperparameters (``state.hp``): gamma, tau, actor_lr, critic_lr, expl_noise, policy_noise, noise_clip.
+With ``MLPCritic`` this is TD3; with a ``RepresentationCritic`` on ``DiffSRRepresentation`` it is Diff-SR-TD3.
+Traced hyperparameters (``state.hp``): gamma, tau, actor_lr, critic_lr, expl_noise, policy_noise, noise_clip, plus
+the critic's own.
 """
 
 from __future__ import annotations
@@ -12,8 +13,7 @@ import flax.struct
 import jax
 import jax.numpy as jnp
 
-from diffsr_jax.agents.base import ActorCritic
-from diffsr_jax.agents.common import Learner, adam, reduce_twin, soft_update, td_target
+from diffsr_jax.agents.common import Learner, adam, learner_step, reduce_twin, soft_update, td_target, traced_hparams
 from diffsr_jax.networks.actors import DeterministicActor
 
 
@@ -23,29 +23,29 @@ class TD3State:
     target_actor: Any
     critic: Learner
     target_critic: Any
+    features: Any  # the critic component's own state (None for an MLP critic)
     hp: dict
-    rep: Any = None
-    target_rep: Any = None
 
 
-class TD3(ActorCritic):
+class TD3:
     HPARAMS = ("gamma", "tau", "actor_lr", "critic_lr", "expl_noise", "policy_noise", "noise_clip")
+    NUM_Q = 2  # twin critics
 
-    def __init__(self, cfg, obs_dim: int, action_dim: int):
-        super().__init__(cfg, obs_dim, action_dim)
+    def __init__(self, cfg, obs_dim: int, action_dim: int, critic):
+        self.cfg, self.critic = cfg, critic
+        self.obs_dim, self.action_dim = obs_dim, action_dim
         self.actor_net = DeterministicActor(action_dim, tuple(cfg.actor_hidden), cfg.activation, cfg.actor_layer_norm)
+        self.hparam_names = self.HPARAMS + critic.hparam_names
 
-    def init(self, key, hp: dict, rep=None, target_rep=None) -> TD3State:
+    def hparams(self) -> dict:
+        return traced_hparams(self.cfg, self.hparam_names)
+
+    def init(self, key, hp: dict) -> TD3State:
         k_actor, k_critic = jax.random.split(key)
-        obs = jnp.zeros((1, self.obs_dim))
-        action = jnp.zeros((1, self.action_dim))
-        actor_params = self.actor_net.init(k_actor, obs)
-        rep_params = None if rep is None else (target_rep if target_rep is not None else rep.params)
-        critic_params = self.critic_init(k_critic, obs, action, rep_params)
-        return TD3State(
-            Learner.create(actor_params, adam(hp["actor_lr"])), actor_params,
-            Learner.create(critic_params, adam(hp["critic_lr"])), critic_params, hp, rep, target_rep,
-        )
+        actor_params = self.actor_net.init(k_actor, jnp.zeros((1, self.obs_dim)))
+        critic_params, features = self.critic.init(k_critic, self.obs_dim, self.action_dim, hp)
+        return TD3State(Learner.create(actor_params, adam(hp["actor_lr"])), actor_params,
+                        Learner.create(critic_params, adam(hp["critic_lr"])), critic_params, features, hp)
 
     def act(self, state: TD3State, obs, key, deterministic: bool):
         a = self.actor_net.apply(state.actor.params, obs)
@@ -56,19 +56,18 @@ class TD3(ActorCritic):
 
     def critic_loss(self, critic_params, state: TD3State, batch, key):
         hp = state.hp
-        rep_params = self.critic_rep_params(state)
         next_a = self.actor_net.apply(state.target_actor, batch.next_obs)
         noise = jnp.clip(hp["policy_noise"] * jax.random.normal(key, next_a.shape), -hp["noise_clip"], hp["noise_clip"])
         next_a = jnp.clip(next_a + noise, -1.0, 1.0)
-        next_q = jnp.min(self.q_values(state.target_critic, rep_params, batch.next_obs, next_a), axis=0)
+        next_q = jnp.min(self.critic.q(state.target_critic, state.features, batch.next_obs, next_a), axis=0)
         target = jax.lax.stop_gradient(td_target(batch.reward, batch.terminated, next_q, hp["gamma"]))
-        q = self.q_values(critic_params, rep_params, batch.obs, batch.action)
+        q = self.critic.q(critic_params, state.features, batch.obs, batch.action)
         loss = jnp.sum(jnp.mean((q - target) ** 2, axis=-1))
         return loss, {"critic_loss": loss, "q_mean": q.mean(), "q_std": q.std(), "target_q": target.mean()}
 
     def actor_loss(self, actor_params, state: TD3State, batch):
         a = self.actor_net.apply(actor_params, batch.obs)
-        q = self.q_values(state.critic.params, self.critic_rep_params(state), batch.obs, a)
+        q = self.critic.q(state.critic.params, state.features, batch.obs, a)
         loss = -jnp.mean(reduce_twin(q, self.cfg.actor_q_reduce))
         return loss, {"actor_loss": loss}
 
@@ -95,6 +94,9 @@ class TD3(ActorCritic):
         )
         return state, {**c_info, **a_info}
 
-    def update(self, state: TD3State, sample_fn, key, update_idx):
-        k_batch, k_update = jax.random.split(key)
-        return self.update_actor_critic(state, sample_fn(k_batch), k_update, update_idx)
+    def update(self, state: TD3State, sampler, key, update_idx):
+        """The critic's feature learning, then one TD3 critic step (and, every policy_delay, the actor's)."""
+        return learner_step(self, state, sampler, key, update_idx)
+
+    def diagnostics(self, state: TD3State, batch, key) -> dict:
+        return self.critic.diagnostics(state.features, batch, key)

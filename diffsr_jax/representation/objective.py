@@ -1,8 +1,9 @@
-"""The denoising score-matching objective for psi, zeta.
+"""The denoising score-matching objective for psi, zeta, with psi already computed.
 
-``apply_fn(params, obs, action, x_noisy, level, alpha_bar) -> pred (B, d_s)`` is any model with the
-signature of ``DiffusionRepresentation.apply``; ``pred`` is eps_hat or the score depending on
-``parameterization``.
+The score of the noised next state factorises as psi(s, a)^T zeta(x_noisy, level). The caller computes psi once
+(it is shared with the reward head and the critic) and passes ``zeta_fn(x_noisy, level, alpha_bar) -> (B, F, d_s)``;
+the objective draws the levels and the noise, builds the prediction psi^T zeta and scores it (eps_hat or the score,
+depending on ``parameterization``; see ``diffusion.loss``).
 """
 
 from __future__ import annotations
@@ -11,49 +12,39 @@ import jax
 import jax.numpy as jnp
 
 from diffsr_jax.diffusion import NoiseSchedule, corrupt, denoising_loss
+from diffsr_jax.representation.score import factorized_score
 
 
-def _level_loss(apply_fn, params, key, obs, action, next_obs, level, alpha_bar, parameterization, noise_scale):
+def _batch_loss(psi, zeta_fn, key, next_obs, level, alpha_bar, parameterization, noise_scale):
+    """Batch mean of the per-row loss at the given per-row levels (B,) int and alpha_bar (B,)."""
     x_noisy, eps = corrupt(key, next_obs, alpha_bar, noise_scale)
-    pred = apply_fn(params, obs, action, x_noisy, level, alpha_bar)
-    return denoising_loss(pred, eps, alpha_bar, parameterization, noise_scale)
+    pred = factorized_score(psi, zeta_fn(x_noisy, level, alpha_bar))
+    return jnp.mean(denoising_loss(pred, eps, alpha_bar, parameterization, noise_scale))
 
 
-def representation_loss(
-    apply_fn, params, key, obs, action, next_obs, schedule: NoiseSchedule, parameterization: str,
-    noise_scale: float = 1.0,
-):
-    """Mean over the batch of the denoising loss, one uniformly drawn level per row.
+def score_matching_loss(psi, zeta_fn, key, next_obs, schedule: NoiseSchedule, parameterization: str,
+                        noise_scale: float = 1.0, levels=None):
+    """Denoising score-matching loss of the factorised model.
 
-    obs (B, d_s), action (B, d_a), next_obs (B, d_s) -> scalar.
+    Args:
+      psi: (B, F) features of (s, a).
+      zeta_fn: (x_noisy (B, d_s), level (B,) int, alpha_bar (B,)) -> zeta (B, F, d_s).
+      key: PRNG key for the levels and the noise.
+      next_obs: (B, d_s) the clean next states.
+      levels: None -> one level per row drawn uniformly from the schedule, returns a scalar (the training loss);
+        (L,) ints -> the batch-mean loss at each level, all at once with ``vmap``, returns (L,); level ``levels[i]``
+        uses noise from ``jax.random.split(key, L)[i]``.
     """
-    k_level, k_noise = jax.random.split(key)
-    level = jax.random.randint(k_level, (obs.shape[0],), 0, schedule.num_levels)
-    alpha_bar = schedule.alpha_bar[level]
-    rows = _level_loss(
-        apply_fn, params, k_noise, obs, action, next_obs, level, alpha_bar, parameterization, noise_scale
-    )
-    return jnp.mean(rows)
-
-
-def per_level_losses(
-    apply_fn, params, key, obs, action, next_obs, schedule: NoiseSchedule, levels, parameterization: str,
-    noise_scale: float = 1.0,
-):
-    """The batch-mean loss at each of the given levels, all at once with ``vmap``.
-
-    levels (L,) int -> (L,). Level ``levels[i]`` uses noise from ``jax.random.split(key, L)[i]``.
-    """
+    batch = next_obs.shape[0]
+    if levels is None:
+        k_level, k_noise = jax.random.split(key)
+        level = jax.random.randint(k_level, (batch,), 0, schedule.num_levels)
+        return _batch_loss(psi, zeta_fn, k_noise, next_obs, level, schedule.alpha_bar[level], parameterization,
+                           noise_scale)
     levels = jnp.asarray(levels, jnp.int32)
-    keys = jax.random.split(key, levels.shape[0])
-    batch = obs.shape[0]
 
-    def one(k, lvl):
+    def at(k, lvl):
         level = jnp.full((batch,), lvl)
-        alpha_bar = jnp.full((batch,), schedule.alpha_bar[lvl])
-        rows = _level_loss(
-            apply_fn, params, k, obs, action, next_obs, level, alpha_bar, parameterization, noise_scale
-        )
-        return jnp.mean(rows)
+        return _batch_loss(psi, zeta_fn, k, next_obs, level, schedule.alpha_bar[level], parameterization, noise_scale)
 
-    return jax.vmap(one)(keys, levels)
+    return jax.vmap(at)(jax.random.split(key, levels.shape[0]), levels)

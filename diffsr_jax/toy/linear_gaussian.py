@@ -17,7 +17,7 @@ import jax.numpy as jnp
 import optax
 
 from diffsr_jax.diffusion import NoiseSchedule, corrupt, make_schedule, pred_to_score
-from diffsr_jax.representation import DiffusionRepresentation, PsiNet, ZetaNet, representation_loss
+from diffsr_jax.representation import DiffusionRepresentation, PsiNet, ZetaNet, score_matching_loss
 
 
 @flax.struct.dataclass
@@ -113,15 +113,16 @@ def fit_score_model(key, system: LinearGaussianSystem, cfg: ScoreFitConfig):
     tx = optax.adam(optax.cosine_decay_schedule(cfg.learning_rate, cfg.num_steps, alpha=0.01))
     opt_state = tx.init(params)
 
+    def sm_loss(p, key, s, a, s_next):
+        psi = model.apply(p, s, a, method=DiffusionRepresentation.features)
+        zeta_fn = lambda x, level, ab: model.apply(p, x, level, ab, method=DiffusionRepresentation.zeta)
+        return score_matching_loss(psi, zeta_fn, key, s_next, schedule, cfg.parameterization, cfg.noise_scale)
+
     def step(carry, k):
         params, opt_state = carry
         k_data, k_loss = jax.random.split(k)
         s, a, s_next = system.sample(k_data, cfg.batch_size)
-        loss, grads = jax.value_and_grad(
-            lambda p: representation_loss(
-                model.apply, p, k_loss, s, a, s_next, schedule, cfg.parameterization, cfg.noise_scale
-            )
-        )(params)
+        loss, grads = jax.value_and_grad(lambda p: sm_loss(p, k_loss, s, a, s_next))(params)
         updates, opt_state = tx.update(grads, opt_state, params)
         return (optax.apply_updates(params, updates), opt_state), loss
 

@@ -1,9 +1,10 @@
-"""The host side of a run: chunks of the compiled program, evaluation, logging, checkpoints, signals, NaN guard.
+"""The host side of a run: it only does I/O around the compiled chunk.
 
-The device does all the work in ``Trainer.run_chunk`` (vmapped over members = settings x seeds); this loop only
-calls it once per ``eval_every`` env frames and then evaluates, logs, checks for non-finite values and
-checkpoints. A run is reproducible: chunk boundaries, evaluation keys and all randomness depend only on the
-seed and the iteration count, so a resumed run continues exactly as the uninterrupted one would.
+The device does all the work in ``Trainer.chunk`` (iterations, evaluation, diagnostics; vmapped over members =
+settings x seeds); this loop calls it once per ``eval_every`` env frames, then: the NaN guard, logging,
+checkpoints and signals, each a small function below. A run is reproducible: chunk boundaries and all
+randomness depend only on the seed and the iteration count, so a resumed run continues exactly as the
+uninterrupted one would, and ``make_train`` (which scans the same chunk) gives the same metrics for a seed.
 
 Rows of ``metrics.jsonl``: ``frames`` (env frames per seed so far), ``decisions`` (agent decisions per seed),
 the member (``seed``, ``setting``), then ``train/...``, ``eval/...``, ``diag/...`` and ``run/...`` (machine timing).
@@ -11,6 +12,7 @@ the member (``seed``, ``setting``), then ``train/...``, ``eval/...``, ``diag/...
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import json
 import os
@@ -24,14 +26,16 @@ import numpy as np
 
 from diffsr_jax.logging.writers import Progress, RunLogger, curves_from_rows, member_label, plot_comparison, read_metrics
 from diffsr_jax.training.checkpoint import Checkpointer, CheckpointWriteError
-from diffsr_jax.training.trainer import Trainer, eval_schedule, iterations, transition_bytes
-from diffsr_jax.training.validate import ConfigError
+from diffsr_jax.training.members import make_members, summary_table
+from diffsr_jax.training.memory import ReplayMemoryError, free_memory_bytes, replay_memory
+from diffsr_jax.training.trainer import Trainer, eval_schedule, iterations
 
 # row fields that measure the machine rather than the run; excluded when comparing runs
 TIMING_FIELDS = ("run/wall_time", "run/frames_per_s")
+HEALTH_FIELD = "run/params_finite"  # read by the NaN guard, not logged
 
-__all__ = ["CheckpointError", "CheckpointWriteError", "NonFiniteError", "ReplayMemoryError", "TIMING_FIELDS",
-           "make_members", "replay_memory", "run_training", "summary_table"]
+__all__ = ["CheckpointError", "CheckpointWriteError", "NonFiniteError", "OutOfMemoryError", "ReplayMemoryError",
+           "TIMING_FIELDS", "free_memory_bytes", "make_members", "replay_memory", "run_training", "summary_table"]
 
 
 class CheckpointError(RuntimeError):
@@ -42,86 +46,58 @@ class NonFiniteError(RuntimeError):
     """A member produced NaN/inf; the message names the seed, the env frame and the quantity."""
 
 
-class ReplayMemoryError(ConfigError):
-    """The replay of all members cannot fit in the free memory."""
+class OutOfMemoryError(RuntimeError):
+    """The compiled program did not fit in device memory."""
 
 
-def make_members(config, default_hp: dict, sweeps=({},)):
-    """-> (members, keys (M, 2), hp pytree of (M,)): every sweep setting x every seed."""
-    members, hps = [], []
-    for overrides in sweeps:
-        setting = ",".join(f"{k}={v:g}" for k, v in overrides.items())
-        for i in range(config.num_seeds):
-            members.append({"seed": config.seed + i, **({"setting": setting} if setting else {})})
-            hps.append({**default_hp, **{k: jnp.asarray(v, jnp.float32) for k, v in overrides.items()}})
-    keys = jnp.stack([jax.random.PRNGKey(m["seed"]) for m in members])
-    return members, keys, jax.tree_util.tree_map(lambda *v: jnp.stack(v), *hps)
+@dataclasses.dataclass
+class RunPosition:
+    """Where the run stands on the host: iteration, device state, logged rows, live members, wall time so far."""
+
+    t_iter: int
+    runner: object
+    rows: list
+    alive: np.ndarray
+    wall_offset: float
 
 
-def summary_table(rows, members) -> str:
-    width = max([len(member_label(m)) for m in members] + [6])
-    lines = [f"{'run':>{width}} {'final eval':>11} {'best eval':>10} {'last-4 mean':>12}", "-" * (width + 36)]
-    finals = {}
-    for m in members:
-        r = [x["eval/return"] for x in rows if all(x.get(k) == v for k, v in m.items())
-             and x.get("eval/return") is not None]
-        if not r:
-            continue
-        finals.setdefault(m.get("setting", ""), []).append(r[-1])
-        lines.append(f"{member_label(m):>{width}} {r[-1]:>11.1f} {max(r):>10.1f} {np.mean(r[-4:]):>12.1f}")
-    lines.append("-" * (width + 36))
-    for setting, f in finals.items():
-        lines.append(f"{(setting or 'mean'):>{width}} {np.mean(f):>11.1f}   (std {np.std(f):.1f} over {len(f)} seeds)")
-    return "\n".join(lines)
+# --- resume ----------------------------------------------------------------------------------------------------
+def restore_or_init(trainer: Trainer, keys, hp, ckpt: Checkpointer, metrics_path: str, resume: bool, out) -> RunPosition:
+    """The newest readable checkpoint (with ``resume``) or a fresh start. Raises CheckpointError if checkpoints
+    exist but none can be read (they are left as they are)."""
+    init = jax.jit(jax.vmap(trainer.init))
+    fresh = RunPosition(0, None, [], np.ones(keys.shape[0], bool), 0.0)
+    if resume:
+        def skipped(step, e):
+            msg = str(e).splitlines()[0][:200] if str(e) else ""
+            print(f"warning: checkpoint at iteration {step} is unreadable ({type(e).__name__}: {msg}); trying the "
+                  "previous one", file=out)
+
+        restored = ckpt.restore_latest(jax.eval_shape(init, keys, hp), on_skip=skipped)
+        if restored is None and ckpt.steps():
+            raise CheckpointError(f"none of the checkpoints in {ckpt.directory} could be read; they are left as "
+                                  "they are: pass --overwrite to start the run again")
+        if restored is not None:
+            t_iter, runner, meta = restored
+            rows = read_metrics(metrics_path)[: meta["metrics_rows"]] if os.path.exists(metrics_path) else []
+            print(f"resuming from env frame {t_iter * trainer.frames_per_iter:,} ({len(rows)} metric rows kept)",
+                  file=out)
+            return RunPosition(t_iter, runner, rows, np.asarray(meta["alive"], bool), float(meta["wall_time"]))
+        print("no readable checkpoint; starting from scratch", file=out)
+    fresh.runner = init(keys, hp)
+    return fresh
 
 
-# --- memory --------------------------------------------------------------------------------------------------
-def _fmt_bytes(n: float) -> str:
-    for unit in ("B", "kB", "MB", "GB", "TB"):
-        if n < 1000 or unit == "TB":
-            return f"{n:.1f} {unit}" if unit != "B" else f"{int(n)} B"
-        n /= 1000.0
-    return ""
+def write_run_files(logdir: str, config, rows) -> None:
+    """config.json, and metrics.jsonl cut back to the rows of the checkpoint the run continues from."""
+    with open(os.path.join(logdir, "metrics.jsonl"), "w") as f:
+        f.writelines(json.dumps(r) + "\n" for r in rows)
+    with open(os.path.join(logdir, "config.json"), "w") as f:
+        json.dump(config.to_dict(), f, indent=2, default=list)
 
 
-def free_memory_bytes() -> int | None:
-    """Free memory where the replay lives: the accelerator's (bytes_limit - in use) or the host's MemAvailable."""
-    dev = jax.devices()[0]
-    if dev.platform != "cpu":
-        stats = dev.memory_stats() or {}
-        if "bytes_limit" in stats:
-            return int(stats["bytes_limit"] - stats.get("bytes_in_use", 0))
-        return None
-    try:
-        with open("/proc/meminfo") as f:
-            for line in f:
-                if line.startswith("MemAvailable:"):
-                    return int(line.split()[1]) * 1024
-    except OSError:
-        pass
-    try:
-        return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
-    except (ValueError, OSError, AttributeError):
-        return None
-
-
-def replay_memory(env, capacity: int, num_members: int, free: int | None) -> str:
-    """One line stating the replay's size for all members; raises ReplayMemoryError (one line with the fix) if
-    it cannot fit: a chunk of the compiled program holds its input and its output state, so twice the replay."""
-    per = transition_bytes(env.obs_dim, env.action_dim)
-    total = per * capacity * num_members
-    line = (f"replay: {capacity:,} transitions x {num_members} member(s) x {per} B = {_fmt_bytes(total)}"
-            + (f" ({_fmt_bytes(free)} free)" if free is not None else ""))
-    if free is not None and 2 * total > free:
-        raise ReplayMemoryError(
-            f"the replay needs {_fmt_bytes(total)} ({capacity:,} transitions x {num_members} member(s) x "
-            f"{per} B), twice that while a chunk runs, but only {_fmt_bytes(free)} is free: use fewer seeds "
-            f"(--num_seeds) or a smaller --config.buffer_size")
-    return line
-
-
-# --- NaN guard, signals ----------------------------------------------------------------------------------------
-def _first_nonfinite(metrics: dict, params_finite: np.ndarray, i: int):
+# --- NaN guard -------------------------------------------------------------------------------------------------
+def first_nonfinite(metrics: dict, i: int):
     """Name of the first non-finite quantity of member i, or None. Update metrics of a chunk without updates
     and the train return of a chunk without finished episodes are NaN by design and are skipped."""
     for k, v in metrics.items():
@@ -131,10 +107,43 @@ def _first_nonfinite(metrics: dict, params_finite: np.ndarray, i: int):
             continue
         if not np.all(np.isfinite(v[i])):
             return k
-    return None if params_finite[i] else "parameters"
+    return None if metrics[HEALTH_FIELD][i] else "parameters"
 
 
-class _StopRequest:
+def nan_guard(metrics: dict, p: RunPosition, members, frames: int, nan_policy: str, ckpt: Checkpointer,
+              frames_per_iter: int, metrics_path: str, out) -> None:
+    """Drop (nan_policy=drop, others alive) or stop with NonFiniteError at the first non-finite member."""
+    for i in np.flatnonzero(p.alive):
+        bad = first_nonfinite(metrics, i)
+        if bad is None:
+            continue
+        note = f"non-finite {bad} in {member_label(members[i])} at env frame {frames:,}"
+        if nan_policy == "drop" and p.alive.sum() > 1:
+            p.alive[i] = False
+            print(f"\nwarning: {note}; dropping that run, the others continue", file=out)
+            continue
+        last = ckpt.steps()
+        where = (f"last good checkpoint: env frame {last[-1] * frames_per_iter:,} in {ckpt.directory}" if last
+                 else "no checkpoint was written yet")
+        raise NonFiniteError(f"{note}; stopped ({where}; metrics so far in {metrics_path})")
+
+
+# --- checkpoints, signals --------------------------------------------------------------------------------------
+def save_checkpoint(ckpt: Checkpointer, p: RunPosition, trainer: Trainer, t_start: float, logdir: str) -> None:
+    """Checkpoint the run state at ``p.t_iter``; a failed write names the previous checkpoint that is intact."""
+    fpi = trainer.frames_per_iter
+    meta = {"iteration": p.t_iter, "frames": p.t_iter * fpi, "decisions": p.t_iter * trainer.num_envs,
+            "metrics_rows": len(p.rows), "alive": p.alive.tolist(), "wall_time": p.wall_offset + time.time() - t_start}
+    try:
+        ckpt.save(p.t_iter, p.runner, meta)
+    except CheckpointWriteError as e:
+        last = [s for s in ckpt.steps() if s != p.t_iter]
+        kept = (f"the previous checkpoint (env frame {last[-1] * fpi:,}) is intact; continue with --resume "
+                f"--logdir={logdir}" if last else "no earlier checkpoint exists")
+        raise CheckpointWriteError(f"{e}; {kept}") from None
+
+
+class StopRequest:
     """SIGTERM / SIGINT set a flag; the loop checkpoints after the current chunk and exits cleanly."""
 
     def __init__(self):
@@ -157,34 +166,8 @@ class _StopRequest:
             signal.signal(s, h)
 
 
-# --- resume ----------------------------------------------------------------------------------------------------
-def _restore(ckpt: Checkpointer, abstract, metrics_path: str, trainer: Trainer, out):
-    """-> (iteration, runner, rows, alive, wall_offset) of the newest readable checkpoint, or None if there is
-    no checkpoint. Raises CheckpointError if checkpoints exist but none can be read."""
-    def skipped(step, e):
-        msg = str(e).splitlines()[0][:200] if str(e) else ""
-        print(f"warning: checkpoint at iteration {step} is unreadable ({type(e).__name__}: {msg}); trying the "
-              "previous one", file=out)
-
-    restored = ckpt.restore_latest(abstract, on_skip=skipped)
-    if restored is None:
-        if ckpt.steps():
-            raise CheckpointError(f"none of the checkpoints in {ckpt.directory} could be read; they are left as "
-                                  "they are: pass --overwrite to start the run again")
-        print("no readable checkpoint; starting from scratch", file=out)
-        return None
-    t_iter, runner, meta = restored
-    rows = read_metrics(metrics_path)[: meta["metrics_rows"]] if os.path.exists(metrics_path) else []
-    print(f"resuming from env frame {t_iter * trainer.frames_per_iter:,} ({len(rows)} metric rows kept)", file=out)
-    return t_iter, runner, rows, np.asarray(meta["alive"], bool), float(meta["wall_time"])
-
-
 def _is_out_of_memory(e: Exception) -> bool:
     return "RESOURCE_EXHAUSTED" in str(e) or "Out of memory" in str(e) or isinstance(e, MemoryError)
-
-
-class OutOfMemoryError(RuntimeError):
-    """The compiled program did not fit in device memory."""
 
 
 # --- the loop --------------------------------------------------------------------------------------------------
@@ -198,7 +181,7 @@ def run_training(config, logdir: str, *, tensorboard: bool = True, out=sys.stdou
     members, keys, hp = make_members(config, trainer.default_hparams(), sweeps)
     print(replay_memory(trainer.env, trainer.capacity, len(members), free_memory_bytes()), file=out)
     try:
-        return _train(trainer, config, logdir, members, keys, hp, tensorboard, out, resume)
+        return _loop(trainer, config, logdir, members, keys, hp, tensorboard, out, resume)
     except Exception as e:
         if _is_out_of_memory(e):
             raise OutOfMemoryError(
@@ -208,87 +191,40 @@ def run_training(config, logdir: str, *, tensorboard: bool = True, out=sys.stdou
         raise
 
 
-def _train(trainer, config, logdir, members, keys, hp, tensorboard, out, resume) -> dict:
+def _loop(trainer, config, logdir, members, keys, hp, tensorboard, out, resume) -> dict:
     metrics_path = os.path.join(logdir, "metrics.jsonl")
     ckpt = Checkpointer(os.path.join(logdir, "checkpoints"), int(config.keep_checkpoints))
-    init = jax.jit(jax.vmap(trainer.init))
-    t_start, t_iter, rows, alive, wall_offset = time.time(), 0, [], np.ones(len(members), bool), 0.0
-    runner = None
-    if resume:
-        restored = _restore(ckpt, jax.eval_shape(init, keys, hp), metrics_path, trainer, out)
-        if restored is not None:
-            t_iter, runner, rows, alive, wall_offset = restored
-    with open(metrics_path, "w") as f:  # drop rows written after the checkpoint we resume from
-        f.writelines(json.dumps(r) + "\n" for r in rows)
-    with open(os.path.join(logdir, "config.json"), "w") as f:
-        json.dump(config.to_dict(), f, indent=2, default=list)
-    if runner is None:
-        runner = init(keys, hp)
+    t_start = time.time()
+    p = restore_or_init(trainer, keys, hp, ckpt, metrics_path, resume, out)
+    write_run_files(logdir, config, p.rows)
 
-    evaluate = jax.jit(jax.vmap(trainer.evaluate))
-    diagnostics = jax.jit(jax.vmap(trainer.diagnostics))
-    params_finite = jax.jit(jax.vmap(lambda a: jnp.all(jnp.array(
-        [jnp.all(jnp.isfinite(x)) for x in jax.tree_util.tree_leaves(a)]))))
-    chunk_fns = {}
+    compiled = functools.lru_cache(maxsize=None)(
+        lambda n: jax.jit(jax.vmap(functools.partial(trainer.chunk, num_iters=n), in_axes=(0, None))))
     every, ckpt_every = iterations(config, config.eval_every), iterations(config, config.checkpoint_every)
     fpi = trainer.frames_per_iter
-    logger = RunLogger(logdir, tensorboard)
-    progress = Progress(trainer.num_iters * fpi, out)
+    logger, progress = RunLogger(logdir, tensorboard), Progress(trainer.num_iters * fpi, out)
     status, message = "finished", ""
-
-    def save(t):
-        meta = {"iteration": t, "frames": t * fpi, "decisions": t * trainer.num_envs, "metrics_rows": len(rows),
-                "alive": alive.tolist(), "wall_time": wall_offset + time.time() - t_start}
-        try:
-            ckpt.save(t, runner, meta)
-        except CheckpointWriteError as e:
-            last = [s for s in ckpt.steps() if s != t]
-            kept = (f"the previous checkpoint (env frame {last[-1] * fpi:,}) is intact; continue with --resume "
-                    f"--logdir={logdir}" if last else "no earlier checkpoint exists")
-            raise CheckpointWriteError(f"{e}; {kept}") from None
-
-    remaining = eval_schedule(trainer.num_iters - t_iter, every) if t_iter < trainer.num_iters else []
+    remaining = eval_schedule(trainer.num_iters - p.t_iter, every) if p.t_iter < trainer.num_iters else []
     try:
-        with _StopRequest() as stop:
+        with StopRequest() as stop:
             for n in remaining:
-                if n not in chunk_fns:
-                    chunk_fns[n] = jax.jit(jax.vmap(functools.partial(trainer.run_chunk, num_iters=n),
-                                                    in_axes=(0, None)))
                 t0 = time.time()
-                new_runner, m = chunk_fns[n](runner, jnp.int32(t_iter))
+                runner, m = compiled(n)(p.runner, jnp.int32(p.t_iter))
                 m = {k: np.asarray(v) for k, v in jax.block_until_ready(m).items()}
                 dt = time.time() - t0
-                t_next = t_iter + n
-                frames = t_next * fpi
-                eval_keys = jax.vmap(lambda k: trainer.eval_key(k, t_next))(keys)
-                returns = np.asarray(evaluate(new_runner, eval_keys))
-                m["eval/return"], m["eval/return_std"] = returns.mean(-1), returns.std(-1)
-                diag_keys = jax.vmap(lambda k: jax.random.fold_in(k, 1))(eval_keys)
-                m.update({k: np.asarray(v) for k, v in diagnostics(new_runner, diag_keys).items()})
-                finite = np.asarray(params_finite(new_runner.agent))
-                for i in np.flatnonzero(alive):
-                    bad = _first_nonfinite(m, finite, i)
-                    if bad is None:
-                        continue
-                    note = f"non-finite {bad} in {member_label(members[i])} at env frame {frames:,}"
-                    if config.nan_policy == "drop" and alive.sum() > 1:
-                        alive[i] = False
-                        print(f"\nwarning: {note}; dropping that run, the others continue", file=out)
-                        continue
-                    last = ckpt.steps()
-                    where = (f"last good checkpoint: env frame {last[-1] * fpi:,} in {ckpt.directory}"
-                             if last else "no checkpoint was written yet")
-                    raise NonFiniteError(f"{note}; stopped ({where}; metrics so far in {metrics_path})")
-                runner, t_iter = new_runner, t_next
-                fps = n * fpi * int(alive.sum()) / dt
-                counters = {"frames": frames, "decisions": t_next * trainer.num_envs}
-                extra = {"run/wall_time": wall_offset + time.time() - t_start, "run/frames_per_s": fps}
-                live = [i for i in range(len(members)) if alive[i]]
-                rows += logger.log(counters, [members[i] for i in live], {k: v[live] for k, v in m.items()}, extra)
+                frames = (p.t_iter + n) * fpi
+                nan_guard(m, p, members, frames, config.nan_policy, ckpt, fpi, metrics_path, out)
+                m.pop(HEALTH_FIELD)
+                p.runner, p.t_iter = runner, p.t_iter + n
+                fps = n * fpi * int(p.alive.sum()) / dt
+                live = [i for i in range(len(members)) if p.alive[i]]
+                counters = {"frames": frames, "decisions": p.t_iter * trainer.num_envs}
+                extra = {"run/wall_time": p.wall_offset + time.time() - t_start, "run/frames_per_s": fps}
+                p.rows += logger.log(counters, [members[i] for i in live], {k: v[live] for k, v in m.items()}, extra)
                 progress.update(frames, fps, float(np.mean(m["eval/return"][live])))
-                crossed = t_iter // ckpt_every > (t_iter - n) // ckpt_every  # passed a checkpoint_every mark
-                if stop.signum is not None or t_iter == trainer.num_iters or crossed:
-                    save(t_iter)
+                crossed = p.t_iter // ckpt_every > (p.t_iter - n) // ckpt_every  # passed a checkpoint_every mark
+                if stop.signum is not None or p.t_iter == trainer.num_iters or crossed:
+                    save_checkpoint(ckpt, p, trainer, t_start, logdir)
                 if stop.signum is not None:
                     status = "stopped"
                     message = (f"stopped by {signal.Signals(stop.signum).name} at env frame {frames:,}; checkpoint "
@@ -298,7 +234,7 @@ def _train(trainer, config, logdir, members, keys, hp, tensorboard, out, resume)
         progress.close()
         logger.close()
         ckpt.close()
-    if rows:
-        plot_comparison(curves_from_rows(rows), os.path.join(logdir, "curve.png"), f"{config.agent} on {config.env}")
-        print(summary_table(rows, members), file=out)
-    return {"rows": rows, "status": status, "message": message}
+    if p.rows:
+        plot_comparison(curves_from_rows(p.rows), os.path.join(logdir, "curve.png"), f"{config.agent} on {config.env}")
+        print(summary_table(p.rows, members), file=out)
+    return {"rows": p.rows, "status": status, "message": message}

@@ -13,9 +13,9 @@ metrics and of finished training episodes), ``eval/...`` (deterministic-policy e
 (agent diagnostics on a replay batch at evaluation time).
 
 - ``Trainer.init(rng, hp)`` -> RunnerState
-- ``Trainer.run_chunk(runner, t0, num_iters)`` -> (RunnerState, chunk metrics): iterations t0 .. t0+n-1
-- ``Trainer.evaluate(runner, key)`` -> (eval_episodes,) deterministic-policy returns
-- ``make_train(config)`` -> ``train(rng, hp=None)``: the whole run, evaluations included, as one program.
+- ``Trainer.chunk(runner, t0, num_iters)`` -> (RunnerState, metrics): iterations t0 .. t0+n-1, then an evaluation
+  and the diagnostics. This is THE compiled unit: ``make_train`` scans it, the launcher calls it once per chunk.
+- ``make_train(config)`` -> ``train(rng, hp=None)``: the whole run as one program, built from ``chunk``.
 """
 
 from __future__ import annotations
@@ -29,8 +29,8 @@ import jax.numpy as jnp
 from diffsr_jax.agents.common import Transition
 from diffsr_jax.agents.registry import make_agent
 from diffsr_jax.data.normalizer import RunningStats, normalize, stats_init, stats_update
-from diffsr_jax.data.replay import ReplayBuffer, replay_add, replay_init, replay_sample
-from diffsr_jax.data.segments import sample_segments
+from diffsr_jax.data.replay import ReplayBuffer, replay_add, replay_init
+from diffsr_jax.data.sampler import ReplaySampler
 from diffsr_jax.envs import AutoReset, EnvState, ResetPool, make_env_from_config
 
 
@@ -42,29 +42,6 @@ class RunnerState:
     buffer: ReplayBuffer
     obs_stats: RunningStats
     key: jax.Array
-
-
-class ReplaySampler:
-    """What an agent's update may draw from the run's replay, observations normalised as the agent sees them.
-
-    ``sampler(key)`` -> Transition batch (batch_size, ...) drawn uniformly;
-    ``sampler.segments(key, batch, length)`` -> (Transition (batch, length, ...), valid (batch, length)) of
-    contiguous steps of one env (see ``data.segments``).
-    """
-
-    def __init__(self, trainer: Trainer, runner: RunnerState):
-        self.trainer, self.runner = trainer, runner
-
-    def _normalized(self, b):
-        norm = lambda x: self.trainer.normalize(self.runner.obs_stats, x)
-        return b.replace(obs=norm(b.obs), next_obs=norm(b.next_obs))
-
-    def __call__(self, key):
-        return self._normalized(replay_sample(self.runner.buffer, key, self.trainer.config.batch_size))
-
-    def segments(self, key, batch_size: int, length: int):
-        seg, valid = sample_segments(self.runner.buffer, key, batch_size, length, self.trainer.num_envs)
-        return self._normalized(seg), valid
 
 
 def frames_per_iteration(config) -> int:
@@ -131,15 +108,17 @@ class Trainer:
                            stats_init(self.env.obs_dim), k_run)
 
     # --- one iteration ---------------------------------------------------------------------------
-    def _sample_fn(self, runner: RunnerState) -> ReplaySampler:
-        return ReplaySampler(self, runner)
+    def sampler(self, runner: RunnerState) -> ReplaySampler:
+        """Batches and segments of the run's replay, observations normalised as the agent sees them."""
+        stats = runner.obs_stats if self.config.normalize_obs else None
+        return ReplaySampler(runner.buffer, stats, int(self.config.batch_size), self.num_envs)
 
     def _updates(self, runner: RunnerState, key, t):
-        sample_fn = self._sample_fn(runner)
+        sampler = self.sampler(runner)
 
         def one(agent_state, xs):
             k, j = xs
-            return self.agent.update(agent_state, sample_fn, k, t * self.updates_per_step + j)
+            return self.agent.update(agent_state, sampler, k, t * self.updates_per_step + j)
 
         keys = jax.random.split(key, self.updates_per_step)
         agent_state, metrics = jax.lax.scan(one, runner.agent, (keys, jnp.arange(self.updates_per_step)))
@@ -182,7 +161,7 @@ class Trainer:
         }
         return runner, metrics
 
-    def run_chunk(self, runner: RunnerState, t0, num_iters: int):
+    def run_iterations(self, runner: RunnerState, t0, num_iters: int):
         """Iterations t0 .. t0 + num_iters - 1 in one scan. Metrics (``train/...``) are chunk means: update metrics
         over learning iterations only, ``train/return`` over episodes finished in the chunk (NaN if none);
         ``train/reused_initial_states`` counts episodes that started from an already used reset-pool state."""
@@ -201,18 +180,10 @@ class Trainer:
         return runner, out
 
     # --- evaluation ------------------------------------------------------------------------------
-    @staticmethod
-    def eval_key(rng, t_iter):
-        """Key of the evaluation after iteration ``t_iter`` of the run seeded with ``rng`` (diagnostics use
-        ``fold_in(eval_key, 1)``); shared by ``make_train`` and the host loop so both evaluate identically."""
-        return jax.random.fold_in(rng, t_iter)
-
     def diagnostics(self, runner: RunnerState, key):
         """Agent diagnostics on a replay batch (e.g. per-level score-matching loss): ``diag/<name>`` scalars."""
-        if not hasattr(self.agent, "diagnostics"):
-            return {}
         k_batch, k_diag = jax.random.split(key)
-        batch = self._sample_fn(runner)(k_batch)
+        batch = self.sampler(runner).batch(k_batch)
         return {f"diag/{k}": v for k, v in self.agent.diagnostics(runner.agent, batch, k_diag).items()}
 
     def evaluate(self, runner: RunnerState, key):
@@ -234,6 +205,24 @@ class Trainer:
                                       length=self.env.max_decisions)
         return ret
 
+    # --- the compiled unit -----------------------------------------------------------------------
+    def chunk(self, runner: RunnerState, t0, num_iters: int):
+        """Iterations t0 .. t0 + num_iters - 1, then a deterministic-policy evaluation and the diagnostics.
+
+        Returns (runner, metrics): ``train/...`` chunk means (see ``run_iterations``), ``eval/return`` and
+        ``eval/return_std`` over ``eval_episodes`` episodes, ``diag/...``, and ``run/params_finite`` (1.0 when
+        every agent parameter is finite; the host's NaN guard reads it). The evaluation key comes from the
+        runner's key, so the whole chunk depends only on the runner state and t0."""
+        runner, m = self.run_iterations(runner, t0, num_iters)
+        key, k_eval, k_diag = jax.random.split(runner.key, 3)
+        runner = runner.replace(key=key)
+        returns = self.evaluate(runner, k_eval)
+        m["eval/return"], m["eval/return_std"] = returns.mean(), returns.std()
+        m.update(self.diagnostics(runner, k_diag))
+        leaves = jax.tree_util.tree_leaves(runner.agent)
+        m["run/params_finite"] = jnp.all(jnp.array([jnp.all(jnp.isfinite(x)) for x in leaves])).astype(jnp.float32)
+        return runner, m
+
 
 def eval_schedule(total_iters: int, eval_every_iters: int) -> list[int]:
     """Chunk lengths: evaluate after every ``eval_every_iters`` iterations and at the end."""
@@ -248,25 +237,23 @@ def eval_schedule(total_iters: int, eval_every_iters: int) -> list[int]:
 def make_train(config, env=None):
     """-> ``train(rng, hp=None)``: the whole run as one compiled program for one seed.
 
-    Returns (final RunnerState, metrics) where each metric has a leading axis of evaluations
-    (one per ``eval_every`` env frames; a trailing partial chunk is dropped) and ``eval/return`` is
-    (num_evals, eval_episodes). ``jax.vmap(train)(rngs)`` runs many seeds.
+    The same ``Trainer.chunk`` the launcher runs, once per ``eval_every`` env frames (the last chunk may be
+    shorter), so both give the same metrics for a seed. Returns (final RunnerState, metrics) where each metric has
+    a leading axis of evaluations. ``jax.vmap(train)(rngs)`` runs many seeds.
     """
     trainer = Trainer(config, env)
     every = iterations(config, config.eval_every)
-    num_evals = trainer.num_iters // every
+    lengths = eval_schedule(trainer.num_iters, every)
+    full, tail = trainer.num_iters // every, trainer.num_iters % every
 
     def train(rng, hp=None):
         runner = trainer.init(rng, hp)
-
-        def chunk(runner, i):
-            runner, m = trainer.run_chunk(runner, i * every, every)
-            k_eval = trainer.eval_key(rng, (i + 1) * every)
-            m["eval/return"] = trainer.evaluate(runner, k_eval)
-            m.update(trainer.diagnostics(runner, jax.random.fold_in(k_eval, 1)))
-            return runner, m
-
-        return jax.lax.scan(chunk, runner, jnp.arange(num_evals))
+        runner, m = jax.lax.scan(lambda r, i: trainer.chunk(r, i * every, every), runner, jnp.arange(full))
+        if tail:
+            runner, last = trainer.chunk(runner, full * every, tail)
+            m = jax.tree_util.tree_map(lambda a, b: jnp.concatenate([a, b[None]]), m, last)
+        return runner, m
 
     train.trainer = trainer
+    train.chunk_lengths = lengths
     return train

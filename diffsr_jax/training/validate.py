@@ -20,10 +20,11 @@ def _positive_int(config, name, allow_zero=False):
 
 
 def validate_config(config) -> None:
-    from diffsr_jax.agents.registry import AGENTS
+    from diffsr_jax.agents.registry import AGENTS, unknown_agent_message
 
     if config.agent not in AGENTS:
-        raise ConfigError(f"unknown agent {config.agent!r}; choose one of: {', '.join(sorted(AGENTS))}")
+        raise ConfigError(unknown_agent_message(config.agent))
+    entry = AGENTS[config.agent]
     try:
         validate_env_name(config.env)
     except ValueError as e:
@@ -41,7 +42,7 @@ def validate_config(config) -> None:
         raise ConfigError(f"config.gamma must be in [0, 1], got {config.gamma}")
     if not 0.0 < config.tau <= 1.0:
         raise ConfigError(f"config.tau must be in (0, 1], got {config.tau}")
-    if config.agent.endswith("sac") and not config.init_alpha > 0:
+    if "init_alpha" in hparam_names_of(config) and not config.init_alpha > 0:
         raise ConfigError(f"config.init_alpha must be > 0, got {config.init_alpha}")
     if config.actor_q_reduce not in ("q1", "mean", "min"):
         raise ConfigError(f"config.actor_q_reduce must be one of q1, mean, min; got {config.actor_q_reduce!r}")
@@ -50,10 +51,16 @@ def validate_config(config) -> None:
     if config.nan_policy not in ("stop", "drop"):
         raise ConfigError(f"config.nan_policy must be one of stop, drop; got {config.nan_policy!r}")
     _validate_env_options(config)
-    if config.agent.startswith("diffsr"):
+    if entry.representation:
         _validate_diffsr(config)
-    if config.agent in ("polygrad", "diffusion_planner"):
+    if entry.trajectory_model:
         _validate_trajectory_model(config)
+
+
+def hparam_names_of(config) -> tuple:
+    from diffsr_jax.agents.registry import hparam_names
+
+    return hparam_names(config)
 
 
 def _validate_loop(config) -> None:

@@ -1,0 +1,25 @@
+"""Preset files, one per agent (``<agent>.py``, ``get_config(preset)``), and ``load_preset`` to read them by name:
+an agent ``diffsr_<base>`` with no file of its own is ``diffsr.py`` applied to ``<base>.py``."""
+
+import importlib
+import os
+
+CONFIG_DIR = os.path.dirname(os.path.abspath(__file__))
+
+
+def preset_path(agent: str, preset: str = "fast") -> str:
+    """The ``--config`` value that loads ``agent``'s ``preset``."""
+    own = os.path.join(CONFIG_DIR, f"{agent}.py")
+    if os.path.exists(own):
+        return f"{own}:{preset}"
+    base = agent[len("diffsr_"):] if agent.startswith("diffsr_") else ""
+    if base and os.path.exists(os.path.join(CONFIG_DIR, f"{base}.py")):
+        return f"{os.path.join(CONFIG_DIR, 'diffsr.py')}:{base},{preset}"
+    raise ValueError(f"no preset file for agent {agent!r} in {CONFIG_DIR}")
+
+
+def load_preset(agent: str, preset: str = "fast"):
+    """The ConfigDict of ``agent``'s ``preset`` (what ``--agent=<agent>`` or ``--config=<preset_path>`` loads)."""
+    path, _, arg = preset_path(agent, preset).partition(":")
+    module = importlib.import_module(f"experiments.configs.{os.path.basename(path)[:-3]}")
+    return module.get_config(arg)

@@ -10,6 +10,7 @@ alpha learned from 0.1 with target entropy -|A|; 25k random steps, 200k env step
 """
 
 from experiments.configs.base import base_config, mbbl_budget
+from experiments.configs.diffsr import with_representation
 
 
 def get_config(preset: str = "fast"):
@@ -25,14 +26,8 @@ def get_config(preset: str = "fast"):
         c.total_steps = 12_000
         c.warmup_steps = 1_000
         c.eval_every = 1_000
-        c.feature_dim = 64
-        c.psi_hidden = (128,)
-        c.zeta_hidden = (128,)
-        c.rff_dim = 128
-        c.rff_hidden = 128
+        with_representation(c, "fast")
         c.actor_hidden = (128, 128)
-        c.rep_updates_per_step = 1
-        c.rep_lr = 1e-3
         c.actor_lr = 1e-3
         c.critic_lr = 1e-3
         c.alpha_lr = 1e-3

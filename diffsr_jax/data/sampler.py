@@ -1,0 +1,37 @@
+"""What an agent's update may draw from the run's replay: a pytree, so it passes through jit / vmap / scan.
+
+``sampler.batch(key)`` -> Transition with leaves (batch_size, ...), drawn uniformly with replacement;
+``sampler.segments(key, batch_size, length)`` -> (Transition with leaves (batch_size, length, ...), valid
+(batch_size, length)): contiguous steps of one env (see ``data.segments``).
+Observations come out normalised as the agent sees them (``obs_stats`` None: as stored).
+"""
+
+from __future__ import annotations
+
+import flax.struct
+
+from diffsr_jax.data.normalizer import RunningStats, normalize
+from diffsr_jax.data.replay import ReplayBuffer, replay_sample
+from diffsr_jax.data.segments import sample_segments
+
+
+@flax.struct.dataclass
+class ReplaySampler:
+    buffer: ReplayBuffer
+    obs_stats: RunningStats | None  # None: observations are not normalised
+    batch_size: int = flax.struct.field(pytree_node=False)
+    stride: int = flax.struct.field(pytree_node=False, default=1)  # slots between one env's consecutive steps
+
+    def _normalized(self, tr):
+        if self.obs_stats is None:
+            return tr
+        return tr.replace(obs=normalize(self.obs_stats, tr.obs), next_obs=normalize(self.obs_stats, tr.next_obs))
+
+    def batch(self, key):
+        """(batch_size, ...) transitions, uniform over the filled replay."""
+        return self._normalized(replay_sample(self.buffer, key, self.batch_size))
+
+    def segments(self, key, batch_size: int, length: int):
+        """(Transition (batch_size, length, ...), valid (batch_size, length) float)."""
+        seg, valid = sample_segments(self.buffer, key, batch_size, length, self.stride)
+        return self._normalized(seg), valid

@@ -1,0 +1,109 @@
+"""The Diff-SR representation as a learner: psi, zeta (and an optional reward head on psi) trained by denoising
+score matching, with their own optimizer, update and diagnostics. It knows nothing about the actor-critic that
+reads psi; ``critics.RepresentationCritic`` puts a Q head on it.
+
+State (``RepresentationState``): ``learner`` holds params {"model": psi and zeta, ["reward": RFF head]} and their
+Adam state; ``target`` is an EMA copy of the params (rate ``rep_tau``) when one is kept, else None.
+Traced hyperparameters (read from the agent's ``hp``): rep_lr, reward_weight, rep_tau.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import flax.linen as nn
+import flax.struct
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from diffsr_jax.agents.common import Learner, adam, soft_update
+from diffsr_jax.diffusion import NoiseSchedule
+from diffsr_jax.representation.networks import DiffusionRepresentation
+from diffsr_jax.representation.objective import score_matching_loss
+
+DIAGNOSTIC_LEVELS = 4
+
+ExtraLoss = Callable[[Any, Any, jax.Array], jnp.ndarray]
+"""(rep params, Transition batch, key) -> scalar added to the representation loss (e.g. the critic's TD loss)."""
+
+
+@flax.struct.dataclass
+class RepresentationState:
+    learner: Learner
+    target: Any  # EMA of learner.params, or None
+
+
+class DiffSRRepresentation:
+    """psi(s, a) in R^F and zeta(x_noisy, level) in R^{F x d_s}, trained so that psi^T zeta is the score of the
+    noised next state. ``updates_per_step`` steps per learner update, each on a fresh batch."""
+
+    hparam_names = ("rep_lr", "reward_weight", "rep_tau")
+
+    def __init__(self, model: DiffusionRepresentation, schedule: NoiseSchedule, *, parameterization: str,
+                 noise_scale: float, feature_dim: int, reward_head: nn.Module | None = None,
+                 updates_per_step: int = 1, keep_target: bool = False):
+        self.model, self.schedule = model, schedule
+        self.parameterization, self.noise_scale = parameterization, float(noise_scale)
+        self.feature_dim = int(feature_dim)
+        self.reward_head = reward_head
+        self.updates_per_step = int(updates_per_step)
+        self.keep_target = keep_target
+
+    def init(self, key, obs_dim: int, action_dim: int, hp: dict) -> RepresentationState:
+        k_model, k_reward = jax.random.split(key)
+        b = 2
+        obs, action = jnp.zeros((b, obs_dim)), jnp.zeros((b, action_dim))
+        params = {"model": self.model.init(k_model, obs, action, obs, jnp.zeros(b, jnp.int32), jnp.ones(b))}
+        if self.reward_head is not None:
+            params["reward"] = self.reward_head.init(k_reward, jnp.zeros((b, self.feature_dim)))
+        return RepresentationState(Learner.create(params, adam(hp["rep_lr"])), params if self.keep_target else None)
+
+    def features(self, params, obs, action):
+        """psi(s, a): (B, d_s), (B, d_a) -> (B, F)."""
+        return self.model.apply(params["model"], obs, action, method=DiffusionRepresentation.features)
+
+    def _zeta_fn(self, params):
+        return lambda x, level, ab: self.model.apply(params["model"], x, level, ab, method=DiffusionRepresentation.zeta)
+
+    def loss(self, params, batch, key, hp: dict, extra_loss: ExtraLoss | None = None):
+        """Score matching (+ reward_weight x reward-head MSE, + ``extra_loss``) on one batch -> (scalar, info)."""
+        k_sm, k_extra = jax.random.split(key)
+        psi = self.features(params, batch.obs, batch.action)  # computed once, shared by both heads
+        sm = score_matching_loss(psi, self._zeta_fn(params), k_sm, batch.next_obs, self.schedule,
+                                 self.parameterization, self.noise_scale)
+        total, info = sm, {"score_matching_loss": sm}
+        if self.reward_head is not None:
+            r_loss = jnp.mean((self.reward_head.apply(params["reward"], psi) - batch.reward) ** 2)
+            total = total + hp["reward_weight"] * r_loss
+            info["reward_loss"] = r_loss
+        if extra_loss is not None:
+            total = total + extra_loss(params, batch, k_extra)
+        return total, info
+
+    def update(self, state: RepresentationState, sampler, key, hp: dict, extra_loss: ExtraLoss | None = None):
+        """``updates_per_step`` steps on fresh batches from ``sampler``, then the EMA target. -> (state, info)."""
+
+        def step(learner, k):
+            k_batch, k_loss = jax.random.split(k)
+            (_, info), grads = jax.value_and_grad(self.loss, has_aux=True)(
+                learner.params, sampler.batch(k_batch), k_loss, hp, extra_loss)
+            return learner.apply_gradients(grads), info
+
+        learner, info = jax.lax.scan(step, state.learner, jax.random.split(key, self.updates_per_step))
+        target = soft_update(state.target, learner.params, hp["rep_tau"]) if self.keep_target else None
+        return RepresentationState(learner, target), jax.tree_util.tree_map(jnp.mean, info)
+
+    def diagnostics(self, state: RepresentationState, batch, key) -> dict:
+        """Score-matching loss at a few levels (``sm_loss_level<k>``), ``psi_norm``, ``reward_loss``: scalars."""
+        params = state.learner.params
+        levels = np.linspace(0, self.schedule.num_levels - 1, DIAGNOSTIC_LEVELS).astype(np.int32)
+        psi = self.features(params, batch.obs, batch.action)
+        per_level = score_matching_loss(psi, self._zeta_fn(params), key, batch.next_obs, self.schedule,
+                                        self.parameterization, self.noise_scale, levels=levels)
+        out = {f"sm_loss_level{int(lv)}": per_level[i] for i, lv in enumerate(levels.tolist())}
+        out["psi_norm"] = jnp.mean(jnp.linalg.norm(psi, axis=-1))
+        if self.reward_head is not None:
+            out["reward_loss"] = jnp.mean((self.reward_head.apply(params["reward"], psi) - batch.reward) ** 2)
+        return out

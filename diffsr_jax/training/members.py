@@ -1,0 +1,38 @@
+"""The members of a run (every sweep setting x every seed) and the summary table of their evaluations."""
+
+from __future__ import annotations
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from diffsr_jax.logging.writers import member_label
+
+
+def make_members(config, default_hp: dict, sweeps=({},)):
+    """-> (members, keys (M, 2), hp pytree of (M,)): every sweep setting x every seed."""
+    members, hps = [], []
+    for overrides in sweeps:
+        setting = ",".join(f"{k}={v:g}" for k, v in overrides.items())
+        for i in range(config.num_seeds):
+            members.append({"seed": config.seed + i, **({"setting": setting} if setting else {})})
+            hps.append({**default_hp, **{k: jnp.asarray(v, jnp.float32) for k, v in overrides.items()}})
+    keys = jnp.stack([jax.random.PRNGKey(m["seed"]) for m in members])
+    return members, keys, jax.tree_util.tree_map(lambda *v: jnp.stack(v), *hps)
+
+
+def summary_table(rows, members) -> str:
+    width = max([len(member_label(m)) for m in members] + [6])
+    lines = [f"{'run':>{width}} {'final eval':>11} {'best eval':>10} {'last-4 mean':>12}", "-" * (width + 36)]
+    finals = {}
+    for m in members:
+        r = [x["eval/return"] for x in rows if all(x.get(k) == v for k, v in m.items())
+             and x.get("eval/return") is not None]
+        if not r:
+            continue
+        finals.setdefault(m.get("setting", ""), []).append(r[-1])
+        lines.append(f"{member_label(m):>{width}} {r[-1]:>11.1f} {max(r):>10.1f} {np.mean(r[-4:]):>12.1f}")
+    lines.append("-" * (width + 36))
+    for setting, f in finals.items():
+        lines.append(f"{(setting or 'mean'):>{width}} {np.mean(f):>11.1f}   (std {np.std(f):.1f} over {len(f)} seeds)")
+    return "\n".join(lines)

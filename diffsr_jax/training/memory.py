@@ -1,0 +1,58 @@
+"""How much memory the replay takes, how much is free, and a one-line refusal when it cannot fit."""
+
+from __future__ import annotations
+
+import os
+
+import jax
+
+from diffsr_jax.training.trainer import transition_bytes
+from diffsr_jax.training.validate import ConfigError
+
+
+class ReplayMemoryError(ConfigError):
+    """The replay of all members cannot fit in the free memory."""
+
+
+def _fmt_bytes(n: float) -> str:
+    for unit in ("B", "kB", "MB", "GB", "TB"):
+        if n < 1000 or unit == "TB":
+            return f"{n:.1f} {unit}" if unit != "B" else f"{int(n)} B"
+        n /= 1000.0
+    return ""
+
+
+def free_memory_bytes() -> int | None:
+    """Free memory where the replay lives: the accelerator's (bytes_limit - in use) or the host's MemAvailable."""
+    dev = jax.devices()[0]
+    if dev.platform != "cpu":
+        stats = dev.memory_stats() or {}
+        if "bytes_limit" in stats:
+            return int(stats["bytes_limit"] - stats.get("bytes_in_use", 0))
+        return None
+    try:
+        with open("/proc/meminfo") as f:
+            for line in f:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    try:
+        return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (ValueError, OSError, AttributeError):
+        return None
+
+
+def replay_memory(env, capacity: int, num_members: int, free: int | None) -> str:
+    """One line stating the replay's size for all members; raises ReplayMemoryError (one line with the fix) if
+    it cannot fit: a chunk of the compiled program holds its input and its output state, so twice the replay."""
+    per = transition_bytes(env.obs_dim, env.action_dim)
+    total = per * capacity * num_members
+    line = (f"replay: {capacity:,} transitions x {num_members} member(s) x {per} B = {_fmt_bytes(total)}"
+            + (f" ({_fmt_bytes(free)} free)" if free is not None else ""))
+    if free is not None and 2 * total > free:
+        raise ReplayMemoryError(
+            f"the replay needs {_fmt_bytes(total)} ({capacity:,} transitions x {num_members} member(s) x "
+            f"{per} B), twice that while a chunk runs, but only {_fmt_bytes(free)} is free: use fewer seeds "
+            f"(--num_seeds) or a smaller --config.buffer_size")
+    return line

@@ -39,7 +39,7 @@ FLAGS = flags.FLAGS
 
 def build_config(suite, task, agent: str, preset: str, num_seeds: int, total_steps=None, eval_every=None, sets=()):
     """The run config: agent preset <- suite protocol <- task overrides <- flags. Raises ConfigError."""
-    from diffsr_jax.training.trainer import replay_capacity
+    from diffsr_jax.training.budget import replay_capacity
     from diffsr_jax.training.validate import ConfigError, validate_config
     from experiments.suites import parse_value
 

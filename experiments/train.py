@@ -172,7 +172,7 @@ def main(argv):
         fail(f"unexpected arguments {' '.join(argv[1:])}; flags look like --name=value")
     from diffsr_jax.envs import make_env_from_config
     from diffsr_jax.training.memory import free_memory_bytes, replay_memory
-    from diffsr_jax.training.trainer import replay_capacity
+    from diffsr_jax.training.budget import replay_capacity
     from diffsr_jax.training.validate import ConfigError, check_logdir, validate_config
 
     config = resolve_config()

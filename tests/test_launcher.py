@@ -16,11 +16,13 @@ def _run(*args, timeout=600):
                           capture_output=True, text=True, timeout=timeout)
 
 
+TINY = ("--config.eval_episodes=2", "--config.episode_length=50", "--config.batch_size=32")  # seconds, not minutes
+
+
 def test_launcher_writes_every_output(tmp_path):
     logdir = tmp_path / "run"
     p = _run("--agent=diffsr_sac", "--num_seeds=2", "--seed=3", "--total_steps=400", "--eval_every=200",
-             "--config.warmup_steps=200", "--config.eval_episodes=2", "--config.episode_length=50",
-             "--config.batch_size=32", f"--logdir={logdir}")
+             "--config.warmup_steps=200", *TINY, f"--logdir={logdir}")
     assert p.returncode == 0, p.stderr[-3000:]
     for name in ("config.json", "metrics.jsonl", "curve.png"):
         assert (logdir / name).stat().st_size > 0, name
@@ -79,8 +81,7 @@ def test_bad_input_gets_one_clear_line(args, message, tmp_path):
 def test_sweep_runs_every_setting_in_one_program(tmp_path):
     logdir = tmp_path / "sweep"
     p = _run("--agent=td3", "--num_seeds=2", "--total_steps=300", "--eval_every=300", "--sweep=critic_lr=1e-3,1e-5",
-             "--config.warmup_steps=100", "--config.eval_episodes=2", "--config.episode_length=50",
-             "--config.batch_size=32", f"--logdir={logdir}")
+             "--config.warmup_steps=100", *TINY, f"--logdir={logdir}")
     assert p.returncode == 0, p.stderr[-3000:]
     rows = [json.loads(line) for line in (logdir / "metrics.jsonl").read_text().splitlines()]
     assert [(r["setting"], r["seed"]) for r in rows] == [

@@ -77,6 +77,16 @@ def traced_hparams(config, names) -> dict:
     return {k: jnp.asarray(config[k], jnp.float32) for k in names}
 
 
+def init_deterministic_actor_critic(actor_net, critic, key, obs_dim: int, action_dim: int, hp: dict) -> tuple:
+    """-> (actor Learner, target actor params, critic Learner, target critic params, critic features): the start
+    of an actor-critic with a deterministic actor and target copies of both networks (TD3, DDPG)."""
+    k_actor, k_critic = jax.random.split(key)
+    actor_params = actor_net.init(k_actor, jnp.zeros((1, obs_dim)))
+    critic_params, features = critic.init(k_critic, obs_dim, action_dim, hp)
+    return (Learner.create(actor_params, adam(hp["actor_lr"])), actor_params,
+            Learner.create(critic_params, adam(hp["critic_lr"])), critic_params, features)
+
+
 def learner_step(agent, state, sampler, key, update_idx):
     """One learner update of an actor-critic whose critic is a component (``agents.critics``): the critic's own
     feature learning (``critic.update_features``, on fresh batches), then the agent's actor-critic step on another

@@ -13,7 +13,15 @@ import flax.struct
 import jax
 import jax.numpy as jnp
 
-from diffsr_jax.agents.common import Learner, adam, learner_step, reduce_twin, soft_update, td_target, traced_hparams
+from diffsr_jax.agents.common import (
+    Learner,
+    init_deterministic_actor_critic,
+    learner_step,
+    reduce_twin,
+    soft_update,
+    td_target,
+    traced_hparams,
+)
 from diffsr_jax.networks.actors import DeterministicActor
 
 
@@ -41,11 +49,8 @@ class TD3:
         return traced_hparams(self.cfg, self.hparam_names)
 
     def init(self, key, hp: dict) -> TD3State:
-        k_actor, k_critic = jax.random.split(key)
-        actor_params = self.actor_net.init(k_actor, jnp.zeros((1, self.obs_dim)))
-        critic_params, features = self.critic.init(k_critic, self.obs_dim, self.action_dim, hp)
-        return TD3State(Learner.create(actor_params, adam(hp["actor_lr"])), actor_params,
-                        Learner.create(critic_params, adam(hp["critic_lr"])), critic_params, features, hp)
+        parts = init_deterministic_actor_critic(self.actor_net, self.critic, key, self.obs_dim, self.action_dim, hp)
+        return TD3State(*parts, hp)
 
     def act(self, state: TD3State, obs, key, deterministic: bool):
         a = self.actor_net.apply(state.actor.params, obs)

@@ -24,11 +24,23 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from diffsr_jax.logging.writers import Progress, RunLogger, curves_from_rows, member_label, plot_comparison, read_metrics
+from diffsr_jax.logging.writers import (
+    Progress,
+    RunLogger,
+    curves_from_rows,
+    member_label,
+    plot_comparison,
+    read_metrics,
+)
+from diffsr_jax.training.budget import eval_schedule, iterations
 from diffsr_jax.training.checkpoint import Checkpointer, CheckpointWriteError
 from diffsr_jax.training.members import make_members, summary_table
-from diffsr_jax.training.memory import ReplayMemoryError, free_memory_bytes, replay_memory
-from diffsr_jax.training.trainer import Trainer, eval_schedule, iterations
+from diffsr_jax.training.memory import (
+    ReplayMemoryError,
+    free_memory_bytes,
+    replay_memory,
+)
+from diffsr_jax.training.trainer import Trainer
 
 # row fields that measure the machine rather than the run; excluded when comparing runs
 TIMING_FIELDS = ("run/wall_time", "run/frames_per_s")

@@ -6,7 +6,7 @@ import os
 
 import jax
 
-from diffsr_jax.training.trainer import transition_bytes
+from diffsr_jax.training.budget import transition_bytes
 from diffsr_jax.training.validate import ConfigError
 
 

@@ -32,6 +32,7 @@ from diffsr_jax.data.normalizer import RunningStats, normalize, stats_init, stat
 from diffsr_jax.data.replay import ReplayBuffer, replay_add, replay_init
 from diffsr_jax.data.sampler import ReplaySampler
 from diffsr_jax.envs import AutoReset, EnvState, ResetPool, make_env_from_config
+from diffsr_jax.training.budget import eval_schedule, iterations, replay_capacity
 
 
 @flax.struct.dataclass
@@ -42,31 +43,6 @@ class RunnerState:
     buffer: ReplayBuffer
     obs_stats: RunningStats
     key: jax.Array
-
-
-def frames_per_iteration(config) -> int:
-    """Env frames one iteration takes: a decision in each of ``num_envs`` envs, ``action_repeat`` frames each."""
-    return int(config.num_envs) * int(config.get("action_repeat", 1))
-
-
-def iterations(config, frames: int) -> int:
-    """Whole iterations in ``frames`` env frames (at least 1)."""
-    return max(int(frames) // frames_per_iteration(config), 1)
-
-
-def replay_capacity(config) -> int:
-    """Transitions the replay holds: ``config.replay_capacity`` when the run fixed it at its first start, else
-    ``min(buffer_size, transitions the run will collect)``."""
-    fixed = config.get("replay_capacity", 0)
-    if fixed:
-        return int(fixed)
-    transitions = (int(config.total_steps) // frames_per_iteration(config)) * int(config.num_envs)
-    return int(min(config.buffer_size, max(transitions, int(config.num_envs))))
-
-
-def transition_bytes(obs_dim: int, action_dim: int) -> int:
-    """Bytes of one stored transition (obs, action, reward, next_obs, terminated; float32)."""
-    return 4 * (2 * obs_dim + action_dim + 2)
 
 
 class Trainer:
@@ -222,16 +198,6 @@ class Trainer:
         leaves = jax.tree_util.tree_leaves(runner.agent)
         m["run/params_finite"] = jnp.all(jnp.array([jnp.all(jnp.isfinite(x)) for x in leaves])).astype(jnp.float32)
         return runner, m
-
-
-def eval_schedule(total_iters: int, eval_every_iters: int) -> list[int]:
-    """Chunk lengths: evaluate after every ``eval_every_iters`` iterations and at the end."""
-    chunks, done = [], 0
-    while done < total_iters:
-        n = min(eval_every_iters, total_iters - done)
-        chunks.append(n)
-        done += n
-    return chunks
 
 
 def make_train(config, env=None):

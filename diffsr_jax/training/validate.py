@@ -67,7 +67,7 @@ def _validate_loop(config) -> None:
     """Action repeat, auto-reset, and the replay against the batch it must serve (configs saved before these
     fields existed pass with their defaults)."""
     from diffsr_jax.envs import AUTO_RESET_MODES
-    from diffsr_jax.training.trainer import frames_per_iteration, replay_capacity
+    from diffsr_jax.training.budget import frames_per_iteration, replay_capacity
 
     for name, default in (("action_repeat", 1), ("reset_pool_size", 16), ("reset_pool_refill", 256)):
         v = config.get(name, default)

@@ -96,9 +96,34 @@ def base_config() -> ml_collections.ConfigDict:
 def mbbl_budget(c: ml_collections.ConfigDict) -> ml_collections.ConfigDict:
     """The paper's state-MDP run (spec section 5) on brax/halfcheetah: 200k env steps, 25k random warm-up steps,
     evaluation every 5k steps with 10 episodes."""
-    c.env = "brax/halfcheetah"
-    c.total_steps = 200_000
-    c.warmup_steps = 25_000
-    c.eval_every = 5_000
-    c.eval_episodes = 10
+    c.update(env="brax/halfcheetah", total_steps=200_000, warmup_steps=25_000, eval_every=5_000, eval_episodes=10)
+    return c
+
+
+def fast_budget(c: ml_collections.ConfigDict) -> ml_collections.ConfigDict:
+    """The CPU ``fast`` presets' run on gymnax/Pendulum-v1: 12k env frames, 1k random warm-up frames, evaluation
+    every 1k; 128x128 actor and critic, actor and critic learning rates 1e-3."""
+    c.update(total_steps=12_000, warmup_steps=1_000, eval_every=1_000)
+    c.update(actor_hidden=(128, 128), critic_hidden=(128, 128), actor_lr=1e-3, critic_lr=1e-3)
+    return c
+
+
+def dmc_budget(c: ml_collections.ConfigDict) -> ml_collections.ConfigDict:
+    """The DMC run of spec section 4 on playground/CheetahRun: action repeat 2, 1M env frames (500k decisions),
+    10k random frames, evaluation every 10k frames; batch 512, running observation normalisation, a 512x3 actor
+    with LayerNorm, exploration noise 0.2."""
+    c.update(env="playground/CheetahRun", action_repeat=2, total_steps=1_000_000, warmup_steps=10_000,
+             eval_every=10_000)
+    c.update(batch_size=512, normalize_obs=True, actor_hidden=(512, 512, 512), actor_layer_norm=True, expl_noise=0.2)
+    return c
+
+
+def preset_config(agent: str, preset: str, **presets) -> ml_collections.ConfigDict:
+    """``base_config()`` for ``agent`` with ``presets[preset](c)`` applied; an unknown preset is a ValueError naming
+    the valid ones (the launcher prints it as one line)."""
+    if preset not in presets:
+        raise ValueError(f"unknown {agent} preset {preset!r}; choose one of {', '.join(presets)}")
+    c = base_config()
+    c.agent, c.preset = agent, preset
+    presets[preset](c)
     return c

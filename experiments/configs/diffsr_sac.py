@@ -9,28 +9,25 @@ alpha learned from 0.1 with target entropy -|A|; 25k random steps, 200k env step
 ``fast``: the same algorithm at sizes that learn gymnax/Pendulum-v1 on a laptop CPU in a few minutes.
 """
 
-from experiments.configs.base import base_config, mbbl_budget
+from experiments.configs.base import fast_budget, mbbl_budget, preset_config
 from experiments.configs.diffsr import with_representation
 
 
+def _common(c):
+    c.update(activation="elu", init_alpha=0.1, target_update_every=2)
+
+
+def _fast(c):
+    _common(c)
+    fast_budget(c)
+    with_representation(c, "fast")
+    c.alpha_lr = 1e-3
+
+
+def _paper(c):
+    _common(c)
+    mbbl_budget(c)
+
+
 def get_config(preset: str = "fast"):
-    c = base_config()
-    c.agent = "diffsr_sac"
-    c.preset = preset
-    c.activation = "elu"
-    c.init_alpha = 0.1
-    c.target_update_every = 2
-    if preset == "paper":
-        mbbl_budget(c)
-    elif preset == "fast":
-        c.total_steps = 12_000
-        c.warmup_steps = 1_000
-        c.eval_every = 1_000
-        with_representation(c, "fast")
-        c.actor_hidden = (128, 128)
-        c.actor_lr = 1e-3
-        c.critic_lr = 1e-3
-        c.alpha_lr = 1e-3
-    else:
-        raise ValueError(f"unknown diffsr_sac preset {preset!r}; choose fast or paper")
-    return c
+    return preset_config("diffsr_sac", preset, fast=_fast, paper=_paper)

@@ -11,68 +11,35 @@ action repeat 2: 1M env frames (500k decisions and updates), 10k random frames, 
 ``fast``: the same algorithm at sizes that learn gymnax/Pendulum-v1 on a laptop CPU in a few minutes.
 """
 
-from experiments.configs.base import base_config
+from experiments.configs.base import dmc_budget, fast_budget, preset_config
+
+
+def _common(c):
+    """Everything of spec section 4 but the sizes."""
+    c.normalize_obs = True
+    c.update(rep_arch="residual", rep_activation="mish", level_input="embedding", rep_updates_per_step=1)
+    c.update(schedule="vp", num_levels=50, noise_scale=1.0, parameterization="eps", reward_weight=0.1)
+    c.update(rff_kind="sincos", critic_input_ln=True, critic_hidden_ln=True, critic_activation="elu")
+    c.update(critic_rep="target", rep_tau=0.005)
+    c.update(expl_noise=0.2, policy_noise=0.2, noise_clip=0.3, policy_delay=1, actor_q_reduce="mean",
+             actor_layer_norm=True)
+
+
+def _paper(c):
+    _common(c)
+    dmc_budget(c)
+    c.update(feature_dim=512, rep_res_width=512, rep_res_blocks=3, rff_dim=512, rff_hidden=512)
+    c.update(rep_lr=1e-4, critic_lr=3e-4, actor_lr=3e-4)
+
+
+def _fast(c):
+    _common(c)
+    fast_budget(c)
+    c.total_steps = 6_000
+    c.update(feature_dim=64, rep_res_width=128, rep_res_blocks=1, rep_enc_hidden=64, rep_enc_out=32,
+             level_embed_dim=32, rff_dim=128, rff_hidden=128)
+    c.update(rep_lr=1e-3, expl_noise=0.1)
 
 
 def get_config(preset: str = "fast"):
-    c = base_config()
-    c.agent = "diffsr_td3"
-    c.preset = preset
-    c.normalize_obs = True
-    c.rep_arch = "residual"
-    c.rep_activation = "mish"
-    c.level_input = "embedding"
-    c.schedule = "vp"
-    c.num_levels = 50
-    c.noise_scale = 1.0
-    c.parameterization = "eps"
-    c.reward_weight = 0.1
-    c.rep_updates_per_step = 1
-    c.rff_kind = "sincos"
-    c.critic_input_ln = True
-    c.critic_hidden_ln = True
-    c.critic_activation = "elu"
-    c.critic_rep = "target"
-    c.rep_tau = 0.005
-    c.expl_noise = 0.2
-    c.policy_noise = 0.2
-    c.noise_clip = 0.3
-    c.policy_delay = 1
-    c.actor_q_reduce = "mean"
-    c.actor_layer_norm = True
-    if preset == "paper":
-        c.env = "playground/CheetahRun"
-        c.action_repeat = 2
-        c.total_steps = 1_000_000  # env frames
-        c.warmup_steps = 10_000
-        c.eval_every = 10_000
-        c.batch_size = 512
-        c.feature_dim = 512
-        c.rep_res_width = 512
-        c.rep_res_blocks = 3
-        c.rff_dim = 512
-        c.rff_hidden = 512
-        c.actor_hidden = (512, 512, 512)
-        c.rep_lr = 1e-4
-        c.critic_lr = 3e-4
-        c.actor_lr = 3e-4
-    elif preset == "fast":
-        c.total_steps = 6_000
-        c.warmup_steps = 1_000
-        c.eval_every = 1_000
-        c.feature_dim = 64
-        c.rep_res_width = 128
-        c.rep_res_blocks = 1
-        c.rep_enc_hidden = 64
-        c.rep_enc_out = 32
-        c.level_embed_dim = 32
-        c.rff_dim = 128
-        c.rff_hidden = 128
-        c.actor_hidden = (128, 128)
-        c.rep_lr = 1e-3
-        c.critic_lr = 1e-3
-        c.actor_lr = 1e-3
-        c.expl_noise = 0.1
-    else:
-        raise ValueError(f"unknown diffsr_td3 preset {preset!r}; choose fast or paper")
-    return c
+    return preset_config("diffsr_td3", preset, fast=_fast, paper=_paper)

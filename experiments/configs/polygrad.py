@@ -10,14 +10,12 @@ brax/inverted_pendulum, the ``grad`` guidance collapsed the policy to 2-step epi
 ``sample`` learned (WORKSPACE.md, issue 5). Both cost the same per update (one policy evaluation per reverse step).
 """
 
-from experiments.configs.base import base_config, mbbl_budget
+from experiments.configs.base import mbbl_budget, preset_config
 from experiments.configs.trajectory_diffusion import add_trajectory_model_fields, use_cpu_trajectory_model
 
 
-def get_config(preset: str = "fast"):
-    c = add_trajectory_model_fields(base_config())
-    c.agent = "polygrad"
-    c.preset = preset
+def _common(c):
+    add_trajectory_model_fields(c)
     c.normalize_obs = True  # the world model diffuses standardised states
     c.imagined_batch = 1024
     c.guidance_type = "grad"  # grad: policy-guidance gradient on the actions | sample: on-policy resampling
@@ -29,20 +27,19 @@ def get_config(preset: str = "fast"):
     c.min_std = 0.1  # floor of the global std
     c.init_std = 1.0
     c.model_ema = 0.99  # imagination samples from this EMA of the denoiser
-    c.lam = 0.9
-    c.entropy_coef = 1e-5
-    c.actor_lr = 3e-5
-    c.critic_lr = 3e-4
-    c.activation = "elu"
-    if preset == "paper":
-        mbbl_budget(c)
-    elif preset == "fast":
-        use_cpu_trajectory_model(c)
-        c.denoise_steps = 20
-        c.imagined_batch = 128
-        c.actor_lr = 3e-4
-        c.critic_lr = 1e-3
-        c.guidance_type = "sample"
-    else:
-        raise ValueError(f"unknown polygrad preset {preset!r}; choose fast or paper")
-    return c
+    c.update(lam=0.9, entropy_coef=1e-5, actor_lr=3e-5, critic_lr=3e-4, activation="elu")
+
+
+def _paper(c):
+    _common(c)
+    mbbl_budget(c)
+
+
+def _fast(c):
+    _common(c)
+    use_cpu_trajectory_model(c)
+    c.update(denoise_steps=20, imagined_batch=128, actor_lr=3e-4, critic_lr=1e-3, guidance_type="sample")
+
+
+def get_config(preset: str = "fast"):
+    return preset_config("polygrad", preset, fast=_fast, paper=_paper)

@@ -1,35 +1,12 @@
 """TD3 presets: ``fast`` (CPU minutes on gymnax/Pendulum-v1) and ``paper`` (the DMC TD3 settings of spec section 4)."""
 
-from experiments.configs.base import base_config
+from experiments.configs.base import dmc_budget, fast_budget, preset_config
+
+
+def _paper(c):
+    dmc_budget(c)
+    c.update(critic_hidden=(512, 512, 512), noise_clip=0.3, policy_delay=1, actor_q_reduce="mean")
 
 
 def get_config(preset: str = "fast"):
-    c = base_config()
-    c.agent = "td3"
-    c.preset = preset
-    if preset == "fast":
-        c.total_steps = 12_000
-        c.eval_every = 1_000
-        c.warmup_steps = 1_000
-        c.actor_hidden = (128, 128)
-        c.critic_hidden = (128, 128)
-        c.actor_lr = 1e-3
-        c.critic_lr = 1e-3
-    elif preset == "paper":
-        c.env = "playground/CheetahRun"
-        c.action_repeat = 2
-        c.total_steps = 1_000_000  # frames = 500k decisions
-        c.warmup_steps = 10_000
-        c.eval_every = 10_000
-        c.batch_size = 512
-        c.actor_hidden = (512, 512, 512)
-        c.critic_hidden = (512, 512, 512)
-        c.actor_layer_norm = True
-        c.expl_noise = 0.2
-        c.noise_clip = 0.3
-        c.policy_delay = 1
-        c.actor_q_reduce = "mean"
-        c.normalize_obs = True
-    else:
-        raise ValueError(f"unknown td3 preset {preset!r}; choose fast or paper")
-    return c
+    return preset_config("td3", preset, fast=fast_budget, paper=_paper)

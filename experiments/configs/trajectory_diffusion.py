@@ -5,6 +5,9 @@ residual-MLP denoiser 1024 wide with 6 layers, time embedding 128, diffusion bat
 """
 
 
+from experiments.configs.base import fast_budget
+
+
 def add_trajectory_model_fields(c):
     c.denoise_steps = 128  # levels of the schedule = denoiser evaluations per sample
     c.horizon = 10  # trajectory length (states incl. the observed first one)
@@ -22,14 +25,10 @@ def add_trajectory_model_fields(c):
 def use_cpu_trajectory_model(c):
     """The CPU-sized trajectory model and run budget both baselines' ``fast`` presets share (gymnax/Pendulum-v1,
     12k env steps): a 256-wide 4-layer denoiser, time embedding 32, diffusion batch 128, 128-wide actor/critic."""
-    c.total_steps = 12_000
-    c.warmup_steps = 1_000
-    c.eval_every = 1_000
+    fast_budget(c)
     c.model_width = 256
     c.model_layers = 4
     c.time_embed_dim = 32
     c.model_batch = 128
     c.model_lr = 1e-3
-    c.actor_hidden = (128, 128)
-    c.critic_hidden = (128, 128)
     return c

@@ -38,12 +38,12 @@ def _programs(env_name: str, mode: str):
     from experiments.configs.sac import get_config
 
     cfg = get_config("fast")
-    cfg.env, cfg.auto_reset, cfg.num_envs = env_name, mode, FLAGS.num_envs
-    cfg.episode_length, cfg.warmup_steps = FLAGS.episode_length, 0
-    cfg.total_steps = FLAGS.chunk * FLAGS.num_envs * (FLAGS.repeats + 2)
+    cfg.env.name, cfg.env.auto_reset, cfg.env.num_envs = env_name, mode, FLAGS.num_envs
+    cfg.env.episode_length, cfg.run.warmup_steps = FLAGS.episode_length, 0
+    cfg.run.total_steps = FLAGS.chunk * FLAGS.num_envs * (FLAGS.repeats + 2)
     trainer = Trainer(cfg)
     env, n = trainer.env, FLAGS.num_envs
-    ar = AutoReset(env, mode, max(int(cfg.reset_pool_size), n), int(cfg.reset_pool_refill))
+    ar = AutoReset(env, mode, max(int(cfg.env.reset_pool_size), n), int(cfg.env.reset_pool_refill))
 
     def rollout(carry, t0):
         def body(c, t):

@@ -34,9 +34,9 @@ def main(_):
 
     from experiments.configs import load_preset
     cfg = load_preset(FLAGS.agent, "fast")
-    cfg.env = FLAGS.env
-    cfg.warmup_steps = 0
-    cfg.total_steps = FLAGS.chunk * (FLAGS.rounds + 1)
+    cfg.env.name = FLAGS.env
+    cfg.run.warmup_steps = 0
+    cfg.run.total_steps = FLAGS.chunk * (FLAGS.rounds + 1)
     trainer = Trainer(cfg)
     counts = [int(n) for n in FLAGS.num_seeds]
     progs = {}

@@ -47,9 +47,9 @@ def measure_one(env: str, agent: str) -> dict:
 
     from experiments.configs import load_preset
     cfg = load_preset(agent, FLAGS.preset)
-    cfg.env = env
-    cfg.warmup_steps = 0  # measure learning iterations
-    cfg.total_steps = FLAGS.chunk * (FLAGS.repeats + 1)
+    cfg.env.name = env
+    cfg.run.warmup_steps = 0  # measure learning iterations
+    cfg.run.total_steps = FLAGS.chunk * (FLAGS.repeats + 1)
     t0 = time.time()
     trainer = Trainer(cfg)
     t_env = time.time() - t0

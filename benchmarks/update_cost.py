@@ -80,7 +80,7 @@ def measure(spec: str) -> dict:
     from diffsr_jax.data import ReplaySampler, replay_add, replay_init
 
     buffer = replay_add(replay_init(jax.tree_util.tree_map(lambda x: x[0], data), n_data), data)
-    sample = ReplaySampler(buffer, None, int(cfg.batch_size))
+    sample = ReplaySampler(buffer, None, int(cfg.replay.batch_size))
     flops = matmul_flops(lambda s, k: agent.update(s, sample, k, 0), state, jax.random.PRNGKey(2))
     num_updates = max(1, min(FLAGS.num_updates, int(FLAGS.gflop_per_call * 1e9 / max(flops, 1.0))))
 
@@ -101,7 +101,7 @@ def measure(spec: str) -> dict:
         times.append(time.perf_counter() - t0)
     ms = 1e3 * float(np.median(times)) / num_updates
     return {"preset": spec, "ms_per_update": ms, "gflop_per_update": flops / 1e9,
-            "gflops_achieved": flops / 1e9 / (ms / 1e3), "compile_s": compile_s, "batch_size": cfg.batch_size,
+            "gflops_achieved": flops / 1e9 / (ms / 1e3), "compile_s": compile_s, "batch_size": cfg.replay.batch_size,
             "updates_timed": num_updates * FLAGS.repeats}
 
 

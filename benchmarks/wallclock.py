@@ -51,12 +51,12 @@ def build(agent: str, denoise_steps: int | None, chunk: int):
 
     from experiments.configs import load_preset
     cfg = load_preset(agent, "fast")
-    cfg.env = FLAGS.env
+    cfg.env.name = FLAGS.env
     if denoise_steps is not None:
-        cfg.denoise_steps = denoise_steps
-    warm = max(cfg.batch_size, 64)
-    cfg.warmup_steps = warm
-    cfg.total_steps = warm + chunk * FLAGS.rounds
+        cfg.baselines.denoise_steps = denoise_steps
+    warm = max(cfg.replay.batch_size, 64)
+    cfg.run.warmup_steps = warm
+    cfg.run.total_steps = warm + chunk * FLAGS.rounds
     trainer = Trainer(cfg)
     t0 = time.perf_counter()
     runner = jax.jit(trainer.init)(jax.random.PRNGKey(0))
@@ -68,7 +68,7 @@ def build(agent: str, denoise_steps: int | None, chunk: int):
     runner = jax.block_until_ready(fill(runner))  # warm-up: fill the replay with random-action data
     compile_s = time.perf_counter() - t0
     return {"trainer": trainer, "runner": runner, "run": run, "act": act, "obs": obs, "t": warm,
-            "compile_s": compile_s, "updates_per_step": int(cfg.updates_per_step), "num_envs": trainer.num_envs}
+            "compile_s": compile_s, "updates_per_step": int(cfg.run.updates_per_step), "num_envs": trainer.num_envs}
 
 
 def main(_):

@@ -19,11 +19,30 @@ def _last_line(e: BaseException | None) -> str:
     return lines[-1] if lines else ""
 
 
+def unknown_field_message(argv, error) -> str:
+    """One line for a ``--config.<group>.<field>`` override of a field that does not exist, naming the right one:
+    the grouped name of an old flat field, or the fields the group has."""
+    from diffsr_jax.config import GROUPS, default_config
+    from diffsr_jax.config.legacy import FLAT_TO_GROUPED
+
+    bad = str(error).strip("\"'")
+    given = next((a.split("=", 1)[0] for a in argv if a.startswith("--config.") and bad in a), f"--config.{bad}")
+    path = given[len("--config."):].split(".")
+    if len(path) == 1 and path[0] in FLAT_TO_GROUPED:
+        return f"{given}: config fields are grouped; write --config.{FLAT_TO_GROUPED[path[0]]}=..."
+    if path[0] in GROUPS:
+        fields = ", ".join(default_config()[path[0]].keys())
+        return f"{given}: config.{path[0]} has no field {path[-1]!r}; it has: {fields}"
+    return f"{given}: no such config field; the groups are {', '.join(GROUPS)} (--config.<group>.<field>=...)"
+
+
 def parse_flags(argv):
     """absl's parser, but a bad flag is one line on stderr (no usage dump) and exit code 2. A ``--config`` file
     that does not load (missing, unknown preset, an error inside it) is reported the same way."""
     try:
         rest = flags.FLAGS(argv)
+    except (AttributeError, KeyError) as e:  # --config.<name>=... with a name the config does not have
+        fail(unknown_field_message(argv, e))
     except flags.Error as e:
         detail = _last_line(e.__context__) if "Error whilst parsing config file" in str(e) else ""
         fail(f"{str(e).splitlines()[0]}{' ' + detail if detail else ''} (see --helpshort)")

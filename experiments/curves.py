@@ -32,6 +32,7 @@ def _parse(value: str, current):
 
 
 def main(_):
+    from diffsr_jax.config import get_field, set_fields
     from diffsr_jax.logging.writers import curves_from_rows, plot_comparison
     from diffsr_jax.training.validate import ConfigError, check_logdir, validate_config
     from diffsr_jax.training.host_loop import run_training
@@ -46,16 +47,14 @@ def main(_):
                 cfg = load_preset(agent, "fast")
             except ModuleNotFoundError:
                 raise ConfigError(f"unknown agent {agent!r}; choose from diffsr_sac, diffsr_td3, sac, td3") from None
-            cfg.env, cfg.num_seeds = FLAGS.env, FLAGS.num_seeds
+            cfg.env.name, cfg.run.num_seeds = FLAGS.env, FLAGS.num_seeds
             if FLAGS.total_steps:
-                cfg.total_steps = FLAGS.total_steps
+                cfg.run.total_steps = FLAGS.total_steps
             if FLAGS.eval_every:
-                cfg.eval_every = FLAGS.eval_every
+                cfg.run.eval_every = FLAGS.eval_every
             for item in FLAGS.set:
                 k, _, v = item.partition("=")
-                if k not in cfg:
-                    raise ConfigError(f"--set {item}: no config field {k!r}")
-                cfg[k] = _parse(v, cfg[k])
+                set_fields(cfg, {k: _parse(v, get_field(cfg, k))})
             validate_config(cfg)
             configs[agent] = cfg
         check_logdir(logdir, overwrite=True)
@@ -65,7 +64,7 @@ def main(_):
     setup_compile_cache()
     curves, table = {}, []
     for agent, cfg in configs.items():
-        print(f"== {agent} on {cfg.env}: {cfg.total_steps:,} steps x {cfg.num_seeds} seeds", flush=True)
+        print(f"== {agent} on {cfg.env.name}: {cfg.run.total_steps:,} steps x {cfg.run.num_seeds} seeds", flush=True)
         rows = run_training(cfg, os.path.join(logdir, agent), tensorboard=False, out=io.StringIO())["rows"]
         steps, vals = curves_from_rows(rows)["mean"]
         curves[agent] = (steps, vals)

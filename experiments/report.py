@@ -46,6 +46,10 @@ def load_run(path: str) -> dict:
 
     with open(os.path.join(path, "config.json")) as f:
         config = json.load(f)
+    if "run" not in config:  # a run from before config fields were grouped
+        from diffsr_jax.config.legacy import grouped
+
+        config = grouped(config)
     info = {}
     if os.path.exists(os.path.join(path, "run.json")):
         with open(os.path.join(path, "run.json")) as f:
@@ -54,9 +58,9 @@ def load_run(path: str) -> dict:
     curves = curves_from_rows(rows) if rows else {"mean": ([], np.zeros((0, 0)))}
     steps, returns = next(iter(curves.values()))
     scores = (np.nanmean(returns[:, -SCORE_LAST_EVALS:], 1) if returns.size
-              else np.full(config.get("num_seeds", 1), np.nan))
-    return {"path": path, "suite": info.get("suite", ""), "task": info.get("task", config["env"].replace("/", "_")),
-            "agent": info.get("agent", config["agent"]), "config": config, "info": info, "steps": np.asarray(steps),
+              else np.full(config["run"]["num_seeds"], np.nan))
+    return {"path": path, "suite": info.get("suite", ""), "task": info.get("task", config["env"]["name"].replace("/", "_")),
+            "agent": info.get("agent", config["run"]["agent"]), "config": config, "info": info, "steps": np.asarray(steps),
             "returns": returns, "scores": scores,
             "wall_s": info.get("wall_s", max((r.get("run/wall_time", 0.0) for r in rows), default=float("nan")))}
 
@@ -138,16 +142,15 @@ def build_report(runs: list[dict], plot_dir: str, plot_rel: str, command: str, r
                    f"Python {m['python']}, jax {m['jax']}.")
     commands = sorted({r["info"]["command"] for r in runs if r["info"].get("command")})
     out.append("- Runs produced by: " + ("; ".join(f"`{c}`" for c in commands) if commands else "unknown (no run.json)"))
-    budgets = sorted({(r["config"].get("preset", "?"), r["config"]["total_steps"], r["config"]["eval_every"],
-                       r["config"]["eval_episodes"], r["config"]["num_seeds"], r["config"]["warmup_steps"])
-                      for r in runs})
+    budgets = sorted({(r["config"]["run"].get("preset", "?"), *(r["config"]["run"][k] for k in (
+        "total_steps", "eval_every", "eval_episodes", "num_seeds", "warmup_steps"))) for r in runs})
     for preset, total, every, eps, seeds, warm in budgets:
         out.append(f"- Budget: `{preset}` presets, {total:,} env frames per seed ({warm:,} random warm-up), "
                    f"evaluation every {every:,} steps with {eps} episodes, {seeds} seeds vmapped in one program.")
-    paper_steps = dict(PAPER_BUDGET)["total_steps"]
+    paper_steps = dict(PAPER_BUDGET)["run.total_steps"]
     if any(b[1] < paper_steps for b in budgets):
         out.append(f"- Reduced budget: the paper trains {paper_steps:,} env frames per seed (eval every "
-                   f"{dict(PAPER_BUDGET)['eval_every']:,} steps, 10 episodes, 4 seeds); these numbers show early "
+                   f"{dict(PAPER_BUDGET)['run.eval_every']:,} steps, 10 episodes, 4 seeds); these numbers show early "
                    "learning, not final performance.")
     out += [f"- Note: {n}" for n in notes]
     out += [(f"- Score of a seed = mean of its last {SCORE_LAST_EVALS} evaluations (fewer if the run has fewer). "
@@ -165,11 +168,12 @@ def build_report(runs: list[dict], plot_dir: str, plot_rel: str, command: str, r
         meta = _task_meta(any_run)
         paper = meta.paper_scores() if meta else {}
         cfg = any_run["config"]
-        env_desc = f"`{cfg['env']}`" + (f" ({cfg['env_backend']})" if cfg["env"].startswith("brax/") else "")
-        if cfg.get("pomdp"):
-            env_desc += f", partially observable (velocities dropped, last {cfg.get('pomdp_history', 3)} obs)"
-        if cfg.get("episode_length"):
-            env_desc += f", episodes of {cfg['episode_length']} steps"
+        env = cfg["env"]
+        env_desc = f"`{env['name']}`" + (f" ({env['backend']})" if env["name"].startswith("brax/") else "")
+        if env["pomdp"]:
+            env_desc += f", partially observable (velocities dropped, last {env['pomdp_history']} obs)"
+        if env["episode_length"]:
+            env_desc += f", episodes of {env['episode_length']} steps"
         paper_name = meta.paper_task if meta and paper else None
         out += [f"### {suite + ' / ' if suite else ''}{task}", "",
                 f"Env {env_desc}." + (f" Paper task: {paper_name}." if paper_name else " No paper number.")
@@ -227,9 +231,10 @@ def build_report(runs: list[dict], plot_dir: str, plot_rel: str, command: str, r
     for r in sorted(runs, key=lambda r: (r["suite"], r["task"], r["agent"])):
         c = r["config"]
         inv = r["info"].get("invocations", [])
-        sps = c["total_steps"] * c["num_seeds"] / r["wall_s"] if r["wall_s"] and np.isfinite(r["wall_s"]) else np.nan
-        rows.append([f"{r['suite'] + ' / ' if r['suite'] else ''}{r['task']}", r["agent"], f"{c['total_steps']:,}",
-                     str(c["num_seeds"]), _fmt(r["wall_s"], 0), _fmt(sps, 0), str(len(inv) or 1)])
+        run = c["run"]
+        sps = run["total_steps"] * run["num_seeds"] / r["wall_s"] if r["wall_s"] and np.isfinite(r["wall_s"]) else np.nan
+        rows.append([f"{r['suite'] + ' / ' if r['suite'] else ''}{r['task']}", r["agent"], f"{run['total_steps']:,}",
+                     str(run["num_seeds"]), _fmt(r["wall_s"], 0), _fmt(sps, 0), str(len(inv) or 1)])
     out += _md_table(["task", "agent", "env frames / seed", "seeds", "wall-clock (s)", "env frames/s (all seeds)",
                       "invocations"], rows) + [""]
     out += ["## Reproduce", "", "```bash"] + commands + [command, "```", ""]

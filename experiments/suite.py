@@ -30,7 +30,7 @@ flags.DEFINE_string("preset", "fast", "agent preset: fast or paper")
 flags.DEFINE_list("tasks", [], "subset of the suite's tasks (default: all)")
 flags.DEFINE_integer("total_steps", None, "env frames per seed (default: the suite's protocol)")
 flags.DEFINE_integer("eval_every", None, "env frames between evaluations (default: the suite's protocol)")
-flags.DEFINE_list("set", [], "extra config overrides field=value for every run (tuples as 64:64)")
+flags.DEFINE_list("set", [], "extra config overrides group.field=value for every run (tuples as 64:64)")
 flags.DEFINE_string("root", "runs/suites", "runs go to <root>/<suite>/<task>/<agent>/")
 flags.DEFINE_string("compile_cache", None, "persistent XLA compilation cache dir ('' disables; default: on)")
 FLAGS = flags.FLAGS
@@ -40,6 +40,7 @@ FLAGS = flags.FLAGS
 def build_config(suite, task, agent: str, preset: str, num_seeds: int, total_steps=None, eval_every=None, sets=()):
     """The run config: agent preset <- suite protocol <- task overrides <- flags. Raises ConfigError."""
     from diffsr_jax.training.budget import replay_capacity
+    from diffsr_jax.config import get_field, set_fields
     from diffsr_jax.training.validate import ConfigError, validate_config
     from experiments.suites import parse_value
 
@@ -50,25 +51,23 @@ def build_config(suite, task, agent: str, preset: str, num_seeds: int, total_ste
         raise ConfigError(f"agent {agent!r} has no preset file experiments/configs/{agent}.py") from None
     except ValueError as e:
         raise ConfigError(str(e)) from None
-    overrides = {**dict(suite.budget), **task.config_overrides(), "num_seeds": num_seeds}
+    overrides = {**dict(suite.budget), **task.config_overrides(), "run.num_seeds": num_seeds}
     if total_steps:
-        overrides["total_steps"] = total_steps
+        overrides["run.total_steps"] = total_steps
     if eval_every:
-        overrides["eval_every"] = eval_every
+        overrides["run.eval_every"] = eval_every
     for item in sets:
         k, sep, v = item.partition("=")
-        if not sep or k not in cfg:
-            raise ConfigError(f"--set {item}: no config field {k!r}" if sep else f"--set {item}: write field=value")
+        if not sep:
+            raise ConfigError(f"--set {item}: write group.field=value")
         try:
-            overrides[k] = parse_value(v, cfg[k])
+            overrides[k] = parse_value(v, get_field(cfg, k))
         except ValueError as e:
             raise ConfigError(f"--set {item}: {e}") from None
-    with cfg.unlocked():
-        for k, v in overrides.items():
-            cfg[k] = v
+    set_fields(cfg, overrides)
     validate_config(cfg)
     with cfg.unlocked():
-        cfg.replay_capacity = replay_capacity(cfg)  # as the launcher: fixed at the first start
+        cfg.replay.capacity = replay_capacity(cfg)  # as the launcher: fixed at the first start
     return cfg
 
 
@@ -111,7 +110,7 @@ def run_state(logdir: str, config) -> str:
     if os.path.exists(info_path):
         with open(info_path) as f:
             info = json.load(f)
-        if info.get("status") == "finished" and info.get("total_steps") == config.total_steps:
+        if info.get("status") == "finished" and info.get("total_steps") == config.run.total_steps:
             return "done"
     return "resume" if _has_checkpoint(logdir) and os.path.exists(os.path.join(logdir, "config.json")) else "new"
 
@@ -135,20 +134,20 @@ def execute(suite_name: str, task, agent: str, config, logdir: str, command: str
     if state == "resume":
         with open(os.path.join(logdir, "config.json")) as f:
             saved = ml_collections.ConfigDict(json.load(f))
-        saved.total_steps = config.total_steps  # a longer budget extends the run
+        saved.run.total_steps = config.run.total_steps  # a longer budget extends the run
         config = saved
     else:
         check_logdir(logdir, overwrite=True)  # no checkpoint: start over
-    print(f"== {task.name} / {agent}: {config.env}, {config.total_steps:,} steps x {config.num_seeds} seeds "
+    print(f"== {task.name} / {agent}: {config.env.name}, {config.run.total_steps:,} steps x {config.run.num_seeds} seeds "
           f"({'resuming' if state == 'resume' else 'new'}) -> {logdir}", file=out, flush=True)
     t0 = time.time()
     result = run_training(config, logdir, tensorboard=False, out=out, resume=state == "resume")
     wall = time.time() - t0
     rows = result["rows"]
     info.update({
-        "suite": suite_name, "task": task.name, "agent": agent, "env": config.env, "preset": config.preset,
-        "num_seeds": config.num_seeds, "total_steps": config.total_steps, "eval_every": config.eval_every,
-        "eval_episodes": config.eval_episodes, "status": result["status"],
+        "suite": suite_name, "task": task.name, "agent": agent, "env": config.env.name, "preset": config.run.preset,
+        "num_seeds": config.run.num_seeds, "total_steps": config.run.total_steps, "eval_every": config.run.eval_every,
+        "eval_episodes": config.run.eval_episodes, "status": result["status"],
         "train_wall_s": max((r["run/wall_time"] for r in rows), default=0.0), "command": command, "machine": machine,
     })
     info["invocations"].append({"started": time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(t0)),

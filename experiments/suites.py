@@ -44,18 +44,18 @@ PAPER_POMDP = {"HalfCheetah": 3864.0, "Humanoid-ET": 650.0, "Walker-ET": 1861.0,
 class Task:
     name: str  # directory name, e.g. hopper_et
     env: str  # family/name
-    overrides: tuple = ()  # ((config field, value), ...) applied after the agent preset
+    overrides: tuple = ()  # (("group.field", value), ...) applied after the agent preset
     paper_task: str | None = None  # key of PAPER (or PAPER_POMDP for pomdp tasks)
     note: str = ""  # how the reward differs from the paper's task, shown in the report
 
     def config_overrides(self) -> dict:
-        return {"env": self.env, **dict(self.overrides)}
+        return {"env.name": self.env, **dict(self.overrides)}
 
     def paper_scores(self) -> dict:
         """paper column -> (mean, std or None); {} when the paper has no such task."""
         if self.paper_task is None:
             return {}
-        if dict(self.overrides).get("pomdp"):
+        if dict(self.overrides).get("env.pomdp"):
             v = PAPER_POMDP.get(self.paper_task)
             return {} if v is None else {"Diff-SR": (v, None)}
         return PAPER[self.paper_task]
@@ -66,7 +66,7 @@ class Suite:
     name: str
     description: str
     tasks: tuple
-    budget: tuple  # ((field, value), ...): total_steps, eval_every (env frames), eval_episodes of the protocol
+    budget: tuple  # (("run.field", value), ...): total_steps, eval_every (env frames), eval_episodes of the protocol
 
     def task(self, name: str) -> Task:
         return next(t for t in self.tasks if t.name == name)
@@ -82,8 +82,9 @@ NOTES = {
 }
 
 
-def _t(name, env, paper=None, **overrides):
-    return Task(name, env, tuple(overrides.items()), paper, NOTES.get(env, ""))
+def _t(name, env, paper=None, **env_fields):
+    """A task on ``env``; ``env_fields`` set fields of config.env (e.g. action_repeat=2, pomdp=True)."""
+    return Task(name, env, tuple((f"env.{k}", v) for k, v in env_fields.items()), paper, NOTES.get(env, ""))
 
 
 # MBBL episode lengths: Reacher 50, Pendulum and CartPole 200, the rest 1000. "-ET" tasks are brax's defaults
@@ -99,7 +100,7 @@ MBBL_TASKS = (
     _t("cartpole", "playground/CartpoleBalance", "CartPole", episode_length=200),
     _t("walker_et", "brax/walker2d", "Walker-ET"),
 )
-PAPER_BUDGET = (("total_steps", 200_000), ("eval_every", 5_000), ("eval_episodes", 10))
+PAPER_BUDGET = (("run.total_steps", 200_000), ("run.eval_every", 5_000), ("run.eval_episodes", 10))
 
 SUITES = {s.name: s for s in (
     Suite("mbbl", "the paper's MBBL tasks on Brax (mjx), gymnax and Playground; -ET = early termination on falling "
@@ -109,19 +110,20 @@ SUITES = {s.name: s for s in (
            _t("hopper", "brax/hopper", early_termination=False),
            _t("walker", "brax/walker2d", early_termination=False)), PAPER_BUDGET),
     Suite("mbbl_pomdp", "partially observable (paper App. E): velocities dropped, last 3 observations stacked",
-          tuple(_t(f"{t.name}_pomdp", t.env, t.paper_task, pomdp=True, pomdp_history=3, **dict(t.overrides))
+          tuple(_t(f"{t.name}_pomdp", t.env, t.paper_task, pomdp=True, pomdp_history=3,
+                   **{k.split(".")[1]: v for k, v in t.overrides})
                 for t in MBBL_TASKS if t.paper_task in PAPER_POMDP), PAPER_BUDGET),
     Suite("dmc", "DM Control on MuJoCo Playground (impl=jax), 1000-frame episodes at action repeat 2 (spec section 4)",
           tuple(_t(n.lower(), f"playground/{n}", action_repeat=2) for n in (
               "CheetahRun", "WalkerWalk", "WalkerRun", "HopperHop", "ReacherEasy", "FingerSpin", "CartpoleSwingup",
               "PendulumSwingup", "BallInCup", "AcrobotSwingup")),
-          (("total_steps", 1_000_000), ("eval_every", 10_000), ("eval_episodes", 10))),
+          (("run.total_steps", 1_000_000), ("run.eval_every", 10_000), ("run.eval_episodes", 10))),
     Suite("cpu", "three cheap paper tasks for a CPU: gymnax Pendulum, Brax inverted pendulum and reacher "
           "(positional backend)",
           (_t("pendulum", "gymnax/Pendulum-v1", "Pendulum"),
-           _t("inverted_pendulum", "brax/inverted_pendulum", "I-Pendulum", env_backend="positional"),
-           _t("reacher", "brax/reacher", "Reacher", env_backend="positional", episode_length=50)),
-          (("total_steps", 10_000), ("eval_every", 1_000), ("eval_episodes", 10))),
+           _t("inverted_pendulum", "brax/inverted_pendulum", "I-Pendulum", backend="positional"),
+           _t("reacher", "brax/reacher", "Reacher", backend="positional", episode_length=50)),
+          (("run.total_steps", 10_000), ("run.eval_every", 1_000), ("run.eval_episodes", 10))),
 )}
 
 

@@ -2,8 +2,8 @@
 
     python -m experiments.train                                   # default: short run on a small task
     python -m experiments.train --agent=sac --env=brax/hopper --num_seeds=4
-    python -m experiments.train --config=experiments/configs/sac.py:paper --config.actor_lr=1e-3
-    python -m experiments.train --agent=td3 --num_seeds=2 --sweep=critic_lr=1e-3,3e-4   # 4 runs, one program
+    python -m experiments.train --config=experiments/configs/sac.py:paper --config.actor_critic.actor_lr=1e-3
+    python -m experiments.train --agent=td3 --num_seeds=2 --sweep=actor_critic.critic_lr=1e-3,3e-4  # 4 runs, one program
 
 --agent=X with no --config runs X's ``fast`` preset (experiments/configs/X.py). Outputs in --logdir:
 config.json, metrics.jsonl (one row per evaluation per seed), tb/ (TensorBoard), curve.png.
@@ -20,7 +20,7 @@ from absl import app, flags
 from ml_collections import config_flags
 
 from diffsr_jax.training.compile_cache import DEFAULT_CACHE_DIR, setup_compile_cache
-from experiments.cli import fail, parse_flags
+from experiments.cli import fail, parse_flags, unknown_field_message
 
 DEFAULT_AGENT = "diffsr_sac"
 
@@ -59,9 +59,13 @@ flags.DEFINE_bool("resume", False, "continue the run in --logdir from its latest
                   "only --total_steps may differ from it)")
 flags.DEFINE_bool("overwrite", False, "replace an existing run in --logdir")
 flags.DEFINE_multi_string("sweep", [], "sweep a traced hyperparameter inside the same compiled program: "
-                          "--sweep=critic_lr=1e-3,3e-4 (repeatable; every combination x num_seeds is vmapped)")
-config_flags.DEFINE_config_file("config", _default_config_path(sys.argv), "ml_collections preset file[:preset]",
-                                lock_config=True)
+                          "--sweep=actor_critic.critic_lr=1e-3,3e-4 (repeatable; every combination x num_seeds is "
+                          "vmapped)")
+try:  # the preset is loaded and the --config.<group>.<field> overrides applied right here
+    config_flags.DEFINE_config_file("config", _default_config_path(sys.argv), "ml_collections preset file[:preset]",
+                                    lock_config=True)
+except (AttributeError, KeyError) as e:  # an override of a field the config does not have
+    fail(unknown_field_message(sys.argv, e))
 FLAGS = flags.FLAGS
 
 
@@ -74,17 +78,18 @@ def resolve_config():
     with config.unlocked():
         if FLAGS.agent not in AGENTS:
             fail(unknown_agent_message(FLAGS.agent))
-        if FLAGS["agent"].present and FLAGS.agent != config.agent:
-            fail(f"--agent={FLAGS.agent} disagrees with the config's agent {config.agent!r}; "
+        if FLAGS["agent"].present and FLAGS.agent != config.run.agent:
+            fail(f"--agent={FLAGS.agent} disagrees with the config's agent {config.run.agent!r}; "
                  f"drop --agent or pass --config=experiments/configs/{FLAGS.agent}.py:<preset>")
-        for name in ("env", "num_seeds", "seed", "total_steps", "eval_every"):
+        for name, field in CONVENIENCE_FLAGS.items():
             if FLAGS[name].present:
-                config[name] = FLAGS[name].value
+                group, key = field.split(".")
+                config[group][key] = FLAGS[name].value
     return config
 
 
 def parse_sweeps(specs, hparam_names) -> list[dict]:
-    """['critic_lr=1e-3,3e-4', ...] -> every combination as a dict of overrides ([{}] without sweeps)."""
+    """['actor_critic.critic_lr=1e-3,3e-4', ...] -> every combination as a dict of overrides ([{}] without sweeps)."""
     import itertools
 
     from diffsr_jax.training.validate import ConfigError
@@ -93,7 +98,8 @@ def parse_sweeps(specs, hparam_names) -> list[dict]:
     for spec in specs:
         name, sep, values = spec.partition("=")
         if not sep or not values:
-            raise ConfigError(f"--sweep={spec}: write it as name=v1,v2,... (e.g. --sweep=critic_lr=1e-3,3e-4)")
+            raise ConfigError(f"--sweep={spec}: write it as group.field=v1,v2,... (e.g. "
+                              "--sweep=actor_critic.critic_lr=1e-3,3e-4)")
         if name not in hparam_names:
             raise ConfigError(f"--sweep: {name!r} is not a traced hyperparameter of this agent; "
                               f"sweepable: {', '.join(hparam_names)}")
@@ -104,21 +110,27 @@ def parse_sweeps(specs, hparam_names) -> list[dict]:
     return [dict(combo) for combo in itertools.product(*axes)]
 
 
-CONVENIENCE_FLAGS = ("env", "num_seeds", "seed", "total_steps", "eval_every")
-RESUMABLE_FIELDS = ("total_steps",)  # the budget: a resumed run may extend it; everything else must match
-DERIVED_FIELDS = ("replay_capacity",)  # fixed at the first start, not chosen by the user
+CONVENIENCE_FLAGS = {"env": "env.name", "num_seeds": "run.num_seeds", "seed": "run.seed",
+                     "total_steps": "run.total_steps", "eval_every": "run.eval_every"}  # flag -> config field
+RESUMABLE_FIELDS = ("run.total_steps",)  # the budget: a resumed run may extend it; everything else must match
+DERIVED_FIELDS = ("replay.capacity",)  # fixed at the first start, not chosen by the user
 
 
 def requested_fields(argv, config) -> list[str]:
-    """Config fields the command line sets explicitly: every field when --config is given, else the --config.X
-    overrides and the convenience flags present."""
+    """Config fields (``group.field``) the command line sets explicitly: every field when --config is given, else
+    the --config.<group>.<field> overrides and the convenience flags present."""
     if any(a == "--config" or a.startswith("--config=") for a in argv):
-        return list(config.keys())
+        return [f"{g}.{k}" for g in config.keys() for k in config[g].keys()]
     names = [a[len("--config."):].split("=", 1)[0] for a in argv if a.startswith("--config.")]
-    names += [n for n in CONVENIENCE_FLAGS if FLAGS[n].present]
+    names += [field for flag, field in CONVENIENCE_FLAGS.items() if FLAGS[flag].present]
     if FLAGS["agent"].present:
-        names.append("agent")
-    return sorted({n.split(".")[0] for n in names})
+        names.append("run.agent")
+    return sorted({".".join(n.split(".")[:2]) for n in names})
+
+
+def _field(config, name: str):
+    group, _, key = name.partition(".")
+    return config.get(group, {}).get(key) if key else config.get(group)
 
 
 def _plain(v):
@@ -132,11 +144,12 @@ def resume_differences(saved, requested, fields, requested_sweeps, saved_sweeps)
     defaults = base_config()
     diffs = []
     for k in fields:
-        if k in RESUMABLE_FIELDS or k in DERIVED_FIELDS or k not in requested:
+        if k in RESUMABLE_FIELDS or k in DERIVED_FIELDS or _field(requested, k) is None:
             continue
-        old = saved.get(k, defaults.get(k))
-        if _plain(old) != _plain(requested[k]):
-            diffs.append(f"{k}: {_plain(old)!r} -> {_plain(requested[k])!r}")
+        old = _field(saved, k)
+        old = _field(defaults, k) if old is None else old
+        if _plain(old) != _plain(_field(requested, k)):
+            diffs.append(f"{k}: {_plain(old)!r} -> {_plain(_field(requested, k))!r}")
     if requested_sweeps is not None and list(requested_sweeps) != list(saved_sweeps):
         diffs.append(f"sweep: {list(saved_sweeps)} -> {list(requested_sweeps)}")
     return diffs
@@ -150,7 +163,11 @@ def load_run_config(logdir: str, requested, argv):
     from diffsr_jax.training.validate import ConfigError
 
     with open(os.path.join(logdir, "config.json")) as f:
-        saved = ml_collections.ConfigDict(json.load(f))
+        saved = json.load(f)
+    if "run" not in saved:
+        raise ConfigError(f"--resume: the run in {logdir} was written by an older version of diffsr-jax (its config "
+                          "has no field groups) and cannot be continued; start a new run in another --logdir")
+    saved = ml_collections.ConfigDict(saved)
     sweep_path = os.path.join(logdir, "sweep.json")
     sweeps = json.load(open(sweep_path)) if os.path.exists(sweep_path) else []
     diffs = resume_differences(saved, requested, requested_fields(argv, requested),
@@ -160,7 +177,7 @@ def load_run_config(logdir: str, requested, argv):
                           "only --total_steps may change on --resume: drop the other flags, or start a new run "
                           "in another --logdir")
     if FLAGS["total_steps"].present:
-        saved.total_steps = requested.total_steps
+        saved.run.total_steps = requested.run.total_steps
     return saved, sweeps
 
 
@@ -179,7 +196,7 @@ def main(argv):
     if FLAGS.resume and not FLAGS.logdir:
         fail("--resume needs --logdir=<the run to continue>")
     logdir = FLAGS.logdir or os.path.join(
-        "runs", f"{config.agent}-{config.env.replace('/', '_')}-{time.strftime('%Y%m%d-%H%M%S')}")
+        "runs", f"{config.run.agent}-{config.env.name.replace('/', '_')}-{time.strftime('%Y%m%d-%H%M%S')}")
     try:
         if FLAGS.resume:
             check_logdir(logdir, resume=True)
@@ -188,7 +205,7 @@ def main(argv):
             sweep_specs = FLAGS.sweep
             validate_config(config)
             with config.unlocked():  # fix the replay size now, so a resumed run with more steps can restore it
-                config.replay_capacity = replay_capacity(config)
+                config.replay.capacity = replay_capacity(config)
         validate_config(config)
         from diffsr_jax.agents.registry import hparam_names
 
@@ -197,7 +214,7 @@ def main(argv):
             env = make_env_from_config(config)
         except ValueError as e:  # e.g. an env whose observations are not a flat array
             raise ConfigError(str(e).splitlines()[0]) from None
-        replay_memory(env, replay_capacity(config), config.num_seeds * len(sweeps), free_memory_bytes())
+        replay_memory(env, replay_capacity(config), config.run.num_seeds * len(sweeps), free_memory_bytes())
         if not FLAGS.resume:  # only now, so bad input leaves no empty log dir behind
             check_logdir(logdir, overwrite=FLAGS.overwrite)
     except ConfigError as e:
@@ -205,10 +222,10 @@ def main(argv):
     setup_compile_cache(FLAGS.compile_cache)
     with open(os.path.join(logdir, "sweep.json"), "w") as f:
         json.dump(list(sweep_specs), f)
-    repeat = config.get("action_repeat", 1)
-    print(f"{config.agent} ({config.preset}) on {config.env}: {config.total_steps:,} env frames"
-          f"{f' (action repeat {repeat})' if repeat > 1 else ''} x {config.num_seeds} seed(s) x {len(sweeps)} "
-          f"setting(s), eval every {config.eval_every:,}; logging to {logdir}")
+    repeat = config.env.action_repeat
+    print(f"{config.run.agent} ({config.run.preset}) on {config.env.name}: {config.run.total_steps:,} env frames"
+          f"{f' (action repeat {repeat})' if repeat > 1 else ''} x {config.run.num_seeds} seed(s) x {len(sweeps)} "
+          f"setting(s), eval every {config.run.eval_every:,}; logging to {logdir}")
     from diffsr_jax.training.host_loop import (
         CheckpointError,
         CheckpointWriteError,

@@ -6,11 +6,13 @@ import os
 TIMING_FIELDS = ("run/wall_time", "run/frames_per_s")  # machine timing: excluded when comparing runs
 
 
-def preset(agent: str, name: str = "fast", **overrides):
+def preset(agent: str, name: str = "fast", overrides: dict | None = None):
+    """``agent``'s preset ``name`` with ``overrides`` ({"group.field": value}) set."""
+    from diffsr_jax.config import set_fields
     from experiments.configs import load_preset
+
     cfg = load_preset(agent, name)
-    for k, v in overrides.items():
-        cfg[k] = v
+    set_fields(cfg, overrides or {})
     return cfg
 
 

@@ -32,8 +32,8 @@ def _sampler(data, batch=B):
     return ReplaySampler(replay_add(replay_init(jax.tree_util.tree_map(lambda x: x[0], data), n), data), None, batch)
 
 
-def _agent(name, **overrides):
-    cfg = preset(name, batch_size=B, **overrides)
+def _agent(name, **overrides):  # overrides: {"group.field": value}
+    cfg = preset(name, overrides={"replay.batch_size": B, **overrides})
     agent = make_agent(cfg, DS, DA)
     return agent, agent.init(jax.random.PRNGKey(0), agent.hparams())
 
@@ -99,9 +99,9 @@ def test_critic_representation_and_actor_are_all_trained(name):
 def test_critic_gradient_reaches_psi_only_when_enabled(name):
     batch = _data(jax.random.PRNGKey(3), B)
     for enabled in (False, True):
-        overrides = {"critic_grad_to_rep": enabled}
+        overrides = {"critic.grad_to_rep": enabled}
         if enabled:
-            overrides["critic_rep"] = "online"
+            overrides["critic.reads"] = "online"
         agent, state = _agent(name, **overrides)
         state, _ = _updates(agent, state, 3)  # non-trivial parameters
 

@@ -16,19 +16,19 @@ def _run(*args, timeout=600):
                           capture_output=True, text=True, timeout=timeout)
 
 
-TINY = ("--config.eval_episodes=2", "--config.episode_length=50", "--config.batch_size=32")  # seconds, not minutes
+TINY = ("--config.run.eval_episodes=2", "--config.env.episode_length=50", "--config.replay.batch_size=32")  # seconds, not minutes
 
 
 def test_launcher_writes_every_output(tmp_path):
     logdir = tmp_path / "run"
     p = _run("--agent=diffsr_sac", "--num_seeds=2", "--seed=3", "--total_steps=400", "--eval_every=200",
-             "--config.warmup_steps=200", *TINY, f"--logdir={logdir}")
+             "--config.run.warmup_steps=200", *TINY, f"--logdir={logdir}")
     assert p.returncode == 0, p.stderr[-3000:]
     for name in ("config.json", "metrics.jsonl", "curve.png"):
         assert (logdir / name).stat().st_size > 0, name
     assert any(f.startswith("events.out.tfevents") for f in os.listdir(logdir / "tb"))
     cfg = json.loads((logdir / "config.json").read_text())
-    assert cfg["agent"] == "diffsr_sac" and cfg["num_seeds"] == 2 and cfg["total_steps"] == 400
+    assert cfg["run"]["agent"] == "diffsr_sac" and cfg["run"]["num_seeds"] == 2 and cfg["run"]["total_steps"] == 400
     rows = [json.loads(line) for line in (logdir / "metrics.jsonl").read_text().splitlines()]
     assert [(r["frames"], r["decisions"], r["seed"]) for r in rows] == [(200, 200, 3), (200, 200, 4), (400, 400, 3), (400, 400, 4)]
     last = rows[-1]
@@ -44,26 +44,31 @@ def test_launcher_writes_every_output(tmp_path):
 
 @pytest.mark.parametrize("args,message", [
     (["--env=gymnax/Pendulum-v9"], "unknown gymnax env 'Pendulum-v9'; choose one of: Pendulum-v1"),
-    (["--agent=ppo"], "unknown agent 'ppo'; choose one of: diffsr_sac, diffsr_td3, diffusion_planner, polygrad, sac, td3"),
-    (["--total_steps=-5"], "config.total_steps must be > 0, got -5"),
-    (["--config.gamma=1.5"], "config.gamma must be in [0, 1], got 1.5"),
-    (["--agent=diffsr_sac", "--config.schedule=sigmoid"], "config.schedule must be one of vp, linear, cosine, beta_cdf"),
-    (["--agent=polygrad", "--config.horizon=1"], "config.horizon must be >= 2"),
-    (["--agent=polygrad", "--config.min_std=2.0"], "config.min_std and config.init_std must satisfy 0 < min_std"),
-    (["--agent=polygrad", "--config.actor_std=fixed"], "config.actor_std must be one of global, state"),
-    (["--agent=diffusion_planner", "--config.num_candidates=0"], "config.num_candidates must be > 0, got 0"),
+    (["--agent=ppo"], "unknown agent 'ppo'; choose one of: ddpg, diffsr_ddpg, diffsr_sac, diffsr_td3, diffusion_planner, "
+                      "polygrad, sac, td3"),
+    (["--total_steps=-5"], "config.run.total_steps must be an integer >= 1, got -5"),
+    (["--config.actor_critic.gamma=1.5"], "config.actor_critic.gamma must be in [0, 1], got 1.5"),
+    (["--agent=diffsr_sac", "--config.representation.schedule=sigmoid"], "config.representation.schedule must be one of vp, linear, cosine, beta_cdf"),
+    (["--agent=polygrad", "--config.baselines.horizon=1"], "config.baselines.horizon must be an integer >= 2"),
+    (["--agent=polygrad", "--config.baselines.min_std=2.0"], "config.baselines.min_std and config.baselines.init_std must satisfy 0 < min_std"),
+    (["--agent=polygrad", "--config.baselines.actor_std=fixed"], "config.baselines.actor_std must be one of global, state"),
+    (["--agent=diffusion_planner", "--config.baselines.num_candidates=0"], "config.baselines.num_candidates must be an integer >= 1, got 0"),
     (["--logdir=/proc/forbidden/run"], "is not writable"),
     (["--total_steps=abc"], "error: flag --total_steps=abc: invalid literal for int()"),
-    (["--config.gamma=high"], "error: flag --config.gamma=high: could not convert string to float"),
+    (["--config.actor_critic.gamma=high"], "error: flag --config.actor_critic.gamma=high: could not convert string to float"),
     (["--no_such_flag=1"], "error: Unknown command line flag 'no_such_flag'"),
     (["--config=nonexistent.py"], "error: --config=nonexistent.py: could not load it ([Errno 2] No such file"),
-    (["--config=experiments/configs/sac.py:bogus"], "unknown sac preset 'bogus'; choose fast or paper"),
-    (["--config.batch_size=100000000"], "config.batch_size (100,000,000) is larger than the replay, which holds "
+    (["--config=experiments/configs/sac.py:bogus"], "unknown sac preset 'bogus'; choose one of fast, paper"),
+    (["--config.replay.batch_size=100000000"], "config.replay.batch_size (100,000,000) is larger than the replay, which holds "
                                         "12,000 transitions"),
-    (["--config.buffer_size=10"], "config.batch_size (256) is larger than the replay, which holds 10 transitions"),
-    (["--config.action_repeat=0"], "config.action_repeat must be an integer >= 1, got 0"),
-    (["--config.auto_reset=never"], "config.auto_reset must be one of pool, every_step; got 'never'"),
-    (["--total_steps=2000000000", "--config.buffer_size=2000000000"],
+    (["--config.replay.buffer_size=10"], "config.replay.batch_size (256) is larger than the replay, which holds 10 transitions"),
+    (["--config.env.action_repeat=0"], "config.env.action_repeat must be an integer >= 1, got 0"),
+    (["--config.env.auto_reset=never"], "config.env.auto_reset must be one of pool, every_step; got 'never'"),
+    (["--config.total_steps=5"], "--config.total_steps: config fields are grouped; write --config.run.total_steps="),
+    (["--config.rep_lr=1"], "--config.rep_lr: config fields are grouped; write --config.representation.lr="),
+    (["--config.run.bogus=5"], "--config.run.bogus: config.run has no field 'bogus'; it has: agent, "),
+    (["--sweep=critic_lr=1e-3"], "'critic_lr' is not a traced hyperparameter of this agent; sweepable: actor_critic.gamma"),
+    (["--total_steps=2000000000", "--config.replay.buffer_size=2000000000"],
      "but only"),  # 72 GB of replay on this machine: refused before compiling, with the fix
 ])
 def test_bad_input_gets_one_clear_line(args, message, tmp_path):
@@ -80,45 +85,48 @@ def test_bad_input_gets_one_clear_line(args, message, tmp_path):
 
 def test_sweep_runs_every_setting_in_one_program(tmp_path):
     logdir = tmp_path / "sweep"
-    p = _run("--agent=td3", "--num_seeds=2", "--total_steps=300", "--eval_every=300", "--sweep=critic_lr=1e-3,1e-5",
-             "--config.warmup_steps=100", *TINY, f"--logdir={logdir}")
+    p = _run("--agent=td3", "--num_seeds=2", "--total_steps=300", "--eval_every=300", "--sweep=actor_critic.critic_lr=1e-3,1e-5",
+             "--config.run.warmup_steps=100", *TINY, f"--logdir={logdir}")
     assert p.returncode == 0, p.stderr[-3000:]
     rows = [json.loads(line) for line in (logdir / "metrics.jsonl").read_text().splitlines()]
     assert [(r["setting"], r["seed"]) for r in rows] == [
-        ("critic_lr=0.001", 0), ("critic_lr=0.001", 1), ("critic_lr=1e-05", 0), ("critic_lr=1e-05", 1)]
+        ("actor_critic.critic_lr=0.001", 0), ("actor_critic.critic_lr=0.001", 1),
+        ("actor_critic.critic_lr=1e-05", 0), ("actor_critic.critic_lr=1e-05", 1)]
     # same seed, different learning rate: same data stream but different learning
     assert rows[0]["train/critic_loss"] != rows[2]["train/critic_loss"]
-    assert "critic_lr=0.001/seed1" in p.stdout
+    assert "actor_critic.critic_lr=0.001/seed1" in p.stdout
 
 
 def test_replay_memory_is_stated_and_refused_when_it_cannot_fit(tmp_path):
-    p = _run("--total_steps=2000000000", "--config.buffer_size=2000000000", "--num_seeds=4",
+    p = _run("--total_steps=2000000000", "--config.replay.buffer_size=2000000000", "--num_seeds=4",
              f"--logdir={tmp_path / 'big'}", timeout=120)
     assert p.returncode == 2 and "Traceback" not in p.stderr
     assert "the replay needs 288.0 GB (2,000,000,000 transitions x 4 member(s) x 36 B)" in p.stderr, p.stderr
-    assert "use fewer seeds (--num_seeds) or a smaller --config.buffer_size" in p.stderr
+    assert "use fewer seeds (--num_seeds) or a smaller --config.replay.buffer_size" in p.stderr
 
 
 def _saved_run(logdir, agent="sac", **fields):
-    """A log dir as a run leaves it (config.json, sweep.json), without running: --resume checks it first."""
+    """A log dir as a run leaves it (config.json, sweep.json), without running: --resume checks it first.
+    ``fields``: {"group.field": value} as keyword arguments with "__" for the dot."""
     from tests.helpers import preset
 
-    cfg = preset(agent, **fields)
+    cfg = preset(agent, overrides={k.replace("__", "."): v for k, v in fields.items()})
     logdir.mkdir()
     (logdir / "config.json").write_text(json.dumps(cfg.to_dict(), default=list))
     (logdir / "sweep.json").write_text("[]")
 
 
 @pytest.mark.parametrize("args,message", [
-    (["--agent=td3"], "agent: 'sac' -> 'td3'"),
-    (["--config.batch_size=64"], "batch_size: 32 -> 64"),
-    (["--env=brax/hopper", "--config.actor_hidden=64,64"], "actor_hidden: [128, 128] -> [64, 64]; env: "),
-    (["--config=experiments/configs/sac.py:paper"], "activation: 'relu' -> 'elu'"),
-    (["--sweep=critic_lr=1e-3,1e-4"], "sweep: [] -> ['critic_lr=1e-3,1e-4']"),
+    (["--agent=td3"], "run.agent: 'sac' -> 'td3'"),
+    (["--config.replay.batch_size=64"], "replay.batch_size: 32 -> 64"),
+    (["--env=brax/hopper", "--config.actor_critic.actor_hidden=64,64"],
+     "actor_critic.actor_hidden: [128, 128] -> [64, 64]; env.name: "),
+    (["--config=experiments/configs/sac.py:paper"], "actor_critic.activation: 'relu' -> 'elu'"),
+    (["--sweep=actor_critic.critic_lr=1e-3,1e-4"], "sweep: [] -> ['actor_critic.critic_lr=1e-3,1e-4']"),
 ])
 def test_resume_with_another_config_is_refused_naming_the_fields(args, message, tmp_path):
     logdir = tmp_path / "run"
-    _saved_run(logdir, batch_size=32)
+    _saved_run(logdir, replay__batch_size=32)
     p = _run(*args, f"--logdir={logdir}", "--resume", "--total_steps=5000", timeout=120)
     assert p.returncode == 2 and "Traceback" not in p.stderr
     assert message in p.stderr and "only --total_steps may change on --resume" in p.stderr, p.stderr
@@ -129,4 +137,5 @@ def test_resume_with_another_config_is_refused_naming_the_fields(args, message, 
 def test_sweep_of_an_unknown_hyperparameter_is_refused():
     p = _run("--agent=sac", "--sweep=hidden=1,2", timeout=120)
     assert p.returncode == 2
-    assert "'hidden' is not a traced hyperparameter of this agent; sweepable: gamma, tau" in p.stderr
+    assert ("'hidden' is not a traced hyperparameter of this agent; sweepable: actor_critic.gamma, "
+            "actor_critic.tau") in p.stderr

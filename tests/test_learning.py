@@ -22,7 +22,7 @@ from tests.helpers import preset
 ])
 def test_agent_learns_pendulum(agent):
     cfg = preset(agent)
-    assert cfg.env == "gymnax/Pendulum-v1" and cfg.total_steps <= 20_000
+    assert cfg.env.name == "gymnax/Pendulum-v1" and cfg.run.total_steps <= 20_000
     train = make_train(cfg)
     _, m = jax.jit(jax.vmap(train))(jax.random.split(jax.random.PRNGKey(0), 2))
     curve = np.asarray(m["eval/return"])  # (seeds, evals): mean over eval_episodes

@@ -15,13 +15,13 @@ from diffsr_jax.training import make_train
 from tests.helpers import TIMING_FIELDS, preset
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-BUDGET = dict(total_steps=350, eval_every=100, warmup_steps=200, eval_episodes=2, episode_length=50, batch_size=32)
+BUDGET = {"run.total_steps": 350, "run.eval_every": 100, "run.warmup_steps": 200, "run.eval_episodes": 2,
+          "env.episode_length": 50, "replay.batch_size": 32}
 
 
-def _launch(agent, logdir, seed=5, **budget):
-    args = [f"--agent={agent}", f"--seed={seed}", f"--total_steps={budget['total_steps']}",
-            f"--eval_every={budget['eval_every']}", f"--logdir={logdir}", "--tensorboard=false"]
-    args += [f"--config.{k}={v}" for k, v in budget.items() if k not in ("total_steps", "eval_every")]
+def _launch(agent, logdir, budget, seed=5):
+    args = [f"--agent={agent}", f"--seed={seed}", f"--logdir={logdir}", "--tensorboard=false"]
+    args += [f"--config.{k}={v}" for k, v in budget.items()]
     p = subprocess.run([sys.executable, "-m", "experiments.train", *args], cwd=ROOT,
                        env=dict(os.environ, PYTHONPATH=ROOT), capture_output=True, text=True, timeout=900)
     assert p.returncode == 0, p.stderr[-3000:]
@@ -34,9 +34,9 @@ def test_make_train_and_the_launcher_give_the_same_metrics(agent, tmp_path):
     partial chunk of 50. Separately compiled programs round differently in the last bit and RL training amplifies
     that over hundreds of updates (see test_vmap_seeds), so the comparison is tight up to the first learning chunk
     and covers the same rows and names after it; another seed is far outside the tolerance."""
-    _, rows = _launch(agent, tmp_path / agent, **BUDGET)
+    _, rows = _launch(agent, tmp_path / agent, BUDGET)
     assert [r["frames"] for r in rows] == [100, 200, 300, 350]  # the last chunk is the partial one
-    train = make_train(preset(agent, **BUDGET))
+    train = make_train(preset(agent, overrides=BUDGET))
     assert train.chunk_lengths == [100, 100, 100, 50]
     run = jax.jit(jax.vmap(train))
     m, m_other = run(jax.random.PRNGKey(5)[None])[1], run(jax.random.PRNGKey(6)[None])[1]
@@ -59,13 +59,13 @@ def test_make_train_and_the_launcher_give_the_same_metrics(agent, tmp_path):
 @pytest.mark.parametrize("agent", ["ddpg", "diffsr_ddpg"])
 def test_a_third_base_runs_with_and_without_diffsr_through_the_launcher(agent, tmp_path):
     """DDPG lives in one file (agents/ddpg.py) with no Diff-SR code; the registry composes ``diffsr_ddpg``."""
-    p, rows = _launch(agent, tmp_path / agent, **dict(BUDGET, total_steps=400, eval_every=200))
+    p, rows = _launch(agent, tmp_path / agent, {**BUDGET, "run.total_steps": 400, "run.eval_every": 200})
     assert [r["frames"] for r in rows] == [200, 400]
     cfg = json.loads((tmp_path / agent / "config.json").read_text())
-    assert cfg["agent"] == agent
+    assert cfg["run"]["agent"] == agent
     last = rows[-1]
     assert np.isfinite(last["train/critic_loss"]) and np.isfinite(last["eval/return"])
     has_rep = "train/score_matching_loss" in last
     assert has_rep == (agent == "diffsr_ddpg"), sorted(last)
     if has_rep:
-        assert "diag/psi_norm" in last and cfg["feature_dim"] == 64  # diffsr.py applied the fast representation
+        assert "diag/psi_norm" in last and cfg["representation"]["feature_dim"] == 64  # diffsr.py applied the fast representation

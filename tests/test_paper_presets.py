@@ -37,22 +37,23 @@ def test_paper_preset_runs_with_its_sizes_and_ratios(agent, tmp_path):
     
     from experiments.configs import load_preset
     cfg = load_preset(agent, "paper")
-    repeat = int(cfg.action_repeat)
+    repeat = int(cfg.env.action_repeat)
     f = repeat  # frames per iteration (one env per seed)
     learn = 5 if agent == "polygrad" else LEARN_ITERS  # PolyGRAD: 22 s per update at the paper's sizes
-    ITERS = max(300, cfg.batch_size + learn)  # the warm-up fills the replay beyond one batch
+    ITERS = max(300, cfg.replay.batch_size + learn)  # the warm-up fills the replay beyond one batch
     ITERS += ITERS % 2
     logdir = tmp_path / "run"
     args = [f"--config=experiments/configs/{agent}.py:paper", f"--total_steps={ITERS * f}",
-            f"--eval_every={ITERS * f // 2}", f"--config.warmup_steps={(ITERS - learn) * f}",
-            f"--config.checkpoint_every={ITERS * f}", "--config.eval_episodes=2", f"--config.episode_length={50 * f}",
+            f"--eval_every={ITERS * f // 2}", f"--config.run.warmup_steps={(ITERS - learn) * f}",
+            f"--config.run.checkpoint_every={ITERS * f}", "--config.run.eval_episodes=2", f"--config.env.episode_length={50 * f}",
             "--tensorboard=false", f"--logdir={logdir}"]
     p = subprocess.run([sys.executable, "-m", "experiments.train", *args], cwd=ROOT, env=dict(os.environ, PYTHONPATH=ROOT),
                        capture_output=True, text=True, timeout=1800)
     assert p.returncode == 0, p.stderr[-3000:]
     saved = json.loads((logdir / "config.json").read_text())
-    for k in ("batch_size", "actor_hidden", "critic_hidden", "feature_dim", "rep_updates_per_step", "env"):
-        assert saved[k] == json.loads(json.dumps(cfg[k], default=list)), k  # the preset's own sizes ran
+    for group, k in (("replay", "batch_size"), ("actor_critic", "actor_hidden"), ("critic", "hidden"),
+                     ("representation", "feature_dim"), ("representation", "updates_per_step"), ("env", "name")):
+        assert saved[group][k] == json.loads(json.dumps(cfg[group][k], default=list)), k  # the preset's own sizes ran
     rows = [json.loads(x) for x in (logdir / "metrics.jsonl").read_text().splitlines()]
     assert [(r["frames"], r["decisions"]) for r in rows] == [(ITERS * f // 2, ITERS // 2), (ITERS * f, ITERS)]
     assert all(np.isfinite(r["eval/return"]) for r in rows)
@@ -70,11 +71,11 @@ def test_paper_preset_runs_with_its_sizes_and_ratios(agent, tmp_path):
     ck = Checkpointer(str(logdir / "checkpoints"))
     assert ck.steps() == [ITERS]
     _, runner, meta = ck.restore_latest(jax.eval_shape(jax.vmap(trainer.init), keys, hp))
-    learn_iters = ITERS - int(config.warmup_steps) // f
+    learn_iters = ITERS - int(config.run.warmup_steps) // f
     assert learn_iters == learn
     ac = runner.agent.sac if agent == "diffusion_planner" else runner.agent
     critic = ac.value if agent == "polygrad" else ac.critic
-    assert _counts(critic.opt_state) == learn_iters * int(config.updates_per_step)
+    assert _counts(critic.opt_state) == learn_iters * int(config.run.updates_per_step)
     if agent.startswith("diffsr"):
-        assert _counts(runner.agent.features.learner.opt_state) == learn_iters * int(config.rep_updates_per_step)
+        assert _counts(runner.agent.features.learner.opt_state) == learn_iters * int(config.representation.updates_per_step)
         assert np.isfinite(rows[-1]["train/score_matching_loss"])

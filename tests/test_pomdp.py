@@ -105,14 +105,14 @@ def test_brax_hopper_hides_exactly_qd_and_stacks_across_resets():
 
 
 def test_config_wires_pomdp_and_rejects_unknown_layouts():
-    cfg = preset("sac", env="gymnax/Pendulum-v1", pomdp=True, pomdp_history=4)
+    cfg = preset("sac", overrides={"env.name": "gymnax/Pendulum-v1", "env.pomdp": True, "env.pomdp_history": 4})
     validate_config(cfg)
     env = make_env_from_config(cfg)
     assert isinstance(env, PartialObsEnv) and env.obs_dim == 8
     with pytest.raises(ConfigError, match=r"velocity layout of playground/SwimmerSwimmer6 is unknown.*pomdp=False"):
-        validate_config(preset("sac", env="playground/SwimmerSwimmer6", pomdp=True))
+        validate_config(preset("sac", overrides={"env.name": "playground/SwimmerSwimmer6", "env.pomdp": True}))
     with pytest.raises(ConfigError, match="pomdp_history must be an integer >= 1"):
-        validate_config(preset("sac", pomdp=True, pomdp_history=0))
+        validate_config(preset("sac", overrides={"env.pomdp": True, "env.pomdp_history": 0}))
     with pytest.raises(ConfigError, match="early_termination=False: gymnax/Pendulum-v1 has no termination"):
-        validate_config(preset("sac", early_termination=False))
-    validate_config(preset("sac", env="brax/hopper", early_termination=False))
+        validate_config(preset("sac", overrides={"env.early_termination": False}))
+    validate_config(preset("sac", overrides={"env.name": "brax/hopper", "env.early_termination": False}))

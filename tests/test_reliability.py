@@ -17,9 +17,9 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
 def _args(agent, logdir, total=1200, *extra):
-    return [f"--agent={agent}", f"--total_steps={total}", "--eval_every=200", "--config.warmup_steps=200",
-            "--config.checkpoint_every=400", "--config.episode_length=50", "--config.eval_episodes=2",
-            "--config.batch_size=32", "--tensorboard=false", f"--logdir={logdir}", *extra]
+    return [f"--agent={agent}", f"--total_steps={total}", "--eval_every=200", "--config.run.warmup_steps=200",
+            "--config.run.checkpoint_every=400", "--config.env.episode_length=50", "--config.run.eval_episodes=2",
+            "--config.replay.batch_size=32", "--tensorboard=false", f"--logdir={logdir}", *extra]
 
 
 def _cmd(*args):
@@ -71,7 +71,7 @@ def test_sigterm_checkpoints_and_exits_cleanly(reference, tmp_path):
 
 def test_nan_stops_with_a_message_and_keeps_the_last_good_checkpoint(tmp_path):
     logdir = str(tmp_path / "run")
-    p = _run(*_args("sac", logdir, 1200, "--config.checkpoint_every=200", "--config.critic_lr=1e30"))
+    p = _run(*_args("sac", logdir, 1200, "--config.run.checkpoint_every=200", "--config.actor_critic.critic_lr=1e30"))
     assert p.returncode == 3
     err = p.stderr.strip().splitlines()[-1]
     assert err.startswith("error: non-finite ") and "in seed0 at env frame" in err

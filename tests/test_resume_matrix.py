@@ -22,23 +22,23 @@ from tests.helpers import run_rows as _rows
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 ENVS = {  # id -> flags
     "gymnax": ["--env=gymnax/Pendulum-v1"],
-    "brax_mjx": ["--env=brax/inverted_pendulum", "--config.env_backend=mjx"],
-    "brax_positional": ["--env=brax/inverted_pendulum", "--config.env_backend=positional"],
+    "brax_mjx": ["--env=brax/inverted_pendulum", "--config.env.backend=mjx"],
+    "brax_positional": ["--env=brax/inverted_pendulum", "--config.env.backend=positional"],
     "playground": ["--env=playground/CartpoleSwingup"],
 }
 AGENTS = {
-    "sac": ["--config.actor_hidden=32,32", "--config.critic_hidden=32,32"],
-    "diffsr_sac": ["--config.actor_hidden=32,32", "--config.feature_dim=16", "--config.psi_hidden=32",
-                   "--config.zeta_hidden=32", "--config.rff_dim=32", "--config.rff_hidden=32"],
+    "sac": ["--config.actor_critic.actor_hidden=32,32", "--config.critic.hidden=32,32"],
+    "diffsr_sac": ["--config.actor_critic.actor_hidden=32,32", "--config.representation.feature_dim=16", "--config.representation.psi_hidden=32",
+                   "--config.representation.zeta_hidden=32", "--config.critic.rff_dim=32", "--config.critic.rff_hidden=32"],
 }
 TOTAL, CHUNK = 600, 100
 
 
 def _args(env, agent, logdir, cache):
     return [f"--agent={agent}", *ENVS[env], *AGENTS[agent], f"--total_steps={TOTAL}", f"--eval_every={CHUNK}",
-            "--config.warmup_steps=100", f"--config.checkpoint_every={CHUNK}", "--config.keep_checkpoints=10",
-            "--config.episode_length=30", "--config.eval_episodes=1", "--config.batch_size=16",
-            "--config.reset_pool_size=4", "--config.reset_pool_refill=50", "--tensorboard=false",
+            "--config.run.warmup_steps=100", f"--config.run.checkpoint_every={CHUNK}", "--config.run.keep_checkpoints=10",
+            "--config.env.episode_length=30", "--config.run.eval_episodes=1", "--config.replay.batch_size=16",
+            "--config.env.reset_pool_size=4", "--config.env.reset_pool_refill=50", "--tensorboard=false",
             f"--compile_cache={cache}", f"--logdir={logdir}"]
 
 

@@ -99,8 +99,10 @@ def test_lambda_returns_match_the_recursion():
 
 
 def _polygrad(**overrides):
-    cfg = preset("polygrad", denoise_steps=8, model_width=32, model_layers=2, time_embed_dim=8,
-                 actor_hidden=(16,), critic_hidden=(16,), **overrides)
+    cfg = preset("polygrad", overrides={
+        "baselines.denoise_steps": 8, "baselines.model_width": 32, "baselines.model_layers": 2,
+        "baselines.time_embed_dim": 8, "actor_critic.actor_hidden": (16,), "critic.hidden": (16,),
+        **{f"baselines.{k}": v for k, v in overrides.items()}})
     agent = PolyGRAD(cfg, 3, 2)
     return agent, agent.init(jax.random.PRNGKey(0), agent.hparams())
 
@@ -150,8 +152,10 @@ def test_polygrad_actor_critic_moves_the_policy_to_the_rewarded_action():
 
 
 def test_planner_returns_actions_in_bounds_and_its_best_candidate():
-    cfg = preset("diffusion_planner", denoise_steps=6, model_width=32, model_layers=2, time_embed_dim=8,
-                 horizon=4, num_candidates=8, actor_hidden=(16,), critic_hidden=(16,), x0_clip=50.0)
+    cfg = preset("diffusion_planner", overrides={
+        "baselines.denoise_steps": 6, "baselines.model_width": 32, "baselines.model_layers": 2,
+        "baselines.time_embed_dim": 8, "baselines.horizon": 4, "baselines.num_candidates": 8,
+        "actor_critic.actor_hidden": (16,), "critic.hidden": (16,), "baselines.x0_clip": 50.0})
     agent = make_agent(cfg, 3, 2)
     state = agent.init(jax.random.PRNGKey(0), agent.hparams())
     obs = 3.0 * jax.random.normal(jax.random.PRNGKey(1), (5, 3))
@@ -173,14 +177,14 @@ def test_sampling_baseline_smoke_run_through_the_launcher(agent, tmp_path):
     logdir = tmp_path / agent
     env = dict(os.environ, PYTHONPATH=ROOT)
     args = [f"--agent={agent}", "--num_seeds=2", "--total_steps=300", "--eval_every=150",
-            "--config.warmup_steps=100", "--config.eval_episodes=2", "--config.episode_length=50",
-            "--config.batch_size=32", "--config.model_batch=16", "--config.denoise_steps=4",
-            "--config.model_width=32", "--config.model_layers=2", "--config.time_embed_dim=8",
+            "--config.run.warmup_steps=100", "--config.run.eval_episodes=2", "--config.env.episode_length=50",
+            "--config.replay.batch_size=32", "--config.baselines.model_batch=16", "--config.baselines.denoise_steps=4",
+            "--config.baselines.model_width=32", "--config.baselines.model_layers=2", "--config.baselines.time_embed_dim=8",
             f"--logdir={logdir}", "--tensorboard=false"]
     if agent == "polygrad":
-        args.append("--config.imagined_batch=16")
+        args.append("--config.baselines.imagined_batch=16")
     else:
-        args.append("--config.num_candidates=4")
+        args.append("--config.baselines.num_candidates=4")
     p = subprocess.run([sys.executable, "-m", "experiments.train", *args], cwd=ROOT, env=env,
                        capture_output=True, text=True, timeout=600)
     assert p.returncode == 0, p.stderr[-3000:]

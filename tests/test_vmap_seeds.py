@@ -17,8 +17,8 @@ from tests.helpers import preset
 
 @pytest.mark.parametrize("agent", ["sac", "td3", "diffsr_sac", "diffsr_td3"])
 def test_vmapped_seed_equals_seed_alone(agent):
-    cfg = preset(agent, total_steps=150, warmup_steps=100, eval_every=150, eval_episodes=3, episode_length=40,
-                 batch_size=32)
+    cfg = preset(agent, overrides={"run.total_steps": 150, "run.warmup_steps": 100, "run.eval_every": 150,
+                                   "run.eval_episodes": 3, "env.episode_length": 40, "replay.batch_size": 32})
     train = make_train(cfg)
     keys = jax.random.split(jax.random.PRNGKey(0), 3)
     runner_v, m_v = jax.jit(jax.vmap(train))(keys)

@@ -72,9 +72,10 @@ def reduce_twin(q, how: str):
 
 
 
-def traced_hparams(config, names) -> dict:
-    """The config fields ``names`` as float32 scalars: the agent's ``state.hp``, traced so they can be vmapped."""
-    return {k: jnp.asarray(config[k], jnp.float32) for k in names}
+def traced_hparams(group, names) -> dict:
+    """The fields ``names`` of a config group as float32 scalars. An agent's ``state.hp`` is {group: these}: traced
+    values, so they can be vmapped (swept) inside one compiled program."""
+    return {k: jnp.asarray(group[k], jnp.float32) for k in names}
 
 
 def init_deterministic_actor_critic(actor_net, critic, key, obs_dim: int, action_dim: int, hp: dict) -> tuple:
@@ -83,8 +84,8 @@ def init_deterministic_actor_critic(actor_net, critic, key, obs_dim: int, action
     k_actor, k_critic = jax.random.split(key)
     actor_params = actor_net.init(k_actor, jnp.zeros((1, obs_dim)))
     critic_params, features = critic.init(k_critic, obs_dim, action_dim, hp)
-    return (Learner.create(actor_params, adam(hp["actor_lr"])), actor_params,
-            Learner.create(critic_params, adam(hp["critic_lr"])), critic_params, features)
+    return (Learner.create(actor_params, adam(hp["actor_critic"]["actor_lr"])), actor_params,
+            Learner.create(critic_params, adam(hp["actor_critic"]["critic_lr"])), critic_params, features)
 
 
 def learner_step(agent, state, sampler, key, update_idx):

@@ -9,7 +9,8 @@ Every critic offers the same five calls, so a base agent's losses never know whi
 - ``update_features(features, sampler, key, hp, critic_loss) -> (features, info)``: the critic's own learning,
   run before each actor-critic step; ``critic_loss(features, batch, key) -> scalar`` is the agent's TD loss as a
   function of the features' state (for a representation trained end to end through the critic).
-- ``diagnostics(features, batch, key) -> dict`` of scalars; ``hparam_names``: traced values it reads from ``hp``.
+- ``diagnostics(features, batch, key) -> dict`` of scalars; ``hparams() -> {group: {name: float32}}``: the traced
+  values it reads from ``hp`` (the agent merges them into its own).
 """
 
 from __future__ import annotations
@@ -25,10 +26,11 @@ CRITIC_READS = ("online", "target")
 class MLPCritic:
     """Q(s, a) = MLP(concat(s, a)), ``num`` independently initialised heads. No state of its own."""
 
-    hparam_names = ()
-
     def __init__(self, head: MLPQHead, num: int = 2):
         self.net = Ensemble(head, num)
+
+    def hparams(self) -> dict:
+        return {}
 
     def init(self, key, obs_dim: int, action_dim: int, hp: dict):
         del hp
@@ -49,7 +51,7 @@ class MLPCritic:
 
 class RepresentationCritic:
     """Q(s, a) = head(psi(s, a)), ``num`` heads on the features of a learned ``representation`` (an object with
-    ``init / features / update / diagnostics / hparam_names``, e.g. ``DiffSRRepresentation``).
+    ``init / features / update / diagnostics / hparams``, e.g. ``DiffSRRepresentation``).
 
     ``read``: the critic reads the online psi or the representation's EMA target. ``grad_to_rep``: the critic's TD
     loss also trains psi (end to end); otherwise psi's parameters are behind ``stop_gradient`` in ``q`` (the
@@ -63,7 +65,9 @@ class RepresentationCritic:
             raise ValueError("a critic that trains psi must read the online psi")
         self.representation, self.net = representation, Ensemble(head, num)
         self.read, self.grad_to_rep = read, grad_to_rep
-        self.hparam_names = tuple(representation.hparam_names)
+
+    def hparams(self) -> dict:
+        return self.representation.hparams()
 
     def rep_params(self, features):
         """The psi parameters the critic reads: the online ones or the EMA target."""

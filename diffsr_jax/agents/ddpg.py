@@ -42,10 +42,10 @@ class DDPG:
         self.cfg, self.critic = cfg, critic
         self.obs_dim, self.action_dim = obs_dim, action_dim
         self.actor_net = DeterministicActor(action_dim, tuple(cfg.actor_hidden), cfg.activation, cfg.actor_layer_norm)
-        self.hparam_names = self.HPARAMS + critic.hparam_names
 
     def hparams(self) -> dict:
-        return traced_hparams(self.cfg, self.hparam_names)
+        """Traced values by group: this algorithm's ``actor_critic`` fields and the critic's own."""
+        return {"actor_critic": traced_hparams(self.cfg, self.HPARAMS), **self.critic.hparams()}
 
     def init(self, key, hp: dict) -> DDPGState:
         parts = init_deterministic_actor_critic(self.actor_net, self.critic, key, self.obs_dim, self.action_dim, hp)
@@ -55,14 +55,14 @@ class DDPG:
         a = self.actor_net.apply(state.actor.params, obs)
         if deterministic:
             return a
-        return jnp.clip(a + state.hp["expl_noise"] * jax.random.normal(key, a.shape), -1.0, 1.0)
+        return jnp.clip(a + state.hp["actor_critic"]["expl_noise"] * jax.random.normal(key, a.shape), -1.0, 1.0)
 
     def critic_loss(self, critic_params, state: DDPGState, batch, key):
         """Squared TD error against r + gamma Q'(s', mu'(s')): the target actor's action, no smoothing noise."""
         del key
         next_a = self.actor_net.apply(state.target_actor, batch.next_obs)
         next_q = self.critic.q(state.target_critic, state.features, batch.next_obs, next_a)[0]
-        target = jax.lax.stop_gradient(td_target(batch.reward, batch.terminated, next_q, state.hp["gamma"]))
+        target = jax.lax.stop_gradient(td_target(batch.reward, batch.terminated, next_q, state.hp["actor_critic"]["gamma"]))
         q = self.critic.q(critic_params, state.features, batch.obs, batch.action)[0]
         loss = jnp.mean((q - target) ** 2)
         return loss, {"critic_loss": loss, "q_mean": q.mean(), "target_q": target.mean()}
@@ -80,7 +80,7 @@ class DDPG:
         state = state.replace(critic=state.critic.apply_gradients(c_grads))
         (_, a_info), a_grads = jax.value_and_grad(self.actor_loss, has_aux=True)(state.actor.params, state, batch)
         state = state.replace(actor=state.actor.apply_gradients(a_grads))
-        tau = state.hp["tau"]
+        tau = state.hp["actor_critic"]["tau"]
         state = state.replace(target_actor=soft_update(state.target_actor, state.actor.params, tau),
                               target_critic=soft_update(state.target_critic, state.critic.params, tau))
         return state, {**c_info, **a_info}

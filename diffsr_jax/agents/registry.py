@@ -23,11 +23,13 @@ DIFFSR_PREFIX = "diffsr_"
 
 
 def mlp_critic(config, obs_dim: int, action_dim: int, num: int) -> MLPCritic:
-    """The standard critic: ``num`` MLP heads on concat(s, a)."""
+    """The standard critic: ``num`` MLP heads on concat(s, a) (``config.critic``: hidden, activation,
+    hidden_layer_norm)."""
     from diffsr_jax.networks.critics import MLPQHead
 
     del obs_dim, action_dim
-    return MLPCritic(MLPQHead(tuple(config.critic_hidden), config.activation, config.critic_layer_norm), num)
+    c = config.critic
+    return MLPCritic(MLPQHead(tuple(c.hidden), c.activation, c.hidden_layer_norm), num)
 
 
 def diffsr_critic(config, obs_dim: int, action_dim: int, num: int) -> RepresentationCritic:
@@ -38,23 +40,23 @@ def diffsr_critic(config, obs_dim: int, action_dim: int, num: int) -> Representa
     from diffsr_jax.representation.learner import DiffSRRepresentation
 
     del action_dim
-    c = config
+    r, q = config.representation, config.critic
     model = DiffusionRepresentation(
-        PsiNet(c.feature_dim, c.rep_arch, tuple(c.psi_hidden), c.rep_activation, c.rep_enc_hidden, c.rep_enc_out,
-               c.rep_res_width, c.rep_res_blocks),
-        ZetaNet(c.feature_dim, obs_dim, c.rep_arch, tuple(c.zeta_hidden), c.rep_activation, c.level_input,
-                c.level_embed_dim, c.rep_enc_hidden, c.rep_enc_out, c.rep_res_width, c.rep_res_blocks),
+        PsiNet(r.feature_dim, r.arch, tuple(r.psi_hidden), r.activation, r.enc_hidden, r.enc_out, r.res_width,
+               r.res_blocks),
+        ZetaNet(r.feature_dim, obs_dim, r.arch, tuple(r.zeta_hidden), r.activation, r.level_input, r.level_embed_dim,
+                r.enc_hidden, r.enc_out, r.res_width, r.res_blocks),
     )
 
     def rff_head():  # the critic's heads and the reward head have the same shape
-        return RFFHead(c.rff_dim, c.rff_hidden, c.rff_kind, c.critic_input_ln, c.critic_hidden_ln, c.critic_activation)
+        return RFFHead(q.rff_dim, q.rff_hidden, q.rff_kind, q.input_layer_norm, q.hidden_layer_norm, q.activation)
 
     representation = DiffSRRepresentation(
-        model, make_schedule(c.schedule, c.num_levels), parameterization=c.parameterization,
-        noise_scale=c.noise_scale, feature_dim=c.feature_dim,
-        reward_head=rff_head() if c.reward_weight > 0 else None, updates_per_step=c.rep_updates_per_step,
-        keep_target=c.critic_rep == "target")
-    return RepresentationCritic(representation, rff_head(), num, c.critic_rep, bool(c.critic_grad_to_rep))
+        model, make_schedule(r.schedule, r.num_levels), parameterization=r.parameterization,
+        noise_scale=r.noise_scale, feature_dim=r.feature_dim, traced=r,
+        reward_head=rff_head() if r.reward_weight > 0 else None, updates_per_step=r.updates_per_step,
+        keep_target=q.reads == "target")
+    return RepresentationCritic(representation, rff_head(), num, q.reads, bool(q.grad_to_rep))
 
 
 CRITICS = {"mlp": mlp_critic, "diffsr": diffsr_critic}
@@ -62,18 +64,18 @@ CRITICS = {"mlp": mlp_critic, "diffsr": diffsr_critic}
 
 @dataclasses.dataclass(frozen=True)
 class AgentEntry:
-    """How to build one agent: ``build(config, obs_dim, action_dim)``; ``trajectory_model``: it trains a
-    trajectory diffusion model (config fields horizon, denoise_steps, model_*)."""
+    """How to build one agent: ``build(config, obs_dim, action_dim)``; ``groups``: the config groups it reads besides
+    run, env and replay (the validator checks those)."""
 
     build: Callable
     description: str
-    trajectory_model: bool = False
-    representation: bool = False  # reads the Diff-SR representation fields
+    groups: tuple = ("actor_critic", "critic")
 
 
 def _composed(base, critic_kind: str) -> Callable:
     def build(config, obs_dim: int, action_dim: int):
-        return base(config, obs_dim, action_dim, CRITICS[critic_kind](config, obs_dim, action_dim, base.NUM_Q))
+        critic = CRITICS[critic_kind](config, obs_dim, action_dim, base.NUM_Q)
+        return base(config.actor_critic, obs_dim, action_dim, critic)
     return build
 
 
@@ -83,12 +85,12 @@ def _registry() -> dict[str, AgentEntry]:
         agents[name] = AgentEntry(_composed(base, "mlp"), f"{name.upper()} with an MLP critic on concat(s, a)")
         agents[DIFFSR_PREFIX + name] = AgentEntry(
             _composed(base, "diffsr"), f"{name.upper()} with an RFF critic on the Diff-SR representation psi(s, a)",
-            representation=True)
+            ("actor_critic", "critic", "representation"))
     agents["polygrad"] = AgentEntry(lambda c, o, a: PolyGRAD(c, o, a), "PolyGRAD: policy-guided trajectory "
-                                    "diffusion world model, actor-critic in imagination", trajectory_model=True)
+                                    "diffusion world model, actor-critic in imagination", ("actor_critic", "critic", "baselines"))
     agents["diffusion_planner"] = AgentEntry(
         lambda c, o, a: DiffusionPlanner(c, o, a, mlp_critic(c, o, a, SAC.NUM_Q)),
-        "Diffuser-style planner: sampled trajectories ranked by a SAC critic", trajectory_model=True)
+        "Diffuser-style planner: sampled trajectories ranked by a SAC critic", ("actor_critic", "critic", "baselines"))
     return agents
 
 
@@ -100,11 +102,11 @@ def unknown_agent_message(name: str) -> str:
 
 
 def make_agent(config, obs_dim: int, action_dim: int):
-    if config.agent not in AGENTS:
-        raise ValueError(unknown_agent_message(config.agent))
-    return AGENTS[config.agent].build(config, obs_dim, action_dim)
+    if config.run.agent not in AGENTS:
+        raise ValueError(unknown_agent_message(config.run.agent))
+    return AGENTS[config.run.agent].build(config, obs_dim, action_dim)
 
 
 def hparam_names(config) -> tuple:
-    """The traced hyperparameters of the config's agent (sweepable with --sweep)."""
-    return make_agent(config, 1, 1).hparam_names
+    """The traced hyperparameters of the config's agent as ``group.field`` (sweepable with --sweep)."""
+    return tuple(f"{g}.{k}" for g, fields in make_agent(config, 1, 1).hparams().items() for k in fields)

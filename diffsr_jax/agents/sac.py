@@ -38,17 +38,17 @@ class SAC:
             action_dim, tuple(cfg.actor_hidden), cfg.activation, cfg.actor_layer_norm, cfg.log_std_min, cfg.log_std_max
         )
         self.target_entropy = -float(action_dim) * cfg.target_entropy_scale
-        self.hparam_names = self.HPARAMS + critic.hparam_names
 
     def hparams(self) -> dict:
-        return traced_hparams(self.cfg, self.hparam_names)
+        """Traced values by group: this algorithm's ``actor_critic`` fields and the critic's own."""
+        return {"actor_critic": traced_hparams(self.cfg, self.HPARAMS), **self.critic.hparams()}
 
     def init(self, key, hp: dict) -> SACState:
         k_actor, k_critic = jax.random.split(key)
-        actor = Learner.create(self.actor_net.init(k_actor, jnp.zeros((1, self.obs_dim))), adam(hp["actor_lr"]))
+        actor = Learner.create(self.actor_net.init(k_actor, jnp.zeros((1, self.obs_dim))), adam(hp["actor_critic"]["actor_lr"]))
         critic_params, features = self.critic.init(k_critic, self.obs_dim, self.action_dim, hp)
-        critic = Learner.create(critic_params, adam(hp["critic_lr"]))
-        log_alpha = Learner.create(jnp.log(hp["init_alpha"]), adam(hp["alpha_lr"]))
+        critic = Learner.create(critic_params, adam(hp["actor_critic"]["critic_lr"]))
+        log_alpha = Learner.create(jnp.log(hp["actor_critic"]["init_alpha"]), adam(hp["actor_critic"]["alpha_lr"]))
         return SACState(actor, critic, critic_params, log_alpha, features, hp)
 
     def act(self, state: SACState, obs, key, deterministic: bool):
@@ -62,7 +62,7 @@ class SAC:
         next_a, next_logp = sample_tanh_gaussian(key, mean, log_std)
         alpha = jnp.exp(state.log_alpha.params)
         next_q = jnp.min(self.critic.q(state.target_critic, state.features, batch.next_obs, next_a), axis=0)
-        target = td_target(batch.reward, batch.terminated, next_q - alpha * next_logp, state.hp["gamma"])
+        target = td_target(batch.reward, batch.terminated, next_q - alpha * next_logp, state.hp["actor_critic"]["gamma"])
         q = self.critic.q(critic_params, state.features, batch.obs, batch.action)
         loss = jnp.sum(jnp.mean((q - jax.lax.stop_gradient(target)) ** 2, axis=-1))
         return loss, {"critic_loss": loss, "q_mean": q.mean(), "q_std": q.std(), "target_q": target.mean()}
@@ -91,7 +91,7 @@ class SAC:
         state = state.replace(log_alpha=state.log_alpha.apply_gradients(alpha_grad))
         do_target = (update_idx % self.cfg.target_update_every) == 0
         state = state.replace(
-            target_critic=periodic_soft_update(state.target_critic, state.critic.params, state.hp["tau"], do_target)
+            target_critic=periodic_soft_update(state.target_critic, state.critic.params, state.hp["actor_critic"]["tau"], do_target)
         )
         return state, {**c_info, **a_info, "alpha": jnp.exp(state.log_alpha.params)}
 

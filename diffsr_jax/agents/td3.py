@@ -43,10 +43,10 @@ class TD3:
         self.cfg, self.critic = cfg, critic
         self.obs_dim, self.action_dim = obs_dim, action_dim
         self.actor_net = DeterministicActor(action_dim, tuple(cfg.actor_hidden), cfg.activation, cfg.actor_layer_norm)
-        self.hparam_names = self.HPARAMS + critic.hparam_names
 
     def hparams(self) -> dict:
-        return traced_hparams(self.cfg, self.hparam_names)
+        """Traced values by group: this algorithm's ``actor_critic`` fields and the critic's own."""
+        return {"actor_critic": traced_hparams(self.cfg, self.HPARAMS), **self.critic.hparams()}
 
     def init(self, key, hp: dict) -> TD3State:
         parts = init_deterministic_actor_critic(self.actor_net, self.critic, key, self.obs_dim, self.action_dim, hp)
@@ -56,16 +56,16 @@ class TD3:
         a = self.actor_net.apply(state.actor.params, obs)
         if deterministic:
             return a
-        noise = state.hp["expl_noise"] * jax.random.normal(key, a.shape)
+        noise = state.hp["actor_critic"]["expl_noise"] * jax.random.normal(key, a.shape)
         return jnp.clip(a + noise, -1.0, 1.0)
 
     def critic_loss(self, critic_params, state: TD3State, batch, key):
         hp = state.hp
         next_a = self.actor_net.apply(state.target_actor, batch.next_obs)
-        noise = jnp.clip(hp["policy_noise"] * jax.random.normal(key, next_a.shape), -hp["noise_clip"], hp["noise_clip"])
+        noise = jnp.clip(hp["actor_critic"]["policy_noise"] * jax.random.normal(key, next_a.shape), -hp["actor_critic"]["noise_clip"], hp["actor_critic"]["noise_clip"])
         next_a = jnp.clip(next_a + noise, -1.0, 1.0)
         next_q = jnp.min(self.critic.q(state.target_critic, state.features, batch.next_obs, next_a), axis=0)
-        target = jax.lax.stop_gradient(td_target(batch.reward, batch.terminated, next_q, hp["gamma"]))
+        target = jax.lax.stop_gradient(td_target(batch.reward, batch.terminated, next_q, hp["actor_critic"]["gamma"]))
         q = self.critic.q(critic_params, state.features, batch.obs, batch.action)
         loss = jnp.sum(jnp.mean((q - target) ** 2, axis=-1))
         return loss, {"critic_loss": loss, "q_mean": q.mean(), "q_std": q.std(), "target_q": target.mean()}
@@ -80,7 +80,7 @@ class TD3:
         """Actor step and target updates (every ``policy_delay`` critic steps)."""
         (_, info), grads = jax.value_and_grad(self.actor_loss, has_aux=True)(state.actor.params, state, batch)
         state = state.replace(actor=state.actor.apply_gradients(grads))
-        tau = state.hp["tau"]
+        tau = state.hp["actor_critic"]["tau"]
         state = state.replace(
             target_actor=soft_update(state.target_actor, state.actor.params, tau),
             target_critic=soft_update(state.target_critic, state.critic.params, tau),

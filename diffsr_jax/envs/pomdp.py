@@ -43,42 +43,63 @@ PLAYGROUND_LAYOUT = {
 }
 
 
-def pomdp_supported(env: str) -> bool:
-    """Whether the velocity layout of ``family/name`` is known."""
-    family, _, name = env.partition("/")
-    if family == "gymnax":
-        return name in GYMNAX_VELOCITY
-    if family == "brax":
-        return name in BRAX_Q_SKIP or name in BRAX_FIXED
-    if family == "playground":
-        return any(name.startswith(p) for p in PLAYGROUND_LAYOUT)
-    return False
+def gymnax_supported(name: str) -> bool:
+    return name in GYMNAX_VELOCITY
 
 
-def pomdp_supported_names() -> list[str]:
-    return ([f"gymnax/{n}" for n in GYMNAX_VELOCITY] + [f"brax/{n}" for n in sorted({**BRAX_Q_SKIP, **BRAX_FIXED})]
-            + [f"playground/{p}*" for p in PLAYGROUND_LAYOUT])
+def gymnax_velocity(env: Env, name: str) -> np.ndarray:
+    return np.asarray(GYMNAX_VELOCITY[name])
 
 
-def velocity_indices(env: Env) -> np.ndarray:
-    """Indices of the velocity entries in ``env``'s (unwrapped) observation, (n_vel,) int."""
-    family, _, name = env.name.partition("/")
-    if not pomdp_supported(env.name):
-        raise ValueError(f"config.pomdp: the velocity layout of {env.name} is unknown; use one of "
-                         f"{', '.join(pomdp_supported_names())} or set config.pomdp=False")
-    if family == "gymnax":
-        return np.asarray(GYMNAX_VELOCITY[name])
-    if family == "brax":
-        if name in BRAX_FIXED:
-            return np.arange(*BRAX_FIXED[name])
-        sys = env._env.sys
-        start = sys.q_size() - BRAX_Q_SKIP[name]
-        return np.arange(start, start + sys.qd_size())
+def brax_supported(name: str) -> bool:
+    return name in BRAX_Q_SKIP or name in BRAX_FIXED
+
+
+def brax_velocity(env: Env, name: str) -> np.ndarray:
+    if name in BRAX_FIXED:
+        return np.arange(*BRAX_FIXED[name])
+    sys = env._env.sys
+    start = sys.q_size() - BRAX_Q_SKIP[name]
+    return np.arange(start, start + sys.qd_size())
+
+
+def playground_supported(name: str) -> bool:
+    return any(name.startswith(p) for p in PLAYGROUND_LAYOUT)
+
+
+def playground_velocity(env: Env, name: str) -> np.ndarray:
     prefix = next(p for p in PLAYGROUND_LAYOUT if name.startswith(p))
     where, after, before = PLAYGROUND_LAYOUT[prefix]
     nq, nv = env._env.mj_model.nq, env._env.mj_model.nv
     start = nq - 1 if where == "after_qpos1" else env.obs_dim - after - nv
     return np.arange(start - before, start + nv)
+
+
+SUPPORTED_NAMES = {"gymnax": list(GYMNAX_VELOCITY), "brax": sorted({**BRAX_Q_SKIP, **BRAX_FIXED}),
+                   "playground": [f"{p}*" for p in PLAYGROUND_LAYOUT]}
+
+
+def pomdp_supported(env: str) -> bool:
+    """Whether the velocity layout of ``family/name`` is known."""
+    from diffsr_jax.envs.registry import ENV_FAMILIES
+
+    family, _, name = env.partition("/")
+    return family in ENV_FAMILIES and ENV_FAMILIES[family].pomdp_supported(name)
+
+
+def pomdp_supported_names() -> list[str]:
+    return [f"{family}/{n}" for family, names in SUPPORTED_NAMES.items() for n in names]
+
+
+def velocity_indices(env: Env) -> np.ndarray:
+    """Indices of the velocity entries in ``env``'s (unwrapped) observation, (n_vel,) int."""
+    from diffsr_jax.envs.registry import ENV_FAMILIES
+
+    if not pomdp_supported(env.name):
+        raise ValueError(f"config.env.pomdp: the velocity layout of {env.name} is unknown; use one of "
+                         f"{', '.join(pomdp_supported_names())} or set config.env.pomdp=False")
+    family, _, name = env.name.partition("/")
+    return ENV_FAMILIES[family].velocity_indices(env, name)
 
 
 class PartialObsEnv(Env):
@@ -90,7 +111,7 @@ class PartialObsEnv(Env):
 
     def __init__(self, env: Env, history: int = 3):
         if history < 1:
-            raise ValueError(f"config.pomdp_history must be >= 1, got {history}")
+            raise ValueError(f"config.env.pomdp_history must be >= 1, got {history}")
         self.env = env
         self.history = int(history)
         self.velocity_idx = velocity_indices(env)

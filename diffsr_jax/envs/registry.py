@@ -1,23 +1,82 @@
-"""Env names on the command line: ``brax/<name>``, ``playground/<Name>``, ``gymnax/<name>``."""
+"""Env families, each registered once: ``ENV_FAMILIES[family]`` says how to list, build and validate its envs and
+where their velocities sit (for the partially observable setting). Names on the command line are
+``<family>/<name>``: ``brax/<name>``, ``playground/<Name>``, ``gymnax/<name>``.
+"""
 
 from __future__ import annotations
 
-ENV_FAMILIES = ("brax", "playground", "gymnax")
+import dataclasses
+from collections.abc import Callable
+
 GYMNAX_CONTINUOUS = ("Pendulum-v1", "MountainCarContinuous-v0")
 
 
+def _brax_names():
+    from brax import envs
+
+    return tuple(sorted(n for n in envs._envs if n != "fast"))
+
+
+def _playground_names():
+    from mujoco_playground import dm_control_suite
+
+    return tuple(dm_control_suite.ALL_ENVS)
+
+
+def _build_gymnax(name, backend, max_steps, early_termination):
+    from diffsr_jax.envs.gymnax_env import GymnaxEnv
+
+    return GymnaxEnv(name, max_steps)
+
+
+def _build_brax(name, backend, max_steps, early_termination):
+    from diffsr_jax.envs.brax_env import BRAX_BACKENDS, BraxEnv
+
+    if backend not in BRAX_BACKENDS:
+        raise ValueError(f"unknown brax backend {backend!r}; choose one of {', '.join(BRAX_BACKENDS)}")
+    kwargs = {} if early_termination else {"terminate_when_unhealthy": False}
+    return BraxEnv(name, backend, max_steps, **kwargs)
+
+
+def _build_playground(name, backend, max_steps, early_termination):
+    from diffsr_jax.envs.playground_env import PlaygroundEnv
+
+    return PlaygroundEnv(name, max_steps)
+
+
+@dataclasses.dataclass(frozen=True)
+class EnvFamily:
+    """names() -> valid names; build(name, backend, max_episode_steps, early_termination) -> Env; ``backends``: the
+    simulator backends it offers (empty: one); ``early_termination``: envs that can turn off termination on falling;
+    ``pomdp_supported(name)`` / ``velocity_indices(env, name)``: the velocity layout (see ``envs.pomdp``)."""
+
+    names: Callable
+    build: Callable
+    pomdp_supported: Callable
+    velocity_indices: Callable
+    backends: tuple = ()
+    early_termination: tuple = ()
+
+
+def _families() -> dict[str, EnvFamily]:
+    from diffsr_jax.envs import pomdp
+
+    return {
+        "brax": EnvFamily(_brax_names, _build_brax, pomdp.brax_supported, pomdp.brax_velocity,
+                          ("mjx", "generalized", "positional", "spring"), ("ant", "hopper", "humanoid", "walker2d")),
+        "playground": EnvFamily(_playground_names, _build_playground, pomdp.playground_supported,
+                                pomdp.playground_velocity),
+        "gymnax": EnvFamily(lambda: GYMNAX_CONTINUOUS, _build_gymnax, pomdp.gymnax_supported, pomdp.gymnax_velocity),
+    }
+
+
+ENV_FAMILIES = _families()
+# brax envs that can end an episode when the robot falls (the paper's "-ET" tasks); on by default
+BRAX_EARLY_TERMINATION = ENV_FAMILIES["brax"].early_termination
+
+
 def available_envs(family: str) -> tuple[str, ...]:
-    if family == "brax":
-        from brax import envs
-
-        return tuple(sorted(n for n in envs._envs if n != "fast"))
-    if family == "playground":
-        from mujoco_playground import dm_control_suite
-
-        return tuple(dm_control_suite.ALL_ENVS)
-    if family == "gymnax":
-        return GYMNAX_CONTINUOUS
-    raise ValueError(family)
+    return tuple(ENV_FAMILIES[family].names())
 
 
 def validate_env_name(env: str) -> tuple[str, str]:
@@ -32,18 +91,19 @@ def validate_env_name(env: str) -> tuple[str, str]:
     return family, name
 
 
-# brax envs that can end an episode when the robot falls (the paper's "-ET" tasks); on by default
-BRAX_EARLY_TERMINATION = ("ant", "hopper", "humanoid", "walker2d")
-
-
 def make_env(env: str, backend: str = "mjx", max_episode_steps: int | None = None, *, early_termination: bool = True,
              pomdp: bool = False, pomdp_history: int = 3, action_repeat: int = 1):
     """Build an ``Env`` from its command-line name. ``max_episode_steps`` counts frames (default: the env's own
-    limit); ``action_repeat`` frames per agent decision; ``early_termination=False`` turns off brax's termination on
-    falling (``terminate_when_unhealthy``); ``pomdp`` hides velocities and stacks ``pomdp_history`` observations."""
+    limit); ``action_repeat`` frames per agent decision; ``early_termination=False`` turns off termination on
+    falling (brax ``terminate_when_unhealthy``); ``pomdp`` hides velocities and stacks ``pomdp_history`` observations."""
     if isinstance(action_repeat, bool) or not isinstance(action_repeat, int) or action_repeat < 1:
         raise ValueError(f"action_repeat must be an integer >= 1, got {action_repeat!r}")
-    base = _make_base_env(env, backend, max_episode_steps, early_termination)
+    family, name = validate_env_name(env)
+    spec = ENV_FAMILIES[family]
+    if not early_termination and name not in spec.early_termination:
+        raise ValueError(f"{env} has no termination on falling to turn off; early_termination=False applies to "
+                         f"{', '.join(f'{family}/{n}' for n in spec.early_termination) or 'no env of its family'}")
+    base = spec.build(name, backend, max_episode_steps or None, early_termination)
     base.action_repeat = action_repeat
     if not pomdp:
         return base
@@ -52,34 +112,8 @@ def make_env(env: str, backend: str = "mjx", max_episode_steps: int | None = Non
     return PartialObsEnv(base, pomdp_history)
 
 
-def _make_base_env(env, backend, max_episode_steps, early_termination):
-    family, name = validate_env_name(env)
-    max_steps = max_episode_steps or None
-    if family == "gymnax":
-        from diffsr_jax.envs.gymnax_env import GymnaxEnv
-
-        return GymnaxEnv(name, max_steps)
-    if family == "brax":
-        from diffsr_jax.envs.brax_env import BRAX_BACKENDS, BraxEnv
-
-        if backend not in BRAX_BACKENDS:
-            raise ValueError(f"unknown brax backend {backend!r}; choose one of {', '.join(BRAX_BACKENDS)}")
-        kwargs = {}
-        if not early_termination:
-            if name not in BRAX_EARLY_TERMINATION:
-                raise ValueError(f"brax/{name} has no termination on falling to turn off; early_termination=False "
-                                 f"applies to {', '.join(BRAX_EARLY_TERMINATION)}")
-            kwargs["terminate_when_unhealthy"] = False
-        return BraxEnv(name, backend, max_steps, **kwargs)
-    from diffsr_jax.envs.playground_env import PlaygroundEnv
-
-    return PlaygroundEnv(name, max_steps)
-
-
 def make_env_from_config(config):
-    """The run's ``Env`` as its config describes it (env name, brax backend, episode length, action repeat, early
-    termination, partial observability). Configs saved before the env options existed get their defaults."""
-    return make_env(config.env, config.env_backend, config.episode_length,
-                    early_termination=bool(config.get("early_termination", True)),
-                    pomdp=bool(config.get("pomdp", False)), pomdp_history=int(config.get("pomdp_history", 3)),
-                    action_repeat=int(config.get("action_repeat", 1)))
+    """The run's ``Env`` as ``config.env`` describes it."""
+    e = config.env
+    return make_env(e.name, e.backend, e.episode_length, early_termination=bool(e.early_termination),
+                    pomdp=bool(e.pomdp), pomdp_history=int(e.pomdp_history), action_repeat=int(e.action_repeat))

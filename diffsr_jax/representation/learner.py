@@ -4,7 +4,7 @@ reads psi; ``critics.RepresentationCritic`` puts a Q head on it.
 
 State (``RepresentationState``): ``learner`` holds params {"model": psi and zeta, ["reward": RFF head]} and their
 Adam state; ``target`` is an EMA copy of the params (rate ``rep_tau``) when one is kept, else None.
-Traced hyperparameters (read from the agent's ``hp``): rep_lr, reward_weight, rep_tau.
+Traced hyperparameters (``hp["representation"]``): lr, reward_weight, tau.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from diffsr_jax.agents.common import Learner, adam, soft_update
+from diffsr_jax.agents.common import Learner, adam, soft_update, traced_hparams
 from diffsr_jax.diffusion import NoiseSchedule
 from diffsr_jax.representation.networks import DiffusionRepresentation
 from diffsr_jax.representation.objective import score_matching_loss
@@ -39,10 +39,10 @@ class DiffSRRepresentation:
     """psi(s, a) in R^F and zeta(x_noisy, level) in R^{F x d_s}, trained so that psi^T zeta is the score of the
     noised next state. ``updates_per_step`` steps per learner update, each on a fresh batch."""
 
-    hparam_names = ("rep_lr", "reward_weight", "rep_tau")
+    hparam_names = ("lr", "reward_weight", "tau")
 
     def __init__(self, model: DiffusionRepresentation, schedule: NoiseSchedule, *, parameterization: str,
-                 noise_scale: float, feature_dim: int, reward_head: nn.Module | None = None,
+                 noise_scale: float, feature_dim: int, traced: dict, reward_head: nn.Module | None = None,
                  updates_per_step: int = 1, keep_target: bool = False):
         self.model, self.schedule = model, schedule
         self.parameterization, self.noise_scale = parameterization, float(noise_scale)
@@ -50,6 +50,10 @@ class DiffSRRepresentation:
         self.reward_head = reward_head
         self.updates_per_step = int(updates_per_step)
         self.keep_target = keep_target
+        self.traced = {k: traced[k] for k in self.hparam_names}  # start values of the traced hyperparameters
+
+    def hparams(self) -> dict:
+        return {"representation": traced_hparams(self.traced, self.hparam_names)}
 
     def init(self, key, obs_dim: int, action_dim: int, hp: dict) -> RepresentationState:
         k_model, k_reward = jax.random.split(key)
@@ -58,7 +62,7 @@ class DiffSRRepresentation:
         params = {"model": self.model.init(k_model, obs, action, obs, jnp.zeros(b, jnp.int32), jnp.ones(b))}
         if self.reward_head is not None:
             params["reward"] = self.reward_head.init(k_reward, jnp.zeros((b, self.feature_dim)))
-        return RepresentationState(Learner.create(params, adam(hp["rep_lr"])), params if self.keep_target else None)
+        return RepresentationState(Learner.create(params, adam(hp["representation"]["lr"])), params if self.keep_target else None)
 
     def features(self, params, obs, action):
         """psi(s, a): (B, d_s), (B, d_a) -> (B, F)."""
@@ -76,7 +80,7 @@ class DiffSRRepresentation:
         total, info = sm, {"score_matching_loss": sm}
         if self.reward_head is not None:
             r_loss = jnp.mean((self.reward_head.apply(params["reward"], psi) - batch.reward) ** 2)
-            total = total + hp["reward_weight"] * r_loss
+            total = total + hp["representation"]["reward_weight"] * r_loss
             info["reward_loss"] = r_loss
         if extra_loss is not None:
             total = total + extra_loss(params, batch, k_extra)
@@ -92,7 +96,7 @@ class DiffSRRepresentation:
             return learner.apply_gradients(grads), info
 
         learner, info = jax.lax.scan(step, state.learner, jax.random.split(key, self.updates_per_step))
-        target = soft_update(state.target, learner.params, hp["rep_tau"]) if self.keep_target else None
+        target = soft_update(state.target, learner.params, hp["representation"]["tau"]) if self.keep_target else None
         return RepresentationState(learner, target), jax.tree_util.tree_map(jnp.mean, info)
 
     def diagnostics(self, state: RepresentationState, batch, key) -> dict:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 def frames_per_iteration(config) -> int:
     """Env frames one iteration takes: a decision in each of ``num_envs`` envs, ``action_repeat`` frames each."""
-    return int(config.num_envs) * int(config.get("action_repeat", 1))
+    return int(config.env.num_envs) * int(config.env.action_repeat)
 
 
 def iterations(config, frames: int) -> int:
@@ -18,13 +18,13 @@ def iterations(config, frames: int) -> int:
 
 
 def replay_capacity(config) -> int:
-    """Transitions the replay holds: ``config.replay_capacity`` when the run fixed it at its first start, else
+    """Transitions the replay holds: ``config.replay.capacity`` when the run fixed it at its first start, else
     ``min(buffer_size, transitions the run will collect)``."""
-    fixed = config.get("replay_capacity", 0)
+    fixed = config.replay.capacity
     if fixed:
         return int(fixed)
-    transitions = (int(config.total_steps) // frames_per_iteration(config)) * int(config.num_envs)
-    return int(min(config.buffer_size, max(transitions, int(config.num_envs))))
+    transitions = (int(config.run.total_steps) // frames_per_iteration(config)) * int(config.env.num_envs)
+    return int(min(config.replay.buffer_size, max(transitions, int(config.env.num_envs))))
 
 
 def transition_bytes(obs_dim: int, action_dim: int) -> int:

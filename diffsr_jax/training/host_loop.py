@@ -197,22 +197,22 @@ def run_training(config, logdir: str, *, tensorboard: bool = True, out=sys.stdou
     except Exception as e:
         if _is_out_of_memory(e):
             raise OutOfMemoryError(
-                f"out of memory running {config.agent} with {len(members)} member(s), batch_size "
-                f"{config.batch_size}, replay {trainer.capacity:,} ({str(e).splitlines()[0][:160]}); use fewer seeds, a "
-                "smaller --config.batch_size or --config.buffer_size") from None
+                f"out of memory running {config.run.agent} with {len(members)} member(s), batch_size "
+                f"{config.replay.batch_size}, replay {trainer.capacity:,} ({str(e).splitlines()[0][:160]}); use fewer seeds, a "
+                "smaller --config.replay.batch_size or --config.replay.buffer_size") from None
         raise
 
 
 def _loop(trainer, config, logdir, members, keys, hp, tensorboard, out, resume) -> dict:
     metrics_path = os.path.join(logdir, "metrics.jsonl")
-    ckpt = Checkpointer(os.path.join(logdir, "checkpoints"), int(config.keep_checkpoints))
+    ckpt = Checkpointer(os.path.join(logdir, "checkpoints"), int(config.run.keep_checkpoints))
     t_start = time.time()
     p = restore_or_init(trainer, keys, hp, ckpt, metrics_path, resume, out)
     write_run_files(logdir, config, p.rows)
 
     compiled = functools.lru_cache(maxsize=None)(
         lambda n: jax.jit(jax.vmap(functools.partial(trainer.chunk, num_iters=n), in_axes=(0, None))))
-    every, ckpt_every = iterations(config, config.eval_every), iterations(config, config.checkpoint_every)
+    every, ckpt_every = iterations(config, config.run.eval_every), iterations(config, config.run.checkpoint_every)
     fpi = trainer.frames_per_iter
     logger, progress = RunLogger(logdir, tensorboard), Progress(trainer.num_iters * fpi, out)
     status, message = "finished", ""
@@ -225,7 +225,7 @@ def _loop(trainer, config, logdir, members, keys, hp, tensorboard, out, resume) 
                 m = {k: np.asarray(v) for k, v in jax.block_until_ready(m).items()}
                 dt = time.time() - t0
                 frames = (p.t_iter + n) * fpi
-                nan_guard(m, p, members, frames, config.nan_policy, ckpt, fpi, metrics_path, out)
+                nan_guard(m, p, members, frames, config.run.nan_policy, ckpt, fpi, metrics_path, out)
                 m.pop(HEALTH_FIELD)
                 p.runner, p.t_iter = runner, p.t_iter + n
                 fps = n * fpi * int(p.alive.sum()) / dt
@@ -247,6 +247,6 @@ def _loop(trainer, config, logdir, members, keys, hp, tensorboard, out, resume) 
         logger.close()
         ckpt.close()
     if p.rows:
-        plot_comparison(curves_from_rows(p.rows), os.path.join(logdir, "curve.png"), f"{config.agent} on {config.env}")
+        plot_comparison(curves_from_rows(p.rows), os.path.join(logdir, "curve.png"), f"{config.run.agent} on {config.env.name}")
         print(summary_table(p.rows, members), file=out)
     return {"rows": p.rows, "status": status, "message": message}

@@ -9,14 +9,23 @@ import numpy as np
 from diffsr_jax.logging.writers import member_label
 
 
+def with_overrides(hp: dict, overrides: dict) -> dict:
+    """``hp`` ({group: {field: value}}) with ``overrides`` ({"group.field": value}) applied, as float32 scalars."""
+    out = {g: dict(fields) for g, fields in hp.items()}
+    for name, v in overrides.items():
+        group, key = name.split(".")
+        out[group][key] = jnp.asarray(v, jnp.float32)
+    return out
+
+
 def make_members(config, default_hp: dict, sweeps=({},)):
-    """-> (members, keys (M, 2), hp pytree of (M,)): every sweep setting x every seed."""
+    """-> (members, keys (M, 2), hp pytree of (M,)): every sweep setting ({"group.field": value}) x every seed."""
     members, hps = [], []
     for overrides in sweeps:
         setting = ",".join(f"{k}={v:g}" for k, v in overrides.items())
-        for i in range(config.num_seeds):
-            members.append({"seed": config.seed + i, **({"setting": setting} if setting else {})})
-            hps.append({**default_hp, **{k: jnp.asarray(v, jnp.float32) for k, v in overrides.items()}})
+        for i in range(config.run.num_seeds):
+            members.append({"seed": config.run.seed + i, **({"setting": setting} if setting else {})})
+            hps.append(with_overrides(default_hp, overrides))
     keys = jnp.stack([jax.random.PRNGKey(m["seed"]) for m in members])
     return members, keys, jax.tree_util.tree_map(lambda *v: jnp.stack(v), *hps)
 

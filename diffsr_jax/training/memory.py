@@ -54,5 +54,5 @@ def replay_memory(env, capacity: int, num_members: int, free: int | None) -> str
         raise ReplayMemoryError(
             f"the replay needs {_fmt_bytes(total)} ({capacity:,} transitions x {num_members} member(s) x "
             f"{per} B), twice that while a chunk runs, but only {_fmt_bytes(free)} is free: use fewer seeds "
-            f"(--num_seeds) or a smaller --config.buffer_size")
+            f"(--num_seeds) or a smaller --config.replay.buffer_size")
     return line

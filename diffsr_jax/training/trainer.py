@@ -52,20 +52,20 @@ class Trainer:
         self.config = config
         self.env = env if env is not None else make_env_from_config(config)
         self.agent = make_agent(config, self.env.obs_dim, self.env.action_dim)
-        self.num_envs = int(config.num_envs)
+        self.num_envs = int(config.env.num_envs)
         self.action_repeat = int(self.env.action_repeat)
         self.frames_per_iter = self.num_envs * self.action_repeat
-        self.num_iters = int(config.total_steps) // self.frames_per_iter
-        self.warmup_iters = int(config.warmup_steps) // self.frames_per_iter
-        self.updates_per_step = int(config.updates_per_step)
+        self.num_iters = int(config.run.total_steps) // self.frames_per_iter
+        self.warmup_iters = int(config.run.warmup_steps) // self.frames_per_iter
+        self.updates_per_step = int(config.run.updates_per_step)
         self.capacity = replay_capacity(config)
-        self.auto_reset = AutoReset(self.env, config.get("auto_reset", "pool"),
-                                    max(int(config.get("reset_pool_size", 16)), self.num_envs),
-                                    int(config.get("reset_pool_refill", 256)))
+        self.auto_reset = AutoReset(self.env, config.env.auto_reset,
+                                    max(int(config.env.reset_pool_size), self.num_envs),
+                                    int(config.env.reset_pool_refill))
 
     # --- helpers ---------------------------------------------------------------------------------
     def normalize(self, stats, obs):
-        return normalize(stats, obs) if self.config.normalize_obs else obs
+        return normalize(stats, obs) if self.config.replay.normalize_obs else obs
 
     def default_hparams(self) -> dict:
         return self.agent.hparams()
@@ -86,8 +86,8 @@ class Trainer:
     # --- one iteration ---------------------------------------------------------------------------
     def sampler(self, runner: RunnerState) -> ReplaySampler:
         """Batches and segments of the run's replay, observations normalised as the agent sees them."""
-        stats = runner.obs_stats if self.config.normalize_obs else None
-        return ReplaySampler(runner.buffer, stats, int(self.config.batch_size), self.num_envs)
+        stats = runner.obs_stats if self.config.replay.normalize_obs else None
+        return ReplaySampler(runner.buffer, stats, int(self.config.replay.batch_size), self.num_envs)
 
     def _updates(self, runner: RunnerState, key, t):
         sampler = self.sampler(runner)
@@ -116,7 +116,7 @@ class Trainer:
         env_state, res = jax.vmap(self.env.step)(runner.env_state, action)
         env_state, pool, reused = self.auto_reset(env_state, res.done, runner.reset_pool, k_reset, t)
         tr = Transition(obs, action, res.reward, res.next_obs, res.terminated.astype(jnp.float32))
-        stats = stats_update(runner.obs_stats, obs) if self.config.normalize_obs else runner.obs_stats
+        stats = stats_update(runner.obs_stats, obs) if self.config.replay.normalize_obs else runner.obs_stats
         runner = runner.replace(env_state=env_state, reset_pool=pool, buffer=replay_add(runner.buffer, tr),
                                 obs_stats=stats, key=key)
         learn = t >= self.warmup_iters
@@ -166,7 +166,7 @@ class Trainer:
         """Deterministic policy, ``eval_episodes`` episodes run as a batch of envs: returns (episodes,).
 
         Each env plays exactly one episode: after it ends it is not reset, its later steps are masked out."""
-        n = int(self.config.eval_episodes)
+        n = int(self.config.run.eval_episodes)
         env_state = jax.vmap(self.env.reset)(jax.random.split(key, n))
 
         def body(carry, _):
@@ -208,7 +208,7 @@ def make_train(config, env=None):
     a leading axis of evaluations. ``jax.vmap(train)(rngs)`` runs many seeds.
     """
     trainer = Trainer(config, env)
-    every = iterations(config, config.eval_every)
+    every = iterations(config, config.run.eval_every)
     lengths = eval_schedule(trainer.num_iters, every)
     full, tail = trainer.num_iters // every, trainer.num_iters % every
 

@@ -3,23 +3,20 @@ Diff-SR representation psi(s, a). ``--agent=diffsr_<base>`` without a preset fil
 
     --config=experiments/configs/diffsr.py:ddpg,fast
 
-The representation follows Diff-SR-SAC (spec section 3): MLP psi/zeta, beta_cdf levels, score parameterisation.
-``paper`` keeps the spec's sizes (F=256, 4 representation updates per env step); ``fast`` the CPU sizes of
-diffsr_sac's fast preset.
+The representation follows Diff-SR-SAC (spec section 3): MLP psi/zeta, beta_cdf levels, score parameterisation,
+ELU RFF critic. ``paper`` keeps the spec's sizes (F=256, 4 representation updates per env step); ``fast`` the CPU
+sizes of diffsr_sac's fast preset.
 """
 
 import importlib
 
-REPRESENTATION_FAST = {"feature_dim": 64, "psi_hidden": (128,), "zeta_hidden": (128,), "rff_dim": 128,
-                       "rff_hidden": 128, "rep_updates_per_step": 1, "rep_lr": 1e-3}
-
 
 def with_representation(c, preset: str):
-    """Set the representation and RFF critic fields of ``c`` for ``preset`` (base_config holds the paper's)."""
+    """Set ``c.representation`` and the RFF critic of ``c.critic`` for ``preset`` (the defaults are the paper's)."""
+    c.critic.activation = "elu"
     if preset == "fast":
-        for k, v in REPRESENTATION_FAST.items():
-            c[k] = v
-    c.critic_activation = "elu"
+        c.representation.update(feature_dim=64, psi_hidden=(128,), zeta_hidden=(128,), updates_per_step=1, lr=1e-3)
+        c.critic.update(rff_dim=128, rff_hidden=128)
     return c
 
 
@@ -31,5 +28,5 @@ def get_config(arg: str = "sac,fast"):
     except ModuleNotFoundError:
         raise ValueError(f"no preset file experiments/configs/{base}.py for base {base!r}") from None
     c = module.get_config(preset)
-    c.agent = f"diffsr_{base}"
+    c.run.agent = f"diffsr_{base}"
     return with_representation(c, preset)

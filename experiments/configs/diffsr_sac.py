@@ -14,19 +14,20 @@ from experiments.configs.diffsr import with_representation
 
 
 def _common(c):
-    c.update(activation="elu", init_alpha=0.1, target_update_every=2)
+    c.actor_critic.update(activation="elu", init_alpha=0.1, target_update_every=2)
 
 
 def _fast(c):
     _common(c)
     fast_budget(c)
     with_representation(c, "fast")
-    c.alpha_lr = 1e-3
+    c.actor_critic.alpha_lr = 1e-3
 
 
 def _paper(c):
     _common(c)
     mbbl_budget(c)
+    with_representation(c, "paper")
 
 
 def get_config(preset: str = "fast"):

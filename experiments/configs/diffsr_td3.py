@@ -16,29 +16,32 @@ from experiments.configs.base import dmc_budget, fast_budget, preset_config
 
 def _common(c):
     """Everything of spec section 4 but the sizes."""
-    c.normalize_obs = True
-    c.update(rep_arch="residual", rep_activation="mish", level_input="embedding", rep_updates_per_step=1)
-    c.update(schedule="vp", num_levels=50, noise_scale=1.0, parameterization="eps", reward_weight=0.1)
-    c.update(rff_kind="sincos", critic_input_ln=True, critic_hidden_ln=True, critic_activation="elu")
-    c.update(critic_rep="target", rep_tau=0.005)
-    c.update(expl_noise=0.2, policy_noise=0.2, noise_clip=0.3, policy_delay=1, actor_q_reduce="mean",
-             actor_layer_norm=True)
+    c.replay.normalize_obs = True
+    c.representation.update(arch="residual", activation="mish", level_input="embedding", updates_per_step=1)
+    c.representation.update(schedule="vp", num_levels=50, noise_scale=1.0, parameterization="eps", reward_weight=0.1)
+    c.critic.update(rff_kind="sincos", input_layer_norm=True, hidden_layer_norm=True, activation="elu")
+    c.critic.reads = "target"
+    c.representation.tau = 0.005
+    c.actor_critic.update(expl_noise=0.2, policy_noise=0.2, noise_clip=0.3, policy_delay=1, actor_q_reduce="mean",
+                          actor_layer_norm=True)
 
 
 def _paper(c):
     _common(c)
     dmc_budget(c)
-    c.update(feature_dim=512, rep_res_width=512, rep_res_blocks=3, rff_dim=512, rff_hidden=512)
-    c.update(rep_lr=1e-4, critic_lr=3e-4, actor_lr=3e-4)
+    c.representation.update(feature_dim=512, res_width=512, res_blocks=3, lr=1e-4)
+    c.critic.update(rff_dim=512, rff_hidden=512)
+    c.actor_critic.update(critic_lr=3e-4, actor_lr=3e-4)
 
 
 def _fast(c):
     _common(c)
     fast_budget(c)
-    c.total_steps = 6_000
-    c.update(feature_dim=64, rep_res_width=128, rep_res_blocks=1, rep_enc_hidden=64, rep_enc_out=32,
-             level_embed_dim=32, rff_dim=128, rff_hidden=128)
-    c.update(rep_lr=1e-3, expl_noise=0.1)
+    c.run.total_steps = 6_000
+    c.representation.update(feature_dim=64, res_width=128, res_blocks=1, enc_hidden=64, enc_out=32,
+                            level_embed_dim=32, lr=1e-3)
+    c.critic.update(rff_dim=128, rff_hidden=128)
+    c.actor_critic.expl_noise = 0.1
 
 
 def get_config(preset: str = "fast"):

@@ -6,27 +6,26 @@ The trajectory model uses PolyGRAD's settings (spec section 6) by default; the c
 """
 
 from experiments.configs.base import mbbl_budget, preset_config
-from experiments.configs.trajectory_diffusion import add_trajectory_model_fields, use_cpu_trajectory_model
+from experiments.configs.trajectory_diffusion import use_cpu_trajectory_model
 
 
 def _common(c):
-    add_trajectory_model_fields(c)
-    c.normalize_obs = True
-    c.num_candidates = 64  # sampled trajectories per action
-    c.planner_noise = 0.1  # Gaussian exploration noise on the planned action while training
-    c.update(init_alpha=0.1, activation="elu")
+    c.replay.normalize_obs = True
+    c.actor_critic.update(init_alpha=0.1, activation="elu")
+    c.critic.activation = "elu"
 
 
 def _paper(c):
     _common(c)
     mbbl_budget(c)
-    c.target_update_every = 2
+    c.actor_critic.target_update_every = 2
 
 
 def _fast(c):
     _common(c)
     use_cpu_trajectory_model(c)
-    c.update(denoise_steps=10, horizon=8, num_candidates=16, alpha_lr=1e-3)
+    c.baselines.update(denoise_steps=10, horizon=8, num_candidates=16)
+    c.actor_critic.alpha_lr = 1e-3
 
 
 def get_config(preset: str = "fast"):

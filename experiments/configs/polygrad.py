@@ -11,23 +11,12 @@ brax/inverted_pendulum, the ``grad`` guidance collapsed the policy to 2-step epi
 """
 
 from experiments.configs.base import mbbl_budget, preset_config
-from experiments.configs.trajectory_diffusion import add_trajectory_model_fields, use_cpu_trajectory_model
+from experiments.configs.trajectory_diffusion import use_cpu_trajectory_model
 
 
 def _common(c):
-    add_trajectory_model_fields(c)
-    c.normalize_obs = True  # the world model diffuses standardised states
-    c.imagined_batch = 1024
-    c.guidance_type = "grad"  # grad: policy-guidance gradient on the actions | sample: on-policy resampling
-    c.guidance_scale = 0.005  # initial policy-guidance scale delta, then tuned online
-    c.guidance_lr = 0.01  # log(delta) += guidance_lr * (action z-score std - 1) per update
-    c.action_noise_scale = 1.0  # action re-noising, in units of the level's posterior std
-    c.action_clip_std = 3.0  # final actions kept within this many policy stds
-    c.actor_std = "global"  # global: one learned std per action dim (PolyGRAD) | state: SAC-style std head
-    c.min_std = 0.1  # floor of the global std
-    c.init_std = 1.0
-    c.model_ema = 0.99  # imagination samples from this EMA of the denoiser
-    c.update(lam=0.9, entropy_coef=1e-5, actor_lr=3e-5, critic_lr=3e-4, activation="elu")
+    c.replay.normalize_obs = True  # the world model diffuses standardised states
+    c.actor_critic.update(actor_lr=3e-5, critic_lr=3e-4, activation="elu")
 
 
 def _paper(c):
@@ -38,7 +27,8 @@ def _paper(c):
 def _fast(c):
     _common(c)
     use_cpu_trajectory_model(c)
-    c.update(denoise_steps=20, imagined_batch=128, actor_lr=3e-4, critic_lr=1e-3, guidance_type="sample")
+    c.baselines.update(denoise_steps=20, imagined_batch=128, guidance_type="sample")
+    c.actor_critic.update(actor_lr=3e-4, critic_lr=1e-3)
 
 
 def get_config(preset: str = "fast"):

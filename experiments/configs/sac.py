@@ -8,12 +8,13 @@ from experiments.configs.base import fast_budget, mbbl_budget, preset_config
 
 def _fast(c):
     fast_budget(c)
-    c.update(init_alpha=0.1, alpha_lr=1e-3)
+    c.actor_critic.update(init_alpha=0.1, alpha_lr=1e-3)
 
 
 def _paper(c):
     mbbl_budget(c)
-    c.update(activation="elu", init_alpha=0.1, target_update_every=2)
+    c.actor_critic.update(activation="elu", init_alpha=0.1, target_update_every=2)
+    c.critic.activation = "elu"
 
 
 def get_config(preset: str = "fast"):

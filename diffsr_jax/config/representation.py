@@ -1,0 +1,59 @@
+"""``config.representation``: psi(s, a), zeta(x_noisy, level) and their score-matching objective (diffsr_* agents).
+
+Defaults are Diff-SR-SAC's (spec section 3); Diff-SR-TD3's preset switches to the residual architecture, the vp
+schedule and the eps parameterisation (spec section 4).
+"""
+
+from __future__ import annotations
+
+import ml_collections
+
+from diffsr_jax.config.checks import Fields
+
+
+def representation_defaults() -> ml_collections.ConfigDict:
+    g = ml_collections.ConfigDict()
+    g.arch = "mlp"  # mlp (Diff-SR-SAC) | residual (Diff-SR-TD3)
+    g.feature_dim = 256  # F, the size of psi
+    g.psi_hidden = (256,)
+    g.zeta_hidden = (512,)
+    g.activation = "elu"
+    g.enc_hidden = 256  # residual arch: per-input encoders and level embedding MLP
+    g.enc_out = 128
+    g.res_width = 512
+    g.res_blocks = 3
+    g.level_input = "alpha_bar"  # alpha_bar (raw scalar) | embedding (sinusoidal of the level index)
+    g.level_embed_dim = 128
+    g.schedule = "beta_cdf"  # vp | linear | cosine | beta_cdf
+    g.num_levels = 1000
+    g.noise_scale = 0.449
+    g.parameterization = "score"  # score | eps
+    g.lr = 3e-3
+    g.updates_per_step = 4  # representation steps per learner update, each on a fresh batch
+    g.reward_weight = 0.0  # > 0 adds an RFF reward head on psi
+    g.tau = 0.005  # Polyak rate of the target psi (critic.reads = target)
+    return g
+
+
+def validate_representation(config) -> None:
+    from diffsr_jax.diffusion import PARAMETERIZATIONS, SCHEDULE_KINDS
+    from diffsr_jax.networks.activations import ACTIVATIONS
+    from diffsr_jax.representation.networks import ARCHS, LEVEL_INPUTS
+
+    g = config.representation
+    f = Fields(g, "representation")
+    f.choice("arch", ARCHS)
+    f.choice("level_input", LEVEL_INPUTS)
+    f.choice("schedule", SCHEDULE_KINDS)
+    f.choice("parameterization", PARAMETERIZATIONS)
+    f.choice("activation", tuple(ACTIVATIONS))
+    f.integer("feature_dim", "num_levels", "updates_per_step", "res_width", "enc_hidden", "enc_out", "level_embed_dim")
+    f.integer("res_blocks", minimum=0)
+    f.positive("lr", "noise_scale")
+    f.within("tau", 0.0, 1.0, low_open=True)
+    if g.reward_weight < 0:
+        f.fail("reward_weight", f"must be >= 0, got {g.reward_weight}")
+    if g.schedule == "beta_cdf" and g.num_levels < 3:
+        f.fail("num_levels", "must be >= 3 for the beta_cdf schedule")
+    if g.level_input == "embedding" and g.level_embed_dim % 2:
+        f.fail("level_embed_dim", f"must be even, got {g.level_embed_dim}")

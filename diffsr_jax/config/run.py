@@ -1,0 +1,63 @@
+"""``config.run``: what to train and for how long, and ``config.replay``: what the learner draws from.
+
+Budgets count env frames (decisions x action_repeat), as the paper's budgets do.
+"""
+
+from __future__ import annotations
+
+import ml_collections
+
+from diffsr_jax.config.checks import ConfigError, Fields
+
+
+def run_defaults() -> ml_collections.ConfigDict:
+    g = ml_collections.ConfigDict()
+    g.agent = "sac"
+    g.preset = "fast"
+    g.seed = 0
+    g.num_seeds = 1
+    g.total_steps = 20_000  # env frames per seed
+    g.warmup_steps = 1_000  # env frames of uniform-random actions, no updates
+    g.eval_every = 2_000  # env frames between evaluations
+    g.eval_episodes = 10
+    g.updates_per_step = 1  # learner updates per iteration (per agent decision)
+    g.checkpoint_every = 10_000  # env frames, taken at the first evaluation boundary past each multiple; and at the end
+    g.keep_checkpoints = 3
+    g.nan_policy = "stop"  # stop: end the run at the first non-finite value | drop: drop that seed, continue
+    return g
+
+
+def replay_defaults() -> ml_collections.ConfigDict:
+    g = ml_collections.ConfigDict()
+    g.buffer_size = 1_000_000  # transitions (agent decisions)
+    g.capacity = 0  # fixed by the launcher at a run's first start: min(buffer_size, transitions of the run)
+    g.batch_size = 256
+    g.normalize_obs = False  # running mean/std of observations, applied to what the agent sees
+    return g
+
+
+def validate_run(config) -> None:
+    from diffsr_jax.training.budget import frames_per_iteration
+
+    f = Fields(config.run, "run")
+    f.integer("total_steps", "eval_every", "eval_episodes", "updates_per_step", "num_seeds", "checkpoint_every",
+              "keep_checkpoints")
+    f.integer("warmup_steps", "seed", minimum=0)
+    f.choice("nan_policy", ("stop", "drop"))
+    fpi = frames_per_iteration(config)
+    if config.run.total_steps < fpi:
+        f.fail("total_steps", f"({config.run.total_steps} env frames) must be at least env.num_envs x env.action_repeat "
+               f"({fpi}), the frames of one iteration")
+
+
+def validate_replay(config) -> None:
+    from diffsr_jax.training.budget import replay_capacity
+
+    f = Fields(config.replay, "replay")
+    f.integer("buffer_size", "batch_size")
+    f.integer("capacity", minimum=0)
+    capacity = replay_capacity(config)
+    if config.replay.batch_size > capacity:
+        raise ConfigError(f"config.replay.batch_size ({config.replay.batch_size:,}) is larger than the replay, which "
+                          f"holds {capacity:,} transitions (min of buffer_size and the run's transitions): pass "
+                          f"--config.replay.batch_size<={capacity:,} or a larger --config.replay.buffer_size")

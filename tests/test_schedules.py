@@ -55,5 +55,14 @@ def test_monotone_and_consistent(kind, n):
 
 
 def test_unknown_schedule_names_the_choices():
-    with pytest.raises(ValueError, match="vp, linear, cosine, beta_cdf"):
-        make_schedule("sigmoid", 10)
+    with pytest.raises(ValueError, match="vp, linear, cosine, beta_cdf, sigmoid"):
+        make_schedule("quadratic", 10)
+
+
+def test_sigmoid_schedule_is_symmetric_about_half_noise():
+    """start = -end: the middle level (t = 1/2) has alpha_bar = 1/2 exactly, and levels t and 1 - t mirror:
+    alpha_bar(t) + alpha_bar(1 - t) = 1 (away from the clipped ends)."""
+    s = np.asarray(make_schedule("sigmoid", 100).alpha_bar, np.float64)
+    assert abs(s[49] - 0.5) < 1e-6  # t = 50/100
+    np.testing.assert_allclose(s[9] + s[89], 1.0, atol=1e-5)  # t = 0.1 and 0.9
+    assert s[0] > 0.99 and s[-1] < 1e-4

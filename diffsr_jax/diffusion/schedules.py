@@ -14,7 +14,6 @@ import jax.numpy as jnp
 import numpy as np
 from jax.scipy.special import betainc
 
-SCHEDULE_KINDS = ("vp", "linear", "cosine", "beta_cdf")
 
 
 @flax.struct.dataclass
@@ -90,16 +89,30 @@ def beta_cdf_schedule(num_levels: int = 1000, a: float = 0.3, b: float = 0.1) ->
     return _from_alpha_bar(alpha_bar, "beta_cdf")
 
 
+def sigmoid_schedule(num_levels: int, start: float = -3.0, end: float = 3.0, tau: float = 1.0) -> NoiseSchedule:
+    """alpha_bar(t) = (sigmoid(-(start + t (end - start)) / tau) - v_end) / (v_start - v_end) at t = (i + 1) / L,
+    clipped to [1e-5, 1 - 1e-5] (Chen 2023, "On the importance of noise scheduling for diffusion models"): flat at
+    both ends, most levels in the middle range of noise."""
+    t = np.arange(1, num_levels + 1, dtype=np.float64) / num_levels
+    sig = lambda x: 1.0 / (1.0 + np.exp(-x))
+    v_start, v_end = sig(-start / tau), sig(-end / tau)
+    alpha_bar = (sig(-(start + t * (end - start)) / tau) - v_end) / (v_start - v_end)
+    return _from_alpha_bar(np.clip(alpha_bar, 1e-5, 1.0 - 1e-5), "sigmoid")
+
+
+# name -> builder(num_levels) -> NoiseSchedule; the config's representation.schedule / baselines.schedule pick one
 _BUILDERS = {
     "vp": vp_schedule,
     "linear": linear_schedule,
     "cosine": cosine_schedule,
     "beta_cdf": beta_cdf_schedule,
+    "sigmoid": sigmoid_schedule,
 }
+SCHEDULE_KINDS = tuple(_BUILDERS)
 
 
 def make_schedule(kind: str, num_levels: int, **kwargs) -> NoiseSchedule:
-    """Build a schedule by name ("vp", "linear", "cosine", "beta_cdf") with ``num_levels`` levels."""
+    """Build a schedule by name (one of ``SCHEDULE_KINDS``) with ``num_levels`` levels."""
     if kind not in _BUILDERS:
         raise ValueError(f"unknown noise schedule {kind!r}; choose one of {', '.join(SCHEDULE_KINDS)}")
     if int(num_levels) < 1:

@@ -20,7 +20,7 @@ flags.DEFINE_list("agents", ["diffsr_sac", "diffsr_td3", "sac", "td3"], "agents 
 flags.DEFINE_integer("num_seeds", 3, "seeds per agent (vmapped)")
 flags.DEFINE_integer("total_steps", None, "env frames per seed (default: each preset's)")
 flags.DEFINE_integer("eval_every", None, "env frames between evaluations")
-flags.DEFINE_list("set", [], "extra config overrides field=value applied to every agent")
+flags.DEFINE_list("set", [], "extra config overrides group.field=value applied to every agent")
 flags.DEFINE_string("logdir", None, "output dir (default runs/curves-<env>)")
 FLAGS = flags.FLAGS
 

@@ -27,9 +27,9 @@ def main(_):
     key = jax.random.PRNGKey(FLAGS.seed)
     system = make_system(jax.random.fold_in(key, 0))
     model, params, schedule, losses = fit_score_model(jax.random.fold_in(key, 1), system, cfg)
-    levels = jnp.linspace(0, cfg.representation.num_levels - 1, 6).astype(jnp.int32)
+    levels = jnp.linspace(0, cfg.num_levels - 1, 6).astype(jnp.int32)
     err = relative_score_error(model, params, system, jax.random.fold_in(key, 2), schedule, cfg, levels)
-    print(f"score matching on s' = A s + B a + 0.5 n  ({cfg.representation.parameterization}, {cfg.representation.schedule} x{cfg.representation.num_levels}, "
+    print(f"score matching on s' = A s + B a + 0.5 n  ({cfg.parameterization}, {cfg.schedule} x{cfg.num_levels}, "
           f"{cfg.num_steps} steps): loss {float(losses[:50].mean()):.3f} -> {float(losses[-50:].mean()):.3f}")
     print(f"{'level':>6} {'alpha_bar':>10} {'rel. score error':>17}")
     for lvl, e in zip(levels.tolist(), err.tolist()):

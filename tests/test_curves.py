@@ -11,7 +11,7 @@ def test_curves_end_to_end(tmp_path):
     logdir = tmp_path / "cmp"
     p = subprocess.run([sys.executable, "-m", "experiments.curves", "--agents=sac,diffsr_sac", "--num_seeds=2",
                         "--total_steps=300", "--eval_every=150",
-                        "--set=warmup_steps=150,eval_episodes=2,episode_length=40,batch_size=32",
+                        "--set=run.warmup_steps=150,run.eval_episodes=2,env.episode_length=40,replay.batch_size=32",
                         f"--logdir={logdir}"], cwd=ROOT, env=dict(os.environ, PYTHONPATH=ROOT),
                        capture_output=True, text=True, timeout=600)
     assert p.returncode == 0, p.stderr[-3000:]
@@ -28,3 +28,7 @@ def test_curves_rejects_unknown_field(tmp_path):
                         f"--logdir={tmp_path}"], cwd=ROOT, env=dict(os.environ, PYTHONPATH=ROOT),
                        capture_output=True, text=True, timeout=120)
     assert p.returncode == 2 and "no config field 'nonsense'" in p.stderr
+    p = subprocess.run([sys.executable, "-m", "experiments.curves", "--agents=sac", "--set=batch_size=8",
+                        f"--logdir={tmp_path}"], cwd=ROOT, env=dict(os.environ, PYTHONPATH=ROOT),
+                       capture_output=True, text=True, timeout=120)
+    assert p.returncode == 2 and "config fields are grouped; write replay.batch_size" in p.stderr, p.stderr

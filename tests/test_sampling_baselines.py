@@ -98,17 +98,17 @@ def test_lambda_returns_match_the_recursion():
     np.testing.assert_allclose(lambda_returns(r, d, v, lam)[0], [r0, r1, r2], rtol=1e-6)
 
 
-def _polygrad(**overrides):
+def _polygrad(**overrides):  # {"group.field": value} with "__" for the dot
     cfg = preset("polygrad", overrides={
         "baselines.denoise_steps": 8, "baselines.model_width": 32, "baselines.model_layers": 2,
         "baselines.time_embed_dim": 8, "actor_critic.actor_hidden": (16,), "critic.hidden": (16,),
-        **{f"baselines.{k}": v for k, v in overrides.items()}})
+        **{k.replace("__", "."): v for k, v in overrides.items()}})
     agent = PolyGRAD(cfg, 3, 2)
     return agent, agent.init(jax.random.PRNGKey(0), agent.hparams())
 
 
 def test_polygrad_sample_guidance_gives_exact_policy_samples():
-    agent, state = _polygrad(guidance_type="sample")
+    agent, state = _polygrad(baselines__guidance_type="sample")
     s0 = jax.random.normal(jax.random.PRNGKey(1), (512, 3))
     states, u, rewards, term, act_std = jax.jit(agent.imagine)(state, s0, jax.random.PRNGKey(2))
     assert states.shape == (512, agent.horizon, 3) and u.shape == (512, agent.horizon, 2)
@@ -118,7 +118,7 @@ def test_polygrad_sample_guidance_gives_exact_policy_samples():
 
 
 def test_polygrad_guidance_scale_controls_the_action_spread():
-    agent, state = _polygrad(guidance_type="grad")
+    agent, state = _polygrad(baselines__guidance_type="grad")
     s0 = jax.random.normal(jax.random.PRNGKey(1), (256, 3))
     imagine = jax.jit(agent.imagine)
     spreads = [float(imagine(state.replace(log_guidance=jnp.float32(g)), s0, jax.random.PRNGKey(2))[4])
@@ -130,7 +130,7 @@ def test_polygrad_actor_critic_moves_the_policy_to_the_rewarded_action():
     """Imagined batches rewarded -(u - 0.5)^2 per pre-tanh action dim, whose expectation -(sigma^2 + (mu - 0.5)^2)
     peaks at mu = 0.5 for any std: the REINFORCE actor on the target-critic advantages must move the policy mean
     from ~0 to 0.5 and shrink the std (a sign or baseline error does neither)."""
-    agent, state = _polygrad(actor_lr=3e-3, critic_lr=3e-3)
+    agent, state = _polygrad(actor_critic__actor_lr=3e-3, actor_critic__critic_lr=3e-3)
     b, h = 256, agent.horizon
     probe = jax.random.normal(jax.random.PRNGKey(7), (512, 3))
 

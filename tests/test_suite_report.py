@@ -9,8 +9,8 @@ import sys
 import numpy as np
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-TINY = "warmup_steps=100,eval_episodes=2,episode_length=40,batch_size=32,checkpoint_every=100,actor_hidden=32:32,"\
-       "critic_hidden=32:32"
+TINY = ("run.warmup_steps=100,run.eval_episodes=2,env.episode_length=40,replay.batch_size=32,"
+        "run.checkpoint_every=100,actor_critic.actor_hidden=32:32,critic.hidden=32:32")
 
 
 def _run(args, timeout=600):

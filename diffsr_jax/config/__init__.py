@@ -66,6 +66,11 @@ def validate_config(config) -> None:
 def get_field(config, name: str):
     """The value of ``name`` (``group.field``); ConfigError naming the valid fields of the group if there is none."""
     group, _, key = name.partition(".")
+    if not key:
+        from diffsr_jax.config.legacy import FLAT_TO_GROUPED
+
+        if name in FLAT_TO_GROUPED:
+            raise ConfigError(f"no config field {name!r}: config fields are grouped; write {FLAT_TO_GROUPED[name]}")
     if group not in config or not key or key not in config[group]:
         known = (f"config.{group} has: {', '.join(config[group].keys())}" if group in config else
                  f"groups are: {', '.join(config.keys())}")

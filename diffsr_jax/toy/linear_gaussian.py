@@ -80,8 +80,8 @@ class ScoreFitConfig:
 
 def build_model(cfg: ScoreFitConfig, state_dim: int) -> DiffusionRepresentation:
     return DiffusionRepresentation(
-        PsiNet(cfg.representation.feature_dim, "mlp", tuple(cfg.representation.psi_hidden), "elu"),
-        ZetaNet(cfg.representation.feature_dim, state_dim, "mlp", tuple(cfg.representation.zeta_hidden), "elu", cfg.representation.level_input),
+        PsiNet(cfg.feature_dim, "mlp", tuple(cfg.psi_hidden), "elu"),
+        ZetaNet(cfg.feature_dim, state_dim, "mlp", tuple(cfg.zeta_hidden), "elu", cfg.level_input),
     )
 
 
@@ -92,11 +92,11 @@ def relative_score_error(model, params, system, key, schedule: NoiseSchedule, cf
 
     def at_level(k, lvl):
         ab = schedule.alpha_bar[lvl]
-        x, _ = corrupt(k, s_next, ab, cfg.representation.noise_scale)
+        x, _ = corrupt(k, s_next, ab, cfg.noise_scale)
         level = jnp.full((s.shape[0],), lvl)
         pred = model.apply(params, s, a, x, level, jnp.full((s.shape[0],), ab))
-        learned = pred_to_score(pred, ab, cfg.representation.parameterization, cfg.representation.noise_scale)
-        true = system.score(s, a, x, ab, cfg.representation.noise_scale)
+        learned = pred_to_score(pred, ab, cfg.parameterization, cfg.noise_scale)
+        true = system.score(s, a, x, ab, cfg.noise_scale)
         return jnp.sqrt(jnp.sum((learned - true) ** 2) / jnp.sum(true**2))
 
     levels = jnp.asarray(levels)
@@ -105,7 +105,7 @@ def relative_score_error(model, params, system, key, schedule: NoiseSchedule, cf
 
 def fit_score_model(key, system: LinearGaussianSystem, cfg: ScoreFitConfig):
     """Train psi, zeta on the system with our loss. Returns (model, params, schedule, loss_history (steps,))."""
-    schedule = make_schedule(cfg.representation.schedule, cfg.representation.num_levels)
+    schedule = make_schedule(cfg.schedule, cfg.num_levels)
     model = build_model(cfg, system.state_dim)
     k_init, k_train = jax.random.split(key)
     s, a, s_next = system.sample(k_init, 2)
@@ -116,12 +116,12 @@ def fit_score_model(key, system: LinearGaussianSystem, cfg: ScoreFitConfig):
     def sm_loss(p, key, s, a, s_next):
         psi = model.apply(p, s, a, method=DiffusionRepresentation.features)
         zeta_fn = lambda x, level, ab: model.apply(p, x, level, ab, method=DiffusionRepresentation.zeta)
-        return score_matching_loss(psi, zeta_fn, key, s_next, schedule, cfg.representation.parameterization, cfg.representation.noise_scale)
+        return score_matching_loss(psi, zeta_fn, key, s_next, schedule, cfg.parameterization, cfg.noise_scale)
 
     def step(carry, k):
         params, opt_state = carry
         k_data, k_loss = jax.random.split(k)
-        s, a, s_next = system.sample(k_data, cfg.replay.batch_size)
+        s, a, s_next = system.sample(k_data, cfg.batch_size)
         loss, grads = jax.value_and_grad(lambda p: sm_loss(p, k_loss, s, a, s_next))(params)
         updates, opt_state = tx.update(grads, opt_state, params)
         return (optax.apply_updates(params, updates), opt_state), loss

@@ -32,6 +32,9 @@ def _parse(value: str, current):
 
 
 def main(_):
+    from absl import logging
+
+    logging.set_verbosity(logging.WARNING)  # orbax logs every checkpoint at INFO
     from diffsr_jax.config import get_field, set_fields
     from diffsr_jax.logging.writers import curves_from_rows, plot_comparison
     from diffsr_jax.training.validate import ConfigError, check_logdir, validate_config

@@ -88,6 +88,14 @@ def init_deterministic_actor_critic(actor_net, critic, key, obs_dim: int, action
             Learner.create(critic_params, adam(hp["actor_critic"]["critic_lr"])), critic_params, features)
 
 
+def deterministic_act(actor_net, params, obs, key, noise_std, deterministic: bool):
+    """mu(s), or mu(s) + N(0, noise_std^2) clipped to [-1, 1] while exploring (TD3, DDPG)."""
+    a = actor_net.apply(params, obs)
+    if deterministic:
+        return a
+    return jnp.clip(a + noise_std * jax.random.normal(key, a.shape), -1.0, 1.0)
+
+
 def learner_step(agent, state, sampler, key, update_idx):
     """One learner update of an actor-critic whose critic is a component (``agents.critics``): the critic's own
     feature learning (``critic.update_features``, on fresh batches), then the agent's actor-critic step on another

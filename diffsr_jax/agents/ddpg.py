@@ -15,6 +15,7 @@ import jax.numpy as jnp
 
 from diffsr_jax.agents.common import (
     Learner,
+    deterministic_act,
     init_deterministic_actor_critic,
     learner_step,
     soft_update,
@@ -52,10 +53,8 @@ class DDPG:
         return DDPGState(*parts, hp)
 
     def act(self, state: DDPGState, obs, key, deterministic: bool):
-        a = self.actor_net.apply(state.actor.params, obs)
-        if deterministic:
-            return a
-        return jnp.clip(a + state.hp["actor_critic"]["expl_noise"] * jax.random.normal(key, a.shape), -1.0, 1.0)
+        noise = state.hp["actor_critic"]["expl_noise"]
+        return deterministic_act(self.actor_net, state.actor.params, obs, key, noise, deterministic)
 
     def critic_loss(self, critic_params, state: DDPGState, batch, key):
         """Squared TD error against r + gamma Q'(s', mu'(s')): the target actor's action, no smoothing noise."""

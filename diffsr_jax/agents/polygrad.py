@@ -39,7 +39,11 @@ from diffsr_jax.diffusion.sampling import (
 )
 from diffsr_jax.diffusion.schedules import make_schedule
 from diffsr_jax.diffusion.trajectory import trajectory_denoising_loss
-from diffsr_jax.networks.actors import GlobalStdTanhGaussianActor, TanhGaussianActor, sample_tanh_gaussian
+from diffsr_jax.networks.actors import (
+    GlobalStdTanhGaussianActor,
+    TanhGaussianActor,
+    sample_tanh_gaussian,
+)
 from diffsr_jax.networks.mlp import MLP
 from diffsr_jax.networks.trajectory_denoiser import TrajectoryDenoiser
 

@@ -13,7 +13,14 @@ import flax.struct
 import jax
 import jax.numpy as jnp
 
-from diffsr_jax.agents.common import Learner, adam, learner_step, periodic_soft_update, td_target, traced_hparams
+from diffsr_jax.agents.common import (
+    Learner,
+    adam,
+    learner_step,
+    periodic_soft_update,
+    td_target,
+    traced_hparams,
+)
 from diffsr_jax.networks.actors import TanhGaussianActor, sample_tanh_gaussian
 
 

@@ -15,6 +15,7 @@ import jax.numpy as jnp
 
 from diffsr_jax.agents.common import (
     Learner,
+    deterministic_act,
     init_deterministic_actor_critic,
     learner_step,
     reduce_twin,
@@ -53,11 +54,8 @@ class TD3:
         return TD3State(*parts, hp)
 
     def act(self, state: TD3State, obs, key, deterministic: bool):
-        a = self.actor_net.apply(state.actor.params, obs)
-        if deterministic:
-            return a
-        noise = state.hp["actor_critic"]["expl_noise"] * jax.random.normal(key, a.shape)
-        return jnp.clip(a + noise, -1.0, 1.0)
+        noise = state.hp["actor_critic"]["expl_noise"]
+        return deterministic_act(self.actor_net, state.actor.params, obs, key, noise, deterministic)
 
     def critic_loss(self, critic_params, state: TD3State, batch, key):
         hp = state.hp

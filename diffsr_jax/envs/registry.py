@@ -8,6 +8,8 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Callable
 
+from diffsr_jax.envs.brax_env import BRAX_BACKENDS  # no brax import at module level
+
 GYMNAX_CONTINUOUS = ("Pendulum-v1", "MountainCarContinuous-v0")
 
 
@@ -30,7 +32,7 @@ def _build_gymnax(name, backend, max_steps, early_termination):
 
 
 def _build_brax(name, backend, max_steps, early_termination):
-    from diffsr_jax.envs.brax_env import BRAX_BACKENDS, BraxEnv
+    from diffsr_jax.envs.brax_env import BraxEnv
 
     if backend not in BRAX_BACKENDS:
         raise ValueError(f"unknown brax backend {backend!r}; choose one of {', '.join(BRAX_BACKENDS)}")
@@ -63,7 +65,7 @@ def _families() -> dict[str, EnvFamily]:
 
     return {
         "brax": EnvFamily(_brax_names, _build_brax, pomdp.brax_supported, pomdp.brax_velocity,
-                          ("mjx", "generalized", "positional", "spring"), ("ant", "hopper", "humanoid", "walker2d")),
+                          BRAX_BACKENDS, ("ant", "hopper", "humanoid", "walker2d")),
         "playground": EnvFamily(_playground_names, _build_playground, pomdp.playground_supported,
                                 pomdp.playground_velocity),
         "gymnax": EnvFamily(lambda: GYMNAX_CONTINUOUS, _build_gymnax, pomdp.gymnax_supported, pomdp.gymnax_velocity),
@@ -71,8 +73,6 @@ def _families() -> dict[str, EnvFamily]:
 
 
 ENV_FAMILIES = _families()
-# brax envs that can end an episode when the robot falls (the paper's "-ET" tasks); on by default
-BRAX_EARLY_TERMINATION = ENV_FAMILIES["brax"].early_termination
 
 
 def available_envs(family: str) -> tuple[str, ...]:

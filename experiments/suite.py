@@ -28,6 +28,8 @@ flags.DEFINE_list("agents", ["diffsr_sac", "sac"], "agents (any registered agent
 flags.DEFINE_integer("num_seeds", 3, "seeds per run (vmapped)")
 flags.DEFINE_string("preset", "fast", "agent preset: fast or paper")
 flags.DEFINE_list("tasks", [], "subset of the suite's tasks (default: all)")
+flags.DEFINE_list("ablations", [], "also run each diffsr_* agent with these ablations (experiments/suites.py "
+                  "ABLATIONS), as agent '<agent>+<ablation>'")
 flags.DEFINE_integer("total_steps", None, "env frames per seed (default: the suite's protocol)")
 flags.DEFINE_integer("eval_every", None, "env frames between evaluations (default: the suite's protocol)")
 flags.DEFINE_list("set", [], "extra config overrides group.field=value for every run (tuples as 64:64)")
@@ -37,12 +39,13 @@ FLAGS = flags.FLAGS
 
 
 
-def build_config(suite, task, agent: str, preset: str, num_seeds: int, total_steps=None, eval_every=None, sets=()):
-    """The run config: agent preset <- suite protocol <- task overrides <- flags. Raises ConfigError."""
+def build_config(suite, task, agent: str, preset: str, num_seeds: int, total_steps=None, eval_every=None, sets=(),
+                 ablation: str | None = None):
+    """The run config: agent preset <- suite protocol <- task overrides <- ablation <- flags. Raises ConfigError."""
     from diffsr_jax.training.budget import replay_capacity
     from diffsr_jax.config import get_field, set_fields
     from diffsr_jax.training.validate import ConfigError, validate_config
-    from experiments.suites import parse_value
+    from experiments.suites import ABLATIONS, parse_value
 
     try:
         from experiments.configs import load_preset
@@ -51,7 +54,8 @@ def build_config(suite, task, agent: str, preset: str, num_seeds: int, total_ste
         raise ConfigError(f"agent {agent!r} has no preset file experiments/configs/{agent}.py") from None
     except ValueError as e:
         raise ConfigError(str(e)) from None
-    overrides = {**dict(suite.budget), **task.config_overrides(), "run.num_seeds": num_seeds}
+    overrides = {**dict(suite.budget), **task.config_overrides(), **ABLATIONS.get(ablation, {}),
+                 "run.num_seeds": num_seeds}
     if total_steps:
         overrides["run.total_steps"] = total_steps
     if eval_every:
@@ -75,7 +79,7 @@ def plan_runs(argv_flags) -> list[tuple]:
     """Validate every input and return [(task, agent, config)]; raises ConfigError before anything compiles."""
     from diffsr_jax.agents.registry import AGENTS
     from diffsr_jax.training.validate import ConfigError
-    from experiments.suites import SUITES
+    from experiments.suites import ABLATIONS, SUITES
 
     f = argv_flags
     if f.suite not in SUITES:
@@ -94,9 +98,17 @@ def plan_runs(argv_flags) -> list[tuple]:
         raise ConfigError(f"unknown preset {f.preset!r}; choose fast or paper")
     if f.num_seeds < 1:
         raise ConfigError(f"--num_seeds must be >= 1, got {f.num_seeds}")
+    for ab in f.ablations:
+        if ab not in ABLATIONS:
+            raise ConfigError(f"unknown ablation {ab!r}; choose from: {', '.join(ABLATIONS)}")
+    if f.ablations and not any(a.startswith("diffsr_") for a in f.agents):
+        raise ConfigError("--ablations change the Diff-SR representation: add a diffsr_* agent to --agents")
     tasks = [t for t in suite.tasks if not f.tasks or t.name in f.tasks]
-    return [(t, a, build_config(suite, t, a, f.preset, f.num_seeds, f.total_steps, f.eval_every, f.set))
-            for t in tasks for a in f.agents]
+    variants = [(a, None) for a in f.agents] + [(a, ab) for a in f.agents if a.startswith("diffsr_")
+                                                for ab in f.ablations]
+    return [(t, a if ab is None else f"{a}+{ab}",
+             build_config(suite, t, a, f.preset, f.num_seeds, f.total_steps, f.eval_every, f.set, ab))
+            for t in tasks for a, ab in variants]
 
 
 def _has_checkpoint(logdir: str) -> bool:

@@ -118,6 +118,12 @@ SUITES = {s.name: s for s in (
               "CheetahRun", "WalkerWalk", "WalkerRun", "HopperHop", "ReacherEasy", "FingerSpin", "CartpoleSwingup",
               "PendulumSwingup", "BallInCup", "AcrobotSwingup")),
           (("run.total_steps", 1_000_000), ("run.eval_every", 10_000), ("run.eval_episodes", 10))),
+    Suite("mbbl_spring", "the four tasks where the paper's Diff-SR gained most over SAC (HalfCheetah, Hopper-ET, "
+          "Walker-ET, Ant-ET) on Brax's spring backend, fast on a CPU; 100k env steps, 5k random warm-up",
+          tuple(_t(t.name, t.env, t.paper_task, backend="spring") for t in MBBL_TASKS
+                if t.name in ("halfcheetah", "hopper_et", "walker_et", "ant_et")),
+          (("run.total_steps", 100_000), ("run.warmup_steps", 5_000), ("run.eval_every", 5_000),
+           ("run.eval_episodes", 10))),
     Suite("cpu", "three cheap paper tasks for a CPU: gymnax Pendulum, Brax inverted pendulum and reacher "
           "(positional backend)",
           (_t("pendulum", "gymnax/Pendulum-v1", "Pendulum"),
@@ -125,6 +131,16 @@ SUITES = {s.name: s for s in (
            _t("reacher", "brax/reacher", "Reacher", backend="positional", episode_length=50)),
           (("run.total_steps", 10_000), ("run.eval_every", 1_000), ("run.eval_episodes", 10))),
 )}
+
+
+# Ablations of a diffsr_* agent (experiments.suite --ablations=...): name -> overrides; each runs as agent
+# "<agent>+<name>". The fast presets' own values are 1 representation update per env step and F = 64.
+ABLATIONS = {
+    "frozen_psi": {"representation.objective": "none"},  # psi frozen at its random init, same RFF critic
+    "critic_psi": {"representation.objective": "none", "critic.grad_to_rep": True},  # psi trained only by the TD loss
+    "rep_updates4": {"representation.updates_per_step": 4},  # the paper's ratio
+    "features256": {"representation.feature_dim": 256},  # the paper's F
+}
 
 
 def parse_value(value: str, current):

@@ -137,7 +137,8 @@ SUITES = {s.name: s for s in (
 # "<agent>+<name>". The fast presets' own values are 1 representation update per env step and F = 64.
 ABLATIONS = {
     "frozen_psi": {"representation.objective": "none"},  # psi frozen at its random init, same RFF critic
-    "critic_psi": {"representation.objective": "none", "critic.grad_to_rep": True},  # psi trained only by the TD loss
+    # psi trained only by the critic's TD loss (which then reads the online psi)
+    "critic_psi": {"representation.objective": "none", "critic.grad_to_rep": True, "critic.reads": "online"},
     "rep_updates4": {"representation.updates_per_step": 4},  # the paper's ratio
     "features256": {"representation.feature_dim": 256},  # the paper's F
 }

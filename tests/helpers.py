@@ -52,3 +52,31 @@ def checkpoint_steps(logdir):
     """Iterations of the complete checkpoints in a run's log dir (orbax's temp dirs are not numbers)."""
     d = os.path.join(logdir, "checkpoints")
     return sorted(int(n) for n in os.listdir(d) if n.isdigit()) if os.path.isdir(d) else []
+
+
+def restore_run(logdir):
+    """(Trainer of the run's config.json, vmapped RunnerState of the latest checkpoint, its iteration)."""
+    import jax
+    import ml_collections
+
+    from diffsr_jax.training import Trainer
+    from diffsr_jax.training.checkpoint import Checkpointer
+    from diffsr_jax.training.members import make_members
+
+    with open(os.path.join(logdir, "config.json")) as f:
+        config = ml_collections.ConfigDict(json.load(f))
+    trainer = Trainer(config)
+    _, keys, hp = make_members(config, trainer.default_hparams())
+    step, runner, _ = Checkpointer(os.path.join(logdir, "checkpoints")).restore_latest(
+        jax.eval_shape(jax.vmap(trainer.init), keys, hp))
+    return trainer, runner, step
+
+
+def optimizer_steps(opt_state) -> int:
+    """Steps an optax optimizer state has taken (its largest ``count`` leaf; members share it); 0 if it has none."""
+    import jax
+    import numpy as np
+
+    leaves = jax.tree_util.tree_flatten_with_path(opt_state)[0]
+    counts = [int(np.max(np.asarray(x))) for p, x in leaves if jax.tree_util.keystr(p).endswith(".count")]
+    return max(counts, default=0)

@@ -12,20 +12,13 @@ import os
 import subprocess
 import sys
 
-import jax
 import numpy as np
 import pytest
 
+from tests.helpers import optimizer_steps, restore_run
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 LEARN_ITERS = 20  # learning iterations after the warm-up (PolyGRAD: 5): enough to prove the ratios
-
-
-def _counts(opt_state) -> int:
-    """Steps an optax optimizer state has taken (its largest ``count`` leaf; members share it)."""
-    leaves = jax.tree_util.tree_flatten_with_path(opt_state)[0]
-    counts = [int(np.max(np.asarray(x))) for p, x in leaves if jax.tree_util.keystr(p).endswith(".count")]
-    assert counts, "no optimizer step counter found"
-    return max(counts)
 
 
 @pytest.mark.parametrize("agent", [
@@ -58,24 +51,15 @@ def test_paper_preset_runs_with_its_sizes_and_ratios(agent, tmp_path):
     assert [(r["frames"], r["decisions"]) for r in rows] == [(ITERS * f // 2, ITERS // 2), (ITERS * f, ITERS)]
     assert all(np.isfinite(r["eval/return"]) for r in rows)
 
-    import ml_collections
-
-    from diffsr_jax.training import Trainer
-    from diffsr_jax.training.checkpoint import Checkpointer
-    from diffsr_jax.training.members import make_members
-
-    config = ml_collections.ConfigDict(saved)
-    trainer = Trainer(config)
+    trainer, runner, step = restore_run(logdir)
+    config = trainer.config
+    assert step == ITERS
     assert trainer.env.action_repeat == repeat
-    _, keys, hp = make_members(config, trainer.default_hparams())
-    ck = Checkpointer(str(logdir / "checkpoints"))
-    assert ck.steps() == [ITERS]
-    _, runner, meta = ck.restore_latest(jax.eval_shape(jax.vmap(trainer.init), keys, hp))
     learn_iters = ITERS - int(config.run.warmup_steps) // f
     assert learn_iters == learn
     ac = runner.agent.sac if agent == "diffusion_planner" else runner.agent
     critic = ac.value if agent == "polygrad" else ac.critic
-    assert _counts(critic.opt_state) == learn_iters * int(config.run.updates_per_step)
+    assert optimizer_steps(critic.opt_state) == learn_iters * int(config.run.updates_per_step)
     if agent.startswith("diffsr"):
-        assert _counts(runner.agent.features.learner.opt_state) == learn_iters * int(config.representation.updates_per_step)
+        assert optimizer_steps(runner.agent.features.learner.opt_state) == learn_iters * int(config.representation.updates_per_step)
         assert np.isfinite(rows[-1]["train/score_matching_loss"])

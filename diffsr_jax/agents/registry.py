@@ -55,7 +55,7 @@ def diffsr_critic(config, obs_dim: int, action_dim: int, num: int) -> Representa
         model, make_schedule(r.schedule, r.num_levels), parameterization=r.parameterization,
         noise_scale=r.noise_scale, feature_dim=r.feature_dim, traced=r,
         reward_head=rff_head() if r.reward_weight > 0 else None, updates_per_step=r.updates_per_step,
-        keep_target=q.reads == "target")
+        keep_target=q.reads == "target", objective=r.objective)
     return RepresentationCritic(representation, rff_head(), num, q.reads, bool(q.grad_to_rep))
 
 

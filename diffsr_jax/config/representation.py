@@ -13,6 +13,8 @@ from diffsr_jax.config.checks import Fields
 
 def representation_defaults() -> ml_collections.ConfigDict:
     g = ml_collections.ConfigDict()
+    g.objective = "score_matching"  # score_matching (Diff-SR) | none (ablation: psi frozen, or trained only through
+    # the critic with config.critic.grad_to_rep=True)
     g.arch = "mlp"  # mlp (Diff-SR-SAC) | residual (Diff-SR-TD3)
     g.feature_dim = 256  # F, the size of psi
     g.psi_hidden = (256,)
@@ -38,10 +40,12 @@ def representation_defaults() -> ml_collections.ConfigDict:
 def validate_representation(config) -> None:
     from diffsr_jax.diffusion import PARAMETERIZATIONS, SCHEDULE_KINDS
     from diffsr_jax.networks.activations import ACTIVATIONS
+    from diffsr_jax.representation.learner import OBJECTIVES
     from diffsr_jax.representation.networks import ARCHS, LEVEL_INPUTS
 
     g = config.representation
     f = Fields(g, "representation")
+    f.choice("objective", OBJECTIVES)
     f.choice("arch", ARCHS)
     f.choice("level_input", LEVEL_INPUTS)
     f.choice("schedule", SCHEDULE_KINDS)

@@ -3,8 +3,13 @@ score matching, with their own optimizer, update and diagnostics. It knows nothi
 reads psi; ``critics.RepresentationCritic`` puts a Q head on it.
 
 State (``RepresentationState``): ``learner`` holds params {"model": psi and zeta, ["reward": RFF head]} and their
-Adam state; ``target`` is an EMA copy of the params (rate ``rep_tau``) when one is kept, else None.
+Adam state; ``target`` is an EMA copy of the params (rate ``tau``) when one is kept, else None; ``initial`` the
+model's params at initialisation, the random-feature baseline of the probes.
 Traced hyperparameters (``hp["representation"]``): lr, reward_weight, tau.
+
+``objective``: "score_matching" (Diff-SR: score matching, plus the reward head's loss when there is one) or "none"
+(the ablations: psi frozen at its initialisation, or, with an ``extra_loss`` such as the critic's TD loss, trained
+only by that).
 """
 
 from __future__ import annotations
@@ -22,8 +27,10 @@ from diffsr_jax.agents.common import Learner, adam, soft_update, traced_hparams
 from diffsr_jax.diffusion import NoiseSchedule
 from diffsr_jax.representation.networks import DiffusionRepresentation
 from diffsr_jax.representation.objective import score_matching_loss
+from diffsr_jax.representation.probes import transition_probes
 
 DIAGNOSTIC_LEVELS = 4
+OBJECTIVES = ("score_matching", "none")
 
 ExtraLoss = Callable[[Any, Any, jax.Array], jnp.ndarray]
 """(rep params, Transition batch, key) -> scalar added to the representation loss (e.g. the critic's TD loss)."""
@@ -33,6 +40,7 @@ ExtraLoss = Callable[[Any, Any, jax.Array], jnp.ndarray]
 class RepresentationState:
     learner: Learner
     target: Any  # EMA of learner.params, or None
+    initial: Any  # params["model"] at initialisation (the probes' random-feature baseline)
 
 
 class DiffSRRepresentation:
@@ -43,8 +51,11 @@ class DiffSRRepresentation:
 
     def __init__(self, model: DiffusionRepresentation, schedule: NoiseSchedule, *, parameterization: str,
                  noise_scale: float, feature_dim: int, traced: dict, reward_head: nn.Module | None = None,
-                 updates_per_step: int = 1, keep_target: bool = False):
+                 updates_per_step: int = 1, keep_target: bool = False, objective: str = "score_matching"):
+        if objective not in OBJECTIVES:
+            raise ValueError(f"unknown representation objective {objective!r}; choose one of {', '.join(OBJECTIVES)}")
         self.model, self.schedule = model, schedule
+        self.objective = objective
         self.parameterization, self.noise_scale = parameterization, float(noise_scale)
         self.feature_dim = int(feature_dim)
         self.reward_head = reward_head
@@ -62,7 +73,8 @@ class DiffSRRepresentation:
         params = {"model": self.model.init(k_model, obs, action, obs, jnp.zeros(b, jnp.int32), jnp.ones(b))}
         if self.reward_head is not None:
             params["reward"] = self.reward_head.init(k_reward, jnp.zeros((b, self.feature_dim)))
-        return RepresentationState(Learner.create(params, adam(hp["representation"]["lr"])), params if self.keep_target else None)
+        return RepresentationState(Learner.create(params, adam(hp["representation"]["lr"])),
+                                   params if self.keep_target else None, params["model"])
 
     def features(self, params, obs, action):
         """psi(s, a): (B, d_s), (B, d_a) -> (B, F)."""
@@ -72,22 +84,28 @@ class DiffSRRepresentation:
         return lambda x, level, ab: self.model.apply(params["model"], x, level, ab, method=DiffusionRepresentation.zeta)
 
     def loss(self, params, batch, key, hp: dict, extra_loss: ExtraLoss | None = None):
-        """Score matching (+ reward_weight x reward-head MSE, + ``extra_loss``) on one batch -> (scalar, info)."""
+        """The representation's own objective (score matching + reward_weight x reward-head MSE; nothing with
+        objective "none") + ``extra_loss``, on one batch -> (scalar, info)."""
         k_sm, k_extra = jax.random.split(key)
         psi = self.features(params, batch.obs, batch.action)  # computed once, shared by both heads
-        sm = score_matching_loss(psi, self._zeta_fn(params), k_sm, batch.next_obs, self.schedule,
-                                 self.parameterization, self.noise_scale)
-        total, info = sm, {"score_matching_loss": sm}
-        if self.reward_head is not None:
-            r_loss = jnp.mean((self.reward_head.apply(params["reward"], psi) - batch.reward) ** 2)
-            total = total + hp["representation"]["reward_weight"] * r_loss
-            info["reward_loss"] = r_loss
+        total, info = jnp.zeros(()), {}
+        if self.objective == "score_matching":
+            sm = score_matching_loss(psi, self._zeta_fn(params), k_sm, batch.next_obs, self.schedule,
+                                     self.parameterization, self.noise_scale)
+            total, info = sm, {"score_matching_loss": sm}
+            if self.reward_head is not None:
+                r_loss = jnp.mean((self.reward_head.apply(params["reward"], psi) - batch.reward) ** 2)
+                total = total + hp["representation"]["reward_weight"] * r_loss
+                info["reward_loss"] = r_loss
         if extra_loss is not None:
             total = total + extra_loss(params, batch, k_extra)
         return total, info
 
     def update(self, state: RepresentationState, sampler, key, hp: dict, extra_loss: ExtraLoss | None = None):
-        """``updates_per_step`` steps on fresh batches from ``sampler``, then the EMA target. -> (state, info)."""
+        """``updates_per_step`` steps on fresh batches from ``sampler``, then the EMA target. -> (state, info).
+        With nothing to train (objective "none" and no ``extra_loss``) psi stays as it is, at no cost."""
+        if self.objective == "none" and extra_loss is None:
+            return state, {}
 
         def step(learner, k):
             k_batch, k_loss = jax.random.split(k)
@@ -97,10 +115,13 @@ class DiffSRRepresentation:
 
         learner, info = jax.lax.scan(step, state.learner, jax.random.split(key, self.updates_per_step))
         target = soft_update(state.target, learner.params, hp["representation"]["tau"]) if self.keep_target else None
-        return RepresentationState(learner, target), jax.tree_util.tree_map(jnp.mean, info)
+        return state.replace(learner=learner, target=target), jax.tree_util.tree_map(jnp.mean, info)
 
     def diagnostics(self, state: RepresentationState, batch, key) -> dict:
-        """Score-matching loss at a few levels (``sm_loss_level<k>``), ``psi_norm``, ``reward_loss``: scalars."""
+        """Scalars: score-matching loss at a few levels (``sm_loss_level<k>``), ``psi_norm``, ``reward_loss``, and the
+        linear probes (``probes.transition_probes``: ridge R^2 of s' - s and of r, fitted on one half of ``batch``,
+        scored on the other) of the current psi (``probe_r2_dynamics``, ``probe_r2_reward``) and of psi at its
+        initialisation (``probe_r2_dynamics_init``, ``probe_r2_reward_init``)."""
         params = state.learner.params
         levels = np.linspace(0, self.schedule.num_levels - 1, DIAGNOSTIC_LEVELS).astype(np.int32)
         psi = self.features(params, batch.obs, batch.action)
@@ -108,6 +129,10 @@ class DiffSRRepresentation:
                                         self.parameterization, self.noise_scale, levels=levels)
         out = {f"sm_loss_level{int(lv)}": per_level[i] for i, lv in enumerate(levels.tolist())}
         out["psi_norm"] = jnp.mean(jnp.linalg.norm(psi, axis=-1))
+        psi_init = self.features({"model": state.initial}, batch.obs, batch.action)
+        for suffix, feats in (("", psi), ("_init", psi_init)):
+            for name, r2 in transition_probes(feats, batch).items():
+                out[f"probe_r2_{name}{suffix}"] = r2
         if self.reward_head is not None:
             out["reward_loss"] = jnp.mean((self.reward_head.apply(params["reward"], psi) - batch.reward) ** 2)
         return out

@@ -62,6 +62,20 @@ def make_system(key, state_dim: int = 3, action_dim: int = 2, sigma_n: float = 0
     return LinearGaussianSystem(A, B, sigma_n)
 
 
+def make_low_rank_system(key, state_dim: int = 16, action_dim: int = 4, state_rank: int = 4, action_rank: int = 2,
+                         sigma_n: float = 0.3) -> LinearGaussianSystem:
+    """A system whose mean next state A s + B a depends on (s, a) only through ``state_rank + action_rank``
+    directions: A = U V^T (U (d_s, r_s) ~ N(0, 1), V orthonormal), B = W Z^T likewise. A few features (r_s + r_a + 1)
+    carry the whole transition mean, while a random map of (s, a) to that many features keeps only part of it: the
+    setting where a learned representation and a random one differ (tests/test_probes.py)."""
+    ku, kv, kw, kz = jax.random.split(key, 4)
+    U = jax.random.normal(ku, (state_dim, state_rank))
+    V = jnp.linalg.qr(jax.random.normal(kv, (state_dim, state_rank)))[0]
+    W = jax.random.normal(kw, (state_dim, action_rank))
+    Z = jnp.linalg.qr(jax.random.normal(kz, (action_dim, action_rank)))[0]
+    return LinearGaussianSystem(U @ V.T, W @ Z.T, sigma_n)
+
+
 @dataclasses.dataclass(frozen=True)
 class ScoreFitConfig:
     parameterization: str = "score"

@@ -34,6 +34,8 @@ from diffsr_jax.data.sampler import ReplaySampler
 from diffsr_jax.envs import AutoReset, EnvState, ResetPool, make_env_from_config
 from diffsr_jax.training.budget import eval_schedule, iterations, replay_capacity
 
+DIAGNOSTIC_BATCH = 2048  # replay transitions the diagnostics see at each evaluation (the probes fit on half of them)
+
 
 @flax.struct.dataclass
 class RunnerState:
@@ -84,10 +86,12 @@ class Trainer:
                            stats_init(self.env.obs_dim), k_run)
 
     # --- one iteration ---------------------------------------------------------------------------
-    def sampler(self, runner: RunnerState) -> ReplaySampler:
-        """Batches and segments of the run's replay, observations normalised as the agent sees them."""
+    def sampler(self, runner: RunnerState, batch_size: int | None = None) -> ReplaySampler:
+        """Batches (of ``batch_size``, default the config's) and segments of the run's replay, observations
+        normalised as the agent sees them."""
         stats = runner.obs_stats if self.config.replay.normalize_obs else None
-        return ReplaySampler(runner.buffer, stats, int(self.config.replay.batch_size), self.num_envs)
+        size = int(self.config.replay.batch_size) if batch_size is None else batch_size
+        return ReplaySampler(runner.buffer, stats, size, self.num_envs)
 
     def _updates(self, runner: RunnerState, key, t):
         sampler = self.sampler(runner)
@@ -157,9 +161,10 @@ class Trainer:
 
     # --- evaluation ------------------------------------------------------------------------------
     def diagnostics(self, runner: RunnerState, key):
-        """Agent diagnostics on a replay batch (e.g. per-level score-matching loss): ``diag/<name>`` scalars."""
+        """Agent diagnostics on a replay batch of ``DIAGNOSTIC_BATCH`` transitions (e.g. per-level score-matching
+        loss, linear probes fitted on one half and scored on the other): ``diag/<name>`` scalars."""
         k_batch, k_diag = jax.random.split(key)
-        batch = self.sampler(runner).batch(k_batch)
+        batch = self.sampler(runner, DIAGNOSTIC_BATCH).batch(k_batch)
         return {f"diag/{k}": v for k, v in self.agent.diagnostics(runner.agent, batch, k_diag).items()}
 
     def evaluate(self, runner: RunnerState, key):

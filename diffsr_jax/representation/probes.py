@@ -1,0 +1,47 @@
+"""Linear probes of a representation: how much of a target a closed-form ridge regression on psi(s, a) explains.
+
+``ridge_r2`` fits ridge on one set of (features, targets) and scores R^2 on another; ``transition_probes`` applies
+it to a replay batch split in two halves, for the targets Diff-SR's psi should carry: the state change s' - s (the
+dynamics) and the reward. Everything is a pure jnp function, cheap enough to run inside the compiled chunk at every
+evaluation (one F x F solve).
+"""
+
+from __future__ import annotations
+
+import jax.numpy as jnp
+
+RIDGE = 1e-3  # ridge penalty relative to the mean eigenvalue of the centred feature Gram matrix
+MIN_VARIANCE = 1e-10  # target columns with less held-out variance than this are left out of the mean R^2
+
+
+def ridge_r2(feat_fit, y_fit, feat_test, y_test, ridge: float = RIDGE):
+    """Held-out R^2 of a ridge regression (with intercept) from features to targets.
+
+    feat_fit (N, F), y_fit (N, D), feat_test (M, F), y_test (M, D) -> scalar: the mean over target columns of
+    1 - SSE / SST on the test set (columns with no test variance are skipped; 0 if none has any). The penalty is
+    ``ridge`` times the mean eigenvalue of the centred Gram matrix, so the fit does not depend on the features' scale.
+    """
+    mu_f, mu_y = feat_fit.mean(0), y_fit.mean(0)
+    x, y = feat_fit - mu_f, y_fit - mu_y
+    gram = x.T @ x
+    lam = ridge * jnp.trace(gram) / gram.shape[0] + 1e-12
+    w = jnp.linalg.solve(gram + lam * jnp.eye(gram.shape[0], dtype=gram.dtype), x.T @ y)  # (F, D)
+    pred = (feat_test - mu_f) @ w + mu_y
+    sse = jnp.sum((y_test - pred) ** 2, axis=0)
+    sst = jnp.sum((y_test - y_test.mean(0)) ** 2, axis=0)
+    valid = sst > MIN_VARIANCE
+    r2 = jnp.where(valid, 1.0 - sse / jnp.where(valid, sst, 1.0), 0.0)
+    return jnp.sum(r2) / jnp.maximum(jnp.sum(valid), 1)
+
+
+def transition_probes(psi, batch) -> dict:
+    """psi (B, F) of a Transition batch (leaves (B, ...)): fit on the first half, score on the second.
+
+    -> {"dynamics": R^2 of s' - s, "reward": R^2 of r}: scalars.
+    """
+    half = psi.shape[0] // 2
+    delta = batch.next_obs - batch.obs
+    reward = batch.reward.reshape(-1, 1)
+    fit, test = slice(0, half), slice(half, 2 * half)
+    return {"dynamics": ridge_r2(psi[fit], delta[fit], psi[test], delta[test]),
+            "reward": ridge_r2(psi[fit], reward[fit], psi[test], reward[test])}

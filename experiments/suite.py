@@ -129,8 +129,7 @@ def run_state(logdir: str, config) -> str:
 
 def execute(suite_name: str, task, agent: str, config, logdir: str, command: str, machine: dict, out=sys.stdout):
     """Run (or resume) one (task, agent) and write run.json. Returns the run status."""
-    import ml_collections
-
+    from diffsr_jax.config import stored_config
     from diffsr_jax.training.host_loop import run_training
     from diffsr_jax.training.validate import check_logdir
 
@@ -145,7 +144,7 @@ def execute(suite_name: str, task, agent: str, config, logdir: str, command: str
             info = json.load(f)
     if state == "resume":
         with open(os.path.join(logdir, "config.json")) as f:
-            saved = ml_collections.ConfigDict(json.load(f))
+            saved = stored_config(json.load(f))
         saved.run.total_steps = config.run.total_steps  # a longer budget extends the run
         config = saved
     else:
@@ -183,14 +182,16 @@ def main(argv):
         runs = plan_runs(FLAGS)
     except ConfigError as e:
         fail(str(e))
+    from diffsr_jax.training.devices import place_members
     from diffsr_jax.training.compile_cache import DEFAULT_CACHE_DIR, setup_compile_cache
     from experiments.suites import machine_info
 
+    placement = place_members(runs[0][2], FLAGS.num_seeds)  # first: before JAX computes anything
     setup_compile_cache(DEFAULT_CACHE_DIR if FLAGS.compile_cache is None else FLAGS.compile_cache)
     command = "python -m experiments.suite " + shlex.join(sys.argv[1:])
     machine = machine_info()
     print(f"suite {FLAGS.suite}: {len(runs)} runs ({', '.join(sorted({t.name for t, _, _ in runs}))} x "
-          f"{', '.join(FLAGS.agents)}), {FLAGS.num_seeds} seeds each; root {FLAGS.root}", flush=True)
+          f"{', '.join(FLAGS.agents)}), {FLAGS.num_seeds} seeds each {placement}; root {FLAGS.root}", flush=True)
     for task, agent, config in runs:
         logdir = os.path.join(FLAGS.root, FLAGS.suite, task.name, agent)
         status = execute(FLAGS.suite, task, agent, config, logdir, command, machine, out=sys.stdout)

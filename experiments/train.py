@@ -56,7 +56,7 @@ flags.DEFINE_string("compile_cache", DEFAULT_CACHE_DIR,
                     "persistent XLA compilation cache dir ('' disables)")
 flags.DEFINE_bool("tensorboard", True, "write TensorBoard events")
 flags.DEFINE_bool("resume", False, "continue the run in --logdir from its latest checkpoint (uses its config.json; "
-                  "only --total_steps may differ from it)")
+                  "only --total_steps, --config.run.devices and --config.run.cpu_devices may differ from it)")
 flags.DEFINE_bool("overwrite", False, "replace an existing run in --logdir")
 flags.DEFINE_multi_string("sweep", [], "sweep a traced hyperparameter inside the same compiled program: "
                           "--sweep=actor_critic.critic_lr=1e-3,3e-4 (repeatable; every combination x num_seeds is "
@@ -88,8 +88,9 @@ def resolve_config():
     return config
 
 
-def parse_sweeps(specs, hparam_names) -> list[dict]:
-    """['actor_critic.critic_lr=1e-3,3e-4', ...] -> every combination as a dict of overrides ([{}] without sweeps)."""
+def parse_sweeps(specs, hparam_names=None) -> list[dict]:
+    """['actor_critic.critic_lr=1e-3,3e-4', ...] -> every combination as a dict of overrides ([{}] without sweeps);
+    the names are checked against ``hparam_names`` when given."""
     import itertools
 
     from diffsr_jax.training.validate import ConfigError
@@ -100,7 +101,7 @@ def parse_sweeps(specs, hparam_names) -> list[dict]:
         if not sep or not values:
             raise ConfigError(f"--sweep={spec}: write it as group.field=v1,v2,... (e.g. "
                               "--sweep=actor_critic.critic_lr=1e-3,3e-4)")
-        if name not in hparam_names:
+        if hparam_names is not None and name not in hparam_names:
             raise ConfigError(f"--sweep: {name!r} is not a traced hyperparameter of this agent; "
                               f"sweepable: {', '.join(hparam_names)}")
         try:
@@ -112,7 +113,8 @@ def parse_sweeps(specs, hparam_names) -> list[dict]:
 
 CONVENIENCE_FLAGS = {"env": "env.name", "num_seeds": "run.num_seeds", "seed": "run.seed",
                      "total_steps": "run.total_steps", "eval_every": "run.eval_every"}  # flag -> config field
-RESUMABLE_FIELDS = ("run.total_steps",)  # the budget: a resumed run may extend it; everything else must match
+# a resumed run may extend its budget and run on other devices; everything else must match
+RESUMABLE_FIELDS = ("run.total_steps", "run.devices", "run.cpu_devices")
 DERIVED_FIELDS = ("replay.capacity",)  # fixed at the first start, not chosen by the user
 
 
@@ -158,8 +160,7 @@ def resume_differences(saved, requested, fields, requested_sweeps, saved_sweeps)
 def load_run_config(logdir: str, requested, argv):
     """The config (and sweeps) a run in ``logdir`` was started with; --total_steps may extend it. Any other
     explicitly requested field that differs from the stored run is refused (ConfigError naming the fields)."""
-    import ml_collections
-
+    from diffsr_jax.config import stored_config
     from diffsr_jax.training.validate import ConfigError
 
     with open(os.path.join(logdir, "config.json")) as f:
@@ -167,17 +168,19 @@ def load_run_config(logdir: str, requested, argv):
     if "run" not in saved:
         raise ConfigError(f"--resume: the run in {logdir} was written by an older version of diffsr-jax (its config "
                           "has no field groups) and cannot be continued; start a new run in another --logdir")
-    saved = ml_collections.ConfigDict(saved)
+    saved = stored_config(saved)
     sweep_path = os.path.join(logdir, "sweep.json")
     sweeps = json.load(open(sweep_path)) if os.path.exists(sweep_path) else []
     diffs = resume_differences(saved, requested, requested_fields(argv, requested),
                                FLAGS.sweep if FLAGS["sweep"].present else None, sweeps)
     if diffs:
         raise ConfigError(f"--resume: the run in {logdir} was started with another config ({'; '.join(diffs)}); "
-                          "only --total_steps may change on --resume: drop the other flags, or start a new run "
-                          "in another --logdir")
-    if FLAGS["total_steps"].present:
-        saved.run.total_steps = requested.run.total_steps
+                          "only --total_steps and the devices may change on --resume: drop the other flags, or start "
+                          "a new run in another --logdir")
+    for k in RESUMABLE_FIELDS:
+        if k in requested_fields(argv, requested):
+            group, field = k.split(".")
+            saved[group][field] = requested[group][field]
     return saved, sweeps
 
 
@@ -190,6 +193,7 @@ def main(argv):
     from diffsr_jax.envs import make_env_from_config
     from diffsr_jax.training.memory import free_memory_bytes, replay_memory
     from diffsr_jax.training.budget import replay_capacity
+    from diffsr_jax.training.devices import place_members
     from diffsr_jax.training.validate import ConfigError, check_logdir, validate_config
 
     config = resolve_config()
@@ -207,6 +211,8 @@ def main(argv):
             with config.unlocked():  # fix the replay size now, so a resumed run with more steps can restore it
                 config.replay.capacity = replay_capacity(config)
         validate_config(config)
+        # first, before JAX computes anything (building the agent or the env does): lay the members over devices
+        placement = place_members(config, config.run.num_seeds * len(parse_sweeps(sweep_specs)))
         from diffsr_jax.agents.registry import hparam_names
 
         sweeps = parse_sweeps(sweep_specs, hparam_names(config))
@@ -225,7 +231,7 @@ def main(argv):
     repeat = config.env.action_repeat
     print(f"{config.run.agent} ({config.run.preset}) on {config.env.name}: {config.run.total_steps:,} env frames"
           f"{f' (action repeat {repeat})' if repeat > 1 else ''} x {config.run.num_seeds} seed(s) x {len(sweeps)} "
-          f"setting(s), eval every {config.run.eval_every:,}; logging to {logdir}")
+          f"setting(s) {placement}, eval every {config.run.eval_every:,}; logging to {logdir}")
     from diffsr_jax.training.host_loop import (
         CheckpointError,
         CheckpointWriteError,

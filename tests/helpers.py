@@ -57,14 +57,14 @@ def checkpoint_steps(logdir):
 def restore_run(logdir):
     """(Trainer of the run's config.json, vmapped RunnerState of the latest checkpoint, its iteration)."""
     import jax
-    import ml_collections
 
+    from diffsr_jax.config import stored_config
     from diffsr_jax.training import Trainer
     from diffsr_jax.training.checkpoint import Checkpointer
     from diffsr_jax.training.members import make_members
 
     with open(os.path.join(logdir, "config.json")) as f:
-        config = ml_collections.ConfigDict(json.load(f))
+        config = stored_config(json.load(f))
     trainer = Trainer(config)
     _, keys, hp = make_members(config, trainer.default_hparams())
     step, runner, _ = Checkpointer(os.path.join(logdir, "checkpoints")).restore_latest(

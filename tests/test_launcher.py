@@ -130,7 +130,7 @@ def test_resume_with_another_config_is_refused_naming_the_fields(args, message, 
     _saved_run(logdir, replay__batch_size=32)
     p = _run(*args, f"--logdir={logdir}", "--resume", "--total_steps=5000", timeout=120)
     assert p.returncode == 2 and "Traceback" not in p.stderr
-    assert message in p.stderr and "only --total_steps may change on --resume" in p.stderr, p.stderr
+    assert message in p.stderr and "only --total_steps and the devices may change on --resume" in p.stderr, p.stderr
     assert len([ln for ln in p.stderr.splitlines() if ln.strip()]) == 1, p.stderr
     assert sorted(os.listdir(logdir)) == ["config.json", "sweep.json"]  # nothing touched
 

@@ -38,7 +38,7 @@ GROUPS = {
     "baselines": (baselines_defaults, validate_baselines),
 }
 
-__all__ = ["GROUPS", "ConfigError", "default_config", "get_field", "set_fields", "validate_config"]
+__all__ = ["GROUPS", "ConfigError", "default_config", "get_field", "set_fields", "stored_config", "validate_config"]
 
 
 def default_config() -> ml_collections.ConfigDict:
@@ -46,6 +46,18 @@ def default_config() -> ml_collections.ConfigDict:
     c = ml_collections.ConfigDict()
     for name, (defaults, _) in GROUPS.items():
         c[name] = defaults()
+    return c
+
+
+def stored_config(saved: dict) -> ml_collections.ConfigDict:
+    """A run's config.json (grouped) as a config: its values over today's defaults, so a run started before a field
+    existed resumes with that field's default (which is what the run did)."""
+    c = default_config()
+    for group, fields in saved.items():
+        if group in c and isinstance(fields, dict):
+            c[group].update(fields)
+        else:
+            c[group] = fields
     return c
 
 

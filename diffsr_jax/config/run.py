@@ -24,6 +24,9 @@ def run_defaults() -> ml_collections.ConfigDict:
     g.checkpoint_every = 10_000  # env frames, taken at the first evaluation boundary past each multiple; and at the end
     g.keep_checkpoints = 3
     g.nan_policy = "stop"  # stop: end the run at the first non-finite value | drop: drop that seed, continue
+    g.devices = 0  # devices the members (seeds x settings) are laid over: 0 = all that divide them evenly
+    g.cpu_devices = 0  # a CPU-only host split into this many XLA devices (0 = auto: one per core, up to the members)
+    g.matmul_precision = "highest"  # default | high | highest: full float32 (TF32 is known to destabilise RL on GPUs)
     return g
 
 
@@ -38,12 +41,15 @@ def replay_defaults() -> ml_collections.ConfigDict:
 
 def validate_run(config) -> None:
     from diffsr_jax.training.budget import frames_per_iteration
+    from diffsr_jax.training.devices import MATMUL_PRECISIONS
 
     f = Fields(config.run, "run")
     f.integer("total_steps", "eval_every", "eval_episodes", "updates_per_step", "num_seeds", "checkpoint_every",
               "keep_checkpoints")
     f.integer("warmup_steps", "seed", minimum=0)
     f.choice("nan_policy", ("stop", "drop"))
+    f.choice("matmul_precision", MATMUL_PRECISIONS)
+    f.integer("devices", "cpu_devices", minimum=0)
     fpi = frames_per_iteration(config)
     if config.run.total_steps < fpi:
         f.fail("total_steps", f"({config.run.total_steps} env frames) must be at least env.num_envs x env.action_repeat "

@@ -34,6 +34,7 @@ from diffsr_jax.logging.writers import (
 )
 from diffsr_jax.training.budget import eval_schedule, iterations
 from diffsr_jax.training.checkpoint import Checkpointer, CheckpointWriteError
+from diffsr_jax.training.devices import member_mesh, over_members, shard_members
 from diffsr_jax.training.members import make_members, summary_table
 from diffsr_jax.training.memory import (
     ReplayMemoryError,
@@ -74,10 +75,11 @@ class RunPosition:
 
 
 # --- resume ----------------------------------------------------------------------------------------------------
-def restore_or_init(trainer: Trainer, keys, hp, ckpt: Checkpointer, metrics_path: str, resume: bool, out) -> RunPosition:
-    """The newest readable checkpoint (with ``resume``) or a fresh start. Raises CheckpointError if checkpoints
-    exist but none can be read (they are left as they are)."""
-    init = jax.jit(jax.vmap(trainer.init))
+def restore_or_init(trainer: Trainer, keys, hp, ckpt: Checkpointer, metrics_path: str, resume: bool, out,
+                    mesh=None) -> RunPosition:
+    """The newest readable checkpoint (with ``resume``) or a fresh start, its members laid over ``mesh``. Raises
+    CheckpointError if checkpoints exist but none can be read (they are left as they are)."""
+    init = over_members(trainer.init, mesh, in_axes=(0, 0))
     fresh = RunPosition(0, None, [], np.ones(keys.shape[0], bool), 0.0)
     if resume:
         def skipped(step, e):
@@ -94,7 +96,8 @@ def restore_or_init(trainer: Trainer, keys, hp, ckpt: Checkpointer, metrics_path
             rows = read_metrics(metrics_path)[: meta["metrics_rows"]] if os.path.exists(metrics_path) else []
             print(f"resuming from env frame {t_iter * trainer.frames_per_iter:,} ({len(rows)} metric rows kept)",
                   file=out)
-            return RunPosition(t_iter, runner, rows, np.asarray(meta["alive"], bool), float(meta["wall_time"]))
+            return RunPosition(t_iter, shard_members(runner, mesh), rows, np.asarray(meta["alive"], bool),
+                               float(meta["wall_time"]))
         print("no readable checkpoint; starting from scratch", file=out)
     fresh.runner = init(keys, hp)
     return fresh
@@ -192,8 +195,10 @@ def run_training(config, logdir: str, *, tensorboard: bool = True, out=sys.stdou
     trainer = Trainer(config, env)
     members, keys, hp = make_members(config, trainer.default_hparams(), sweeps)
     print(replay_memory(trainer.env, trainer.capacity, len(members), free_memory_bytes()), file=out)
+    mesh = member_mesh(len(members), int(config.run.devices))
     try:
-        return _loop(trainer, config, logdir, members, keys, hp, tensorboard, out, resume)
+        with jax.default_matmul_precision(config.run.matmul_precision):
+            return _loop(trainer, config, logdir, members, keys, hp, tensorboard, out, resume, mesh)
     except Exception as e:
         if _is_out_of_memory(e):
             raise OutOfMemoryError(
@@ -203,15 +208,16 @@ def run_training(config, logdir: str, *, tensorboard: bool = True, out=sys.stdou
         raise
 
 
-def _loop(trainer, config, logdir, members, keys, hp, tensorboard, out, resume) -> dict:
+def _loop(trainer, config, logdir, members, keys, hp, tensorboard, out, resume, mesh) -> dict:
     metrics_path = os.path.join(logdir, "metrics.jsonl")
     ckpt = Checkpointer(os.path.join(logdir, "checkpoints"), int(config.run.keep_checkpoints))
     t_start = time.time()
-    p = restore_or_init(trainer, keys, hp, ckpt, metrics_path, resume, out)
+    p = restore_or_init(trainer, keys, hp, ckpt, metrics_path, resume, out, mesh)
     write_run_files(logdir, config, p.rows)
 
-    compiled = functools.lru_cache(maxsize=None)(
-        lambda n: jax.jit(jax.vmap(functools.partial(trainer.chunk, num_iters=n), in_axes=(0, None))))
+    # the run state is donated: the chunk updates it in place instead of keeping a copy (replay included)
+    compiled = functools.lru_cache(maxsize=None)(lambda n: over_members(
+        functools.partial(trainer.chunk, num_iters=n), mesh, in_axes=(0, None), donate=(0,)))
     every, ckpt_every = iterations(config, config.run.eval_every), iterations(config, config.run.checkpoint_every)
     fpi = trainer.frames_per_iter
     logger, progress = RunLogger(logdir, tensorboard), Progress(trainer.num_iters * fpi, out)

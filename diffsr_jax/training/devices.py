@@ -1,0 +1,84 @@
+"""Where a run's members (seeds x sweep settings) live: laid over the devices along one mesh axis.
+
+A run's state has a leading members axis (``jax.vmap`` over members). With more than one device the members axis is
+split over a 1-D ``Mesh`` of devices (``NamedSharding(mesh, P("members"))``): ``over_members(fn, mesh)`` runs the
+vmapped ``fn`` under ``shard_map``, so each device advances its own members and nothing crosses devices. The number
+of devices used is the largest count, at most ``run.devices`` (0: all), that divides the members evenly.
+
+On a CPU-only host the cores can be split into several XLA devices (``run.cpu_devices``), which runs independent
+members side by side instead of as one batched program; ``configure_cpu_devices`` must run before JAX first
+computes anything (the launcher does it right after reading the config).
+"""
+
+from __future__ import annotations
+
+import os
+
+import jax
+from jax.sharding import Mesh, NamedSharding, PartitionSpec as P
+
+AXIS = "members"
+MATMUL_PRECISIONS = ("default", "high", "highest")  # jax.default_matmul_precision values
+
+
+def cpu_device_count(requested: int, num_members: int) -> int:
+    """XLA CPU devices for a run: ``requested`` if > 0, else (auto) one per core up to the members, at least 1."""
+    if requested > 0:
+        return requested
+    return max(1, min(os.cpu_count() or 1, num_members))
+
+
+def configure_cpu_devices(count: int) -> bool:
+    """Split the host CPU into ``count`` XLA devices (no effect on the GPU/TPU devices). Returns False when JAX has
+    already computed something in this process (then the count can no longer change) and the count differs."""
+    if count == jax.config.jax_num_cpu_devices or (count == 1 and jax.config.jax_num_cpu_devices in (-1, 1)):
+        return True
+    try:
+        jax.config.update("jax_num_cpu_devices", count)
+    except RuntimeError:
+        return False
+    return True
+
+
+def member_mesh(num_members: int, max_devices: int = 0, devices=None) -> Mesh | None:
+    """A 1-D mesh over the most devices (at most ``max_devices``, 0: all) that divide ``num_members``; None when that
+    is a single device."""
+    devices = list(jax.devices() if devices is None else devices)
+    limit = len(devices) if max_devices <= 0 else min(max_devices, len(devices))
+    count = max(d for d in range(1, limit + 1) if num_members % d == 0)
+    return None if count == 1 else Mesh(devices[:count], (AXIS,))
+
+
+def describe(mesh: Mesh | None) -> str:
+    """'on 1 device (cpu)' / 'on 2 devices (cpu)'."""
+    devices = [jax.devices()[0]] if mesh is None else list(mesh.devices.flat)
+    return f"on {len(devices)} device{'s' if len(devices) > 1 else ''} ({devices[0].platform})"
+
+
+def shard_members(tree, mesh: Mesh | None):
+    """Lay every leaf's leading (members) axis over ``mesh``; unchanged without a mesh."""
+    if mesh is None:
+        return tree
+    return jax.device_put(tree, NamedSharding(mesh, P(AXIS)))
+
+
+def over_members(fn, mesh: Mesh | None, in_axes, donate: tuple = ()):
+    """``jax.jit`` of ``jax.vmap(fn, in_axes)``, with each device running its own members when there is a mesh.
+
+    ``in_axes``: per positional argument, 0 (has the members axis) or None (the same for every member). Outputs all
+    have the members axis. ``donate``: positional arguments whose buffers the call may reuse (the run state).
+    """
+    batched = jax.vmap(fn, in_axes=in_axes)
+    if mesh is not None:
+        specs = tuple(P(AXIS) if a == 0 else P() for a in in_axes)
+        # check_vma off: the members never interact, and lax.cond branches that differ in what varies per device
+        # (a fresh reset pool vs the carried one) are fine here
+        batched = jax.shard_map(batched, mesh=mesh, in_specs=specs, out_specs=P(AXIS), check_vma=False)
+    return jax.jit(batched, donate_argnums=donate)
+
+
+def place_members(config, num_members: int) -> str:
+    """Split a CPU-only host into ``run.cpu_devices`` XLA devices (0: auto) and say where the members will run, e.g.
+    'on 2 devices (cpu)'. Call before JAX computes anything in the process (the launchers do it first thing)."""
+    configure_cpu_devices(cpu_device_count(int(config.run.cpu_devices), num_members))
+    return describe(member_mesh(num_members, int(config.run.devices)))

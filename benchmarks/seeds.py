@@ -1,75 +1,99 @@
-"""Wall-clock of ONE compiled training program as the number of vmapped seeds grows.
+"""Wall-clock of ONE compiled training program as the number of seeds grows, vmapped on one device or laid over
+several devices (``diffsr_jax.training.devices``).
 
     python -m benchmarks.seeds                                     # diffsr_sac fast, gymnax/Pendulum-v1
     python -m benchmarks.seeds --agent=sac --num_seeds=1,2,4,8,16 --chunk=500
+    python -m benchmarks.seeds --agent=sac --num_seeds=2,4,8 --cpu_devices=2 --layouts=one,sharded
+    python -m benchmarks.seeds --preset=paper --env=brax/halfcheetah --num_seeds=1,8,64     # on a GPU
 
-For each seed count the chunk program (act, env step, replay, update for every seed) is compiled, then all are
-timed in alternating rounds. Reported: seconds per chunk, total env-steps/s, and the speed-up over running the
-seeds one after another (n x time(1 seed) / time(n seeds)). Writes benchmarks/results/seeds_<agent>.{json,md}.
+For each (layout, seed count) the chunk program (act, env step, replay, update for every seed; the run state
+donated) is compiled, then all are timed in alternating rounds. Layouts: ``one`` = every seed vmapped on the first
+device, ``sharded`` = seeds laid over all devices (the largest count dividing them). ``--cpu_devices`` splits a
+CPU-only host into that many XLA devices first. Reported: compile time, seconds per chunk, total env-steps/s, and
+the speed-up over running the seeds one after another on one device (n x time(1 seed) / time(n seeds); needs 1 in
+--num_seeds). Writes <out>/<name>.{json,md} (default name seeds_<agent>_<preset>).
 """
 
 from __future__ import annotations
 
+import functools
 import sys
 import time
 
 from absl import app, flags
 
-flags.DEFINE_string("agent", "diffsr_sac", "agent whose fast preset is measured")
+flags.DEFINE_string("agent", "diffsr_sac", "agent")
+flags.DEFINE_string("preset", "fast", "preset of the agent")
 flags.DEFINE_string("env", "gymnax/Pendulum-v1", "environment")
+flags.DEFINE_string("backend", None, "Brax backend (default: the preset's)")
 flags.DEFINE_list("num_seeds", ["1", "2", "4", "8", "16"], "seed counts")
+flags.DEFINE_list("layouts", ["one"], "one (vmapped on one device) and/or sharded (laid over the devices)")
+flags.DEFINE_integer("cpu_devices", 1, "XLA devices a CPU-only host is split into")
 flags.DEFINE_integer("chunk", 200, "learning iterations per timed call")
 flags.DEFINE_integer("rounds", 3, "alternation rounds; the median is reported")
 flags.DEFINE_string("out", "benchmarks/results", "output directory")
+flags.DEFINE_string("name", None, "output file name (default seeds_<agent>_<preset>)")
 FLAGS = flags.FLAGS
 
 
 def main(_):
+    from diffsr_jax.training.devices import configure_cpu_devices
+
+    configure_cpu_devices(FLAGS.cpu_devices)  # first: before JAX computes anything
     import jax
     import jax.numpy as jnp
     import numpy as np
 
     from benchmarks.common import machine, write_results
     from diffsr_jax.training import Trainer
-
+    from diffsr_jax.training.devices import describe, member_mesh, over_members, shard_members
     from experiments.configs import load_preset
-    cfg = load_preset(FLAGS.agent, "fast")
+
+    cfg = load_preset(FLAGS.agent, FLAGS.preset)
     cfg.env.name = FLAGS.env
+    if FLAGS.backend:
+        cfg.env.backend = FLAGS.backend
     cfg.run.warmup_steps = 0
-    cfg.run.total_steps = FLAGS.chunk * (FLAGS.rounds + 1)
+    cfg.run.total_steps = FLAGS.chunk * (FLAGS.rounds + 1) * int(cfg.env.action_repeat) * int(cfg.env.num_envs)
     trainer = Trainer(cfg)
     counts = [int(n) for n in FLAGS.num_seeds]
     progs = {}
-    for n in counts:
-        t0 = time.perf_counter()
-        hp = jax.tree_util.tree_map(lambda v, n=n: jnp.broadcast_to(v, (n,)), trainer.default_hparams())
-        runner = jax.jit(jax.vmap(trainer.init))(jax.random.split(jax.random.PRNGKey(0), n), hp)
-        run = jax.jit(jax.vmap(lambda r, t: trainer.run_iterations(r, t, FLAGS.chunk), in_axes=(0, None)))
-        run = run.lower(runner, jnp.int32(0)).compile()
-        runner, _ = jax.block_until_ready(run(runner, jnp.int32(0)))
-        progs[n] = [run, runner, time.perf_counter() - t0, []]
-        print(f"compiled {n} seeds in {progs[n][2]:.1f}s", flush=True)
-    for r in range(FLAGS.rounds):
+    for layout in FLAGS.layouts:
         for n in counts:
-            run, runner, _, times = progs[n]
+            mesh = member_mesh(n) if layout == "sharded" else None
             t0 = time.perf_counter()
-            progs[n][1], _ = jax.block_until_ready(run(runner, jnp.int32((r + 1) * FLAGS.chunk)))
-            times.append(time.perf_counter() - t0)
-    base = float(np.median(progs[counts[0]][3])) / counts[0]
-    results = []
-    for n in counts:
-        t = float(np.median(progs[n][3]))
-        results.append({"num_seeds": n, "s_per_chunk": t, "env_steps_per_s": n * FLAGS.chunk / t,
-                        "speedup_vs_sequential": n * base / t, "compile_s": progs[n][2]})
-        print(f"{n} seeds: {t:.2f} s/chunk, {n * FLAGS.chunk / t:.0f} env-steps/s, "
-              f"{n * base / t:.2f}x vs one after another", flush=True)
-    rows = [[r["num_seeds"], f"{r['s_per_chunk']:.2f}", f"{r['env_steps_per_s']:.0f}",
-             f"{r['speedup_vs_sequential']:.2f}x", f"{r['compile_s']:.0f}"] for r in results]
-    md = write_results(f"seeds_{FLAGS.agent}", {"machine": machine(),
-                       "command": " ".join(["python -m benchmarks.seeds", *sys.argv[1:]]),
-                       "agent": FLAGS.agent, "env": FLAGS.env, "chunk": FLAGS.chunk, "results": results}, rows,
-                       ["seeds", f"s per {FLAGS.chunk}-step chunk", "env-steps/s (all seeds)",
-                        "vs sequential", "compile (s)"], FLAGS.out)
+            hp = jax.tree_util.tree_map(lambda v, n=n: jnp.broadcast_to(v, (n,)), trainer.default_hparams())
+            keys = shard_members(jax.random.split(jax.random.PRNGKey(0), n), mesh)
+            runner = over_members(trainer.init, mesh, in_axes=(0, 0))(keys, shard_members(hp, mesh))
+            run = over_members(functools.partial(trainer.run_iterations, num_iters=FLAGS.chunk), mesh,
+                               in_axes=(0, None), donate=(0,))
+            run = run.lower(runner, jnp.int32(0)).compile()
+            runner, _ = jax.block_until_ready(run(runner, jnp.int32(0)))
+            progs[layout, n] = {"run": run, "runner": runner, "compile_s": time.perf_counter() - t0, "times": [],
+                                "where": describe(mesh)}
+            print(f"{layout}: compiled {n} seeds {describe(mesh)} in {progs[layout, n]['compile_s']:.1f}s", flush=True)
+    for r in range(FLAGS.rounds):
+        for p in progs.values():
+            t0 = time.perf_counter()
+            p["runner"], _ = jax.block_until_ready(p["run"](p["runner"], jnp.int32((r + 1) * FLAGS.chunk)))
+            p["times"].append(time.perf_counter() - t0)
+    base = float(np.median(progs["one", 1]["times"])) if ("one", 1) in progs else None
+    results, rows = [], []
+    for (layout, n), p in progs.items():
+        t = float(np.median(p["times"]))
+        speedup = n * base / t if base else None
+        results.append({"layout": layout, "where": p["where"], "num_seeds": n, "s_per_chunk": t,
+                        "env_steps_per_s": n * FLAGS.chunk / t, "speedup_vs_sequential": speedup,
+                        "compile_s": p["compile_s"]})
+        rows.append([layout, p["where"], n, f"{t:.2f}", f"{n * FLAGS.chunk / t:.0f}",
+                     f"{speedup:.2f}x" if speedup else "-", f"{p['compile_s']:.0f}"])
+        print(f"{layout} {n} seeds {p['where']}: {t:.2f} s/chunk, {n * FLAGS.chunk / t:.0f} env-steps/s", flush=True)
+    name = FLAGS.name or f"seeds_{FLAGS.agent}_{FLAGS.preset}"
+    md = write_results(name, {"machine": machine(), "command": " ".join(["python -m benchmarks.seeds", *sys.argv[1:]]),
+                              "agent": FLAGS.agent, "preset": FLAGS.preset, "env": FLAGS.env, "chunk": FLAGS.chunk,
+                              "results": results}, rows,
+                       ["layout", "devices", "seeds", f"s per {FLAGS.chunk}-iteration chunk", "env-steps/s (all seeds)",
+                        "vs sequential", "compile + first chunk (s)"], FLAGS.out)
     print(md)
 
 

@@ -123,8 +123,22 @@ def run_state(logdir: str, config) -> str:
         with open(info_path) as f:
             info = json.load(f)
         if info.get("status") == "finished" and info.get("total_steps") == config.run.total_steps:
+            if info.get("num_seeds") not in (None, config.run.num_seeds):
+                from diffsr_jax.training.validate import ConfigError
+
+                raise ConfigError(f"the finished run in {logdir} has {info['num_seeds']} seeds, not "
+                                  f"{config.run.num_seeds}: pass --num_seeds={info['num_seeds']}, or another --root")
             return "done"
-    return "resume" if _has_checkpoint(logdir) and os.path.exists(os.path.join(logdir, "config.json")) else "new"
+    if not (_has_checkpoint(logdir) and os.path.exists(os.path.join(logdir, "config.json"))):
+        return "new"
+    with open(os.path.join(logdir, "config.json")) as f:
+        seeds = json.load(f)["run"]["num_seeds"]
+    if seeds != config.run.num_seeds:
+        from diffsr_jax.training.validate import ConfigError
+
+        raise ConfigError(f"the run in {logdir} has {seeds} seeds, not {config.run.num_seeds}: pass "
+                          f"--num_seeds={seeds} to continue it, or another --root")
+    return "resume"
 
 
 def execute(suite_name: str, task, agent: str, config, logdir: str, command: str, machine: dict, out=sys.stdout):
@@ -180,6 +194,8 @@ def main(argv):
 
     try:
         runs = plan_runs(FLAGS)
+        for task, agent, config in runs:  # a run on disk with other seeds is refused before anything compiles
+            run_state(os.path.join(FLAGS.root, FLAGS.suite, task.name, agent), config)
     except ConfigError as e:
         fail(str(e))
     from diffsr_jax.training.devices import place_members

@@ -22,10 +22,13 @@ MATMUL_PRECISIONS = ("default", "high", "highest")  # jax.default_matmul_precisi
 
 
 def cpu_device_count(requested: int, num_members: int) -> int:
-    """XLA CPU devices for a run: ``requested`` if > 0, else (auto) one per core up to the members, at least 1."""
+    """XLA CPU devices for a run: ``requested`` if > 0, else (auto) the most devices, at most one per core, that
+    divide the members evenly. Measured on the 2-core dev machine (WORKSPACE.md): 2-8 seeds sharded over 2 CPU devices
+    ran 1.7-1.8x (SAC) and 1.4-1.5x (Diff-SR-SAC) faster than vmapped on one device."""
     if requested > 0:
         return requested
-    return max(1, min(os.cpu_count() or 1, num_members))
+    cores = os.cpu_count() or 1
+    return max(d for d in range(1, min(cores, num_members) + 1) if num_members % d == 0)
 
 
 def configure_cpu_devices(count: int) -> bool:

@@ -29,6 +29,9 @@ flags.DEFINE_integer("num_updates", 10, "updates per timed call (one lax.scan); 
 flags.DEFINE_float("gflop_per_call", 200.0, "work budget of one timed call, so the heavy presets stay affordable")
 flags.DEFINE_integer("repeats", 5, "timed calls; the median is reported")
 flags.DEFINE_string("out", "benchmarks/results", "output directory")
+flags.DEFINE_list("matmul_precision", ["highest"], "jax.default_matmul_precision values to measure each preset at "
+                  "(default|high|highest; on a GPU 'default' allows TF32)")
+flags.DEFINE_string("name", "update_cost", "output file name")
 FLAGS = flags.FLAGS
 
 # Spec section 7: official implementations, PyTorch 2.13 CPU, 2 threads, this machine: (ms, GFLOP per update)
@@ -106,29 +109,33 @@ def measure(spec: str) -> dict:
 
 
 def main(_):
+    import jax
+
     from benchmarks.common import machine, write_results
 
     peak = matmul_peak_gflops()
     print(f"matmul peak: {peak:.0f} GFLOP/s", flush=True)
     results = []
-    for spec in FLAGS.presets:
-        r = measure(spec)
+    for spec, precision in [(s, p) for s in FLAGS.presets for p in FLAGS.matmul_precision]:
+        with jax.default_matmul_precision(precision):
+            r = measure(spec)
+        r["matmul_precision"] = precision
         r["fraction_of_peak"] = r["gflops_achieved"] / peak
         if spec in OFFICIAL:
             name, ms, gflop = OFFICIAL[spec]
             r.update(official=name, official_ms=ms, official_gflop=gflop, speedup_vs_official=ms / r["ms_per_update"])
         results.append(r)
-        print(f"{spec}: {r['ms_per_update']:.1f} ms/update, {r['gflop_per_update']:.2f} GFLOP, "
+        print(f"{spec} ({precision}): {r['ms_per_update']:.1f} ms/update, {r['gflop_per_update']:.2f} GFLOP, "
               f"{r['gflops_achieved']:.0f} GFLOP/s ({100 * r['fraction_of_peak']:.0f}% of peak)"
               + (f", official {r['official_ms']:.0f} ms -> {r['speedup_vs_official']:.1f}x" if "official" in r else ""),
               flush=True)
-    rows = [[r["preset"], f"{r['ms_per_update']:.1f}", f"{r['gflop_per_update']:.2f}", f"{r['gflops_achieved']:.0f}",
+    rows = [[r["preset"], r["matmul_precision"], f"{r['ms_per_update']:.1f}", f"{r['gflop_per_update']:.2f}", f"{r['gflops_achieved']:.0f}",
              f"{100 * r['fraction_of_peak']:.0f}%", r.get("official", "-"),
              f"{r['official_ms']:.0f}" if "official_ms" in r else "-",
              f"{r['speedup_vs_official']:.2f}x" if "speedup_vs_official" in r else "-"] for r in results]
-    md = write_results("update_cost", {"machine": machine(), "command": " ".join(sys.argv), "matmul_peak_gflops": peak,
+    md = write_results(FLAGS.name, {"machine": machine(), "command": " ".join(sys.argv), "matmul_peak_gflops": peak,
                                        "results": results}, rows,
-                       ["preset", "ms/update", "GFLOP/update", "GFLOP/s", "of peak", "official", "official ms",
+                       ["preset", "matmul precision", "ms/update", "GFLOP/update", "GFLOP/s", "of peak", "official", "official ms",
                         "official / ours"], FLAGS.out)
     print(md)
 

@@ -117,7 +117,7 @@ def _task_meta(run):
 
 
 def build_report(runs: list[dict], plot_dir: str, plot_rel: str, command: str, reps: int, title: str,
-                 notes=()) -> str:
+                 notes=(), conclusion: str = "") -> str:
     from diffsr_jax.logging.writers import plot_comparison
     from experiments.suites import (
         PAPER_AGENT,
@@ -159,6 +159,8 @@ def build_report(runs: list[dict], plot_dir: str, plot_rel: str, command: str, r
             "interval is wide: read it as the spread of the seeds."),
             (f"- Paper numbers are spec section 5 ({PAPER_SOURCE}; 200K steps, 4 seeds): other reward scales and "
             "episode definitions, so compare standings, not values."), ""]
+    if conclusion:
+        out += ["## Conclusion", "", conclusion.strip(), ""]
 
     # per-task tables and curves
     out += ["## Per-task results", ""]
@@ -223,6 +225,9 @@ def build_report(runs: list[dict], plot_dir: str, plot_rel: str, command: str, r
         rows.append([agent, str(mat.shape[1]), f"{iqm(mat):.3f} [{lo:.3f}, {hi:.3f}]", f"{np.nanmean(mat):.3f}"])
     out += _md_table(["agent", "tasks", "normalised IQM [95% CI]", "normalised mean"], rows) + [""]
 
+    from experiments.report_representation import representation_section
+
+    out += representation_section(by_task, plot_dir, plot_rel, reps, _fmt, _md_table, iqm, bootstrap_ci)
     # wall-clock
     out += ["## Wall-clock per run", "",
             ("Seconds for the whole run (compile, training, evaluations; all seeds together in one program), summed "
@@ -248,6 +253,7 @@ def define_flags():
     flags.DEFINE_integer("bootstrap_reps", 2000, "bootstrap resamples for the 95% intervals")
     flags.DEFINE_string("title", "Results", "heading of the report")
     flags.DEFINE_multi_string("note", [], "a line for the Setup section (e.g. what else loaded the machine); repeatable")
+    flags.DEFINE_string("conclusion", None, "a markdown file with the written conclusion, placed after the Setup")
 
 
 def main(argv):
@@ -266,7 +272,12 @@ def main(argv):
     plot_dir = os.path.join(out_dir, FLAGS.plots_dir)
     os.makedirs(plot_dir, exist_ok=True)
     command = "python -m experiments.report " + shlex.join(sys.argv[1:])
-    text = build_report(runs, plot_dir, FLAGS.plots_dir, command, FLAGS.bootstrap_reps, FLAGS.title, FLAGS.note)
+    conclusion = ""
+    if FLAGS.conclusion:
+        with open(FLAGS.conclusion) as f:
+            conclusion = f.read()
+    text = build_report(runs, plot_dir, FLAGS.plots_dir, command, FLAGS.bootstrap_reps, FLAGS.title, FLAGS.note,
+                        conclusion)
     with open(FLAGS.out, "w") as f:
         f.write(text)
     print(f"wrote {FLAGS.out} ({len(runs)} runs) and plots in {plot_dir}")

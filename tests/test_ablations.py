@@ -111,3 +111,26 @@ def test_ablations_on_the_other_bases(name):
     agent, state = _agent(name, **ABLATIONS["critic_psi"])
     new, _ = _updates(agent, state, 5)
     assert _psi_zeta_moved(new.features) == (True, False)
+
+
+@pytest.mark.xdist_group("ablations")
+def test_report_has_the_ablation_table_and_probe_figure(suite_root, tmp_path):
+    out = tmp_path / "RESULTS.md"
+    conclusion = tmp_path / "conclusion.md"
+    conclusion.write_text("Written by hand.")
+    p = subprocess.run([sys.executable, "-m", "experiments.report", str(suite_root.parent), f"--out={out}",
+                        "--bootstrap_reps=50", f"--conclusion={conclusion}"], cwd=ROOT, capture_output=True, text=True,
+                       env=dict(os.environ, PYTHONPATH=ROOT), timeout=300)
+    assert p.returncode == 0, p.stderr[-3000:]
+    text = out.read_text()
+    assert "## Conclusion\n\nWritten by hand." in text
+    assert "## The representation: probes and ablations" in text
+    section = text.split("## The representation: probes and ablations")[1].split("## Wall-clock")[0]
+    table = [line for line in section.splitlines() if line.startswith("| diffsr_sac")]
+    assert [line.split("|")[1].strip() for line in table] == [
+        "diffsr_sac", "diffsr_sac+critic_psi", "diffsr_sac+features256", "diffsr_sac+frozen_psi",
+        "diffsr_sac+rep_updates4"]
+    frozen = next(line for line in table if line.startswith("| diffsr_sac+frozen_psi"))
+    learned, init = frozen.split("|")[7].split("/")  # frozen psi: its probe equals psi at init's
+    assert learned.strip() == init.strip()
+    assert (tmp_path / "results" / "probes_cpu_pendulum.png").stat().st_size > 10_000

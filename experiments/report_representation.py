@@ -1,0 +1,115 @@
+"""The report's representation sections: the linear probes of psi over training and the ablation table.
+
+Probes (logged by every diffsr_* run at each evaluation, see diffsr_jax/representation/probes.py): held-out ridge R^2
+from psi(s, a) to s' - s and to r, for the current psi and for psi at its initialisation. Ablations: runs named
+``<agent>+<ablation>`` (experiments.suite --ablations) next to their ``<agent>`` on the same task.
+"""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+
+PROBES = (("dynamics", "s' - s"), ("reward", "r"))
+
+
+def probe_curves(run: dict) -> tuple[np.ndarray, dict]:
+    """(frames (E,), {"dynamics", "dynamics_init", "reward", "reward_init"} -> (seeds, E)) of one run; {} if it
+    logged no probes."""
+    from diffsr_jax.logging.writers import read_metrics
+
+    rows = [r for r in read_metrics(os.path.join(run["path"], "metrics.jsonl")) if "diag/probe_r2_dynamics" in r]
+    if not rows:
+        return np.zeros(0), {}
+    frames = sorted({r["frames"] for r in rows})
+    seeds = sorted({(r.get("setting", 0), r.get("seed", 0)) for r in rows})
+    out = {}
+    for name, _ in PROBES:
+        for key in (name, f"{name}_init"):
+            m = np.full((len(seeds), len(frames)), np.nan)
+            for r in rows:
+                m[seeds.index((r.get("setting", 0), r.get("seed", 0))), frames.index(r["frames"])] = \
+                    r[f"diag/probe_r2_{key}"]
+            out[key] = m
+    return np.asarray(frames), out
+
+
+def plot_probes(task: str, runs: dict, path: str) -> bool:
+    """One figure per task: probe R^2 (mean over seeds) vs env frames, learned psi solid, psi at init dashed, one
+    colour per agent; a panel per target. False when no run of the task logged probes."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    curves = {a: probe_curves(r) for a, r in sorted(runs.items())}
+    curves = {a: c for a, c in curves.items() if c[1]}
+    if not curves:
+        return False
+    fig, axes = plt.subplots(1, len(PROBES), figsize=(5 * len(PROBES), 3.6), squeeze=False)
+    for ax, (name, label) in zip(axes[0], PROBES):
+        for i, (agent, (frames, c)) in enumerate(curves.items()):
+            colour = f"C{i}"
+            ax.plot(frames, np.nanmean(c[name], 0), color=colour, label=f"{agent}")
+            ax.plot(frames, np.nanmean(c[f"{name}_init"], 0), color=colour, ls="--", alpha=0.6)
+        ax.set_title(f"{task}: ridge R^2 of psi -> {label}")
+        ax.set_xlabel("env frames")
+        ax.set_ylim(min(-0.1, ax.get_ylim()[0]), 1.0)
+        ax.grid(alpha=0.3)
+    axes[0][0].legend(fontsize=7, title="solid: learned psi, dashed: psi at init", title_fontsize=7)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return True
+
+
+def _last(c: np.ndarray) -> float:
+    """Mean over seeds of each seed's last logged value."""
+    if c.size == 0:
+        return float("nan")
+    return float(np.nanmean([row[np.isfinite(row)][-1] for row in c if np.isfinite(row).any()] or [np.nan]))
+
+
+def representation_section(by_task: dict, plot_dir: str, plot_rel: str, reps: int, fmt, table, iqm, bootstrap_ci) -> list:
+    """Markdown: per task with diffsr_* runs, the ablation table (score, IQM [95% CI], difference to the full agent,
+    final probe R^2 learned / at init) and the probe figure."""
+    from experiments.suites import ABLATIONS
+
+    out = []
+    for (suite, task), runs in sorted(by_task.items()):
+        rep_runs = {a: r for a, r in runs.items() if a.startswith("diffsr_")}
+        if not rep_runs:
+            continue
+        if not out:
+            out += ["## The representation: probes and ablations", "",
+                    ("Probes: at every evaluation a ridge regression from psi(s, a) to s' - s (dynamics) and to r is "
+                     "fitted on 1024 replay transitions and scored (R^2) on 1024 others, for the current psi and for "
+                     "psi at its random initialisation (the random-feature baseline). Ablations run the same agent "
+                     "with one change (experiments/suites.py ABLATIONS): `frozen_psi` never trains psi (score "
+                     "matching off, the same RFF critic on psi at init); `critic_psi` trains psi only through the "
+                     "critic's TD loss; `rep_updates4` takes 4 representation steps per env step (the paper's "
+                     "ratio); `features256` uses F = 256 (the paper's)."), ""]
+        name = f"probes_{suite}_{task}.png".replace("/", "_")
+        rows = []
+        for agent, r in sorted(rep_runs.items()):
+            base, _, ablation = agent.partition("+")
+            fin = r["scores"][np.isfinite(r["scores"])]
+            lo, hi = bootstrap_ci(fin, reps=reps) if fin.size else (np.nan, np.nan)
+            ref = runs.get(base)
+            delta = (iqm(fin) - iqm(ref["scores"][np.isfinite(ref["scores"])])
+                     if ablation and ref is not None and fin.size else np.nan)
+            _, c = probe_curves(r)
+            probe = [fmt(_last(c[k]), 2) if c else "n/a" for k in ("dynamics", "dynamics_init", "reward",
+                                                                     "reward_init")]
+            what = ", ".join(f"{k}={v}" for k, v in ABLATIONS.get(ablation, {}).items()) if ablation else "the agent"
+            rows.append([agent, what, str(fin.size), f"{fmt(np.mean(fin) if fin.size else np.nan)} ± "
+                         f"{fmt(np.std(fin) if fin.size else np.nan)}",
+                         f"{fmt(iqm(fin) if fin.size else np.nan)} [{fmt(lo)}, {fmt(hi)}]",
+                         fmt(delta) if ablation else "-", f"{probe[0]} / {probe[1]}", f"{probe[2]} / {probe[3]}"])
+        out += [f"### {suite + ' / ' if suite else ''}{task}", ""]
+        out += table(["agent", "change", "seeds", "score mean ± std", "IQM [95% CI]", "IQM - full agent",
+                      "probe R^2 s'-s: learned / init", "probe R^2 r: learned / init"], rows) + [""]
+        if plot_probes(task, rep_runs, os.path.join(plot_dir, name)):
+            out += [f"![probe R^2 on {task}]({plot_rel}/{name})", ""]
+    return out

@@ -1,0 +1,46 @@
+"""The GPU plan (benchmarks/gpu/) runs end to end at toy sizes on CPU (--dry_run), through the same script the GPU
+machine runs, and every stage leaves the JSON + markdown the plan promises; the run stage is resumable (a second
+call finds its runs finished and does not train again)."""
+
+import json
+import os
+import subprocess
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def _plan(out, runs, *args):
+    p = subprocess.run(["bash", "benchmarks/gpu/run.sh", "--dry_run", f"--out={out}", f"--runs_root={runs}", *args],
+                       cwd=ROOT, capture_output=True, text=True, timeout=1500)
+    assert p.returncode == 0, p.stdout[-3000:] + p.stderr[-3000:]
+    return p.stdout
+
+
+def _load(out, name):
+    with open(os.path.join(out, name)) as f:
+        return json.load(f)
+
+
+def test_gpu_plan_dry_run(tmp_path):
+    out, runs = tmp_path / "out", tmp_path / "runs"
+    _plan(out, runs, "--stage=all")
+    cost = _load(out, "update_cost.json")["results"]
+    assert {(r["preset"], r["matmul_precision"]) for r in cost} == {
+        ("sac:fast", "highest"), ("diffsr_sac:fast", "highest"), ("sac:fast", "default"), ("diffsr_sac:fast", "default")}
+    assert all(r["ms_per_update"] > 0 and r["cpu_over_device"] > 0 for r in cost)  # a ratio to the CPU reference
+    for agent in ("diffsr_sac", "sac"):
+        seeds = _load(out, f"seeds_{agent}.json")["results"]
+        assert [r["num_seeds"] for r in seeds] == [1, 2] and all(r["env_steps_per_s"] > 0 for r in seeds)
+    memory = _load(out, "memory.json")["results"]
+    assert [r["mode"] for r in memory] == ["donate", "copy"] and all(r["state_bytes"] > 0 for r in memory)
+    status = _load(out, "run_status.json")
+    assert {a: (r["status"], r["frames"]) for a, r in status["runs"].items()} == {
+        "sac": ("finished", 600), "diffsr_sac": ("finished", 600)}
+    assert (out / "run_RESULTS.md").exists() and (out / "run_sac.jsonl").exists()
+    for name in ("update_cost", "seeds_sac", "memory"):
+        assert (out / f"{name}.md").read_text().count("|") > 10, name
+    t0 = time.time()
+    again = _plan(out, runs, "--stage=run")
+    assert again.count("finished earlier, skipped") == 2, again[-2000:]
+    assert time.time() - t0 < 120

@@ -21,7 +21,8 @@ import time
 from absl import app, flags
 
 AGENT_NAMES = ("diffsr_sac", "diffsr_td3", "sac", "td3", "polygrad", "diffusion_planner")
-flags.DEFINE_list("presets", [f"{a}:{p}" for p in ("paper", "fast") for a in AGENT_NAMES], "agent:preset")
+flags.DEFINE_list("presets", [f"{a}:{p}" for p in ("paper", "fast") for a in AGENT_NAMES],
+                  "agent:preset, or agent:preset+ablation (experiments/suites.py ABLATIONS)")
 flags.DEFINE_integer("obs_dim", 17, "observation size")
 flags.DEFINE_integer("action_dim", 6, "action size")
 flags.DEFINE_integer("num_updates", 10, "updates per timed call (one lax.scan); fewer for updates over "
@@ -69,8 +70,12 @@ def measure(spec: str) -> dict:
     from diffsr_jax.agents.registry import make_agent
 
     agent_name, preset = spec.split(":")
+    preset, _, ablation = preset.partition("+")  # e.g. diffsr_sac:fast+frozen_psi (experiments/suites.py ABLATIONS)
+    from diffsr_jax.config import set_fields
     from experiments.configs import load_preset
+    from experiments.suites import ABLATIONS
     cfg = load_preset(agent_name, preset)
+    set_fields(cfg, ABLATIONS[ablation] if ablation else {})
     agent = make_agent(cfg, FLAGS.obs_dim, FLAGS.action_dim)
     state = agent.init(jax.random.PRNGKey(0), agent.hparams())
     n_data = 100_000

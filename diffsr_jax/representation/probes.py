@@ -3,11 +3,12 @@
 ``ridge_r2`` fits ridge on one set of (features, targets) and scores R^2 on another; ``transition_probes`` applies
 it to a replay batch split in two halves, for the targets Diff-SR's psi should carry: the state change s' - s (the
 dynamics) and the reward. Everything is a pure jnp function, cheap enough to run inside the compiled chunk at every
-evaluation (one F x F solve).
+evaluation (an F x F ridge system solved by conjugate gradients).
 """
 
 from __future__ import annotations
 
+import jax
 import jax.numpy as jnp
 
 RIDGE = 1e-3  # ridge penalty relative to the mean eigenvalue of the centred feature Gram matrix
@@ -25,7 +26,9 @@ def ridge_r2(feat_fit, y_fit, feat_test, y_test, ridge: float = RIDGE):
     x, y = feat_fit - mu_f, y_fit - mu_y
     gram = x.T @ x
     lam = ridge * jnp.trace(gram) / gram.shape[0] + 1e-12
-    w = jnp.linalg.solve(gram + lam * jnp.eye(gram.shape[0], dtype=gram.dtype), x.T @ y)  # (F, D)
+    # conjugate gradients (matmuls only), not jnp.linalg.solve: LAPACK custom calls deadlocked a chunk run over two
+    # CPU devices with two members each (WORKSPACE.md, issue 15)
+    w = jax.scipy.sparse.linalg.cg(lambda v: gram @ v + lam * v, x.T @ y, tol=1e-6, maxiter=4 * gram.shape[0])[0]
     pred = (feat_test - mu_f) @ w + mu_y
     sse = jnp.sum((y_test - pred) ** 2, axis=0)
     sst = jnp.sum((y_test - y_test.mean(0)) ** 2, axis=0)

@@ -161,8 +161,8 @@ def test_diagnostics_track_the_representation_as_it_learns():
     before = agent.diagnostics(state, batch, key)
     new, _ = _updates(agent, state, 200)
     after = agent.diagnostics(new, batch, key)
-    assert {"sm_loss_level0", "sm_loss_level16", "sm_loss_level32", "sm_loss_level49", "psi_norm",
-            "reward_loss"} == set(after)
+    assert {"sm_loss_level0", "sm_loss_level16", "sm_loss_level32", "sm_loss_level49", "psi_norm", "reward_loss",
+            "probe_r2_dynamics", "probe_r2_reward", "probe_r2_dynamics_init", "probe_r2_reward_init"} == set(after)
     assert float(after["psi_norm"]) > 0
     for k in ("sm_loss_level16", "reward_loss"):
         assert float(after[k]) < 0.5 * float(before[k]), (k, float(before[k]), float(after[k]))

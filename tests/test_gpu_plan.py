@@ -5,6 +5,7 @@ call finds its runs finished and does not train again)."""
 import json
 import os
 import subprocess
+import sys
 import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -12,7 +13,8 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 def _plan(out, runs, *args):
     p = subprocess.run(["bash", "benchmarks/gpu/run.sh", "--dry_run", f"--out={out}", f"--runs_root={runs}", *args],
-                       cwd=ROOT, capture_output=True, text=True, timeout=1500)
+                       cwd=ROOT, capture_output=True, text=True, timeout=1500,
+                       env=dict(os.environ, PYTHON=sys.executable))
     assert p.returncode == 0, p.stdout[-3000:] + p.stderr[-3000:]
     return p.stdout
 

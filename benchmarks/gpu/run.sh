@@ -4,8 +4,7 @@
 # Here (CPU, no install): bash benchmarks/gpu/run.sh --dry_run --stage=all --out=/tmp/gpu_dry
 cd "$(dirname "$0")/../.." || exit 1
 export PYTHONPATH=/tmp/site:$PWD PYTHONUNBUFFERED=1
-PY=python3
-[ -x .venv/bin/python ] && [[ " $* " == *" --dry_run "* ]] && PY=.venv/bin/python
+PY=${PYTHON:-python3}  # the interpreter (the tests pass their own)
 if ! $PY -c "import brax, gymnax, ml_collections, tensorboardX, rliable" 2>/dev/null; then
   ls benchmarks/gpu/wheels/*.whl > /dev/null 2>&1 || { echo "error: no wheels: run python -m benchmarks.gpu.prepare here and carry benchmarks/gpu/wheels"; exit 2; }
   $PY -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/site \

@@ -21,14 +21,18 @@ AXIS = "members"
 MATMUL_PRECISIONS = ("default", "high", "highest")  # jax.default_matmul_precision values
 
 
+def most_dividing(num_members: int, limit: int) -> int:
+    """The largest count <= ``limit`` (at least 1) that divides ``num_members`` evenly."""
+    return max(d for d in range(1, max(1, min(limit, num_members)) + 1) if num_members % d == 0)
+
+
 def cpu_device_count(requested: int, num_members: int) -> int:
     """XLA CPU devices for a run: ``requested`` if > 0, else (auto) the most devices, at most one per core, that
     divide the members evenly. Measured on the 2-core dev machine (WORKSPACE.md): 2-8 seeds sharded over 2 CPU devices
     ran 1.7-1.8x (SAC) and 1.4-1.5x (Diff-SR-SAC) faster than vmapped on one device."""
     if requested > 0:
         return requested
-    cores = os.cpu_count() or 1
-    return max(d for d in range(1, min(cores, num_members) + 1) if num_members % d == 0)
+    return most_dividing(num_members, os.cpu_count() or 1)
 
 
 def configure_cpu_devices(count: int) -> bool:
@@ -48,7 +52,7 @@ def member_mesh(num_members: int, max_devices: int = 0, devices=None) -> Mesh | 
     is a single device."""
     devices = list(jax.devices() if devices is None else devices)
     limit = len(devices) if max_devices <= 0 else min(max_devices, len(devices))
-    count = max(d for d in range(1, limit + 1) if num_members % d == 0)
+    count = most_dividing(num_members, limit)
     return None if count == 1 else Mesh(devices[:count], (AXIS,))
 
 

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shlex
 import sys
 import time
@@ -61,8 +62,32 @@ def load_run(path: str) -> dict:
               else np.full(config["run"]["num_seeds"], np.nan))
     return {"path": path, "suite": info.get("suite", ""), "task": info.get("task", config["env"]["name"].replace("/", "_")),
             "agent": info.get("agent", config["run"]["agent"]), "config": config, "info": info, "steps": np.asarray(steps),
-            "returns": returns, "scores": scores,
+            "returns": returns, "scores": scores, "rollout": latest_rollout(path),
             "wall_s": info.get("wall_s", max((r.get("run/wall_time", 0.0) for r in rows), default=float("nan")))}
+
+
+def latest_rollout(path: str) -> str | None:
+    """The rollout of the latest env frame the run wrote (``rollout-<frames>.gif|html``, by --render_final or
+    experiments.evaluate --render), or None."""
+    found = [(int(m.group(1)), os.path.join(path, n)) for n in os.listdir(path)
+             if (m := re.fullmatch(r"rollout-(\d+)\.(gif|html)", n))]
+    return max(found)[1] if found else None
+
+
+def rollout_lines(runs_t: dict, plot_dir: str, plot_rel: str, prefix: str) -> list[str]:
+    """One line per task linking each agent's latest rollout (copied next to the plots, so the report is
+    self-contained): GIFs shown, Brax HTML viewers linked."""
+    import shutil
+
+    links = []
+    for agent, r in sorted(runs_t.items()):
+        if not r.get("rollout"):
+            continue
+        frames = re.search(r"rollout-(\d+)", r["rollout"]).group(1)
+        name = f"{prefix}{agent}_rollout-{frames}{os.path.splitext(r['rollout'])[1]}"
+        shutil.copy(r["rollout"], os.path.join(plot_dir, name))
+        links.append(f"[{agent} at {int(frames):,} frames]({plot_rel}/{name})")
+    return ["Rollouts (seed 0, deterministic policy): " + ", ".join(links) + ".", ""] if links else []
 
 
 # --- statistics ----------------------------------------------------------------------------------------------
@@ -205,6 +230,7 @@ def build_report(runs: list[dict], plot_dir: str, plot_rel: str, command: str, r
         if curves:
             plot_comparison(curves, os.path.join(plot_dir, fname), f"{suite + ' / ' if suite else ''}{task}")
         out += ["", f"![{task} learning curves]({plot_rel}/{fname})", ""]
+        out += rollout_lines(runs_t, plot_dir, plot_rel, fname[:-len(".png")] + "_")
         for agent, v in normalise({a: r["scores"] for a, r in runs_t.items()}).items():
             norm_scores[agent][(suite, task)] = v
 

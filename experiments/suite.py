@@ -34,6 +34,8 @@ flags.DEFINE_integer("total_steps", None, "env frames per seed (default: the sui
 flags.DEFINE_integer("eval_every", None, "env frames between evaluations (default: the suite's protocol)")
 flags.DEFINE_list("set", [], "extra config overrides group.field=value for every run (tuples as 64:64)")
 flags.DEFINE_string("root", "runs/suites", "runs go to <root>/<suite>/<task>/<agent>/")
+flags.DEFINE_bool("render_final", False, "write each finished run's final rollout (rollout-<frames>.html|gif, "
+                  "linked by the report); runs finished earlier get theirs if they have none")
 flags.DEFINE_string("compile_cache", None, "persistent XLA compilation cache dir ('' disables; default: on)")
 FLAGS = flags.FLAGS
 
@@ -141,8 +143,22 @@ def run_state(logdir: str, config) -> str:
     return "resume"
 
 
-def execute(suite_name: str, task, agent: str, config, logdir: str, command: str, machine: dict, out=sys.stdout):
-    """Run (or resume) one (task, agent) and write run.json. Returns the run status."""
+def render_final(logdir: str, out=sys.stdout) -> None:
+    """Write the finished run's final rollout; a machine that cannot draw it gets a warning (the run is kept)."""
+    from diffsr_jax.envs.rendering import RenderError
+    from diffsr_jax.training.evaluation import render_saved
+    from diffsr_jax.training.saved_run import load_saved_run
+
+    try:
+        print(f"   rollout: {render_saved(load_saved_run(logdir))}", file=out, flush=True)
+    except RenderError as e:
+        print(f"   warning: no rollout: {e}", file=out, flush=True)
+
+
+def execute(suite_name: str, task, agent: str, config, logdir: str, command: str, machine: dict, out=sys.stdout,
+            render: bool = False):
+    """Run (or resume) one (task, agent) and write run.json; with ``render``, its final rollout. Returns the run
+    status."""
     from diffsr_jax.config import stored_config
     from diffsr_jax.training.host_loop import run_training
     from diffsr_jax.training.validate import check_logdir
@@ -150,6 +166,8 @@ def execute(suite_name: str, task, agent: str, config, logdir: str, command: str
     state = run_state(logdir, config)
     if state == "done":
         print(f"== {task.name} / {agent}: finished earlier, skipped", file=out, flush=True)
+        if render and not any(n.startswith("rollout-") for n in os.listdir(logdir)):
+            render_final(logdir, out)
         return "finished"
     info_path = os.path.join(logdir, "run.json")
     info = {"invocations": []}
@@ -181,6 +199,8 @@ def execute(suite_name: str, task, agent: str, config, logdir: str, command: str
     with open(info_path, "w") as f:
         json.dump(info, f, indent=2)
     print(f"   {result['status']} in {wall:.0f}s", file=out, flush=True)
+    if render and result["status"] == "finished":
+        render_final(logdir, out)
     return result["status"]
 
 
@@ -210,7 +230,8 @@ def main(argv):
           f"{', '.join(FLAGS.agents)}), {FLAGS.num_seeds} seeds each {placement}; root {FLAGS.root}", flush=True)
     for task, agent, config in runs:
         logdir = os.path.join(FLAGS.root, FLAGS.suite, task.name, agent)
-        status = execute(FLAGS.suite, task, agent, config, logdir, command, machine, out=sys.stdout)
+        status = execute(FLAGS.suite, task, agent, config, logdir, command, machine, out=sys.stdout,
+                         render=FLAGS.render_final)
         if status == "stopped":
             print("stopped by a signal; rerun the same command to resume", flush=True)
             sys.exit(1)

@@ -57,6 +57,8 @@ flags.DEFINE_string("compile_cache", DEFAULT_CACHE_DIR,
 flags.DEFINE_bool("tensorboard", True, "write TensorBoard events")
 flags.DEFINE_bool("resume", False, "continue the run in --logdir from its latest checkpoint (uses its config.json; "
                   "only --total_steps, --config.run.devices and --config.run.cpu_devices may differ from it)")
+flags.DEFINE_bool("render_final", False, "at the end of the run, write episode 0 of the first seed's final "
+                  "evaluation as rollout-<frames>.html (Brax) or .gif (Playground, gymnax) in --logdir")
 flags.DEFINE_bool("overwrite", False, "replace an existing run in --logdir")
 flags.DEFINE_multi_string("sweep", [], "sweep a traced hyperparameter inside the same compiled program: "
                           "--sweep=actor_critic.critic_lr=1e-3,3e-4 (repeatable; every combination x num_seeds is "
@@ -86,29 +88,6 @@ def resolve_config():
                 group, key = field.split(".")
                 config[group][key] = FLAGS[name].value
     return config
-
-
-def parse_sweeps(specs, hparam_names=None) -> list[dict]:
-    """['actor_critic.critic_lr=1e-3,3e-4', ...] -> every combination as a dict of overrides ([{}] without sweeps);
-    the names are checked against ``hparam_names`` when given."""
-    import itertools
-
-    from diffsr_jax.training.validate import ConfigError
-
-    axes = []
-    for spec in specs:
-        name, sep, values = spec.partition("=")
-        if not sep or not values:
-            raise ConfigError(f"--sweep={spec}: write it as group.field=v1,v2,... (e.g. "
-                              "--sweep=actor_critic.critic_lr=1e-3,3e-4)")
-        if hparam_names is not None and name not in hparam_names:
-            raise ConfigError(f"--sweep: {name!r} is not a traced hyperparameter of this agent; "
-                              f"sweepable: {', '.join(hparam_names)}")
-        try:
-            axes.append([(name, float(v)) for v in values.split(",")])
-        except ValueError:
-            raise ConfigError(f"--sweep={spec}: values must be numbers") from None
-    return [dict(combo) for combo in itertools.product(*axes)]
 
 
 CONVENIENCE_FLAGS = {"env": "env.name", "num_seeds": "run.num_seeds", "seed": "run.seed",
@@ -212,6 +191,8 @@ def main(argv):
                 config.replay.capacity = replay_capacity(config)
         validate_config(config)
         # first, before JAX computes anything (building the agent or the env does): lay the members over devices
+        from diffsr_jax.training.members import parse_sweeps
+
         placement = place_members(config, config.run.num_seeds * len(parse_sweeps(sweep_specs)))
         from diffsr_jax.agents.registry import hparam_names
 
@@ -249,8 +230,17 @@ def main(argv):
         fail(str(e), code=3)
     if result["status"] == "stopped":
         print(result["message"])
-    else:
-        print(f"outputs in {logdir}")
+        return
+    if FLAGS.render_final:
+        from diffsr_jax.envs.rendering import RenderError
+        from diffsr_jax.training.evaluation import render_saved
+        from diffsr_jax.training.saved_run import load_saved_run
+
+        try:  # the run is finished and checkpointed: a render that fails loses nothing
+            print(f"rollout: {render_saved(load_saved_run(logdir, env=env))}")
+        except RenderError as e:
+            fail(f"the run finished (outputs in {logdir}) but its rollout could not be drawn: {e}", code=4)
+    print(f"outputs in {logdir}")
 
 
 

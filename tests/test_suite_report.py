@@ -51,6 +51,11 @@ def test_suite_resume_and_report_end_to_end(tmp_path):
     p = _run(suite_cmd)
     assert p.returncode == 0 and "sac: finished earlier, skipped" in p.stdout, p.stdout + p.stderr[-2000:]
 
+    # --render_final on the finished run: its rollout, which the report copies next to its plots and shows
+    p = _run([*suite_cmd, "--render_final"])
+    assert p.returncode == 0 and (sac / "rollout-300.gif").exists(), p.stdout[-2000:] + p.stderr[-3000:]
+    assert "rollout: " in p.stdout
+
     out = tmp_path / "report" / "RESULTS.md"
     p = _run(["experiments.report", str(root / "cpu"), f"--out={out}", "--bootstrap_reps=200"])
     assert p.returncode == 0, p.stderr[-3000:]
@@ -68,6 +73,8 @@ def test_suite_resume_and_report_end_to_end(tmp_path):
         assert f"| cpu / pendulum | {agent} | 300 | 2 |" in text  # wall-clock row
     assert "](results/cpu_pendulum.png)" in text
     assert (out.parent / "results" / "cpu_pendulum.png").stat().st_size > 0
+    assert "Rollouts (seed 0, deterministic policy): [sac at 300 frames](results/cpu_pendulum_sac_rollout-300.gif)" in text
+    assert (out.parent / "results" / "cpu_pendulum_sac_rollout-300.gif").stat().st_size > 1000
 
 
 def test_bad_input_is_one_line_and_exit_2(tmp_path):

@@ -58,11 +58,13 @@ def _stored(x):
 
 
 def _abstract_stored(x):
+    """What is read back for leaf ``x``: on this process's first device, whatever devices the writer laid it over
+    (a run may resume on another number of devices; the caller lays the state out again)."""
     if x.size == 0:
         return None
     if _is_key(x):
-        return jax.eval_shape(jax.random.key_data, x)
-    return jax.ShapeDtypeStruct(x.shape, x.dtype)
+        x = jax.eval_shape(jax.random.key_data, x)
+    return jax.ShapeDtypeStruct(x.shape, x.dtype, sharding=jax.sharding.SingleDeviceSharding(jax.devices()[0]))
 
 
 def _rebuild(abstract_leaf, value):
@@ -87,12 +89,14 @@ def spec_difference(saved: list[dict], wanted: list[dict]) -> str | None:
 
 
 class Checkpointer:
-    def __init__(self, directory: str, max_to_keep: int = 3):
+    def __init__(self, directory: str, max_to_keep: int = 3, read_only: bool = False):
+        """``read_only``: only read (e.g. a run that another process is still writing); never creates, deletes or
+        cleans up anything in ``directory``."""
         self.directory = os.path.abspath(directory)
         self._manager = ocp.CheckpointManager(
             self.directory,
-            options=ocp.CheckpointManagerOptions(max_to_keep=max_to_keep, create=True,
-                                                 enable_async_checkpointing=False),
+            options=ocp.CheckpointManagerOptions(max_to_keep=max_to_keep, create=not read_only, read_only=read_only,
+                                                 cleanup_tmp_directories=False, enable_async_checkpointing=False),
         )
 
     def save(self, iteration: int, state, meta: dict) -> None:
@@ -125,9 +129,12 @@ class Checkpointer:
     def steps(self) -> list[int]:
         return sorted(self._manager.all_steps())
 
-    def restore(self, step: int, abstract_state):
+    def restore(self, step: int, abstract_state, select=None):
         """-> (state, meta) of checkpoint ``step``. Raises ``CheckpointMismatchError`` if its leaves differ from
-        ``abstract_state``'s (a pytree of ``jax.ShapeDtypeStruct``, e.g. from ``jax.eval_shape``)."""
+        ``abstract_state``'s (a pytree of ``jax.ShapeDtypeStruct``, e.g. from ``jax.eval_shape``).
+
+        ``select(path) -> bool`` (path as ``jax.tree_util.keystr`` writes it, e.g. ``.agent.actor...``) reads only
+        the leaves it picks; the others come back as None (e.g. the policy without the replay buffer)."""
         meta = self._manager.restore(step, args=ocp.args.Composite(meta=ocp.args.JsonRestore()))["meta"]
         if meta.get("format") != FORMAT:
             raise CheckpointMismatchError(f"checkpoint {step} was written in another format ({meta.get('format')!r}, "
@@ -136,21 +143,29 @@ class Checkpointer:
         if diff is not None:
             raise CheckpointMismatchError(f"checkpoint {step} does not match this run: {diff}")
         abstract_leaves, treedef = jax.tree_util.tree_flatten(abstract_state)
-        wanted = {f"{i:05d}": a for i, x in enumerate(abstract_leaves) if (a := _abstract_stored(x)) is not None}
-        wanted["format"] = jax.ShapeDtypeStruct((1,), np.int32)
-        arrays = self._manager.restore(step, args=ocp.args.Composite(state=ocp.args.StandardRestore(wanted)))["state"]
-        leaves = [_rebuild(x, arrays.get(f"{i:05d}")) for i, x in enumerate(abstract_leaves)]
+        picked = [select is None or select(spec["path"]) for spec in leaf_spec(abstract_state)]
+        wanted = {f"{i:05d}": a for i, x in enumerate(abstract_leaves)
+                  if picked[i] and (a := _abstract_stored(x)) is not None}
+        wanted["format"] = _abstract_stored(jax.ShapeDtypeStruct((1,), np.int32))
+        if select is None:
+            restore = ocp.args.StandardRestore(wanted)
+        else:  # only the picked leaves are read from disk
+            restore = ocp.args.PyTreeRestore(
+                wanted, restore_args=jax.tree_util.tree_map(lambda a: ocp.ArrayRestoreArgs(sharding=a.sharding), wanted),
+                partial_restore=True)
+        arrays = self._manager.restore(step, args=ocp.args.Composite(state=restore))["state"]
+        leaves = [_rebuild(x, arrays.get(f"{i:05d}")) if picked[i] else None for i, x in enumerate(abstract_leaves)]
         state = jax.tree_util.tree_unflatten(treedef, leaves)
         jax.block_until_ready(state)
         return state, meta
 
-    def restore_latest(self, abstract_state, on_skip=None):
+    def restore_latest(self, abstract_state, on_skip=None, select=None):
         """-> (iteration, state, meta) from the newest loadable checkpoint, or None if there is none.
 
-        ``on_skip(step, error)`` is called for each checkpoint that fails to load."""
+        ``on_skip(step, error)`` is called for each checkpoint that fails to load; ``select`` as in ``restore``."""
         for step in reversed(self.steps()):
             try:
-                state, meta = self.restore(step, abstract_state)
+                state, meta = self.restore(step, abstract_state, select)
                 return step, state, meta
             except Exception as e:  # noqa: BLE001 - any failure to read means: try the previous one
                 if on_skip is not None:

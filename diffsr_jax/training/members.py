@@ -2,11 +2,33 @@
 
 from __future__ import annotations
 
+import itertools
+
 import jax
 import jax.numpy as jnp
 import numpy as np
 
 from diffsr_jax.logging.writers import member_label
+from diffsr_jax.training.validate import ConfigError
+
+
+def parse_sweeps(specs, hparam_names=None) -> list[dict]:
+    """['actor_critic.critic_lr=1e-3,3e-4', ...] -> every combination as a dict of overrides ([{}] without sweeps);
+    the names are checked against ``hparam_names`` when given."""
+    axes = []
+    for spec in specs:
+        name, sep, values = spec.partition("=")
+        if not sep or not values:
+            raise ConfigError(f"--sweep={spec}: write it as group.field=v1,v2,... (e.g. "
+                              "--sweep=actor_critic.critic_lr=1e-3,3e-4)")
+        if hparam_names is not None and name not in hparam_names:
+            raise ConfigError(f"--sweep: {name!r} is not a traced hyperparameter of this agent; "
+                              f"sweepable: {', '.join(hparam_names)}")
+        try:
+            axes.append([(name, float(v)) for v in values.split(",")])
+        except ValueError:
+            raise ConfigError(f"--sweep={spec}: values must be numbers") from None
+    return [dict(combo) for combo in itertools.product(*axes)]
 
 
 def with_overrides(hp: dict, overrides: dict) -> dict:

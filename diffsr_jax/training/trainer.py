@@ -34,6 +34,7 @@ from diffsr_jax.data.sampler import ReplaySampler
 from diffsr_jax.envs import AutoReset, EnvState, ResetPool, make_env_from_config
 from diffsr_jax.training.budget import eval_schedule, iterations, replay_capacity
 
+EVAL_STREAM = 0x65766131  # fold_in constant of the evaluation key; far from the small counters ``split`` uses
 DIAGNOSTIC_BATCH = 2048  # replay transitions the diagnostics see at each evaluation (the probes fit on half of them)
 
 
@@ -167,24 +168,53 @@ class Trainer:
         batch = self.sampler(runner, DIAGNOSTIC_BATCH).batch(k_batch)
         return {f"diag/{k}": v for k, v in self.agent.diagnostics(runner.agent, batch, k_diag).items()}
 
-    def evaluate(self, runner: RunnerState, key):
-        """Deterministic policy, ``eval_episodes`` episodes run as a batch of envs: returns (episodes,).
+    @staticmethod
+    def eval_key(runner: RunnerState):
+        """The key of the evaluation that follows a chunk, derived from the state the chunk returns (and a checkpoint
+        holds), so evaluating that checkpoint again replays the same episodes."""
+        return jax.random.fold_in(runner.key, EVAL_STREAM)
+
+    def evaluate(self, runner: RunnerState, key, num_episodes: int | None = None):
+        """Deterministic policy, ``num_episodes`` (default ``eval_episodes``) episodes run as a batch of envs:
+        returns (returns (episodes,), lengths (episodes,) int32 decisions). Episode i starts from
+        ``env.reset(split(key, num_episodes)[i])``.
 
         Each env plays exactly one episode: after it ends it is not reset, its later steps are masked out."""
-        n = int(self.config.run.eval_episodes)
+        n = int(self.config.run.eval_episodes) if num_episodes is None else int(num_episodes)
         env_state = jax.vmap(self.env.reset)(jax.random.split(key, n))
 
         def body(carry, _):
-            env_state, ret, alive = carry
+            env_state, ret, length, alive = carry
             a = self.agent.act(runner.agent, self.normalize(runner.obs_stats, env_state.obs), key, True)
             env_state, res = jax.vmap(self.env.step)(env_state, a)
             ret = ret + jnp.where(alive, res.reward, 0.0)  # where, not *: a finished env may step into NaN
+            length = length + alive.astype(jnp.int32)
             alive = jnp.logical_and(alive, jnp.logical_not(res.done))
-            return (env_state, ret, alive), None
+            return (env_state, ret, length, alive), None
 
-        (_, ret, _), _ = jax.lax.scan(body, (env_state, jnp.zeros(n), jnp.ones(n, bool)), None,
-                                      length=self.env.max_decisions)
-        return ret
+        init = (env_state, jnp.zeros(n), jnp.zeros(n, jnp.int32), jnp.ones(n, bool))
+        (_, ret, length, _), _ = jax.lax.scan(body, init, None, length=self.env.max_decisions)
+        return ret, length
+
+    def rollout(self, runner: RunnerState, key, num_episodes: int | None = None):
+        """Episode 0 of ``evaluate(runner, key, num_episodes)`` with its env states kept, for rendering:
+        (states: EnvState stacked over ``max_decisions + 1`` (the reset state first), length () int32 decisions).
+        States after the episode ended repeat its last state."""
+        n = int(self.config.run.eval_episodes) if num_episodes is None else int(num_episodes)
+        state0 = self.env.reset(jax.random.split(key, n)[0])
+
+        def body(carry, _):
+            env_state, alive = carry
+            a = self.agent.act(runner.agent, self.normalize(runner.obs_stats, env_state.obs[None]), key, True)[0]
+            nxt, res = self.env.step(env_state, a)
+            nxt = jax.tree_util.tree_map(lambda o, x: jnp.where(alive, x, o), env_state, nxt)
+            alive = jnp.logical_and(alive, jnp.logical_not(res.done))
+            return (nxt, alive), (nxt, alive)
+
+        _, (states, alive) = jax.lax.scan(body, (state0, jnp.ones((), bool)), None, length=self.env.max_decisions)
+        states = jax.tree_util.tree_map(lambda a, b: jnp.concatenate([jnp.asarray(a, b.dtype)[None], b]), state0, states)
+        length = jnp.minimum(alive.sum() + 1, self.env.max_decisions).astype(jnp.int32)
+        return states, length
 
     # --- the compiled unit -----------------------------------------------------------------------
     def chunk(self, runner: RunnerState, t0, num_iters: int):
@@ -193,11 +223,12 @@ class Trainer:
         Returns (runner, metrics): ``train/...`` chunk means (see ``run_iterations``), ``eval/return`` and
         ``eval/return_std`` over ``eval_episodes`` episodes, ``diag/...``, and ``run/params_finite`` (1.0 when
         every agent parameter is finite; the host's NaN guard reads it). The evaluation key comes from the
-        runner's key, so the whole chunk depends only on the runner state and t0."""
+        state the chunk returns (``eval_key``), so the whole chunk depends only on the runner state and t0, and a
+        checkpoint of that state can be evaluated again with the same episodes (``experiments.evaluate``)."""
         runner, m = self.run_iterations(runner, t0, num_iters)
-        key, k_eval, k_diag = jax.random.split(runner.key, 3)
+        key, k_diag = jax.random.split(runner.key)
         runner = runner.replace(key=key)
-        returns = self.evaluate(runner, k_eval)
+        returns, _ = self.evaluate(runner, self.eval_key(runner))
         m["eval/return"], m["eval/return_std"] = returns.mean(), returns.std()
         m.update(self.diagnostics(runner, k_diag))
         leaves = jax.tree_util.tree_leaves(runner.agent)

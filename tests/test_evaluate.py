@@ -1,0 +1,149 @@
+"""experiments.evaluate and rollouts: a checkpoint evaluated again gives the eval return its run logged at that step,
+on every env family (Brax MJX and spring, Playground, gymnax) and for SAC and Diff-SR-SAC; --render and
+--render_final write a file a person opens (Brax: HTML viewer; Playground and gymnax: GIF) whose frames differ;
+bad input is one line. The gymnax case evaluates a run while it is still training.
+"""
+
+import base64
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import time
+import zlib
+
+import numpy as np
+import pytest
+
+from tests.helpers import checkpoint_steps
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+SMALL = {
+    "sac": ["--config.actor_critic.actor_hidden=32,32", "--config.critic.hidden=32,32"],
+    "diffsr_sac": ["--config.actor_critic.actor_hidden=32,32", "--config.representation.feature_dim=16",
+                   "--config.representation.psi_hidden=32", "--config.representation.zeta_hidden=32",
+                   "--config.critic.rff_dim=32", "--config.critic.rff_hidden=32"],
+}
+CASES = {  # id -> (agent, env flags, total frames, frames per chunk, rollout suffix)
+    "gymnax-diffsr_sac": ("diffsr_sac", ["--env=gymnax/Pendulum-v1"], 1200, 200, ".gif"),
+    "brax_mjx-sac": ("sac", ["--env=brax/hopper", "--config.env.backend=mjx"], 300, 150, ".html"),
+    "brax_spring-diffsr_sac": ("diffsr_sac", ["--env=brax/hopper", "--config.env.backend=spring"], 300, 150, ".html"),
+    "playground-sac": ("sac", ["--env=playground/CartpoleSwingup"], 300, 150, ".gif"),
+}
+
+
+def _env():
+    return dict(os.environ, PYTHONPATH=ROOT)
+
+
+def _train_args(case, logdir, cache):
+    agent, env, total, chunk, _ = CASES[case]
+    return [sys.executable, "-m", "experiments.train", f"--agent={agent}", *env, *SMALL[agent], "--num_seeds=2",
+            f"--total_steps={total}", f"--eval_every={chunk}", f"--config.run.checkpoint_every={chunk}",
+            "--config.run.keep_checkpoints=20", "--config.run.warmup_steps=100", "--config.env.episode_length=60",
+            "--config.run.eval_episodes=3", "--config.replay.batch_size=16", "--tensorboard=false",
+            f"--compile_cache={cache}", f"--logdir={logdir}", "--render_final"]
+
+
+def _evaluate(*args):
+    return subprocess.run([sys.executable, "-m", "experiments.evaluate", *args], cwd=ROOT, env=_env(),
+                          capture_output=True, text=True, timeout=900)
+
+
+def _logged(logdir, frames):
+    """seed -> logged eval/return at ``frames``."""
+    with open(os.path.join(logdir, "metrics.jsonl")) as f:
+        rows = [json.loads(line) for line in f]
+    return {r["seed"]: r["eval/return"] for r in rows if r["frames"] == frames}
+
+
+def _frames(path):
+    """The frames of a written rollout as arrays: GIF frames, or the Brax viewer's body positions per step."""
+    if path.endswith(".gif"):
+        from PIL import Image, ImageSequence
+
+        return [np.asarray(f.convert("RGB"), float) for f in ImageSequence.Iterator(Image.open(path))]
+    html = open(path).read()
+    system = json.loads(zlib.decompress(base64.b64decode(re.search(r'var system = "([^"]+)"', html).group(1))))
+    return [np.asarray(s["pos"], float) for s in system["states"]["x"]]
+
+
+def _assert_rollout(path, suffix):
+    assert path.endswith(suffix) and os.path.getsize(path) > 1000, path
+    frames = _frames(path)
+    assert len(frames) >= 3, (path, len(frames))
+    changes = [np.abs(a - b).max() for a, b in zip(frames[:-1], frames[1:])]
+    assert np.count_nonzero(changes) >= len(changes) // 2, (path, changes)  # it moves, not one still picture
+
+
+@pytest.mark.parametrize("case", list(CASES))
+def test_evaluate_reproduces_logged_return_and_renders(case, tmp_path):
+    agent, _, total, chunk, suffix = CASES[case]
+    logdir, cache = str(tmp_path / "run"), str(tmp_path / "xla_cache")
+    train = subprocess.Popen(_train_args(case, logdir, cache), cwd=ROOT, env=_env(), stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE, text=True)
+    during = None
+    if case.startswith("gymnax"):  # evaluate the run while it trains: it only reads
+        t0 = time.time()
+        while not checkpoint_steps(logdir) and train.poll() is None and time.time() - t0 < 600:
+            time.sleep(0.1)
+        during = _evaluate(f"--logdir={logdir}", "--step=latest")
+    out, err = train.communicate(timeout=1500)
+    assert train.returncode == 0, err[-3000:]
+    if during is not None:
+        assert during.returncode == 0, during.stderr[-3000:]
+        frames = int(re.search(r"at env frame ([\d,]+)", during.stdout).group(1).replace(",", ""))
+        result = json.load(open(os.path.join(logdir, f"eval-{frames}.json")))
+        for m in result["members"]:
+            assert m["mean"] == pytest.approx(_logged(logdir, frames)[m["seed"]], rel=1e-4, abs=1e-3)
+
+    # --render_final wrote the final episode of seed 0
+    final = re.search(r"rollout: (\S+)", out).group(1)
+    assert os.path.basename(final) == f"rollout-{total}{suffix}"
+    _assert_rollout(final, suffix)
+
+    # an earlier checkpoint by its env frame: the same episodes the run evaluated there, and a render of them
+    p = _evaluate(f"--logdir={logdir}", f"--step={chunk}", "--render")
+    assert p.returncode == 0, p.stderr[-3000:]
+    result = json.load(open(os.path.join(logdir, f"eval-{chunk}.json")))
+    logged = _logged(logdir, chunk)
+    assert [m["seed"] for m in result["members"]] == [0, 1]
+    for m in result["members"]:
+        assert len(m["returns"]) == 3 and all(1 <= n <= 60 for n in m["lengths"])
+        assert m["mean"] == pytest.approx(logged[m["seed"]], rel=1e-4, abs=1e-3), (m, logged)
+        assert m["min"] <= m["mean"] <= m["max"]
+    assert f"seed{0}" in p.stdout and "length" in p.stdout
+    _assert_rollout(os.path.join(logdir, f"rollout-{chunk}{suffix}"), suffix)
+
+    if case.startswith("gymnax"):
+        # other episodes from --seed; more episodes with --episodes
+        p = _evaluate(f"--logdir={logdir}", "--episodes=5", "--seed=7")
+        assert p.returncode == 0, p.stderr[-3000:]
+        other = json.load(open(os.path.join(logdir, f"eval-{total}.json")))
+        assert all(len(m["returns"]) == 5 for m in other["members"])
+        assert other["members"][0]["returns"][:3] != _evaluate_returns(logdir, total)
+        # bad input: one line, no traceback, before anything compiles
+        no_ckpt = str(tmp_path / "no_ckpt")
+        os.makedirs(no_ckpt)
+        shutil.copy(os.path.join(logdir, "config.json"), no_ckpt)
+        for args, words in [([f"--logdir={logdir}", "--step=250"], "no checkpoint at env frame 250"),
+                            ([f"--logdir={logdir}", "--step=abc"], "--step=abc"),
+                            ([f"--logdir={logdir}", "--episodes=0"], "--episodes=0"),
+                            ([f"--logdir={no_ckpt}"], "has no checkpoint yet"),
+                            ([f"--logdir={tmp_path}"], "no config.json"),
+                            ([f"--logdir={tmp_path / 'missing'}"], "no such directory"),
+                            ([], "--logdir is required")]:
+            p = _evaluate(*args)
+            assert p.returncode == 2, (args, p.stderr[-2000:])
+            assert "Traceback" not in p.stderr and words in p.stderr, (args, p.stderr[-2000:])
+            assert len(p.stderr.strip().splitlines()) == 1, p.stderr
+
+
+def _evaluate_returns(logdir, frames):
+    """The returns of seed 0 in the run's own episodes at ``frames`` (from the eval json the run's --render_final
+    evaluation did not write: evaluate them again)."""
+    p = _evaluate(f"--logdir={logdir}", f"--step={frames}")
+    assert p.returncode == 0, p.stderr[-3000:]
+    return json.load(open(os.path.join(logdir, f"eval-{frames}.json")))["members"][0]["returns"]

@@ -1,6 +1,6 @@
 """Members (seeds) laid over several devices give the same run as on one device: 2 simulated CPU devices
 (``run.cpu_devices=2``, i.e. ``jax_num_cpu_devices``) through the launcher, for SAC and Diff-SR-SAC, including a
-checkpoint written from sharded state and resumed on 2 devices. Four seeds, two per device: a LAPACK solve in the
+checkpoint written from sharded state and resumed on 2 devices, and on 1. Four seeds, two per device: a LAPACK solve in the
 chunk deadlocked exactly this layout (two seeds, one per device, did not show it).
 
 Bitwise equality is not expected (a member computed alone on a device vs batched with another rounds differently
@@ -55,12 +55,12 @@ def _assert_same_run(one, two):
 def test_members_sharded_over_two_devices_match_one_device(agent, tmp_path):
     first = _launch(agent, tmp_path / "one", 1, "--total_steps=600")
     assert "x 4 seed(s) x 1 setting(s) on 1 device (cpu)" in first, first
-    if agent == "sac":
-        first = _launch(agent, tmp_path / "two", 2, "--total_steps=600")
-    else:  # checkpoints of the sharded state at 400 and 600 frames; the run resumed on 2 devices from the first
-        first = _launch(agent, tmp_path / "two", 2, "--total_steps=600", "--config.run.checkpoint_every=400")
-        assert checkpoint_steps(tmp_path / "two") == [400, 600]
-        shutil.rmtree(tmp_path / "two" / "checkpoints" / "600")
-        _launch(agent, tmp_path / "two", 2, "--resume")
+    # checkpoints of the sharded state at 400 and 600 frames; the run resumed from the first, on 2 devices
+    # (diffsr_sac) or on 1 (sac: a checkpoint written over 2 devices read back into a process with one)
+    first = _launch(agent, tmp_path / "two", 2, "--total_steps=600", "--config.run.checkpoint_every=400")
+    assert checkpoint_steps(tmp_path / "two") == [400, 600]
+    shutil.rmtree(tmp_path / "two" / "checkpoints" / "600")
+    resumed = _launch(agent, tmp_path / "two", 1 if agent == "sac" else 2, "--resume")
+    assert f"on {1 if agent == 'sac' else 2} device" in resumed, resumed
     assert "x 4 seed(s) x 1 setting(s) on 2 devices (cpu)" in first, first
     _assert_same_run(run_rows(tmp_path / "one"), run_rows(tmp_path / "two"))

@@ -17,12 +17,14 @@ import os
 
 from absl import app, flags
 
+from diffsr_jax.training.compile_cache import DEFAULT_CACHE_DIR, setup_compile_cache
 from experiments.cli import fail, parse_flags
 
 flags.DEFINE_string("logdir", None, "the run's log dir (written by experiments.train)")
 flags.DEFINE_string("step", "latest", "env frame of the checkpoint to evaluate, or 'latest'")
 flags.DEFINE_integer("episodes", None, "episodes per seed (default: the run's config.run.eval_episodes)")
 flags.DEFINE_integer("seed", None, "evaluate on other episodes, from this seed (default: the run's own episodes)")
+flags.DEFINE_string("compile_cache", DEFAULT_CACHE_DIR, "persistent XLA compilation cache dir ('' disables)")
 flags.DEFINE_bool("render", False, "write episode 0 of the first seed as rollout-<frames>.html (Brax) or .gif "
                   "(Playground, gymnax) in the log dir")
 FLAGS = flags.FLAGS
@@ -63,6 +65,7 @@ def main(argv):
         saved = load_saved_run(FLAGS.logdir, parse_step(FLAGS.step))
     except (ConfigError, ValueError) as e:
         fail(str(e).splitlines()[0])
+    setup_compile_cache(FLAGS.compile_cache)
     result = evaluate_saved(saved, FLAGS.episodes, FLAGS.seed)
     which = "the run's own" if FLAGS.seed is None else f"from seed {FLAGS.seed}"
     print(f"{result['agent']} on {result['env']} at env frame {result['frames']:,}: {result['episodes']} "

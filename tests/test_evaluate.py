@@ -28,10 +28,11 @@ SMALL = {
 }
 CASES = {  # id -> (agent, env flags, total frames, frames per chunk, rollout suffix)
     "gymnax-diffsr_sac": ("diffsr_sac", ["--env=gymnax/Pendulum-v1"], 1200, 200, ".gif"),
-    "brax_mjx-sac": ("sac", ["--env=brax/hopper", "--config.env.backend=mjx"], 300, 150, ".html"),
+    "brax_mjx-sac": ("sac", ["--env=brax/inverted_pendulum", "--config.env.backend=mjx"], 300, 150, ".html"),
     "brax_spring-diffsr_sac": ("diffsr_sac", ["--env=brax/hopper", "--config.env.backend=spring"], 300, 150, ".html"),
     "playground-sac": ("sac", ["--env=playground/CartpoleSwingup"], 300, 150, ".gif"),
 }
+SLOW = ("brax_spring-diffsr_sac",)  # the same Brax renderer as MJX's; a compile-heavy case, run with -m slow
 
 
 def _env():
@@ -47,8 +48,10 @@ def _train_args(case, logdir, cache):
             f"--compile_cache={cache}", f"--logdir={logdir}", "--render_final"]
 
 
-def _evaluate(*args):
-    return subprocess.run([sys.executable, "-m", "experiments.evaluate", *args], cwd=ROOT, env=_env(),
+def _evaluate(*args, cache=""):
+    """experiments.evaluate; ``cache``: the run's compilation cache, so it reuses the programs the run compiled."""
+    return subprocess.run([sys.executable, "-m", "experiments.evaluate", *args, f"--compile_cache={cache}"], cwd=ROOT,
+                          env=_env(),
                           capture_output=True, text=True, timeout=900)
 
 
@@ -78,7 +81,7 @@ def _assert_rollout(path, suffix):
     assert np.count_nonzero(changes) >= len(changes) // 2, (path, changes)  # it moves, not one still picture
 
 
-@pytest.mark.parametrize("case", list(CASES))
+@pytest.mark.parametrize("case", [pytest.param(c, marks=pytest.mark.slow) if c in SLOW else c for c in CASES])
 def test_evaluate_reproduces_logged_return_and_renders(case, tmp_path):
     agent, _, total, chunk, suffix = CASES[case]
     logdir, cache = str(tmp_path / "run"), str(tmp_path / "xla_cache")
@@ -89,7 +92,7 @@ def test_evaluate_reproduces_logged_return_and_renders(case, tmp_path):
         t0 = time.time()
         while not checkpoint_steps(logdir) and train.poll() is None and time.time() - t0 < 600:
             time.sleep(0.1)
-        during = _evaluate(f"--logdir={logdir}", "--step=latest")
+        during = _evaluate(f"--logdir={logdir}", "--step=latest", cache=cache)
     out, err = train.communicate(timeout=1500)
     assert train.returncode == 0, err[-3000:]
     if during is not None:
@@ -105,7 +108,7 @@ def test_evaluate_reproduces_logged_return_and_renders(case, tmp_path):
     _assert_rollout(final, suffix)
 
     # an earlier checkpoint by its env frame: the same episodes the run evaluated there, and a render of them
-    p = _evaluate(f"--logdir={logdir}", f"--step={chunk}", "--render")
+    p = _evaluate(f"--logdir={logdir}", f"--step={chunk}", "--render", cache=cache)
     assert p.returncode == 0, p.stderr[-3000:]
     result = json.load(open(os.path.join(logdir, f"eval-{chunk}.json")))
     logged = _logged(logdir, chunk)
@@ -119,11 +122,11 @@ def test_evaluate_reproduces_logged_return_and_renders(case, tmp_path):
 
     if case.startswith("gymnax"):
         # other episodes from --seed; more episodes with --episodes
-        p = _evaluate(f"--logdir={logdir}", "--episodes=5", "--seed=7")
+        p = _evaluate(f"--logdir={logdir}", "--episodes=5", "--seed=7", cache=cache)
         assert p.returncode == 0, p.stderr[-3000:]
         other = json.load(open(os.path.join(logdir, f"eval-{total}.json")))
         assert all(len(m["returns"]) == 5 for m in other["members"])
-        assert other["members"][0]["returns"][:3] != _evaluate_returns(logdir, total)
+        assert other["members"][0]["returns"][:3] != _evaluate_returns(logdir, total, cache)
         # bad input: one line, no traceback, before anything compiles
         no_ckpt = str(tmp_path / "no_ckpt")
         os.makedirs(no_ckpt)
@@ -141,9 +144,8 @@ def test_evaluate_reproduces_logged_return_and_renders(case, tmp_path):
             assert len(p.stderr.strip().splitlines()) == 1, p.stderr
 
 
-def _evaluate_returns(logdir, frames):
-    """The returns of seed 0 in the run's own episodes at ``frames`` (from the eval json the run's --render_final
-    evaluation did not write: evaluate them again)."""
-    p = _evaluate(f"--logdir={logdir}", f"--step={frames}")
+def _evaluate_returns(logdir, frames, cache):
+    """The returns of seed 0 in the run's own episodes at ``frames``, evaluated again."""
+    p = _evaluate(f"--logdir={logdir}", f"--step={frames}", cache=cache)
     assert p.returncode == 0, p.stderr[-3000:]
     return json.load(open(os.path.join(logdir, f"eval-{frames}.json")))["members"][0]["returns"]

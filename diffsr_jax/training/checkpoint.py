@@ -92,12 +92,17 @@ class Checkpointer:
     def __init__(self, directory: str, max_to_keep: int = 3, read_only: bool = False):
         """``read_only``: only read (e.g. a run that another process is still writing); never creates, deletes or
         cleans up anything in ``directory``."""
+        from absl import logging
+
         self.directory = os.path.abspath(directory)
-        self._manager = ocp.CheckpointManager(
-            self.directory,
-            options=ocp.CheckpointManagerOptions(max_to_keep=max_to_keep, create=not read_only, read_only=read_only,
-                                                 cleanup_tmp_directories=False, enable_async_checkpointing=False),
-        )
+        verbosity = logging.get_verbosity()
+        logging.set_verbosity(logging.ERROR if read_only else verbosity)  # orbax warns that read-only is read-only
+        try:
+            options = ocp.CheckpointManagerOptions(max_to_keep=max_to_keep, create=not read_only, read_only=read_only,
+                                                   enable_async_checkpointing=False)
+            self._manager = ocp.CheckpointManager(self.directory, options=options)
+        finally:
+            logging.set_verbosity(verbosity)
 
     def save(self, iteration: int, state, meta: dict) -> None:
         """Write ``state`` (any pytree of arrays) and ``meta`` (JSON) as step ``iteration``; returns when on disk.

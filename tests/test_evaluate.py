@@ -149,3 +149,22 @@ def _evaluate_returns(logdir, frames, cache):
     p = _evaluate(f"--logdir={logdir}", f"--step={frames}", cache=cache)
     assert p.returncode == 0, p.stderr[-3000:]
     return json.load(open(os.path.join(logdir, f"eval-{frames}.json")))["members"][0]["returns"]
+
+
+def test_render_unwraps_partial_observability(tmp_path):
+    """A POMDP env's episode is drawn from the wrapped env's states (no agent, no launcher: cheap)."""
+    import jax
+    import jax.numpy as jnp
+
+    from diffsr_jax.envs.registry import make_env
+    from diffsr_jax.envs.rendering import render_episode
+
+    env = make_env("gymnax/Pendulum-v1", pomdp=True)
+    state, states = env.reset(jax.random.PRNGKey(0)), []
+    for _ in range(12):
+        states.append(state)
+        state, _ = env.step(state, jnp.ones(1))
+    stacked = jax.tree_util.tree_map(lambda *x: jnp.stack(x), *states)
+    path = render_episode(env, stacked, 10, str(tmp_path / "rollout"))  # the first 11 states are the episode
+    _assert_rollout(path, ".gif")
+    assert len(_frames(path)) == 11

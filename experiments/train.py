@@ -139,17 +139,13 @@ def resume_differences(saved, requested, fields, requested_sweeps, saved_sweeps)
 def load_run_config(logdir: str, requested, argv):
     """The config (and sweeps) a run in ``logdir`` was started with; --total_steps may extend it. Any other
     explicitly requested field that differs from the stored run is refused (ConfigError naming the fields)."""
-    from diffsr_jax.config import stored_config
+    from diffsr_jax.training.saved_run import read_run_files
     from diffsr_jax.training.validate import ConfigError
 
-    with open(os.path.join(logdir, "config.json")) as f:
-        saved = json.load(f)
-    if "run" not in saved:
-        raise ConfigError(f"--resume: the run in {logdir} was written by an older version of diffsr-jax (its config "
-                          "has no field groups) and cannot be continued; start a new run in another --logdir")
-    saved = stored_config(saved)
-    sweep_path = os.path.join(logdir, "sweep.json")
-    sweeps = json.load(open(sweep_path)) if os.path.exists(sweep_path) else []
+    try:
+        saved, sweeps = read_run_files(logdir, use="continued")
+    except ConfigError as e:
+        raise ConfigError(f"--resume: {e}") from None
     diffs = resume_differences(saved, requested, requested_fields(argv, requested),
                                FLAGS.sweep if FLAGS["sweep"].present else None, sweeps)
     if diffs:

@@ -37,8 +37,9 @@ class SavedRun:
         return self.iteration * self.trainer.frames_per_iter
 
 
-def read_config(logdir: str):
-    """(config, sweeps) of the run in ``logdir``; ConfigError naming the problem when it is not a run."""
+def read_run_files(logdir: str, use: str = "read"):
+    """(stored config, sweep specs) of the run in ``logdir``; ConfigError naming the problem when it is not a run
+    (``use``: what the caller would do with it, for the message)."""
     path = os.path.join(logdir, "config.json")
     if not os.path.exists(path):
         raise ConfigError(f"{logdir} holds no run (no config.json); pass the --logdir of a run of experiments.train")
@@ -46,29 +47,33 @@ def read_config(logdir: str):
         saved = json.load(f)
     if "run" not in saved:
         raise ConfigError(f"the run in {logdir} was written by an older version of diffsr-jax (its config has no "
-                          "field groups) and cannot be read")
+                          f"field groups) and cannot be {use}; start a new run in another --logdir")
     sweep_path = os.path.join(logdir, "sweep.json")
     specs = json.load(open(sweep_path)) if os.path.exists(sweep_path) else []
-    return stored_config(saved), parse_sweeps(specs)
+    return stored_config(saved), specs
+
+
+def _no_checkpoint_yet(logdir: str, config) -> ConfigError:
+    return ConfigError(f"the run in {logdir} has no checkpoint yet (checkpoints are written every "
+                       f"{int(config.run.checkpoint_every):,} env frames); evaluate it after its first one")
 
 
 def load_saved_run(logdir: str, frames: int | None = None, env=None) -> SavedRun:
     """The policy of every member at the checkpoint of env frame ``frames`` (None: the newest readable one).
     Raises ConfigError with one line when ``logdir`` has no run, no checkpoint, or none at ``frames``."""
-    config, sweeps = read_config(logdir)
+    config, specs = read_run_files(logdir)
+    sweeps = parse_sweeps(specs)
     trainer = Trainer(config, env)
     members, keys, hp = make_members(config, trainer.default_hparams(), sweeps)
     directory = os.path.join(logdir, "checkpoints")
     if not os.path.isdir(directory):
-        raise ConfigError(f"the run in {logdir} has no checkpoint yet (checkpoints are written every "
-                          f"{int(config.run.checkpoint_every):,} env frames); evaluate it after its first one")
+        raise _no_checkpoint_yet(logdir, config)
     ckpt = Checkpointer(directory, read_only=True)
     try:
         steps = ckpt.steps()
         fpi = trainer.frames_per_iter
         if not steps:
-            raise ConfigError(f"the run in {logdir} has no checkpoint yet (checkpoints are written every "
-                              f"{int(config.run.checkpoint_every):,} env frames); evaluate it after its first one")
+            raise _no_checkpoint_yet(logdir, config)
         if frames is not None and (frames % fpi or frames // fpi not in steps):
             raise ConfigError(f"no checkpoint at env frame {frames:,} in {logdir}; checkpoints are at env frames "
                               f"{', '.join(f'{s * fpi:,}' for s in steps)} (or pass --step=latest)")

@@ -3,7 +3,9 @@
     python -m experiments.report runs/suites/cpu --out RESULTS.md
 
 Every directory under the given paths holding config.json + metrics.jsonl is a run (its run.json, written by
-experiments.suite, names the suite, task and agent; otherwise the env name is the task). A seed's score is the
+experiments.suite when the run ends, names the suite, task and agent; a suite run still training or stopped is named by
+its place <suite>/<task>/<agent>, flagged unfinished and left out of the aggregate; otherwise the env name is the
+task). A seed's score is the
 mean of its last 4 evaluations (the paper's protocol). Per task: mean ± std over seeds and the IQM with a 95%
 stratified-bootstrap percentile interval. Across tasks: each task's scores are min-max normalised over every
 (agent, seed) score on that task, then the IQM over (seeds x tasks) with the same interval. Plots (PNG) go to
@@ -40,8 +42,22 @@ def find_runs(paths) -> list[str]:
     return sorted(set(found))
 
 
+def run_identity(path: str, info: dict, config: dict) -> tuple[str, str, str]:
+    """(suite, task, agent) of a run: from its run.json (written by experiments.suite when a run ends); for a suite run
+    still training or stopped, from its place ``<root>/<suite>/<task>/<agent>``; otherwise the env name is the task."""
+    if info.get("suite") is not None and "task" in info:
+        return info["suite"], info["task"], info.get("agent", config["run"]["agent"])
+    from experiments.suites import SUITES
+
+    parts = os.path.normpath(os.path.abspath(path)).split(os.sep)
+    if len(parts) >= 3 and parts[-3] in SUITES and any(t.name == parts[-2] for t in SUITES[parts[-3]].tasks):
+        return parts[-3], parts[-2], parts[-1]
+    return "", config["env"]["name"].replace("/", "_"), config["run"]["agent"]
+
+
 def load_run(path: str) -> dict:
-    """-> {suite, task, agent, config, info, steps (E,), returns (seeds, E), scores (seeds,)}."""
+    """-> {suite, task, agent, config, info, steps (E,), returns (seeds, E), scores (seeds,), frames (reached),
+    finished, wall_s (training time over all invocations, pauses included), frames_per_s (median over chunks), frames_per_s_best (fastest chunk)}."""
     from diffsr_jax.logging.writers import curves_from_rows, read_metrics
     from experiments.suites import SCORE_LAST_EVALS
 
@@ -55,15 +71,25 @@ def load_run(path: str) -> dict:
     if os.path.exists(os.path.join(path, "run.json")):
         with open(os.path.join(path, "run.json")) as f:
             info = json.load(f)
-    rows = [r for r in read_metrics(os.path.join(path, "metrics.jsonl")) if r.get("eval/return") is not None]
+    all_rows = read_metrics(os.path.join(path, "metrics.jsonl"))
+    rows = [r for r in all_rows if r.get("eval/return") is not None]
     curves = curves_from_rows(rows) if rows else {"mean": ([], np.zeros((0, 0)))}
     steps, returns = next(iter(curves.values()))
     scores = (np.nanmean(returns[:, -SCORE_LAST_EVALS:], 1) if returns.size
               else np.full(config["run"]["num_seeds"], np.nan))
-    return {"path": path, "suite": info.get("suite", ""), "task": info.get("task", config["env"]["name"].replace("/", "_")),
-            "agent": info.get("agent", config["run"]["agent"]), "config": config, "info": info, "steps": np.asarray(steps),
-            "returns": returns, "scores": scores, "rollout": latest_rollout(path),
-            "wall_s": info.get("wall_s", max((r.get("run/wall_time", 0.0) for r in rows), default=float("nan")))}
+    frames = max((r["frames"] for r in all_rows), default=0)
+    # run/wall_time counts on from the checkpoint a run resumed from, so its last value covers every invocation (work
+    # lost to a kill after the last checkpoint is not counted); a chunk's frames/s is not skewed by other chunks, so
+    # the median over chunks is the run's speed even when it was paused for a while; the fastest chunk is the
+    # closest to its speed on a quiet machine when it shared the cores most of the time
+    chunk_fps = {r["frames"]: r["run/frames_per_s"] for r in all_rows if r.get("run/frames_per_s") is not None}
+    suite, task, agent = run_identity(path, info, config)
+    return {"path": path, "suite": suite, "task": task, "agent": agent, "config": config, "info": info,
+            "steps": np.asarray(steps), "returns": returns, "scores": scores, "rollout": latest_rollout(path),
+            "frames": frames, "finished": frames >= config["run"]["total_steps"],
+            "wall_s": max((r.get("run/wall_time", 0.0) for r in all_rows), default=float("nan")),
+            "frames_per_s": float(np.median(list(chunk_fps.values()))) if chunk_fps else float("nan"),
+            "frames_per_s_best": max(chunk_fps.values(), default=float("nan"))}
 
 
 def latest_rollout(path: str) -> str | None:
@@ -178,6 +204,12 @@ def build_report(runs: list[dict], plot_dir: str, plot_rel: str, command: str, r
                    f"{dict(PAPER_BUDGET)['run.eval_every']:,} steps, 10 episodes, 4 seeds); these numbers show early "
                    "learning, not final performance.")
     out += [f"- Note: {n}" for n in notes]
+    unfinished = [r for r in runs if not r["finished"]]
+    if unfinished:
+        out.append("- Unfinished (still training, or stopped; resume with the command that started them): " + ", ".join(
+            f"{r['suite'] + ' / ' if r['suite'] else ''}{r['task']} / {r['agent']} at {r['frames']:,} of "
+            f"{r['config']['run']['total_steps']:,} frames" for r in sorted(unfinished, key=lambda r: r["path"]))
+            + ". Their rows show the frames reached and their scores are from there; the aggregate leaves them out.")
     out += [(f"- Score of a seed = mean of its last {SCORE_LAST_EVALS} evaluations (fewer if the run has fewer). "
             "Per task: mean ± std (population std) over seeds, and IQM with a 95% stratified-bootstrap percentile interval "
             f"({reps} resamples; IQM = rliable's `aggregate_iqm`). With fewer than 4 seeds the IQM is the plain mean and the "
@@ -218,7 +250,7 @@ def build_report(runs: list[dict], plot_dir: str, plot_rel: str, command: str, r
             final = r["returns"][:, -1] if r["returns"].size else np.array([np.nan])
             rows.append([agent, str(fin.size), (f"{_fmt(np.mean(fin) if fin.size else np.nan)} ± "
                          f"{_fmt(np.std(fin) if fin.size else np.nan)}"), f"{_fmt(m)} [{_fmt(lo)}, {_fmt(hi)}]",
-                         f"{_fmt(np.nanmean(final))}", f"{int(r['steps'][-1]) if r['steps'].size else 0:,}",
+                         f"{_fmt(np.nanmean(final))}", f"{r['frames']:,}" + ("" if r["finished"] else " (unfinished)"),
                          f"{_fmt(r['wall_s'], 0)}", paper_txt])
         out += _md_table(["agent", "seeds", "score mean ± std", "IQM [95% CI]", "final eval (mean)", "env frames",
                           "wall-clock (s)", f"paper ({PAPER_SOURCE})"], rows)
@@ -231,7 +263,7 @@ def build_report(runs: list[dict], plot_dir: str, plot_rel: str, command: str, r
             plot_comparison(curves, os.path.join(plot_dir, fname), f"{suite + ' / ' if suite else ''}{task}")
         out += ["", f"![{task} learning curves]({plot_rel}/{fname})", ""]
         out += rollout_lines(runs_t, plot_dir, plot_rel, fname[:-len(".png")] + "_")
-        for agent, v in normalise({a: r["scores"] for a, r in runs_t.items()}).items():
+        for agent, v in normalise({a: r["scores"] for a, r in runs_t.items() if r["finished"]}).items():
             norm_scores[agent][(suite, task)] = v
 
     # aggregate
@@ -256,18 +288,21 @@ def build_report(runs: list[dict], plot_dir: str, plot_rel: str, command: str, r
     out += representation_section(by_task, plot_dir, plot_rel, reps, _fmt, _md_table, iqm, bootstrap_ci)
     # wall-clock
     out += ["## Wall-clock per run", "",
-            ("Seconds for the whole run (compile, training, evaluations; all seeds together in one program), summed "
-            "over resumed invocations; env frames/s counts every seed's frames."), ""]
+            ("Wall-clock: seconds of training (compile, updates, evaluations; all seeds together in one program) "
+            "summed over the invocations of a resumed run, including any time the machine was shared or the run "
+            "paused. Env frames/s: every seed's frames per second in an evaluation chunk, the median over chunks "
+            "(a pause or compile in a few chunks does not move it) and the fastest chunk (the nearest to a quiet "
+            "machine when other jobs shared the cores)."), ""]
     rows = []
     for r in sorted(runs, key=lambda r: (r["suite"], r["task"], r["agent"])):
         c = r["config"]
-        inv = r["info"].get("invocations", [])
         run = c["run"]
-        sps = run["total_steps"] * run["num_seeds"] / r["wall_s"] if r["wall_s"] and np.isfinite(r["wall_s"]) else np.nan
-        rows.append([f"{r['suite'] + ' / ' if r['suite'] else ''}{r['task']}", r["agent"], f"{run['total_steps']:,}",
-                     str(run["num_seeds"]), _fmt(r["wall_s"], 0), _fmt(sps, 0), str(len(inv) or 1)])
-    out += _md_table(["task", "agent", "env frames / seed", "seeds", "wall-clock (s)", "env frames/s (all seeds)",
-                      "invocations"], rows) + [""]
+        rows.append([f"{r['suite'] + ' / ' if r['suite'] else ''}{r['task']}", r["agent"],
+                     f"{r['frames']:,}" + ("" if r["finished"] else f" of {run['total_steps']:,}"),
+                     str(run["num_seeds"]), _fmt(r["wall_s"], 0), _fmt(r["frames_per_s"], 0), _fmt(r["frames_per_s_best"], 0)])
+    out += _md_table(["task", "agent", "env frames / seed", "seeds", "wall-clock (s)",
+                      "env frames/s, median chunk", "env frames/s, fastest chunk"],
+                     rows) + [""]
     out += ["## Reproduce", "", "```bash"] + commands + [command, "```", ""]
     return "\n".join(out)
 

@@ -103,7 +103,8 @@ def representation_section(by_task: dict, plot_dir: str, plot_rel: str, reps: in
             probe = [fmt(_last(c[k]), 2) if c else "n/a" for k in ("dynamics", "dynamics_init", "reward",
                                                                      "reward_init")]
             what = ", ".join(f"{k}={v}" for k, v in ABLATIONS.get(ablation, {}).items()) if ablation else "the agent"
-            rows.append([agent, what, str(fin.size), f"{fmt(np.mean(fin) if fin.size else np.nan)} ± "
+            label = agent if r.get("finished", True) else f"{agent} (unfinished: {r['frames']:,} frames)"
+            rows.append([label, what, str(fin.size), f"{fmt(np.mean(fin) if fin.size else np.nan)} ± "
                          f"{fmt(np.std(fin) if fin.size else np.nan)}",
                          f"{fmt(iqm(fin) if fin.size else np.nan)} [{fmt(lo)}, {fmt(hi)}]",
                          fmt(delta) if ablation else "-", f"{probe[0]} / {probe[1]}", f"{probe[2]} / {probe[3]}"])

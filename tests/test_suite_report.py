@@ -103,3 +103,46 @@ def test_report_statistics():
     n = normalise({"a": np.array([1.0, 3.0]), "b": np.array([5.0, 2.0])})
     np.testing.assert_allclose(n["a"], [0.0, 0.5])
     np.testing.assert_allclose(n["b"], [1.0, 0.25])
+
+
+def _fake_run(logdir, agent, frames_reached, total, returns, fps):
+    """A run directory as the launcher writes it (config.json + metrics.jsonl, no run.json: a suite run that is
+    still training or was stopped), 2 seeds; ``returns[i]`` is both seeds' return at the i-th evaluation."""
+    from diffsr_jax.training.host_loop import write_run_files
+    from experiments.configs import load_preset
+
+    config = load_preset(agent.partition("+")[0], "fast")
+    config.env.name = "brax/halfcheetah"
+    config.run.update(total_steps=total, eval_every=1000, num_seeds=2)
+    rows = [{"frames": f, "decisions": f, "seed": s, "eval/return": ret + s, "run/wall_time": 10.0 * f / 1000,
+             "run/frames_per_s": v}
+            for f, ret, v in zip(range(1000, frames_reached + 1, 1000), returns, fps) for s in (0, 1)]
+    os.makedirs(logdir)
+    write_run_files(str(logdir), config, rows)
+
+
+def test_report_attributes_and_flags_unfinished_suite_runs(tmp_path):
+    """A suite run without run.json takes suite / task / agent from <root>/<suite>/<task>/<agent>; an unfinished
+    run is flagged with the frames it reached and left out of the aggregate; frames/s is the median and the best
+    chunk, so a paused chunk does not move it."""
+    from experiments.report import build_report, load_run
+
+    task = tmp_path / "mbbl_spring" / "halfcheetah"
+    _fake_run(task / "diffsr_sac", "diffsr_sac", 4000, 4000, [1, 2, 3, 4], [100, 5, 100, 120])
+    _fake_run(task / "diffsr_sac+frozen_psi", "diffsr_sac", 2000, 4000, [7, 8], [150, 150])
+    runs = [load_run(str(task / a)) for a in ("diffsr_sac", "diffsr_sac+frozen_psi")]
+    full, frozen = runs
+    assert (full["suite"], full["task"], full["agent"]) == ("mbbl_spring", "halfcheetah", "diffsr_sac")
+    assert frozen["agent"] == "diffsr_sac+frozen_psi" and frozen["frames"] == 2000
+    assert full["finished"] and not frozen["finished"]
+    assert full["frames_per_s"] == 100 and full["frames_per_s_best"] == 120 and full["wall_s"] == 40.0
+    np.testing.assert_allclose(full["scores"], [2.5, 3.5])  # mean of the last 4 evaluations per seed
+    os.makedirs(tmp_path / "plots")
+    text = build_report(runs, str(tmp_path / "plots"), "plots", "report", 50, "R")
+    assert "mbbl_spring / halfcheetah / diffsr_sac+frozen_psi at 2,000 of 4,000 frames" in text
+    assert "| diffsr_sac+frozen_psi | 2 | 8.0 ± 0.5 |" in text and "| 2,000 (unfinished) |" in text
+    assert "| mbbl_spring / halfcheetah | diffsr_sac+frozen_psi | 2,000 of 4,000 | 2 | 20 | 150 | 150 |" in text
+    assert "| mbbl_spring / halfcheetah | diffsr_sac | 4,000 | 2 | 40 | 100 | 120 |" in text
+    aggregate = text[text.index("## Aggregate"):text.index("## The representation")]
+    assert "| diffsr_sac | 1 |" in aggregate and "| diffsr_sac+frozen_psi | 0 | n/a |" in aggregate
+    assert "| diffsr_sac+frozen_psi (unfinished: 2,000 frames) |" in text

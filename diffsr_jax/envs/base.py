@@ -77,6 +77,13 @@ class Env:
         raise NotImplementedError
 
     # --- public API ----------------------------------------------------------------------------
+    frame_seconds: float = 0.05  # simulated seconds per env frame (subclasses set the backend's own)
+
+    @property
+    def decision_seconds(self) -> float:
+        """Simulated seconds between two agent decisions (``action_repeat`` frames)."""
+        return float(self.frame_seconds) * int(self.action_repeat)
+
     @property
     def max_decisions(self) -> int:
         """Agent decisions in an episode that runs to the time limit."""

@@ -15,6 +15,10 @@ class BraxLikeEnv(Env):
     """Adapter for envs with the Brax API (``reset(key) -> State``, ``step(State, action) -> State`` with
     ``obs``, ``reward``, ``done``): Brax itself and MuJoCo Playground. Subclasses set ``self._env``."""
 
+    @property
+    def frame_seconds(self) -> float:
+        return float(self._env.dt)
+
     def _reset(self, key):
         st = self._env.reset(key)
         return st, jnp.reshape(st.obs, (-1,))
@@ -38,3 +42,8 @@ class BraxEnv(BraxLikeEnv):
         self.action_low = -np.ones(self.action_dim, np.float32)
         self.action_high = np.ones(self.action_dim, np.float32)
         self.max_episode_steps = int(max_episode_steps or 1000)
+
+    @property
+    def system(self):
+        """The Brax ``System`` (what Brax's viewer draws)."""
+        return self._env.sys

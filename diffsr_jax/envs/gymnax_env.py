@@ -27,6 +27,7 @@ class GymnaxEnv(Env):
         self.max_episode_steps = int(max_episode_steps or self._params.max_steps_in_episode)
         # our own time limit (as truncation) replaces gymnax's, which would count as termination
         self._params = self._params.replace(max_steps_in_episode=10**9)
+        self.frame_seconds = float(getattr(self._params, "dt", Env.frame_seconds))
 
     def _reset(self, key):
         obs, inner = self._env.reset_env(key, self._params)

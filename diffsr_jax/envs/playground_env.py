@@ -23,3 +23,8 @@ class PlaygroundEnv(BraxLikeEnv):
         self.action_high = np.ones(self.action_dim, np.float32)
         default_len = getattr(getattr(self._env, "_config", None), "episode_length", 1000)
         self.max_episode_steps = int(max_episode_steps or default_len)
+
+    @property
+    def mj_model(self):
+        """The env's ``mujoco.MjModel`` (what MuJoCo's renderer draws)."""
+        return self._env.mj_model

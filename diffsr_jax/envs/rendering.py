@@ -51,7 +51,7 @@ def render_brax(env, states, path_stem: str, frame_seconds: float) -> str:
     trajectory = [_at(pipeline, t) for t in range(jax.tree_util.tree_leaves(pipeline)[0].shape[0])]
     path = path_stem + ".html"
     with open(path, "w") as f:
-        f.write(html.render(env._env.sys, trajectory))
+        f.write(html.render(env.system, trajectory))
     return path
 
 
@@ -85,7 +85,7 @@ def mujoco_frames(mj_model, qpos, qvel, height: int = 240, width: int = 320, cam
 
 def render_playground(env, states, path_stem: str, frame_seconds: float) -> str:
     data = states.data
-    frames = mujoco_frames(env._env.mj_model, np.asarray(data.qpos), np.asarray(data.qvel))
+    frames = mujoco_frames(env.mj_model, np.asarray(data.qpos), np.asarray(data.qvel))
     return write_gif(frames, path_stem + ".gif", frame_seconds)
 
 
@@ -155,15 +155,6 @@ def render_gymnax(env, states, path_stem: str, frame_seconds: float) -> str:
 RENDERERS = {"brax": render_brax, "playground": render_playground, "gymnax": render_gymnax}
 
 
-def frame_seconds(env) -> float:
-    """Simulated seconds between two agent decisions (a frame of the written episode), 0.05 when unknown."""
-    inner = getattr(env, "_env", None)
-    dt = getattr(inner, "dt", None)
-    if dt is None:
-        dt = getattr(getattr(env, "_params", None), "dt", 0.05)
-    return float(dt) * int(getattr(env, "action_repeat", 1))
-
-
 def render_episode(env, states, length: int, path_stem: str) -> str:
     """Write an episode: ``states`` is an ``EnvState`` stacked over time (the reset state first), of which the first
     ``length + 1`` are the episode. Returns the path written (``path_stem`` + ``.html`` or ``.gif``)."""
@@ -176,4 +167,4 @@ def render_episode(env, states, length: int, path_stem: str) -> str:
     keep = _frame_indices(int(length) + 1)
     inner = jax.tree_util.tree_map(lambda x: np.asarray(x)[keep], inner)
     step = int(length) / max(keep.size - 1, 1)  # decisions per written frame
-    return RENDERERS[family](env, inner, path_stem, frame_seconds(env) * step)
+    return RENDERERS[family](env, inner, path_stem, env.decision_seconds * step)

@@ -170,3 +170,44 @@ def test_render_gymnax_and_partial_observability(name, pomdp, tmp_path):
     _assert_rollout(path, ".gif")
     if pomdp:  # (Pillow merges pixel-identical consecutive frames: MountainCar's first ones barely move)
         assert len(_frames(path)) == 11
+
+
+def test_rollout_is_episode_zero_of_evaluate():
+    """Trainer.rollout keeps the states of exactly the episode evaluate scores first: same length, its last state's
+    running return is evaluate's return, and after the episode ended its state stays frozen (a toy env whose
+    episodes end after a number of steps drawn at reset)."""
+    import jax
+    import jax.numpy as jnp
+
+    from diffsr_jax.envs.base import Env
+    from diffsr_jax.training.trainer import Trainer
+    from tests.helpers import preset
+
+    class Countdown(Env):
+        """obs (steps left / 10, action sum); reward = the action; terminates when the countdown (3..8) hits 0."""
+
+        def __init__(self):
+            self.name, self.obs_dim, self.action_dim, self.max_episode_steps = "toy/countdown", 2, 1, 12
+            self.action_low, self.action_high = np.array([-1.0], np.float32), np.array([1.0], np.float32)
+
+        def _reset(self, key):
+            inner = jnp.stack([jax.random.randint(key, (), 3, 9).astype(jnp.float32), 0.0])
+            return inner, inner / jnp.array([10.0, 1.0])
+
+        def _step(self, inner, action, key):
+            nxt = jnp.stack([inner[0] - 1.0, inner[1] + action[0]])
+            return nxt, nxt / jnp.array([10.0, 1.0]), action[0] + 1.0, nxt[0] <= 0
+
+    cfg = preset("sac", overrides={"actor_critic.actor_hidden": (16, 16), "critic.hidden": (16, 16)})
+    trainer = Trainer(cfg, env=Countdown())
+    runner = trainer.init(jax.random.PRNGKey(0))
+    for k in range(3):
+        key = jax.random.PRNGKey(k)
+        returns, lengths = jax.jit(lambda r, k: trainer.evaluate(r, k, 4))(runner, key)
+        states, length = jax.jit(lambda r, k: trainer.rollout(r, k, 4))(runner, key)
+        assert int(length) == int(lengths[0]) and lengths.shape == (4,)
+        assert states.episode_length.shape == (13,)  # the reset state + max_decisions
+        np.testing.assert_allclose(float(states.episode_return[-1]), float(returns[0]), rtol=1e-6)
+        assert int(states.episode_length[-1]) == int(length) and 3 <= int(length) <= 8
+        np.testing.assert_array_equal(np.asarray(states.episode_length[int(length):]), int(length))  # frozen
+        assert np.asarray(states.episode_return[int(length) + 1:]).std() == 0.0

@@ -47,7 +47,7 @@ class StepResult:
         return jnp.logical_or(self.terminated, self.truncated)
 
 
-def _freeze_where(stop, old, new):
+def freeze_where(stop, old, new):
     """``new`` where ``stop`` is False, else ``old`` (leafwise; ``stop`` is a scalar)."""
     return jax.tree_util.tree_map(lambda o, n: jnp.where(stop, o, n), old, new)
 
@@ -110,7 +110,7 @@ class Env:
         def frame(carry, k):
             inner, obs, total, ended = carry
             n_inner, n_obs, r, term = self._step(inner, action, k)
-            inner = _freeze_where(ended, inner, n_inner)
+            inner = freeze_where(ended, inner, n_inner)
             obs = jnp.where(ended, obs, n_obs.astype(jnp.float32))
             total = total + jnp.where(ended, 0.0, jnp.asarray(r, jnp.float32))
             return (inner, obs, total, jnp.logical_or(ended, jnp.asarray(term, bool))), None

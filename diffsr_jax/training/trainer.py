@@ -32,6 +32,7 @@ from diffsr_jax.data.normalizer import RunningStats, normalize, stats_init, stat
 from diffsr_jax.data.replay import ReplayBuffer, replay_add, replay_init
 from diffsr_jax.data.sampler import ReplaySampler
 from diffsr_jax.envs import AutoReset, EnvState, ResetPool, make_env_from_config
+from diffsr_jax.envs.base import freeze_where
 from diffsr_jax.training.budget import eval_schedule, iterations, replay_capacity
 
 EVAL_STREAM = 0x65766131  # fold_in constant of the evaluation key; far from the small counters ``split`` uses
@@ -174,47 +175,47 @@ class Trainer:
         holds), so evaluating that checkpoint again replays the same episodes."""
         return jax.random.fold_in(runner.key, EVAL_STREAM)
 
-    def evaluate(self, runner: RunnerState, key, num_episodes: int | None = None):
-        """Deterministic policy, ``num_episodes`` (default ``eval_episodes``) episodes run as a batch of envs:
-        returns (returns (episodes,), lengths (episodes,) int32 decisions). Episode i starts from
-        ``env.reset(split(key, num_episodes)[i])``.
+    def play_episodes(self, runner: RunnerState, key, num_episodes: int | None = None, keep_first: bool = False):
+        """Deterministic policy, ``num_episodes`` (default ``eval_episodes``) episodes run as a batch of envs;
+        episode i starts from ``env.reset(split(key, num_episodes)[i])``. Each env plays exactly one episode: after
+        it ends it is not reset and its later steps are masked out.
 
-        Each env plays exactly one episode: after it ends it is not reset, its later steps are masked out."""
+        Returns (returns (episodes,), lengths (episodes,) int32 decisions, states): with ``keep_first`` (static),
+        ``states`` is episode 0's EnvState stacked over ``max_decisions + 1`` (the reset state first; after the
+        episode ended its last state repeats), else None."""
         n = int(self.config.run.eval_episodes) if num_episodes is None else int(num_episodes)
         env_state = jax.vmap(self.env.reset)(jax.random.split(key, n))
 
         def body(carry, _):
             env_state, ret, length, alive = carry
             a = self.agent.act(runner.agent, self.normalize(runner.obs_stats, env_state.obs), key, True)
-            env_state, res = jax.vmap(self.env.step)(env_state, a)
+            nxt, res = jax.vmap(self.env.step)(env_state, a)
             ret = ret + jnp.where(alive, res.reward, 0.0)  # where, not *: a finished env may step into NaN
             length = length + alive.astype(jnp.int32)
+            if keep_first:  # freeze a finished episode, so its kept states end on its last one
+                nxt = jax.vmap(freeze_where)(jnp.logical_not(alive), env_state, nxt)
             alive = jnp.logical_and(alive, jnp.logical_not(res.done))
-            return (env_state, ret, length, alive), None
+            first = jax.tree_util.tree_map(lambda x: x[0], nxt) if keep_first else None
+            return (nxt, ret, length, alive), first
 
         init = (env_state, jnp.zeros(n), jnp.zeros(n, jnp.int32), jnp.ones(n, bool))
-        (_, ret, length, _), _ = jax.lax.scan(body, init, None, length=self.env.max_decisions)
+        (_, ret, length, _), states = jax.lax.scan(body, init, None, length=self.env.max_decisions)
+        if keep_first:
+            states = jax.tree_util.tree_map(lambda a, b: jnp.concatenate([jnp.asarray(a[0], b.dtype)[None], b]),
+                                            env_state, states)
+        return ret, length, states
+
+    def evaluate(self, runner: RunnerState, key, num_episodes: int | None = None):
+        """(returns (episodes,), lengths (episodes,) int32 decisions) of ``play_episodes``."""
+        ret, length, _ = self.play_episodes(runner, key, num_episodes)
         return ret, length
 
     def rollout(self, runner: RunnerState, key, num_episodes: int | None = None):
         """Episode 0 of ``evaluate(runner, key, num_episodes)`` with its env states kept, for rendering:
         (states: EnvState stacked over ``max_decisions + 1`` (the reset state first), length () int32 decisions).
         States after the episode ended repeat its last state."""
-        n = int(self.config.run.eval_episodes) if num_episodes is None else int(num_episodes)
-        state0 = self.env.reset(jax.random.split(key, n)[0])
-
-        def body(carry, _):
-            env_state, alive = carry
-            a = self.agent.act(runner.agent, self.normalize(runner.obs_stats, env_state.obs[None]), key, True)[0]
-            nxt, res = self.env.step(env_state, a)
-            nxt = jax.tree_util.tree_map(lambda o, x: jnp.where(alive, x, o), env_state, nxt)
-            alive = jnp.logical_and(alive, jnp.logical_not(res.done))
-            return (nxt, alive), (nxt, alive)
-
-        _, (states, alive) = jax.lax.scan(body, (state0, jnp.ones((), bool)), None, length=self.env.max_decisions)
-        states = jax.tree_util.tree_map(lambda a, b: jnp.concatenate([jnp.asarray(a, b.dtype)[None], b]), state0, states)
-        length = jnp.minimum(alive.sum() + 1, self.env.max_decisions).astype(jnp.int32)
-        return states, length
+        _, length, states = self.play_episodes(runner, key, num_episodes, keep_first=True)
+        return states, length[0]
 
     # --- the compiled unit -----------------------------------------------------------------------
     def chunk(self, runner: RunnerState, t0, num_iters: int):

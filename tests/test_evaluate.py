@@ -1,7 +1,8 @@
 """experiments.evaluate and rollouts: a checkpoint evaluated again gives the eval return its run logged at that step,
-on every env family (Brax MJX and spring, Playground, gymnax) and for SAC and Diff-SR-SAC; --render and
---render_final write a file a person opens (Brax: HTML viewer; Playground and gymnax: GIF) whose frames differ;
-bad input is one line. The gymnax case evaluates a run while it is still training.
+on every env family (gymnax and Playground by default; Brax MJX and spring with -m slow) and for SAC and
+Diff-SR-SAC; --render and --render_final write a file a person opens (Brax: HTML viewer; Playground and gymnax: GIF)
+whose frames differ (every family's writer is also tested without training); bad input is one line. The gymnax case
+evaluates a run while it is still training.
 """
 
 import base64
@@ -32,7 +33,9 @@ CASES = {  # id -> (agent, env flags, total frames, frames per chunk, rollout su
     "brax_spring-diffsr_sac": ("diffsr_sac", ["--env=brax/hopper", "--config.env.backend=spring"], 300, 150, ".html"),
     "playground-sac": ("sac", ["--env=playground/CartpoleSwingup"], 300, 150, ".gif"),
 }
-SLOW = ("brax_spring-diffsr_sac",)  # the same Brax renderer as MJX's; a compile-heavy case, run with -m slow
+# compile-heavy cases run with -m slow: Brax spring and MJX draw with the same renderer as test_render_without_training
+# and restore through the same code as Playground; MJX checkpoints also resume in tests/test_resume_matrix.py
+SLOW = ("brax_spring-diffsr_sac", "brax_mjx-sac")
 
 
 def _env():
@@ -151,23 +154,27 @@ def _evaluate_returns(logdir, frames, cache):
     return json.load(open(os.path.join(logdir, f"eval-{frames}.json")))["members"][0]["returns"]
 
 
-@pytest.mark.parametrize("name,pomdp", [("gymnax/Pendulum-v1", True), ("gymnax/MountainCarContinuous-v0", False)])
-def test_render_gymnax_and_partial_observability(name, pomdp, tmp_path):
-    """MountainCar's frames, and a POMDP env's episode drawn from the wrapped env's states (no agent: cheap)."""
+@pytest.mark.parametrize("name,backend,pomdp,suffix", [
+    ("gymnax/Pendulum-v1", "mjx", True, ".gif"), ("gymnax/MountainCarContinuous-v0", "mjx", False, ".gif"),
+    ("brax/inverted_pendulum", "positional", False, ".html")])
+def test_render_without_training(name, backend, pomdp, suffix, tmp_path):
+    """An episode of a constant action drawn with no agent (cheap): MountainCar's frames, Brax's HTML viewer (the
+    same for every Brax backend), and a POMDP env's episode drawn from the wrapped env's states."""
     import jax
     import jax.numpy as jnp
 
     from diffsr_jax.envs.registry import make_env
     from diffsr_jax.envs.rendering import render_episode
 
-    env = make_env(name, pomdp=pomdp)
+    env = make_env(name, backend=backend, pomdp=pomdp)
+    step = jax.jit(env.step)
     state, states = env.reset(jax.random.PRNGKey(0)), []
     for _ in range(12):
         states.append(state)
-        state, _ = env.step(state, jnp.ones(1))
+        state, _ = step(state, jnp.ones(env.action_dim))
     stacked = jax.tree_util.tree_map(lambda *x: jnp.stack(x), *states)
     path = render_episode(env, stacked, 10, str(tmp_path / "rollout"))  # the first 11 states are the episode
-    _assert_rollout(path, ".gif")
+    _assert_rollout(path, suffix)
     if pomdp:  # (Pillow merges pixel-identical consecutive frames: MountainCar's first ones barely move)
         assert len(_frames(path)) == 11
 

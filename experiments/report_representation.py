@@ -87,7 +87,8 @@ def representation_section(by_task: dict, plot_dir: str, plot_rel: str, reps: in
                      "fitted on 1024 replay transitions and scored (R^2) on 1024 others, for the current psi and for "
                      "psi at its random initialisation (the random-feature baseline). Ablations run the same agent "
                      "with one change (experiments/suites.py ABLATIONS): `frozen_psi` never trains psi (score "
-                     "matching off, the same RFF critic on psi at init); `critic_psi` trains psi only through the "
+                     "matching off, the same RFF critic on psi at init); `frozen_psi_ln` the same with a LayerNorm "
+                     "on the critic's input (psi's scale at init taken out); `critic_psi` trains psi only through the "
                      "critic's TD loss; `rep_updates4` takes 4 representation steps per env step (the paper's "
                      "ratio); `features256` uses F = 256 (the paper's)."), ""]
         name = f"probes_{suite}_{task}.png".replace("/", "_")

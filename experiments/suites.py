@@ -137,6 +137,9 @@ SUITES = {s.name: s for s in (
 # "<agent>+<name>". The fast presets' own values are 1 representation update per env step and F = 64.
 ABLATIONS = {
     "frozen_psi": {"representation.objective": "none"},  # psi frozen at its random init, same RFF critic
+    # the same, with a LayerNorm on the critic's input: psi at init has ~7x the norm score matching gives it, which puts
+    # the critic's sin(W psi) at high frequency; this control asks whether frozen_psi fails on information or on scale
+    "frozen_psi_ln": {"representation.objective": "none", "critic.input_layer_norm": True},
     # psi trained only by the critic's TD loss (which then reads the online psi)
     "critic_psi": {"representation.objective": "none", "critic.grad_to_rep": True, "critic.reads": "online"},
     "rep_updates4": {"representation.updates_per_step": 4},  # the paper's ratio

@@ -37,7 +37,7 @@ def _psi_zeta_moved(rep) -> tuple[bool, bool]:
 def suite_root(tmp_path_factory):
     root = tmp_path_factory.mktemp("ablations")
     args = ["--suite=cpu", "--tasks=pendulum", "--agents=diffsr_sac", "--num_seeds=1", f"--total_steps={STEPS}",
-            "--eval_every=200", "--ablations=frozen_psi,critic_psi,rep_updates4,features256",
+            "--eval_every=200", "--ablations=frozen_psi,frozen_psi_ln,critic_psi,rep_updates4,features256",
             f"--set=run.warmup_steps={WARMUP},run.eval_episodes=2,run.checkpoint_every={STEPS}", f"--root={root}"]
     p = subprocess.run([sys.executable, "-m", "experiments.suite", *args], cwd=ROOT, capture_output=True, text=True,
                        env=dict(os.environ, PYTHONPATH=ROOT), timeout=1500)
@@ -75,6 +75,24 @@ def test_frozen_psi_stays_at_its_initialisation(suite_root):
     assert "train/score_matching_loss" not in rows[-1]
     # the probes of the current psi and of psi at initialisation are the same numbers
     assert rows[-1]["diag/probe_r2_dynamics"] == rows[-1]["diag/probe_r2_dynamics_init"]
+    critic = critic_param_paths(suite_root, "diffsr_sac")
+    assert not any("LayerNorm" in k for k in critic)  # the fast preset's critic reads psi as it is
+
+
+def critic_param_paths(root, variant):
+    """Paths of every critic parameter of a finished run (e.g. containing ``LayerNorm_0``, ``LearnedRFF_0``)."""
+    _, runner, _ = restore_run(str(root / variant))
+    params = runner.agent.critic.params
+    return set(jax.tree_util.tree_leaves(jax.tree_util.tree_map_with_path(
+        lambda p, _: jax.tree_util.keystr(p), params)))
+
+
+@pytest.mark.xdist_group("ablations")
+def test_frozen_psi_with_a_layer_norm_on_the_critic_input(suite_root):
+    config, rep, rows = _run(suite_root, "diffsr_sac+frozen_psi_ln")
+    assert config.representation.objective == "none" and config.critic.input_layer_norm
+    assert not _moved(rep.learner.params["model"], rep.initial) and optimizer_steps(rep.learner.opt_state) == 0
+    assert any("LayerNorm" in k for k in critic_param_paths(suite_root, "diffsr_sac+frozen_psi_ln"))
 
 
 @pytest.mark.xdist_group("ablations")
@@ -129,7 +147,7 @@ def test_report_has_the_ablation_table_and_probe_figure(suite_root, tmp_path):
     table = [line for line in section.splitlines() if line.startswith("| diffsr_sac")]
     assert [line.split("|")[1].strip() for line in table] == [
         "diffsr_sac", "diffsr_sac+critic_psi", "diffsr_sac+features256", "diffsr_sac+frozen_psi",
-        "diffsr_sac+rep_updates4"]
+        "diffsr_sac+frozen_psi_ln", "diffsr_sac+rep_updates4"]
     frozen = next(line for line in table if line.startswith("| diffsr_sac+frozen_psi"))
     learned, init = frozen.split("|")[7].split("/")  # frozen psi: its probe equals psi at init's
     assert learned.strip() == init.strip()

@@ -5,9 +5,8 @@
 Every directory under the given paths holding config.json + metrics.jsonl is a run (its run.json, written by
 experiments.suite when the run ends, names the suite, task and agent; a suite run still training or stopped is named by
 its place <suite>/<task>/<agent>, flagged unfinished and left out of the aggregate; otherwise the env name is the
-task). A seed's score is the
-mean of its last 4 evaluations (the paper's protocol). Per task: mean ± std over seeds and the IQM with a 95%
-stratified-bootstrap percentile interval. Across tasks: each task's scores are min-max normalised over every
+task). A seed's score is the mean of its last 4 evaluations (the paper's protocol). Per task: mean ± std over seeds
+and the IQM with a 95% stratified-bootstrap percentile interval. Across tasks: each task's scores are min-max normalised over every
 (agent, seed) score on that task, then the IQM over (seeds x tasks) with the same interval. Plots (PNG) go to
 ``<dir of --out>/<plots_dir>/`` and are linked.
 
@@ -57,7 +56,8 @@ def run_identity(path: str, info: dict, config: dict) -> tuple[str, str, str]:
 
 def load_run(path: str) -> dict:
     """-> {suite, task, agent, config, info, steps (E,), returns (seeds, E), scores (seeds,), frames (reached),
-    finished, wall_s (training time over all invocations, pauses included), frames_per_s (median over chunks), frames_per_s_best (fastest chunk)}."""
+    finished, wall_s (training time over all invocations, pauses included), frames_per_s (median over chunks),
+    frames_per_s_best (fastest chunk)}."""
     from diffsr_jax.logging.writers import curves_from_rows, read_metrics
     from experiments.suites import SCORE_LAST_EVALS
 
@@ -299,7 +299,8 @@ def build_report(runs: list[dict], plot_dir: str, plot_rel: str, command: str, r
         run = c["run"]
         rows.append([f"{r['suite'] + ' / ' if r['suite'] else ''}{r['task']}", r["agent"],
                      f"{r['frames']:,}" + ("" if r["finished"] else f" of {run['total_steps']:,}"),
-                     str(run["num_seeds"]), _fmt(r["wall_s"], 0), _fmt(r["frames_per_s"], 0), _fmt(r["frames_per_s_best"], 0)])
+                     str(run["num_seeds"]), _fmt(r["wall_s"], 0), _fmt(r["frames_per_s"], 0),
+                     _fmt(r["frames_per_s_best"], 0)])
     out += _md_table(["task", "agent", "env frames / seed", "seeds", "wall-clock (s)",
                       "env frames/s, median chunk", "env frames/s, fastest chunk"],
                      rows) + [""]

@@ -178,6 +178,8 @@ def build_report(runs: list[dict], plot_dir: str, plot_rel: str, command: str, r
         machine_info,
     )
 
+    waiting = [r for r in runs if not r["returns"].size]  # started, nothing evaluated yet: named, not tabled
+    runs = [r for r in runs if r["returns"].size]
     by_task: dict = {}
     for r in runs:
         by_task.setdefault((r["suite"], r["task"]), {})[r["agent"]] = r
@@ -210,6 +212,10 @@ def build_report(runs: list[dict], plot_dir: str, plot_rel: str, command: str, r
             f"{r['suite'] + ' / ' if r['suite'] else ''}{r['task']} / {r['agent']} at {r['frames']:,} of "
             f"{r['config']['run']['total_steps']:,} frames" for r in sorted(unfinished, key=lambda r: r["path"]))
             + ". Their rows show the frames reached and their scores are from there; the aggregate leaves them out.")
+    if waiting:
+        out.append("- Started, no evaluation logged yet (not in the tables): " + ", ".join(
+            f"{r['suite'] + ' / ' if r['suite'] else ''}{r['task']} / {r['agent']}"
+            for r in sorted(waiting, key=lambda r: r["path"])) + ".")
     out += [(f"- Score of a seed = mean of its last {SCORE_LAST_EVALS} evaluations (fewer if the run has fewer). "
             "Per task: mean ± std (population std) over seeds, and IQM with a 95% stratified-bootstrap percentile interval "
             f"({reps} resamples; IQM = rliable's `aggregate_iqm`). With fewer than 4 seeds the IQM is the plain mean and the "
@@ -330,6 +336,9 @@ def main(argv):
         sys.stderr.write(f"error: {e}\n")
         sys.exit(2)
     runs = [load_run(p) for p in run_dirs]
+    if not any(r["returns"].size for r in runs):
+        sys.stderr.write(f"error: no run under {' '.join(paths)} has logged an evaluation yet; report once one has\n")
+        sys.exit(2)
     out_dir = os.path.dirname(os.path.abspath(FLAGS.out))
     plot_dir = os.path.join(out_dir, FLAGS.plots_dir)
     os.makedirs(plot_dir, exist_ok=True)

@@ -90,6 +90,10 @@ def test_bad_input_is_one_line_and_exit_2(tmp_path):
     assert not (tmp_path / "r").exists()
     p = _run(["experiments.report", str(tmp_path)], timeout=120)
     assert p.returncode == 2 and "no runs under" in p.stderr
+    _fake_run(tmp_path / "s" / "sac", "sac", 0, 4000, [], [])  # started, nothing evaluated yet
+    p = _run(["experiments.report", str(tmp_path / "s"), f"--out={tmp_path / 'R.md'}"], timeout=120)
+    assert p.returncode == 2 and "has logged an evaluation yet" in p.stderr and "Traceback" not in p.stderr, p.stderr
+    assert len(p.stderr.strip().splitlines()) == 1 and not (tmp_path / "R.md").exists()
 
 
 def test_report_statistics():
@@ -130,6 +134,7 @@ def test_report_attributes_and_flags_unfinished_suite_runs(tmp_path):
     task = tmp_path / "mbbl_spring" / "halfcheetah"
     _fake_run(task / "diffsr_sac", "diffsr_sac", 4000, 4000, [1, 2, 3, 4], [100, 5, 100, 120])
     _fake_run(task / "diffsr_sac+frozen_psi", "diffsr_sac", 2000, 4000, [7, 8], [150, 150])
+    _fake_run(tmp_path / "mbbl_spring" / "ant_et" / "sac", "sac", 0, 4000, [], [])  # started, nothing logged yet
     runs = [load_run(str(task / a)) for a in ("diffsr_sac", "diffsr_sac+frozen_psi")]
     full, frozen = runs
     assert (full["suite"], full["task"], full["agent"]) == ("mbbl_spring", "halfcheetah", "diffsr_sac")
@@ -138,7 +143,13 @@ def test_report_attributes_and_flags_unfinished_suite_runs(tmp_path):
     assert full["frames_per_s"] == 100 and full["frames_per_s_best"] == 120 and full["wall_s"] == 40.0
     np.testing.assert_allclose(full["scores"], [2.5, 3.5])  # mean of the last 4 evaluations per seed
     os.makedirs(tmp_path / "plots")
-    text = build_report(runs, str(tmp_path / "plots"), "plots", "report", 50, "R")
+    empty = load_run(str(tmp_path / "mbbl_spring" / "ant_et" / "sac"))
+    assert empty["frames"] == 0 and not empty["finished"]
+    text = build_report([*runs, empty], str(tmp_path / "plots"), "plots", "report", 50, "R")
+    assert "from 2 runs (1 tasks x 2 agents)" in text
+    assert "Started, no evaluation logged yet (not in the tables): mbbl_spring / ant_et / sac." in text
+    assert "ant_et" not in text.replace("mbbl_spring / ant_et / sac.", "") and "| n/a ± n/a |" not in text
+    assert not any("ant_et" in n for n in os.listdir(tmp_path / "plots"))
     assert "mbbl_spring / halfcheetah / diffsr_sac+frozen_psi at 2,000 of 4,000 frames" in text
     assert "| diffsr_sac+frozen_psi | 2 | 8.0 ± 0.5 |" in text and "| 2,000 (unfinished) |" in text
     assert "| mbbl_spring / halfcheetah | diffsr_sac+frozen_psi | 2,000 of 4,000 | 2 | 20 | 150 | 150 |" in text

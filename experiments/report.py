@@ -6,8 +6,8 @@ Every directory under the given paths holding config.json + metrics.jsonl is a r
 experiments.suite when the run ends, names the suite, task and agent; a suite run still training or stopped is named by
 its place <suite>/<task>/<agent>, flagged unfinished and left out of the aggregate; otherwise the env name is the
 task). A seed's score is the mean of its last 4 evaluations (the paper's protocol). Per task: mean ± std over seeds
-and the IQM with a 95% stratified-bootstrap percentile interval. Across tasks: each task's scores are min-max normalised over every
-(agent, seed) score on that task, then the IQM over (seeds x tasks) with the same interval. Plots (PNG) go to
+and the IQM with a 95% stratified-bootstrap percentile interval. Across tasks: each task's scores are min-max
+normalised over every (agent, seed) score on that task, then the IQM over (seeds x tasks) with the same interval. Plots (PNG) go to
 ``<dir of --out>/<plots_dir>/`` and are linked.
 
 (Over 250 lines because it is one report: reading runs, the statistics, the plots and the markdown are each a few
@@ -176,6 +176,7 @@ def build_report(runs: list[dict], plot_dir: str, plot_rel: str, command: str, r
         PAPER_SOURCE,
         SCORE_LAST_EVALS,
         machine_info,
+        task_label,
     )
 
     waiting = [r for r in runs if not r["returns"].size]  # started, nothing evaluated yet: named, not tabled
@@ -209,12 +210,12 @@ def build_report(runs: list[dict], plot_dir: str, plot_rel: str, command: str, r
     unfinished = [r for r in runs if not r["finished"]]
     if unfinished:
         out.append("- Unfinished (still training, or stopped; resume with the command that started them): " + ", ".join(
-            f"{r['suite'] + ' / ' if r['suite'] else ''}{r['task']} / {r['agent']} at {r['frames']:,} of "
+            f"{task_label(r['suite'], r['task'])} / {r['agent']} at {r['frames']:,} of "
             f"{r['config']['run']['total_steps']:,} frames" for r in sorted(unfinished, key=lambda r: r["path"]))
             + ". Their rows show the frames reached and their scores are from there; the aggregate leaves them out.")
     if waiting:
         out.append("- Started, no evaluation logged yet (not in the tables): " + ", ".join(
-            f"{r['suite'] + ' / ' if r['suite'] else ''}{r['task']} / {r['agent']}"
+            f"{task_label(r['suite'], r['task'])} / {r['agent']}"
             for r in sorted(waiting, key=lambda r: r["path"])) + ".")
     out += [(f"- Score of a seed = mean of its last {SCORE_LAST_EVALS} evaluations (fewer if the run has fewer). "
             "Per task: mean ± std (population std) over seeds, and IQM with a 95% stratified-bootstrap percentile interval "
@@ -240,7 +241,7 @@ def build_report(runs: list[dict], plot_dir: str, plot_rel: str, command: str, r
         if env["episode_length"]:
             env_desc += f", episodes of {env['episode_length']} steps"
         paper_name = meta.paper_task if meta and paper else None
-        out += [f"### {suite + ' / ' if suite else ''}{task}", "",
+        out += [f"### {task_label(suite, task)}", "",
                 f"Env {env_desc}." + (f" Paper task: {paper_name}." if paper_name else " No paper number.")
                 + (f" {meta.note}" if meta and meta.note else ""), ""]
         rows = []
@@ -266,7 +267,7 @@ def build_report(runs: list[dict], plot_dir: str, plot_rel: str, command: str, r
         fname = f"{suite + '_' if suite else ''}{task}.png"
         curves = {a: (r["steps"], r["returns"]) for a, r in sorted(runs_t.items()) if r["returns"].size}
         if curves:
-            plot_comparison(curves, os.path.join(plot_dir, fname), f"{suite + ' / ' if suite else ''}{task}")
+            plot_comparison(curves, os.path.join(plot_dir, fname), task_label(suite, task))
         out += ["", f"![{task} learning curves]({plot_rel}/{fname})", ""]
         out += rollout_lines(runs_t, plot_dir, plot_rel, fname[:-len(".png")] + "_")
         for agent, v in normalise({a: r["scores"] for a, r in runs_t.items() if r["finished"]}).items():
@@ -303,7 +304,7 @@ def build_report(runs: list[dict], plot_dir: str, plot_rel: str, command: str, r
     for r in sorted(runs, key=lambda r: (r["suite"], r["task"], r["agent"])):
         c = r["config"]
         run = c["run"]
-        rows.append([f"{r['suite'] + ' / ' if r['suite'] else ''}{r['task']}", r["agent"],
+        rows.append([task_label(r["suite"], r["task"]), r["agent"],
                      f"{r['frames']:,}" + ("" if r["finished"] else f" of {run['total_steps']:,}"),
                      str(run["num_seeds"]), _fmt(r["wall_s"], 0), _fmt(r["frames_per_s"], 0),
                      _fmt(r["frames_per_s_best"], 0)])

@@ -74,7 +74,7 @@ def _last(c: np.ndarray) -> float:
 def representation_section(by_task: dict, plot_dir: str, plot_rel: str, reps: int, fmt, table, iqm, bootstrap_ci) -> list:
     """Markdown: per task with diffsr_* runs, the ablation table (score, IQM [95% CI], difference to the full agent,
     final probe R^2 learned / at init) and the probe figure."""
-    from experiments.suites import ABLATIONS
+    from experiments.suites import ABLATIONS, task_label
 
     out = []
     for (suite, task), runs in sorted(by_task.items()):
@@ -109,7 +109,7 @@ def representation_section(by_task: dict, plot_dir: str, plot_rel: str, reps: in
                          f"{fmt(np.std(fin) if fin.size else np.nan)}",
                          f"{fmt(iqm(fin) if fin.size else np.nan)} [{fmt(lo)}, {fmt(hi)}]",
                          fmt(delta) if ablation else "-", f"{probe[0]} / {probe[1]}", f"{probe[2]} / {probe[3]}"])
-        out += [f"### {suite + ' / ' if suite else ''}{task}", ""]
+        out += [f"### {task_label(suite, task)}", ""]
         out += table(["agent", "change", "seeds", "score mean ± std", "IQM [95% CI]", "IQM - full agent",
                       "probe R^2 s'-s: learned / init", "probe R^2 r: learned / init"], rows) + [""]
         if plot_probes(task, rep_runs, os.path.join(plot_dir, name)):

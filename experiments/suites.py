@@ -158,6 +158,11 @@ def parse_value(value: str, current):
     return type(current)(value) if current is not None else value
 
 
+def task_label(suite: str, task: str) -> str:
+    """How reports name a task: ``<suite> / <task>``, or just the task for a run outside a suite."""
+    return f"{suite} / {task}" if suite else task
+
+
 def machine_info() -> dict:
     """CPU model, cores, platform and library versions of this machine."""
     import jax

@@ -6,7 +6,8 @@
 
 Prints a per-seed table (mean, std, min and max return, episode length) of deterministic episodes run as one
 compiled batch, and writes ``eval-<frames>.json`` in the log dir. Without --seed the episodes are the ones the run
-itself evaluated at that checkpoint, so with the run's number of episodes the mean equals the logged eval return.
+itself evaluated at that checkpoint, so with the run's number of episodes the mean equals the logged eval return
+when the same code trained it (a note says when the run's recorded code revision differs, or it records none).
 The run may still be training: its checkpoints are only read.
 """
 
@@ -57,6 +58,7 @@ def main(argv):
     if FLAGS.episodes is not None and FLAGS.episodes <= 0:
         fail(f"--episodes={FLAGS.episodes}: evaluate at least 1 episode")
     from diffsr_jax.envs.rendering import RenderError
+    from diffsr_jax.training import provenance
     from diffsr_jax.training.evaluation import evaluate_saved, evaluation_table, render_saved
     from diffsr_jax.training.saved_run import load_saved_run
     from diffsr_jax.training.validate import ConfigError
@@ -67,10 +69,15 @@ def main(argv):
         fail(str(e).splitlines()[0])
     setup_compile_cache(FLAGS.compile_cache)
     result = evaluate_saved(saved, FLAGS.episodes, FLAGS.seed)
+    entry = provenance.trained_by(FLAGS.logdir, result["frames"])
+    result["trained_by"] = provenance.short(entry) if entry else None
     which = "the run's own" if FLAGS.seed is None else f"from seed {FLAGS.seed}"
     print(f"{result['agent']} on {result['env']} at env frame {result['frames']:,}: {result['episodes']} "
           f"deterministic episode(s) per seed ({which})")
     print(evaluation_table(result))
+    note = provenance.revision_note(entry) if FLAGS.seed is None else None
+    if note:
+        print(note)
     path = os.path.join(FLAGS.logdir, f"eval-{result['frames']}.json")
     with open(path, "w") as f:
         json.dump(result, f, indent=1)

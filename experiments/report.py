@@ -55,10 +55,11 @@ def run_identity(path: str, info: dict, config: dict) -> tuple[str, str, str]:
 
 
 def load_run(path: str) -> dict:
-    """-> {suite, task, agent, config, info, steps (E,), returns (seeds, E), scores (seeds,), frames (reached),
-    finished, wall_s (training time over all invocations, pauses included), frames_per_s (median over chunks),
+    """-> {suite, task, agent, config, info, code (its provenance entries), steps (E,), returns (seeds, E), scores
+    (seeds,), frames (reached), finished, wall_s (training time over all invocations, pauses included), frames_per_s (median over chunks),
     frames_per_s_best (fastest chunk)}."""
     from diffsr_jax.logging.writers import curves_from_rows, read_metrics
+    from diffsr_jax.training import provenance
     from experiments.suites import SCORE_LAST_EVALS
 
     with open(os.path.join(path, "config.json")) as f:
@@ -85,11 +86,27 @@ def load_run(path: str) -> dict:
     chunk_fps = {r["frames"]: r["run/frames_per_s"] for r in all_rows if r.get("run/frames_per_s") is not None}
     suite, task, agent = run_identity(path, info, config)
     return {"path": path, "suite": suite, "task": task, "agent": agent, "config": config, "info": info,
-            "steps": np.asarray(steps), "returns": returns, "scores": scores, "rollout": latest_rollout(path),
+            "code": provenance.read(path), "steps": np.asarray(steps), "returns": returns, "scores": scores,
+            "rollout": latest_rollout(path),
             "frames": frames, "finished": frames >= config["run"]["total_steps"],
             "wall_s": max((r.get("run/wall_time", 0.0) for r in all_rows), default=float("nan")),
             "frames_per_s": float(np.median(list(chunk_fps.values()))) if chunk_fps else float("nan"),
             "frames_per_s_best": max(chunk_fps.values(), default=float("nan"))}
+
+
+def code_line(runs: list[dict]) -> str:
+    """The Setup line naming the code revisions that trained the runs (a resumed run may name several)."""
+    from diffsr_jax.training.provenance import short
+
+    counts, unknown = {}, 0
+    for r in runs:
+        for rev in dict.fromkeys(short(e) for e in r["code"]):
+            counts[rev] = counts.get(rev, 0) + 1
+        unknown += not r["code"]
+    parts = [f"`{rev}` ({n} run{'s' * (n > 1)})" for rev, n in sorted(counts.items())]
+    if unknown:
+        parts.append(f"not recorded for {unknown} run{'s' * (unknown > 1)} (made before diffsr-jax recorded it)")
+    return "- Code: " + "; ".join(parts) + "."
 
 
 def latest_rollout(path: str) -> str | None:
@@ -196,6 +213,7 @@ def build_report(runs: list[dict], plot_dir: str, plot_rel: str, command: str, r
                    f"Python {m['python']}, jax {m['jax']}.")
     commands = sorted({r["info"]["command"] for r in runs if r["info"].get("command")})
     out.append("- Runs produced by: " + ("; ".join(f"`{c}`" for c in commands) if commands else "unknown (no run.json)"))
+    out.append(code_line(runs))
     budgets = sorted({(r["config"]["run"].get("preset", "?"), *(r["config"]["run"][k] for k in (
         "total_steps", "eval_every", "eval_episodes", "num_seeds", "warmup_steps"))) for r in runs})
     for preset, total, every, eps, seeds, warm in budgets:

@@ -6,7 +6,8 @@
     python -m experiments.train --agent=td3 --num_seeds=2 --sweep=actor_critic.critic_lr=1e-3,3e-4  # 4 runs, one program
 
 --agent=X with no --config runs X's ``fast`` preset (experiments/configs/X.py). Outputs in --logdir:
-config.json, metrics.jsonl (one row per evaluation per seed), tb/ (TensorBoard), curve.png.
+config.json, metrics.jsonl (one row per evaluation per seed), provenance.jsonl (the code revision of each start),
+tb/ (TensorBoard), curve.png.
 """
 
 from __future__ import annotations

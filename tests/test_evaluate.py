@@ -18,6 +18,7 @@ import zlib
 import numpy as np
 import pytest
 
+from diffsr_jax.training import provenance
 from tests.helpers import checkpoint_steps
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -121,6 +122,8 @@ def test_evaluate_reproduces_logged_return_and_renders(case, tmp_path):
         assert m["mean"] == pytest.approx(logged[m["seed"]], rel=1e-4, abs=1e-3), (m, logged)
         assert m["min"] <= m["mean"] <= m["max"]
     assert f"seed{0}" in p.stdout and "length" in p.stdout
+    # the same code trained the run: nothing to caution about, and the eval file names that code
+    assert "note:" not in p.stdout and result["trained_by"] == provenance.short(provenance.read(logdir)[0])
     _assert_rollout(os.path.join(logdir, f"rollout-{chunk}{suffix}"), suffix)
 
     if case.startswith("gymnax"):

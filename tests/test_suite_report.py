@@ -47,6 +47,10 @@ def test_suite_resume_and_report_end_to_end(tmp_path):
     assert [r["frames"] for r in after] == [r["frames"] for r in before] == [100, 100, 200, 200, 300, 300]
     np.testing.assert_allclose([r["eval/return"] for r in after], [r["eval/return"] for r in before], rtol=1e-4)
     assert len(json.loads((sac / "run.json").read_text())["invocations"]) == 1  # run.json was lost with the crash
+    from diffsr_jax.training import provenance
+
+    starts = provenance.read(str(sac))  # the code of each start: the first, and the resume from 200
+    assert [e["from_frames"] for e in starts] == [0, 200] and starts[0]["revision"] == starts[1]["revision"]
     # and once more: the finished run is skipped
     p = _run(suite_cmd)
     assert p.returncode == 0 and "sac: finished earlier, skipped" in p.stdout, p.stdout + p.stderr[-2000:]
@@ -64,6 +68,7 @@ def test_suite_resume_and_report_end_to_end(tmp_path):
                     "## Wall-clock per run", "## Reproduce"):
         assert section in text, section
     assert "cores" in text and "jax " in text and "300 env frames per seed" in text
+    assert f"- Code: `{provenance.short(starts[0])}` (1 run)." in text
     assert "python -m experiments.suite --suite=cpu --tasks=pendulum" in text
     assert "python -m experiments.report" in text
     assert "paper, Gym-MuJoCo, different simulator" in text and "168.2 ± 9.5 (SAC) |" in text

@@ -41,6 +41,7 @@ from diffsr_jax.training.memory import (
     free_memory_bytes,
     replay_memory,
 )
+from diffsr_jax.training.provenance import record_start
 from diffsr_jax.training.trainer import Trainer
 
 # row fields that measure the machine rather than the run; excluded when comparing runs
@@ -214,6 +215,7 @@ def _loop(trainer, config, logdir, members, keys, hp, tensorboard, out, resume, 
     t_start = time.time()
     p = restore_or_init(trainer, keys, hp, ckpt, metrics_path, resume, out, mesh)
     write_run_files(logdir, config, p.rows)
+    record_start(logdir, p.t_iter * trainer.frames_per_iter)
 
     # the run state is donated: the chunk updates it in place instead of keeping a copy (replay included)
     compiled = functools.lru_cache(maxsize=None)(lambda n: over_members(

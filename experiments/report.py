@@ -56,8 +56,8 @@ def run_identity(path: str, info: dict, config: dict) -> tuple[str, str, str]:
 
 def load_run(path: str) -> dict:
     """-> {suite, task, agent, config, info, code (its provenance entries), steps (E,), returns (seeds, E), scores
-    (seeds,), frames (reached), finished, wall_s (training time over all invocations, pauses included), frames_per_s (median over chunks),
-    frames_per_s_best (fastest chunk)}."""
+    (seeds,), rollout, frames (reached), finished, wall_s (training time over all invocations, pauses included),
+    frames_per_s (median over chunks), frames_per_s_best (fastest chunk)}."""
     from diffsr_jax.logging.writers import curves_from_rows, read_metrics
     from diffsr_jax.training import provenance
     from experiments.suites import SCORE_LAST_EVALS
@@ -87,8 +87,7 @@ def load_run(path: str) -> dict:
     suite, task, agent = run_identity(path, info, config)
     return {"path": path, "suite": suite, "task": task, "agent": agent, "config": config, "info": info,
             "code": provenance.read(path), "steps": np.asarray(steps), "returns": returns, "scores": scores,
-            "rollout": latest_rollout(path),
-            "frames": frames, "finished": frames >= config["run"]["total_steps"],
+            "rollout": latest_rollout(path), "frames": frames, "finished": frames >= config["run"]["total_steps"],
             "wall_s": max((r.get("run/wall_time", 0.0) for r in all_rows), default=float("nan")),
             "frames_per_s": float(np.median(list(chunk_fps.values()))) if chunk_fps else float("nan"),
             "frames_per_s_best": max(chunk_fps.values(), default=float("nan"))}

@@ -73,10 +73,12 @@ def main(_):
                                 "where": describe(mesh)}
             print(f"{layout}: compiled {n} seeds {describe(mesh)} in {progs[layout, n]['compile_s']:.1f}s", flush=True)
     for r in range(FLAGS.rounds):
-        for p in progs.values():
+        for (layout, n), p in progs.items():
             t0 = time.perf_counter()
             p["runner"], _ = jax.block_until_ready(p["run"](p["runner"], jnp.int32((r + 1) * FLAGS.chunk)))
             p["times"].append(time.perf_counter() - t0)
+            print(f"round {r}: {layout}, {n} seeds: {FLAGS.chunk}-iteration chunk in "
+                  f"{p['times'][-1]:.2f}s", flush=True)
     base = float(np.median(progs["one", 1]["times"])) if ("one", 1) in progs else None
     results, rows = [], []
     for (layout, n), p in progs.items():

@@ -1,6 +1,6 @@
 """The GPU plan (benchmarks/gpu/) runs end to end at toy sizes on CPU (--dry_run), through the same script the GPU
 machine runs, and every stage leaves the JSON + markdown the plan promises; the run stage is resumable (a second
-call finds its runs finished and does not train again)."""
+call keeps the stages already measured and finds its runs finished, so it does not measure or train again)."""
 
 import json
 import os
@@ -42,7 +42,9 @@ def test_gpu_plan_dry_run(tmp_path):
     assert (out / "run_RESULTS.md").exists() and (out / "run_sac.jsonl").exists()
     for name in ("update_cost", "seeds_sac", "memory"):
         assert (out / f"{name}.md").read_text().count("|") > 10, name
-    t0 = time.time()
-    again = _plan(out, runs, "--stage=run")
+    t0 = time.time()  # a second call (the next device slot) keeps every measured stage and skips the finished runs
+    again = _plan(out, runs, "--stage=all")
+    for name in ("update_cost_highest", "update_cost_default", "seeds_diffsr_sac", "seeds_sac", "memory"):
+        assert f"{name}.json is in {out}: kept" in again, (name, again[-2000:])
     assert again.count("finished earlier, skipped") == 2, again[-2000:]
     assert time.time() - t0 < 120

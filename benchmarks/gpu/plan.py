@@ -11,12 +11,19 @@ Stages (``--stage``; ``all`` runs them in order):
   seeds_sac         (Diff-SR-SAC paper preset and SAC paper preset, brax/halfcheetah mjx) -> seeds_<agent>.{json,md}
   memory            peak device memory of 16 seeds x a 1M-transition replay on halfcheetah, run state donated to
                     the chunk or not -> memory.{json,md}
-  run               Diff-SR-SAC's and SAC's ``paper`` presets, 8 seeds, 200k steps on brax/halfcheetah (mjx) through
+  run               Diff-SR-SAC's and SAC's ``paper`` presets, 8 seeds, 20k steps on brax/halfcheetah (mjx) through
                     experiments.suite; stopped by SIGTERM (checkpointed) before the command's limit and continued by
                     the next call while the machine is warm (runs live in --runs_root on that machine); writes a
                     RESULTS-style report of what has run -> run_RESULTS.md, run_status.json, run_<agent>.jsonl
 Every stage writes JSON + markdown into --out (flat: the device tool brings back files two folders down at most).
-Copy them to benchmarks/results/gpu/ and record the numbers in WORKSPACE.md.
+Copy them to benchmarks/results/gpu/ and record the numbers in WORKSPACE.md. With ``--out=benchmarks/results/gpu``
+(the results travel with the working tree) a stage already measured there is kept, so the plan goes on where an
+earlier slot stopped.
+
+Measured on the H100 (2026-11-24, jax 0.11.2): update_cost ~6 min (polygrad's compile dominates; ``default`` alone
+36 s); each seed count of a seeds stage compiles in 65-95 s, then 2-8 s per 200-iteration chunk; memory needs more
+than 140 s; the run stage's iteration is bound by the MJX step (~11 ms at 1 seed, ~30 ms at 16 seeds for
+Diff-SR-SAC paper), hence 20k steps: 200k would need over 40 device-minutes, more than a session is lent.
 """
 
 from __future__ import annotations
@@ -92,10 +99,12 @@ def cpu_reference() -> dict:
 def stage_update_cost(out: str, dry: bool) -> None:
     presets = ["sac:fast", "diffsr_sac:fast"] if dry else [f"{a}:paper" for a in PAPER_PRESETS]
     toy = ["--num_updates=2", "--repeats=1"] if dry else ["--repeats=3"]
-    _python("benchmarks.update_cost", f"--presets={','.join(presets)}", "--matmul_precision=highest", *toy,
-            f"--out={out}", "--name=update_cost_highest")
-    _python("benchmarks.update_cost", f"--presets={','.join(p for p in presets if p.split(':')[0] in ('sac', 'diffsr_sac'))}",
-            "--matmul_precision=default", *toy, f"--out={out}", "--name=update_cost_default")
+    runs = {"highest": presets, "default": [p for p in presets if p.split(":")[0] in ("sac", "diffsr_sac")]}
+    for precision, names in runs.items():  # a precision already measured in --out (an earlier call) is kept
+        if _measured(out, f"update_cost_{precision}"):
+            continue
+        _python("benchmarks.update_cost", f"--presets={','.join(names)}", f"--matmul_precision={precision}", *toy,
+                f"--out={out}", f"--name=update_cost_{precision}")
     ref, rows, results = cpu_reference(), [], []
     for name in ("update_cost_highest", "update_cost_default"):
         with open(os.path.join(out, f"{name}.json")) as f:
@@ -140,7 +149,7 @@ def stage_run(out: str, dry: bool, runs_root: str, budget_s: int) -> None:
                  "--total_steps=600", "--eval_every=300", "--set=run.warmup_steps=300,run.eval_episodes=2"]
     else:  # SAC first: the cheaper one is certain to finish
         suite = ["--suite=mbbl", "--tasks=halfcheetah", "--agents=sac,diffsr_sac", "--preset=paper", "--num_seeds=8",
-                 "--total_steps=200000"]
+                 "--total_steps=20000"]
     t0 = time.time()
     code = _python("experiments.suite", *suite, f"--root={runs_root}", budget=budget_s, timeout=90)
     suite_dir = os.path.join(runs_root, suite[0].split("=")[1])
@@ -162,6 +171,19 @@ def stage_run(out: str, dry: bool, runs_root: str, budget_s: int) -> None:
     print(json.dumps(status, indent=2), flush=True)
 
 
+def _measured(out: str, name: str) -> bool:
+    """A stage whose JSON with results is already in --out (carried from an earlier call or session) is not measured
+    again: delete the file to measure it anew. The plan then resumes across short device slots."""
+    path = os.path.join(out, f"{name}.json")
+    if not os.path.exists(path):
+        return False
+    with open(path) as f:
+        done = bool(json.load(f).get("results"))  # a stage that failed leaves an empty list: measure again
+    if done:
+        print(f"{name}.json is in {out}: kept", flush=True)
+    return done
+
+
 def main(_):
     out = os.path.abspath(FLAGS.out)
     os.makedirs(out, exist_ok=True)
@@ -172,9 +194,11 @@ def main(_):
         if stage == "update_cost":
             stage_update_cost(out, FLAGS.dry_run)
         elif stage.startswith("seeds_"):
-            stage_seeds(out, FLAGS.dry_run, stage[len("seeds_"):])
+            if not _measured(out, stage):
+                stage_seeds(out, FLAGS.dry_run, stage[len("seeds_"):])
         elif stage == "memory":
-            stage_memory(out, FLAGS.dry_run)
+            if not _measured(out, "memory"):
+                stage_memory(out, FLAGS.dry_run)
         else:
             stage_run(out, FLAGS.dry_run, FLAGS.runs_root, FLAGS.budget_s)
         print(f"== stage {stage} done in {time.time() - t0:.0f}s", flush=True)

@@ -22,8 +22,8 @@ earlier slot stopped.
 
 Measured on the H100 (2026-11-24, jax 0.11.2): update_cost ~6 min (polygrad's compile dominates; ``default`` alone
 36 s); each seed count of a seeds stage compiles in 65-95 s, then 2-8 s per 200-iteration chunk; memory needs more
-than 140 s; the run stage's iteration is bound by the MJX step (~11 ms at 1 seed, ~30 ms at 16 seeds for
-Diff-SR-SAC paper), hence 20k steps: 200k would need over 40 device-minutes, more than a session is lent.
+than 140 s; a Diff-SR-SAC paper iteration (env step + update) takes ~11 ms at 1 seed and ~30 ms at 16 seeds, the
+update 1.7 ms of it, hence the run stage's 20k steps: 200k would need over 40 device-minutes, more than a session is lent.
 """
 
 from __future__ import annotations

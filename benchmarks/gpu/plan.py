@@ -20,10 +20,11 @@ Copy them to benchmarks/results/gpu/ and record the numbers in WORKSPACE.md. Wit
 (the results travel with the working tree) a stage already measured there is kept, so the plan goes on where an
 earlier slot stopped.
 
-Measured on the H100 (2026-11-24, jax 0.11.2): update_cost ~6 min (polygrad's compile dominates; ``default`` alone
-36 s); each seed count of a seeds stage compiles in 65-95 s, then 2-8 s per 200-iteration chunk; memory needs more
-than 140 s; a Diff-SR-SAC paper iteration (env step + update) takes ~11 ms at 1 seed and ~30 ms at 16 seeds, the
-update 1.7 ms of it, hence the run stage's 20k steps: 200k would need over 40 device-minutes, more than a session is lent.
+Measured on the H100 (2026-11-24, jax 0.11.2): update_cost ~6 min (the six presets at ``highest`` 5 min 15 s,
+``default`` for two 36 s); each seed count of a seeds stage compiles in 65-95 s, then 2-8 s per 200-iteration
+chunk; memory needs more than 140 s; a Diff-SR-SAC paper iteration (env step + update) takes ~11 ms at 1 seed and
+~30 ms at 16 seeds, the update 1.7 ms of it, hence the run stage's 20k steps: 200k would need over 40
+device-minutes, more than a session is lent.
 """
 
 from __future__ import annotations

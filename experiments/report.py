@@ -57,7 +57,7 @@ def run_identity(path: str, info: dict, config: dict) -> tuple[str, str, str]:
 def load_run(path: str) -> dict:
     """-> {suite, task, agent, config, info, code (its provenance entries), steps (E,), returns (seeds, E), scores
     (seeds,), rollout, frames (reached), finished, wall_s (training time over all invocations, pauses included),
-    frames_per_s (median over chunks), frames_per_s_best (fastest chunk)}."""
+    frames_per_s (median over chunks past the warm-up), frames_per_s_best (fastest such chunk)}."""
     from diffsr_jax.logging.writers import curves_from_rows, read_metrics
     from diffsr_jax.training import provenance
     from experiments.suites import SCORE_LAST_EVALS
@@ -82,8 +82,11 @@ def load_run(path: str) -> dict:
     # run/wall_time counts on from the checkpoint a run resumed from, so its last value covers every invocation (work
     # lost to a kill after the last checkpoint is not counted); a chunk's frames/s is not skewed by other chunks, so
     # the median over chunks is the run's speed even when it was paused for a while; the fastest chunk is the
-    # closest to its speed on a quiet machine when it shared the cores most of the time
+    # closest to its speed on a quiet machine when it shared the cores most of the time; chunks that end within the
+    # random warm-up (no updates) measure acting alone and are left out unless there is nothing else
     chunk_fps = {r["frames"]: r["run/frames_per_s"] for r in all_rows if r.get("run/frames_per_s") is not None}
+    learning = {f: v for f, v in chunk_fps.items() if f > config["run"]["warmup_steps"]}
+    chunk_fps = learning or chunk_fps
     suite, task, agent = run_identity(path, info, config)
     return {"path": path, "suite": suite, "task": task, "agent": agent, "config": config, "info": info,
             "code": provenance.read(path), "steps": np.asarray(steps), "returns": returns, "scores": scores,

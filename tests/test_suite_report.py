@@ -122,7 +122,7 @@ def _fake_run(logdir, agent, frames_reached, total, returns, fps):
 
     config = load_preset(agent.partition("+")[0], "fast")
     config.env.name = "brax/halfcheetah"
-    config.run.update(total_steps=total, eval_every=1000, num_seeds=2)
+    config.run.update(total_steps=total, eval_every=1000, num_seeds=2, warmup_steps=1000)
     rows = [{"frames": f, "decisions": f, "seed": s, "eval/return": ret + s, "run/wall_time": 10.0 * f / 1000,
              "run/frames_per_s": v}
             for f, ret, v in zip(range(1000, frames_reached + 1, 1000), returns, fps) for s in (0, 1)]
@@ -133,11 +133,11 @@ def _fake_run(logdir, agent, frames_reached, total, returns, fps):
 def test_report_attributes_and_flags_unfinished_suite_runs(tmp_path):
     """A suite run without run.json takes suite / task / agent from <root>/<suite>/<task>/<agent>; an unfinished
     run is flagged with the frames it reached and left out of the aggregate; frames/s is the median and the best
-    chunk, so a paused chunk does not move it."""
+    chunk past the warm-up, so neither a paused chunk nor the random warm-up's moves it."""
     from experiments.report import build_report, load_run
 
     task = tmp_path / "mbbl_spring" / "halfcheetah"
-    _fake_run(task / "diffsr_sac", "diffsr_sac", 4000, 4000, [1, 2, 3, 4], [100, 5, 100, 120])
+    _fake_run(task / "diffsr_sac", "diffsr_sac", 4000, 4000, [1, 2, 3, 4], [300, 5, 100, 120])  # 300: warm-up only
     _fake_run(task / "diffsr_sac+frozen_psi", "diffsr_sac", 2000, 4000, [7, 8], [150, 150])
     _fake_run(tmp_path / "mbbl_spring" / "ant_et" / "sac", "sac", 0, 4000, [], [])  # started, nothing logged yet
     runs = [load_run(str(task / a)) for a in ("diffsr_sac", "diffsr_sac+frozen_psi")]

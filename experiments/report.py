@@ -85,7 +85,7 @@ def load_run(path: str) -> dict:
     # closest to its speed on a quiet machine when it shared the cores most of the time; chunks that end within the
     # random warm-up (no updates) measure acting alone and are left out unless there is nothing else
     chunk_fps = {r["frames"]: r["run/frames_per_s"] for r in all_rows if r.get("run/frames_per_s") is not None}
-    learning = {f: v for f, v in chunk_fps.items() if f > config["run"]["warmup_steps"]}
+    learning = {f: v for f, v in chunk_fps.items() if f > config["run"].get("warmup_steps", 0)}
     chunk_fps = learning or chunk_fps
     suite, task, agent = run_identity(path, info, config)
     return {"path": path, "suite": suite, "task": task, "agent": agent, "config": config, "info": info,

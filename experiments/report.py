@@ -82,10 +82,12 @@ def load_run(path: str) -> dict:
     # run/wall_time counts on from the checkpoint a run resumed from, so its last value covers every invocation (work
     # lost to a kill after the last checkpoint is not counted); a chunk's frames/s is not skewed by other chunks, so
     # the median over chunks is the run's speed even when it was paused for a while; the fastest chunk is the
-    # closest to its speed on a quiet machine when it shared the cores most of the time; chunks that end within the
-    # random warm-up (no updates) measure acting alone and are left out unless there is nothing else
+    # closest to its speed on a quiet machine when it shared the cores most of the time; a chunk that starts within
+    # the random warm-up (acting, no updates, for all or part of it) is left out unless there is nothing else. A
+    # chunk starts where the previous logged one ended: a resume drops the rows after its checkpoint
     chunk_fps = {r["frames"]: r["run/frames_per_s"] for r in all_rows if r.get("run/frames_per_s") is not None}
-    learning = {f: v for f, v in chunk_fps.items() if f > config["run"].get("warmup_steps", 0)}
+    ends = sorted(chunk_fps)
+    learning = {f: chunk_fps[f] for start, f in zip([0, *ends], ends) if start >= config["run"].get("warmup_steps", 0)}
     chunk_fps = learning or chunk_fps
     suite, task, agent = run_identity(path, info, config)
     return {"path": path, "suite": suite, "task": task, "agent": agent, "config": config, "info": info,

@@ -83,6 +83,19 @@ def _write(out: str, name: str, payload: dict, md: str) -> None:
         f.write(md + "\n")
 
 
+def _measured(out: str, name: str) -> bool:
+    """A stage whose JSON with results is already in --out (carried from an earlier call or session) is not measured
+    again: delete the file to measure it anew. The plan then resumes across short device slots."""
+    path = os.path.join(out, f"{name}.json")
+    if not os.path.exists(path):
+        return False
+    with open(path) as f:
+        done = bool(json.load(f).get("results"))  # a stage that failed leaves an empty list: measure again
+    if done:
+        print(f"{name}.json is in {out}: kept", flush=True)
+    return done
+
+
 def cpu_reference() -> dict:
     """(preset, precision) -> CPU ms per update, from the first reference file that has it."""
     ref = {}
@@ -170,19 +183,6 @@ def stage_run(out: str, dry: bool, runs_root: str, budget_s: int) -> None:
         _python("experiments.report", suite_dir, f"--out={os.path.join(out, 'run_RESULTS.md')}", "--plots_dir=run_plots",
                 "--title=Diff-SR-SAC vs SAC on the GPU", "--note=partial until every run says finished in run_status.json")
     print(json.dumps(status, indent=2), flush=True)
-
-
-def _measured(out: str, name: str) -> bool:
-    """A stage whose JSON with results is already in --out (carried from an earlier call or session) is not measured
-    again: delete the file to measure it anew. The plan then resumes across short device slots."""
-    path = os.path.join(out, f"{name}.json")
-    if not os.path.exists(path):
-        return False
-    with open(path) as f:
-        done = bool(json.load(f).get("results"))  # a stage that failed leaves an empty list: measure again
-    if done:
-        print(f"{name}.json is in {out}: kept", flush=True)
-    return done
 
 
 def main(_):

@@ -24,7 +24,8 @@ from absl import app, flags
 from experiments.cli import fail, parse_flags
 
 flags.DEFINE_string("suite", "cpu", "task suite (experiments/suites.py)")
-flags.DEFINE_list("agents", ["diffsr_sac", "sac"], "agents (any registered agent with experiments/configs/<agent>.py)")
+flags.DEFINE_list("agents", ["diffsr_sac", "sac"], "agents (any registered agent with experiments/configs/<agent>.py); "
+                  "'<agent>+<ablation>' runs that ablation alone")
 flags.DEFINE_integer("num_seeds", 3, "seeds per run (vmapped)")
 flags.DEFINE_string("preset", "fast", "agent preset: fast or paper")
 flags.DEFINE_list("tasks", [], "subset of the suite's tasks (default: all)")
@@ -93,9 +94,18 @@ def plan_runs(argv_flags) -> list[tuple]:
             raise ConfigError(f"unknown task {t!r} in suite {suite.name}; choose from: {', '.join(names)}")
     if not f.agents:
         raise ConfigError("--agents is empty; pass e.g. --agents=diffsr_sac,sac")
-    for a in f.agents:
-        if a not in AGENTS:
-            raise ConfigError(f"unknown agent {a!r}; choose one of: {', '.join(sorted(AGENTS))}")
+    variants = []  # (agent, ablation or None), in the order given, each once
+    for name in f.agents:
+        agent, _, ablation = name.partition("+")
+        if agent not in AGENTS:
+            raise ConfigError(f"unknown agent {agent!r}; choose one of: {', '.join(sorted(AGENTS))}")
+        if ablation:
+            if ablation not in ABLATIONS:
+                raise ConfigError(f"unknown ablation {ablation!r} in --agents={name}; choose from: "
+                                  f"{', '.join(ABLATIONS)}")
+            if not agent.startswith("diffsr_"):
+                raise ConfigError(f"--agents={name}: ablations change the Diff-SR representation; use a diffsr_* agent")
+        variants.append((agent, ablation or None))
     if f.preset not in ("fast", "paper"):
         raise ConfigError(f"unknown preset {f.preset!r}; choose fast or paper")
     if f.num_seeds < 1:
@@ -103,11 +113,12 @@ def plan_runs(argv_flags) -> list[tuple]:
     for ab in f.ablations:
         if ab not in ABLATIONS:
             raise ConfigError(f"unknown ablation {ab!r}; choose from: {', '.join(ABLATIONS)}")
-    if f.ablations and not any(a.startswith("diffsr_") for a in f.agents):
+    if f.ablations and not any(a.startswith("diffsr_") for a, ab in variants if ab is None):
         raise ConfigError("--ablations change the Diff-SR representation: add a diffsr_* agent to --agents")
     tasks = [t for t in suite.tasks if not f.tasks or t.name in f.tasks]
-    variants = [(a, None) for a in f.agents] + [(a, ab) for a in f.agents if a.startswith("diffsr_")
-                                                for ab in f.ablations]
+    variants += [(a, ab) for a, none in list(variants) if none is None and a.startswith("diffsr_")
+                 for ab in f.ablations]
+    variants = list(dict.fromkeys(variants))
     return [(t, a if ab is None else f"{a}+{ab}",
              build_config(suite, t, a, f.preset, f.num_seeds, f.total_steps, f.eval_every, f.set, ab))
             for t in tasks for a, ab in variants]

@@ -82,12 +82,32 @@ def test_suite_resume_and_report_end_to_end(tmp_path):
     assert (out.parent / "results" / "cpu_pendulum_sac_rollout-300.gif").stat().st_size > 1000
 
 
+def test_an_ablation_runs_alone_when_named_in_agents():
+    """'--agents=diffsr_sac+features256' plans that ablation only; '--ablations' adds to every plain diffsr_* agent."""
+    from types import SimpleNamespace
+
+    from experiments.suite import plan_runs
+
+    flags = dict(suite="mbbl_spring", tasks=["halfcheetah"], preset="fast", num_seeds=2, total_steps=None,
+                 eval_every=None, set=[], ablations=[])
+    runs = plan_runs(SimpleNamespace(**flags, agents=["diffsr_sac+features256"]))
+    assert [a for _, a, _ in runs] == ["diffsr_sac+features256"]
+    assert runs[0][2].representation.feature_dim == 256
+    runs = plan_runs(SimpleNamespace(**{**flags, "ablations": ["features256", "rep_updates4"]},
+                                     agents=["sac", "diffsr_sac", "diffsr_sac+features256"]))
+    assert [a for _, a, _ in runs] == ["sac", "diffsr_sac", "diffsr_sac+features256", "diffsr_sac+rep_updates4"]
+    plain, = [c for _, a, c in runs if a == "diffsr_sac"]
+    assert plain.representation.feature_dim != 256 and plain.representation.updates_per_step == 1
+
+
 def test_bad_input_is_one_line_and_exit_2(tmp_path):
     for args, msg in [
         (["--suite=nope"], "unknown suite 'nope'; choose one of: mbbl"),
         (["--suite=cpu", "--tasks=hopper"], "unknown task 'hopper' in suite cpu; choose from: pendulum"),
         (["--suite=cpu", "--agents=sac,ppo"], "unknown agent 'ppo'; choose one of:"),
         (["--suite=cpu", "--set=nonsense=1"], "no config field 'nonsense'"),
+        (["--suite=cpu", "--agents=diffsr_sac+nope"], "unknown ablation 'nope' in --agents=diffsr_sac+nope"),
+        (["--suite=cpu", "--agents=sac+features256"], "ablations change the Diff-SR representation"),
     ]:
         p = _run(["experiments.suite", f"--root={tmp_path / 'r'}", *args], timeout=120)
         assert p.returncode == 2 and msg in p.stderr, (args, p.stderr)

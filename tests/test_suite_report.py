@@ -182,3 +182,14 @@ def test_report_attributes_and_flags_unfinished_suite_runs(tmp_path):
     aggregate = text[text.index("## Aggregate"):text.index("## The representation")]
     assert "| diffsr_sac | 1 |" in aggregate and "| diffsr_sac+frozen_psi | 0 | n/a |" in aggregate
     assert "| diffsr_sac+frozen_psi (unfinished: 2,000 frames) |" in text
+
+
+def test_committed_run_logs_regenerate_their_results_rows(tmp_path):
+    """The raw logs kept under results/runs/ rebuild the rows RESULTS.md quotes from them (features256)."""
+    p = _run(["experiments.report", os.path.join(ROOT, "results", "runs", "suites", "mbbl_spring"),
+              f"--out={tmp_path / 'R.md'}"], timeout=300)
+    assert p.returncode == 0, p.stderr
+    row = "| diffsr_sac+features256 | representation.feature_dim=256 | 4 | 2,614.9 ± 837.5 | 2,531.1 [1,780.1, 3,617.3] |"
+    assert row in (tmp_path / "R.md").read_text()
+    with open(os.path.join(ROOT, "RESULTS.md")) as f:
+        assert row in f.read()

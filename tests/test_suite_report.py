@@ -189,7 +189,8 @@ def test_committed_run_logs_regenerate_their_results_rows(tmp_path):
     p = _run(["experiments.report", os.path.join(ROOT, "results", "runs", "suites", "mbbl_spring"),
               f"--out={tmp_path / 'R.md'}"], timeout=300)
     assert p.returncode == 0, p.stderr
-    row = "| diffsr_sac+features256 | representation.feature_dim=256 | 4 | 2,614.9 ± 837.5 | 2,531.1 [1,780.1, 3,617.3] |"
+    row = ("| diffsr_sac+features256 | representation.feature_dim=256 | 4 | 2,614.9 ± 837.5 "
+           "| 2,531.1 [1,780.1, 3,617.3] |")
     assert row in (tmp_path / "R.md").read_text()
     with open(os.path.join(ROOT, "RESULTS.md")) as f:
         assert row in f.read()

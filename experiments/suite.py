@@ -94,7 +94,7 @@ def plan_runs(argv_flags) -> list[tuple]:
             raise ConfigError(f"unknown task {t!r} in suite {suite.name}; choose from: {', '.join(names)}")
     if not f.agents:
         raise ConfigError("--agents is empty; pass e.g. --agents=diffsr_sac,sac")
-    variants = []  # (agent, ablation or None), in the order given, each once
+    variants = []  # (agent, ablation or None), in the order given
     for name in f.agents:
         agent, _, ablation = name.partition("+")
         if agent not in AGENTS:
@@ -113,12 +113,11 @@ def plan_runs(argv_flags) -> list[tuple]:
     for ab in f.ablations:
         if ab not in ABLATIONS:
             raise ConfigError(f"unknown ablation {ab!r}; choose from: {', '.join(ABLATIONS)}")
-    if f.ablations and not any(a.startswith("diffsr_") for a, ab in variants if ab is None):
+    plain_diffsr = [a for a, ab in variants if ab is None and a.startswith("diffsr_")]
+    if f.ablations and not plain_diffsr:
         raise ConfigError("--ablations change the Diff-SR representation: add a diffsr_* agent to --agents")
+    variants = list(dict.fromkeys(variants + [(a, ab) for a in plain_diffsr for ab in f.ablations]))
     tasks = [t for t in suite.tasks if not f.tasks or t.name in f.tasks]
-    variants += [(a, ab) for a, none in list(variants) if none is None and a.startswith("diffsr_")
-                 for ab in f.ablations]
-    variants = list(dict.fromkeys(variants))
     return [(t, a if ab is None else f"{a}+{ab}",
              build_config(suite, t, a, f.preset, f.num_seeds, f.total_steps, f.eval_every, f.set, ab))
             for t in tasks for a, ab in variants]

@@ -60,7 +60,7 @@ def build(agent: str, denoise_steps: int | None, chunk: int):
     trainer = Trainer(cfg)
     t0 = time.perf_counter()
     runner = jax.jit(trainer.init)(jax.random.PRNGKey(0))
-    fill = jax.jit(lambda r: trainer.run_iterations(r, 0, warm)[0])
+    fill = jax.jit(lambda r: trainer.run_iterations(r, 0, warm, warmup_iters=trainer.warmup_in(0, warm))[0])
     run = jax.jit(lambda r, t: trainer.run_iterations(r, t, chunk)).lower(runner, jnp.int32(warm)).compile()
     act = jax.jit(lambda s, o, k: trainer.agent.act(s, o, k, False))
     obs = trainer.normalize(runner.obs_stats, runner.env_state.obs[:1])

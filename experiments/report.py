@@ -178,6 +178,18 @@ def _md_table(header, rows) -> list[str]:
     return ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)] + ["| " + " | ".join(r) + " |" for r in rows]
 
 
+def env_description(env: dict) -> str:
+    """The env of a run's config as the report names it: backend and MuJoCo solver setting (``env.physics``; runs
+    written before the field ran the env's own, ``native``) where they apply."""
+    name = env["name"]
+    physics = f"{env.get('physics', 'native')} physics"
+    if name.startswith("brax/"):
+        return f"`{name}` ({env['backend']}" + (f", {physics})" if env["backend"] == "mjx" else ")")
+    if name.startswith("playground/"):
+        return f"`{name}` ({physics}" + (f", MuJoCo {env['impl']})" if env.get("impl", "jax") != "jax" else ")")
+    return f"`{name}`"
+
+
 def _task_meta(run):
     from experiments.suites import SUITES
 
@@ -257,7 +269,7 @@ def build_report(runs: list[dict], plot_dir: str, plot_rel: str, command: str, r
         paper = meta.paper_scores() if meta else {}
         cfg = any_run["config"]
         env = cfg["env"]
-        env_desc = f"`{env['name']}`" + (f" ({env['backend']})" if env["name"].startswith("brax/") else "")
+        env_desc = env_description(env)
         if env["pomdp"]:
             env_desc += f", partially observable (velocities dropped, last {env['pomdp_history']} obs)"
         if env["episode_length"]:

@@ -45,9 +45,8 @@ FLAGS = flags.FLAGS
 def build_config(suite, task, agent: str, preset: str, num_seeds: int, total_steps=None, eval_every=None, sets=(),
                  ablation: str | None = None):
     """The run config: agent preset <- suite protocol <- task overrides <- ablation <- flags. Raises ConfigError."""
-    from diffsr_jax.training.budget import replay_capacity
     from diffsr_jax.config import get_field, set_fields
-    from diffsr_jax.training.validate import ConfigError, validate_config
+    from diffsr_jax.training.validate import ConfigError, fix_at_first_start, validate_config
     from experiments.suites import ABLATIONS, parse_value
 
     try:
@@ -73,8 +72,7 @@ def build_config(suite, task, agent: str, preset: str, num_seeds: int, total_ste
             raise ConfigError(f"--set {item}: {e}") from None
     set_fields(cfg, overrides)
     validate_config(cfg)
-    with cfg.unlocked():
-        cfg.replay.capacity = replay_capacity(cfg)  # as the launcher: fixed at the first start
+    fix_at_first_start(cfg)  # as the launcher
     return cfg
 
 

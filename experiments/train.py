@@ -57,7 +57,8 @@ flags.DEFINE_string("compile_cache", DEFAULT_CACHE_DIR,
                     "persistent XLA compilation cache dir ('' disables)")
 flags.DEFINE_bool("tensorboard", True, "write TensorBoard events")
 flags.DEFINE_bool("resume", False, "continue the run in --logdir from its latest checkpoint (uses its config.json; "
-                  "only --total_steps, --config.run.devices and --config.run.cpu_devices may differ from it)")
+                  "only --total_steps, --config.run.devices, --config.run.cpu_devices and "
+                  "--config.run.command_buffers may differ from it)")
 flags.DEFINE_bool("render_final", False, "at the end of the run, write episode 0 of the first seed's final "
                   "evaluation as rollout-<frames>.html (Brax) or .gif (Playground, gymnax) in --logdir")
 flags.DEFINE_bool("overwrite", False, "replace an existing run in --logdir")
@@ -94,7 +95,7 @@ def resolve_config():
 CONVENIENCE_FLAGS = {"env": "env.name", "num_seeds": "run.num_seeds", "seed": "run.seed",
                      "total_steps": "run.total_steps", "eval_every": "run.eval_every"}  # flag -> config field
 # a resumed run may extend its budget and run on other devices; everything else must match
-RESUMABLE_FIELDS = ("run.total_steps", "run.devices", "run.cpu_devices")
+RESUMABLE_FIELDS = ("run.total_steps", "run.devices", "run.cpu_devices", "run.command_buffers")
 DERIVED_FIELDS = ("replay.capacity",)  # fixed at the first start, not chosen by the user
 
 
@@ -170,7 +171,7 @@ def main(argv):
     from diffsr_jax.training.memory import free_memory_bytes, replay_memory
     from diffsr_jax.training.budget import replay_capacity
     from diffsr_jax.training.devices import place_members
-    from diffsr_jax.training.validate import ConfigError, check_logdir, validate_config
+    from diffsr_jax.training.validate import ConfigError, check_logdir, fix_at_first_start, validate_config
 
     config = resolve_config()
     if FLAGS.resume and not FLAGS.logdir:
@@ -184,8 +185,7 @@ def main(argv):
         else:
             sweep_specs = FLAGS.sweep
             validate_config(config)
-            with config.unlocked():  # fix the replay size now, so a resumed run with more steps can restore it
-                config.replay.capacity = replay_capacity(config)
+            fix_at_first_start(config)  # replay size and physics: what a resumed run restores
         validate_config(config)
         # first, before JAX computes anything (building the agent or the env does): lay the members over devices
         from diffsr_jax.training.members import parse_sweeps

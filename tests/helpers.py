@@ -31,15 +31,20 @@ def rollout(env, actions, key=0, mode="every_step", pool_size=4, refill_every=10
     first = lambda tree: jax.tree_util.tree_map(lambda x: x[0], tree)  # noqa: E731
 
     def body(carry, xs):
-        s, pool = carry
-        a, t, k = xs
+        s, pool, _ = carry
+        a, k = xs
         s, res = env.step(s, a)
-        s, pool, _ = ar(one(s), res.done[None], pool, k, t)
+        s, pool, _ = ar(one(s), res.done[None], pool, k)
         s = first(s)
-        return (s, pool), (res, s)
+        return (s, pool, k), (res, s)
 
-    xs = (actions, jnp.arange(actions.shape[0]), jax.random.split(k_run, actions.shape[0]))
-    return state, jax.jit(lambda xs: jax.lax.scan(body, (state, ar.init(k_pool)), xs))(xs)
+    def refill(carry):  # at the start of each block, from the key of the last step
+        s, pool, k = carry
+        return s, (ar.refill(pool, jax.random.fold_in(k, 1)) if pool is not None else None), k
+
+    xs = (actions, jax.random.split(k_run, actions.shape[0]))
+    (s, pool, _), ys = jax.jit(lambda xs: ar.scan(body, (state, ar.init(k_pool), k_run), xs, refill))(xs)
+    return state, ((s, pool), ys)
 
 
 def run_rows(logdir):

@@ -133,15 +133,18 @@ def _batch_rollout(env, mode, pool_size, refill_every, num_envs=2, iters=48):
     k0, k1, k2 = jax.random.split(jax.random.PRNGKey(0), 3)
     states = jax.vmap(env.reset)(jax.random.split(k0, num_envs))
 
-    def body(carry, xs):
-        s, pool = carry
-        t, k = xs
+    def body(carry, k):
+        s, pool, _ = carry
         s, res = jax.vmap(env.step)(s, jnp.zeros((num_envs, 1)))
-        s, pool, reused = ar(s, res.done, pool, k, t)
-        return (s, pool), (res.done, s.obs, reused)
+        s, pool, reused = ar(s, res.done, pool, k)
+        return (s, pool, k), (res.done, s.obs, reused)
 
-    xs = (jnp.arange(iters), jax.random.split(k2, iters))
-    _, (done, obs, reused) = jax.jit(lambda xs: jax.lax.scan(body, (states, ar.init(k1)), xs))(xs)
+    def refill(carry):  # the trainer's nested scan: a fresh pool at the start of every block
+        s, pool, k = carry
+        return s, (ar.refill(pool, jax.random.fold_in(k, 1)) if pool is not None else None), k
+
+    xs = jax.random.split(k2, iters)
+    _, (done, obs, reused) = jax.jit(lambda xs: ar.scan(body, (states, ar.init(k1), k1), xs, refill))(xs)
     done, obs = np.asarray(done), np.asarray(obs)
     return obs[done], int(np.asarray(reused).sum())  # the first observation of every new episode
 

@@ -4,6 +4,11 @@
     bash benchmarks/gpu/run.sh --dry_run --stage=all --out=/tmp/gpu_dry   # here: the whole plan at toy sizes on CPU
 
 Stages (``--stage``; ``all`` runs them in order):
+  profile           where one iteration goes (benchmarks/iteration_profile.py): Diff-SR-SAC's and SAC's ``paper``
+                    presets on brax/halfcheetah (mjx) at 1 and 64 seeds, the env's own (native) vs the light physics,
+                    XLA command buffers off vs over loops too, the HLO census of the learning chunk, and a
+                    jax.profiler summary of the top kernels; the variants run in priority order (PROFILE_RUNS) within
+                    --profile_budget_s (one call of at most 8 minutes) -> profile.{json,md}, profile_<label>.{json,md}
   update_cost       ms per update of every ``paper`` preset (halfcheetah sizes) at full float32 matmul precision,
                     Diff-SR-SAC's and SAC's also at ``default`` (TF32 on a GPU), next to this project's CPU numbers
                     (CPU_REFERENCE) as a ratio -> update_cost.{json,md}
@@ -11,10 +16,11 @@ Stages (``--stage``; ``all`` runs them in order):
   seeds_sac         (Diff-SR-SAC paper preset and SAC paper preset, brax/halfcheetah mjx) -> seeds_<agent>.{json,md}
   memory            peak device memory of 16 seeds x a 1M-transition replay on halfcheetah, run state donated to
                     the chunk or not -> memory.{json,md}
-  run               Diff-SR-SAC's and SAC's ``paper`` presets, 8 seeds, 20k steps on brax/halfcheetah (mjx) through
-                    experiments.suite; stopped by SIGTERM (checkpointed) before the command's limit and continued by
-                    the next call while the machine is warm (runs live in --runs_root on that machine); writes a
-                    RESULTS-style report of what has run -> run_RESULTS.md, run_status.json, run_<agent>.jsonl
+  run               Diff-SR-SAC's ``paper`` preset, 8 seeds x 200k frames on brax/halfcheetah (mjx, light physics)
+                    through experiments.suite, aimed at one call (the iteration target: <= 3 ms at one seed); stopped
+                    by SIGTERM (checkpointed) before the command's limit and continued by the next call while the
+                    machine is warm (runs live in --runs_root on that machine); writes a RESULTS-style report of what
+                    has run -> run_RESULTS.md, run_status.json, run_<agent>.jsonl
 Every stage writes JSON + markdown into --out (flat: the device tool brings back files two folders down at most).
 Copy them to benchmarks/results/gpu/ and record the numbers in WORKSPACE.md. With ``--out=benchmarks/results/gpu``
 (the results travel with the working tree) a stage already measured there is kept, so the plan goes on where an
@@ -23,8 +29,9 @@ earlier slot stopped.
 Measured on the H100 (2026-11-24, jax 0.11.2): update_cost ~6 min (the six presets at ``highest`` 5 min 15 s,
 ``default`` for two 36 s); each seed count of a seeds stage compiles in 65-95 s, then 2-8 s per 200-iteration
 chunk; memory needs more than 140 s; a Diff-SR-SAC paper iteration (env step + update) takes ~11 ms at 1 seed and
-~30 ms at 16 seeds, the update 1.7 ms of it, hence the run stage's 20k steps: 200k would need over 40
-device-minutes, more than a session is lent.
+~30 ms at 16 seeds, the update 1.7 ms of it: the physics step (MuJoCo's default solver, a while loop) and host
+waits took the rest, hence the light physics and a learning chunk with no branch (issue "latency floor"), which
+the profile stage measures first.
 """
 
 from __future__ import annotations
@@ -41,7 +48,17 @@ import time
 from absl import app, flags
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-STAGES = ("update_cost", "seeds_diffsr_sac", "seeds_sac", "memory", "run")
+STAGES = ("profile", "update_cost", "seeds_diffsr_sac", "seeds_sac", "memory", "run")
+# the profile stage's variants, most wanted first: (label, agent, physics, command buffers, seed counts)
+PROFILE_RUNS = (
+    ("diffsr_sac_light", "diffsr_sac", "light", "default", "1,64"),
+    ("diffsr_sac_native", "diffsr_sac", "native", "default", "1,64"),
+    ("sac_light", "sac", "light", "default", "1,64"),
+    ("diffsr_sac_light_loops", "diffsr_sac", "light", "loops", "1,64"),
+    ("sac_native", "sac", "native", "default", "1"),
+    ("diffsr_sac_light_off", "diffsr_sac", "light", "off", "1"),
+    ("sac_light_loops", "sac", "light", "loops", "1,64"),
+)
 PAPER_PRESETS = ("diffsr_sac", "diffsr_td3", "sac", "td3", "polygrad", "diffusion_planner")
 # this project's CPU numbers (2-core dev machine), the first file holding a preset wins: quiet-machine runs first,
 # then the all-presets run taken under load (polygrad and the planner are only there)
@@ -53,16 +70,21 @@ flags.DEFINE_bool("dry_run", False, "toy sizes on CPU: the whole plan in a few m
 flags.DEFINE_string("out", "benchmarks/results/gpu", "where each stage writes its JSON + markdown")
 flags.DEFINE_string("runs_root", "/tmp/diffsr_gpu_runs", "run stage: where the runs live (kept between calls on a "
                     "warm machine)")
-flags.DEFINE_integer("budget_s", 480, "run stage: seconds before the suite is stopped (SIGTERM: checkpoint, exit)")
+flags.DEFINE_integer("budget_s", 500, "run stage: seconds before the suite is stopped (SIGTERM: checkpoint, exit)")
+flags.DEFINE_integer("profile_budget_s", 450, "profile stage: seconds for all its variants (a variant is started only "
+                     "with at least --profile_min_s left, and stopped at the budget)")
+flags.DEFINE_integer("profile_min_s", 75, "profile stage: seconds a variant needs at least (compile included)")
 FLAGS = flags.FLAGS
 
 
-def _python(module: str, *args: str, timeout: float | None = None, budget: float | None = None) -> int:
+def _python(module: str, *args: str, timeout: float | None = None, budget: float | None = None,
+            env: dict | None = None) -> int:
     """Run ``python -m module args`` from the repo root, its output streamed; SIGTERM after ``budget`` seconds (the
-    launchers checkpoint and exit on it), SIGKILL after ``timeout``. Returns the exit code."""
+    launchers checkpoint and exit on it), SIGKILL after ``timeout``; ``env``: extra environment variables. Returns the
+    exit code."""
     cmd = [sys.executable, "-m", module, *args]
     print("$ " + " ".join(cmd), flush=True)
-    p = subprocess.Popen(cmd, cwd=ROOT, env=dict(os.environ, PYTHONPATH=os.pathsep.join(
+    p = subprocess.Popen(cmd, cwd=ROOT, env=dict(os.environ, **(env or {}), PYTHONPATH=os.pathsep.join(
         filter(None, [os.environ.get("PYTHONPATH"), ROOT]))))
     try:
         return p.wait(timeout=budget)
@@ -108,6 +130,60 @@ def cpu_reference() -> dict:
         for r in data["results"]:
             ref.setdefault(r["preset"], (r["ms_per_update"], path, data.get("machine", {}).get("device", "cpu")))
     return ref
+
+
+def stage_profile(out: str, dry: bool, budget_s: float, min_s: float) -> None:
+    """The PROFILE_RUNS in order, each a subprocess (command buffers are an XLA flag, read when JAX starts) sharing
+    one compilation cache, until the budget is spent; then profile.{json,md} gathers what was measured."""
+    from diffsr_jax.training.devices import xla_flags_with_command_buffers
+
+    t_end, cache = time.time() + budget_s, os.path.join(out, ".profile_cache") if dry else "/tmp/diffsr_profile_cache"
+    if dry:  # toy sizes on CPU: gymnax has no MuJoCo solver, so both physics labels run its one physics
+        common = ["--preset=fast", "--env=gymnax/Pendulum-v1", "--reps=3", "--census_iters=4"]
+    else:
+        common = ["--preset=paper", "--env=brax/halfcheetah", "--reps=50", "--census_iters=8"]
+    skipped = []
+    for i, (label, agent, physics, buffers, seeds) in enumerate(PROFILE_RUNS):
+        if _measured(out, f"profile_{label}"):
+            continue
+        left = t_end - time.time()
+        if left < min_s:
+            skipped.append(label)
+            continue
+        seeds = "1,2" if dry and "," in seeds else ("1" if dry else seeds)
+        sets = "" if dry else f"--set=env.physics={physics}"
+        trace = [f"--profile_dir={os.path.join(out, '.trace')}"] if i == 0 else []
+        flags_env = {"XLA_FLAGS": xla_flags_with_command_buffers(os.environ.get("XLA_FLAGS", ""), buffers)}
+        _python("benchmarks.iteration_profile", f"--agent={agent}", *common, f"--num_seeds={seeds}",
+                *([sets] if sets else []), *trace, f"--compile_cache={cache}", f"--out={out}", f"--name=profile_{label}",
+                budget=left, timeout=30, env=flags_env)
+    rows, results = [], []
+    for label, agent, physics, buffers, _ in PROFILE_RUNS:
+        path = os.path.join(out, f"profile_{label}.json")
+        if not os.path.exists(path):
+            continue
+        with open(path) as f:
+            data = json.load(f)
+        for r in data.get("results", []):
+            r = {**r, "label": label, "physics": physics, "command_buffers": buffers}
+            results.append(r)
+            rows.append(f"| {label} | {r.get('num_seeds')} | {_ms(r, 'iteration')} | {_ms(r, 'env_step')} | "
+                        f"{_ms(r, 'learner_update')} | {r.get('env_frames_per_s', float('nan')):.0f} | "
+                        f"{r.get('census', {}).get('kernels_per_iteration', float('nan')):.0f} | "
+                        f"{len(r.get('census', {}).get('conditionals', []))} | "
+                        f"{len(r.get('census', {}).get('unbounded_loops', []))} |")
+    md = "\n".join(["# Where one iteration goes (brax/halfcheetah mjx, paper presets)" if not dry else
+                    "# Where one iteration goes (dry run)", "",
+                    "| variant | seeds | ms/iteration | env step ms | update ms | env frames/s | kernels/iteration | "
+                    "conditionals | unbounded loops |", "|---|---|---|---|---|---|---|---|---|", *rows, "",
+                    f"Not measured (budget spent): {', '.join(skipped)}" if skipped else "Every variant measured."])
+    _write(out, "profile", {"results": results, "not_measured": skipped}, md)
+    print(md, flush=True)
+
+
+def _ms(row: dict, part: str) -> str:
+    v = row.get("ms", {}).get(part)
+    return "-" if v is None else f"{v:.2f}"
 
 
 def stage_update_cost(out: str, dry: bool) -> None:
@@ -162,8 +238,8 @@ def stage_run(out: str, dry: bool, runs_root: str, budget_s: int) -> None:
         suite = ["--suite=cpu", "--tasks=pendulum", "--agents=sac,diffsr_sac", "--preset=fast", "--num_seeds=2",
                  "--total_steps=600", "--eval_every=300", "--set=run.warmup_steps=300,run.eval_episodes=2"]
     else:  # SAC first: the cheaper one is certain to finish
-        suite = ["--suite=mbbl", "--tasks=halfcheetah", "--agents=sac,diffsr_sac", "--preset=paper", "--num_seeds=8",
-                 "--total_steps=20000"]
+        suite = ["--suite=mbbl", "--tasks=halfcheetah", "--agents=diffsr_sac", "--preset=paper", "--num_seeds=8",
+                 "--total_steps=200000", "--set=env.backend=mjx,env.physics=light"]
     t0 = time.time()
     code = _python("experiments.suite", *suite, f"--root={runs_root}", budget=budget_s, timeout=90)
     suite_dir = os.path.join(runs_root, suite[0].split("=")[1])
@@ -192,7 +268,10 @@ def main(_):
     for stage in stages:
         print(f"== stage {stage}{' (dry run)' if FLAGS.dry_run else ''}", flush=True)
         t0 = time.time()
-        if stage == "update_cost":
+        if stage == "profile":
+            if not _measured(out, "profile"):
+                stage_profile(out, FLAGS.dry_run, FLAGS.profile_budget_s, FLAGS.profile_min_s)
+        elif stage == "update_cost":
             stage_update_cost(out, FLAGS.dry_run)
         elif stage.startswith("seeds_"):
             if not _measured(out, stage):

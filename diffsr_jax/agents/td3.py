@@ -88,14 +88,13 @@ class TD3:
     def update_actor_critic(self, state: TD3State, batch, key, update_idx):
         (_, c_info), grads = jax.value_and_grad(self.critic_loss, has_aux=True)(state.critic.params, state, batch, key)
         state = state.replace(critic=state.critic.apply_gradients(grads))
-        # update_idx is the same for every vmapped seed, so this stays a real branch under vmap
-        state, a_info = jax.lax.cond(
-            update_idx % self.cfg.policy_delay == 0,
-            lambda s: self.delayed_update(s, batch),
-            lambda s: (s, {"actor_loss": jnp.zeros(())}),
-            state,
-        )
-        return state, {**c_info, **a_info}
+        # masked, not a lax.cond: a branch would make a GPU wait for its predicate at every update; the actor step is
+        # computed at every update and kept at every policy_delay-th (the values a branch gives, policy_delay times
+        # the actor's share of the work)
+        delayed, a_info = self.delayed_update(state, batch)
+        keep = update_idx % self.cfg.policy_delay == 0
+        state = jax.tree_util.tree_map(lambda new, old: jnp.where(keep, new, old), delayed, state)
+        return state, {**c_info, "actor_loss": jnp.where(keep, a_info["actor_loss"], 0.0)}
 
     def update(self, state: TD3State, sampler, key, update_idx):
         """The critic's feature learning, then one TD3 critic step (and, every policy_delay, the actor's)."""

@@ -51,8 +51,14 @@ def default_config() -> ml_collections.ConfigDict:
 
 def stored_config(saved: dict) -> ml_collections.ConfigDict:
     """A run's config.json (grouped) as a config: its values over today's defaults, so a run started before a field
-    existed resumes with that field's default (which is what the run did)."""
+    existed resumes with that field's default (which is what the run did), or with ``legacy.BEFORE_FIELD``'s value
+    where today's default would change what it computes."""
+    from diffsr_jax.config.legacy import BEFORE_FIELD
+
     c = default_config()
+    for (group, field), value in BEFORE_FIELD.items():
+        if isinstance(saved.get(group), dict) and field not in saved[group]:
+            c[group][field] = value
     for group, fields in saved.items():
         if group in c and isinstance(fields, dict):
             c[group].update(fields)

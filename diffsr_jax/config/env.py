@@ -11,6 +11,9 @@ def env_defaults() -> ml_collections.ConfigDict:
     g = ml_collections.ConfigDict()
     g.name = "gymnax/Pendulum-v1"  # <family>/<name>: brax/<name>, playground/<Name>, gymnax/<name>
     g.backend = "mjx"  # brax backend: mjx, generalized, positional, spring
+    g.physics = "auto"  # MuJoCo solver (brax mjx, playground): native (the env's own) | light (1 iteration, 4 line-search
+    #                     iterations, no Euler damping) | auto: light where measured faithful (envs.physics), else native
+    g.impl = "jax"  # playground's MuJoCo implementation: jax | warp (MuJoCo Warp, on a GPU; jax itself stays on the CPU)
     g.episode_length = 0  # env frames per episode; 0: the env's own time limit
     g.action_repeat = 1  # env frames per agent decision (rewards summed; a termination ends the repeat)
     g.early_termination = True  # brax ant/hopper/humanoid/walker2d end an episode on falling (the paper's -ET tasks)
@@ -25,6 +28,7 @@ def env_defaults() -> ml_collections.ConfigDict:
 
 def validate_env(config) -> None:
     from diffsr_jax.envs import AUTO_RESET_MODES
+    from diffsr_jax.envs.physics import PHYSICS
     from diffsr_jax.envs.registry import ENV_FAMILIES, validate_env_name
 
     g = config.env
@@ -39,6 +43,19 @@ def validate_env(config) -> None:
     spec = ENV_FAMILIES[family]
     if spec.backends:
         f.choice("backend", spec.backends)
+    f.choice("physics", PHYSICS)
+    if g.physics == "light" and not spec.light_physics(g.backend):
+        f.fail("physics", f"=light: the light MuJoCo solver setting applies to Brax's mjx backend and Playground envs, "
+               f"not {g.name}{f' on the {g.backend} backend' if spec.backends else ''}; use native or auto")
+    f.choice("impl", ("jax", "warp"))
+    if g.impl != "jax":
+        if not spec.impls:
+            f.fail("impl", f"={g.impl}: only playground envs choose their MuJoCo implementation; drop it")
+        import importlib.util
+
+        if importlib.util.find_spec("warp") is None:
+            f.fail("impl", "=warp needs MuJoCo Warp on a GPU: pip install warp-lang (mujoco-mjx's [warp] extra), or "
+                   "use impl=jax")
     if g.pomdp and not spec.pomdp_supported(name):
         f.fail("pomdp", f"=True: the velocity layout of {g.name} is unknown; use one of "
                f"{', '.join(pomdp_names())} or set config.env.pomdp=False")

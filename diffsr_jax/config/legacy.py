@@ -43,3 +43,8 @@ def grouped(flat: dict) -> dict:
         group, field = FLAT_TO_GROUPED[k].split(".")
         out.setdefault(group, {})[field] = 1.0 - v if k == "model_ema" else v
     return out
+
+
+BEFORE_FIELD = {("env", "physics"): "native"}
+"""(group, field) -> what a run written before that field existed ran with, where today's default differs (``auto``
+may mean ``light``)."""

@@ -27,6 +27,8 @@ def run_defaults() -> ml_collections.ConfigDict:
     g.devices = 0  # devices the members (seeds x settings) are laid over: 0 = all that divide them evenly
     g.cpu_devices = 0  # a CPU-only host split into this many XLA devices (0 = auto: one per core, up to the members)
     g.matmul_precision = "highest"  # default | high | highest: full float32 (TF32 is known to destabilise RL on GPUs)
+    g.command_buffers = "default"  # XLA GPU command buffers (CUDA graphs): default | off | loops (while loops and
+    #                                conditionals captured too); set before JAX starts, a CPU ignores it
     return g
 
 
@@ -41,7 +43,7 @@ def replay_defaults() -> ml_collections.ConfigDict:
 
 def validate_run(config) -> None:
     from diffsr_jax.training.budget import frames_per_iteration
-    from diffsr_jax.training.devices import MATMUL_PRECISIONS
+    from diffsr_jax.training.devices import COMMAND_BUFFERS, MATMUL_PRECISIONS
 
     f = Fields(config.run, "run")
     f.integer("total_steps", "eval_every", "eval_episodes", "updates_per_step", "num_seeds", "checkpoint_every",
@@ -49,6 +51,7 @@ def validate_run(config) -> None:
     f.integer("warmup_steps", "seed", minimum=0)
     f.choice("nan_policy", ("stop", "drop"))
     f.choice("matmul_precision", MATMUL_PRECISIONS)
+    f.choice("command_buffers", tuple(COMMAND_BUFFERS))
     f.integer("devices", "cpu_devices", minimum=0)
     fpi = frames_per_iteration(config)
     if config.run.total_steps < fpi:

@@ -6,8 +6,10 @@ pays one reset per env per step: on MJX and Playground a reset is a physics forw
 ``cond`` on the batched ``done`` turns into a select that computes both sides anyway. Caching one first state
 (Brax's wrapper) is free but starts every episode the same way.
 
-``AutoReset(mode="pool")`` keeps a pool of ``size`` fresh initial states, refilled every ``refill_every``
-iterations by a real ``lax.cond`` on the (unbatched) iteration index. Envs whose episode ended take the pool's
+``AutoReset(mode="pool")`` keeps a pool of ``size`` fresh initial states, refilled at the start of every block of
+at most ``refill_every`` iterations: the trainer runs a chunk's iterations as a nested scan of such blocks
+(``blocks``), so a refill is no branch (a ``lax.cond`` would make a GPU wait for its predicate on every iteration).
+Envs whose episode ended take the pool's
 next unused states in order (a gather and a select, no physics). Each episode starts from a distinct fresh state
 as long as at most ``size`` episodes end between two refills; beyond that the pool is reused cyclically and the
 count of such starts is reported (``reused``) so it shows in the metrics.
@@ -63,13 +65,42 @@ class AutoReset:
             return envs, None
         return envs, ResetPool(jax.tree_util.tree_map(lambda x: x[num_envs:], states), jnp.zeros((), jnp.int32))
 
-    def __call__(self, states: EnvState, done, pool: ResetPool | None, key, t):
-        """Envs (n,) whose episode ended (``done`` (n,) bool) start a new one. ``t``: the iteration index
-        (unbatched). Returns (states, pool, reused: () number of starts from an already used pool state)."""
+    def refill(self, pool: ResetPool, key) -> ResetPool:
+        """A pool of fresh states in place of ``pool``."""
+        del pool
+        return self.init(key)
+
+    def blocks(self, num_iters: int) -> tuple[int, int, int]:
+        """How ``num_iters`` iterations split into refill blocks: (block length, full blocks, tail). The fewest
+        blocks of at most ``refill_every`` iterations; of equal length where they divide ``num_iters`` (one scan
+        body), else ``refill_every`` long and a shorter tail (a second copy of the iteration in the program)."""
+        n = int(num_iters)
+        count = -(-n // self.refill_every)
+        if n % count == 0:
+            return n // count, count, 0
+        return self.refill_every, n // self.refill_every, n % self.refill_every
+
+    def scan(self, body, carry, xs, refill):
+        """``lax.scan(body, carry, xs)`` with ``carry = refill(carry)`` at the start of every block (``blocks``) in
+        pool mode: a nested scan, no branch. ``xs`` leaves have the iterations as leading axis."""
+        if self.mode != "pool":
+            return jax.lax.scan(body, carry, xs)
+        n = jax.tree_util.tree_leaves(xs)[0].shape[0]
+        length, full, tail = self.blocks(n)
+        head = jax.tree_util.tree_map(lambda x: x[:full * length].reshape((full, length) + x.shape[1:]), xs)
+        carry, ys = jax.lax.scan(lambda c, xb: jax.lax.scan(body, refill(c), xb), carry, head)
+        ys = jax.tree_util.tree_map(lambda y: y.reshape((full * length,) + y.shape[2:]), ys)
+        if tail:
+            carry, ys_tail = jax.lax.scan(body, refill(carry), jax.tree_util.tree_map(lambda x: x[full * length:], xs))
+            ys = jax.tree_util.tree_map(lambda a, b: jnp.concatenate([a, b]), ys, ys_tail)
+        return carry, ys
+
+    def __call__(self, states: EnvState, done, pool: ResetPool | None, key):
+        """Envs (n,) whose episode ended (``done`` (n,) bool) start a new one. Returns (states, pool, reused: ()
+        number of starts from an already used pool state)."""
         if self.mode == "every_step":
             fresh = jax.vmap(self.env.reset)(jax.random.split(key, done.shape[0]))
             return select_where(done, fresh, states), pool, jnp.zeros((), jnp.int32)
-        pool = jax.lax.cond(t % self.refill_every == 0, lambda p: self.init(key), lambda p: p, pool)
         order = pool.cursor + jnp.cumsum(done.astype(jnp.int32)) - 1  # the k-th env that ended takes cursor + k
         fresh = jax.tree_util.tree_map(lambda x: x[order % self.size], pool.states)
         reused = jnp.sum(jnp.logical_and(done, order >= self.size).astype(jnp.int32))

@@ -30,11 +30,17 @@ class BraxLikeEnv(Env):
 
 
 class BraxEnv(BraxLikeEnv):
-    def __init__(self, name: str, backend: str = "mjx", max_episode_steps: int | None = None, **kwargs):
+    def __init__(self, name: str, backend: str = "mjx", max_episode_steps: int | None = None,
+                 physics: str = "native", **kwargs):
         from brax import envs
 
         self.name = f"brax/{name}"
         self._env = envs.get_environment(name, backend=backend, **kwargs)
+        self.physics = physics
+        if physics == "light":  # the env reads its system at every step: replace it on the unwrapped env
+            from diffsr_jax.envs.physics import light_brax_system
+
+            self._env.sys = light_brax_system(self._env.sys)
         # env.observation_size runs an un-jitted reset (slow); trace the shapes instead
         shape = jax.eval_shape(self._env.reset, jax.random.PRNGKey(0)).obs.shape
         self.obs_dim = int(np.prod(shape))
@@ -42,6 +48,13 @@ class BraxEnv(BraxLikeEnv):
         self.action_low = -np.ones(self.action_dim, np.float32)
         self.action_high = np.ones(self.action_dim, np.float32)
         self.max_episode_steps = int(max_episode_steps or 1000)
+
+    @property
+    def solver(self) -> dict:
+        """The solver settings that run (``envs.physics.solver_options``); {} off the mjx backend."""
+        from diffsr_jax.envs.physics import solver_options
+
+        return solver_options(self._env.sys.opt) if self._env.backend == "mjx" else {}
 
     @property
     def system(self):

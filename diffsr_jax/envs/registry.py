@@ -25,32 +25,40 @@ def _playground_names():
     return tuple(dm_control_suite.ALL_ENVS)
 
 
-def _build_gymnax(name, backend, max_steps, early_termination):
+def _build_gymnax(name, backend, max_steps, early_termination, physics, impl):
     from diffsr_jax.envs.gymnax_env import GymnaxEnv
 
     return GymnaxEnv(name, max_steps)
 
 
-def _build_brax(name, backend, max_steps, early_termination):
+def _build_brax(name, backend, max_steps, early_termination, physics, impl):
     from diffsr_jax.envs.brax_env import BraxEnv
 
     if backend not in BRAX_BACKENDS:
         raise ValueError(f"unknown brax backend {backend!r}; choose one of {', '.join(BRAX_BACKENDS)}")
     kwargs = {} if early_termination else {"terminate_when_unhealthy": False}
-    return BraxEnv(name, backend, max_steps, **kwargs)
+    return BraxEnv(name, backend, max_steps, physics=physics, **kwargs)
 
 
-def _build_playground(name, backend, max_steps, early_termination):
+def _build_playground(name, backend, max_steps, early_termination, physics, impl):
     from diffsr_jax.envs.playground_env import PlaygroundEnv
 
-    return PlaygroundEnv(name, max_steps)
+    return PlaygroundEnv(name, max_steps, physics=physics, impl=impl)
+
+
+# Brax MJX envs whose returns were measured the same under the light and the native solver settings (WORKSPACE.md,
+# "Physics faithfulness"); ``physics=auto`` runs them light. ant and humanoid are light already in Brax's own build.
+BRAX_LIGHT_FAITHFUL = ()
 
 
 @dataclasses.dataclass(frozen=True)
 class EnvFamily:
-    """names() -> valid names; build(name, backend, max_episode_steps, early_termination) -> Env; ``backends``: the
-    simulator backends it offers (empty: one); ``early_termination``: envs that can turn off termination on falling;
-    ``pomdp_supported(name)`` / ``velocity_indices(env, name)``: the velocity layout (see ``envs.pomdp``)."""
+    """names() -> valid names; build(name, backend, max_episode_steps, early_termination, physics, impl) -> Env;
+    ``backends``: the simulator backends it offers (empty: one); ``early_termination``: envs that can turn off
+    termination on falling; ``pomdp_supported(name)`` / ``velocity_indices(env, name)``: the velocity layout (see
+    ``envs.pomdp``); ``light_physics(backend)``: whether the light solver setting (``envs.physics``) applies;
+    ``light_by_default``: the envs ``physics=auto`` runs light; ``impls``: the MuJoCo implementations it can step
+    (``env.impl``; empty: not chosen here)."""
 
     names: Callable
     build: Callable
@@ -58,6 +66,9 @@ class EnvFamily:
     velocity_indices: Callable
     backends: tuple = ()
     early_termination: tuple = ()
+    light_physics: Callable = lambda backend: False
+    light_by_default: tuple = ()
+    impls: tuple = ()
 
 
 def _families() -> dict[str, EnvFamily]:
@@ -65,9 +76,10 @@ def _families() -> dict[str, EnvFamily]:
 
     return {
         "brax": EnvFamily(_brax_names, _build_brax, pomdp.brax_supported, pomdp.brax_velocity,
-                          BRAX_BACKENDS, ("ant", "hopper", "humanoid", "walker2d")),
+                          BRAX_BACKENDS, ("ant", "hopper", "humanoid", "walker2d"),
+                          light_physics=lambda backend: backend == "mjx", light_by_default=BRAX_LIGHT_FAITHFUL),
         "playground": EnvFamily(_playground_names, _build_playground, pomdp.playground_supported,
-                                pomdp.playground_velocity),
+                                pomdp.playground_velocity, light_physics=lambda backend: True, impls=("jax", "warp")),
         "gymnax": EnvFamily(lambda: GYMNAX_CONTINUOUS, _build_gymnax, pomdp.gymnax_supported, pomdp.gymnax_velocity),
     }
 
@@ -91,11 +103,24 @@ def validate_env_name(env: str) -> tuple[str, str]:
     return family, name
 
 
+def resolve_physics(env: str, backend: str, physics: str) -> str:
+    """``physics`` (auto, native, light) of ``env`` on ``backend`` as the setting that runs: ``auto`` is ``light`` for
+    the family's ``light_by_default`` envs where the setting applies, else ``native``."""
+    family, name = validate_env_name(env)
+    spec = ENV_FAMILIES[family]
+    if physics != "auto":
+        return physics
+    return "light" if spec.light_physics(backend) and name in spec.light_by_default else "native"
+
+
 def make_env(env: str, backend: str = "mjx", max_episode_steps: int | None = None, *, early_termination: bool = True,
-             pomdp: bool = False, pomdp_history: int = 3, action_repeat: int = 1):
+             pomdp: bool = False, pomdp_history: int = 3, action_repeat: int = 1, physics: str = "auto",
+             impl: str = "jax"):
     """Build an ``Env`` from its command-line name. ``max_episode_steps`` counts frames (default: the env's own
     limit); ``action_repeat`` frames per agent decision; ``early_termination=False`` turns off termination on
-    falling (brax ``terminate_when_unhealthy``); ``pomdp`` hides velocities and stacks ``pomdp_history`` observations."""
+    falling (brax ``terminate_when_unhealthy``); ``pomdp`` hides velocities and stacks ``pomdp_history`` observations;
+    ``physics``: the solver setting (``envs.physics``: auto, native, light); ``impl``: Playground's MuJoCo
+    implementation (jax, or warp on a GPU)."""
     if isinstance(action_repeat, bool) or not isinstance(action_repeat, int) or action_repeat < 1:
         raise ValueError(f"action_repeat must be an integer >= 1, got {action_repeat!r}")
     family, name = validate_env_name(env)
@@ -103,7 +128,11 @@ def make_env(env: str, backend: str = "mjx", max_episode_steps: int | None = Non
     if not early_termination and name not in spec.early_termination:
         raise ValueError(f"{env} has no termination on falling to turn off; early_termination=False applies to "
                          f"{', '.join(f'{family}/{n}' for n in spec.early_termination) or 'no env of its family'}")
-    base = spec.build(name, backend, max_episode_steps or None, early_termination)
+    physics = resolve_physics(env, backend, physics)
+    if physics == "light" and not spec.light_physics(backend):
+        raise ValueError(f"physics=light applies to Brax's mjx backend and Playground envs, not {env}"
+                         f"{f' on the {backend} backend' if spec.backends else ''}; use physics=native or auto")
+    base = spec.build(name, backend, max_episode_steps or None, early_termination, physics, impl)
     base.action_repeat = action_repeat
     if not pomdp:
         return base
@@ -116,4 +145,5 @@ def make_env_from_config(config):
     """The run's ``Env`` as ``config.env`` describes it."""
     e = config.env
     return make_env(e.name, e.backend, e.episode_length, early_termination=bool(e.early_termination),
-                    pomdp=bool(e.pomdp), pomdp_history=int(e.pomdp_history), action_repeat=int(e.action_repeat))
+                    pomdp=bool(e.pomdp), pomdp_history=int(e.pomdp_history), action_repeat=int(e.action_repeat),
+                    physics=e.physics, impl=e.impl)

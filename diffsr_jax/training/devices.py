@@ -19,6 +19,14 @@ from jax.sharding import Mesh, NamedSharding, PartitionSpec as P
 
 AXIS = "members"
 MATMUL_PRECISIONS = ("default", "high", "highest")  # jax.default_matmul_precision values
+# XLA GPU command buffers (CUDA graphs): which kinds of thunk a captured graph may hold. XLA's default leaves loops and
+# conditionals out, so each iteration of a while loop (and each conditional) launches its kernels from the host.
+COMMAND_BUFFERS = {
+    "default": None,  # XLA's own choice
+    "off": "",  # no CUDA graphs: every kernel launched from the host
+    "loops": "FUSION,CUBLAS,CUBLASLT,CUSTOM_CALL,CUDNN,WHILE,CONDITIONAL",  # loops and conditionals captured too
+}
+COMMAND_BUFFER_FLAG = "--xla_gpu_enable_command_buffer"
 
 
 def most_dividing(num_members: int, limit: int) -> int:
@@ -44,6 +52,28 @@ def configure_cpu_devices(count: int) -> bool:
         jax.config.update("jax_num_cpu_devices", count)
     except RuntimeError:
         return False
+    return True
+
+
+def xla_flags_with_command_buffers(flags: str, mode: str) -> str:
+    """``flags`` (an XLA_FLAGS string) with the command-buffer flag for ``mode`` (``COMMAND_BUFFERS``) in place of
+    any earlier one."""
+    kept = [f for f in flags.split() if not f.startswith(COMMAND_BUFFER_FLAG + "=")]
+    value = COMMAND_BUFFERS[mode]
+    return " ".join(kept + ([] if value is None else [f"{COMMAND_BUFFER_FLAG}={value}"]))
+
+
+def configure_command_buffers(mode: str) -> bool:
+    """Set XLA's GPU command buffers to ``mode`` (``run.command_buffers``; GPU only, a CPU ignores it). XLA reads its
+    flags when the first backend starts: returns False when one already has and the setting would change."""
+    from jax._src import xla_bridge
+
+    flags = xla_flags_with_command_buffers(os.environ.get("XLA_FLAGS", ""), mode)
+    if flags == os.environ.get("XLA_FLAGS", "").strip():
+        return True
+    if xla_bridge.backends_are_initialized():
+        return False
+    os.environ["XLA_FLAGS"] = flags
     return True
 
 
@@ -78,14 +108,15 @@ def over_members(fn, mesh: Mesh | None, in_axes, donate: tuple = ()):
     batched = jax.vmap(fn, in_axes=in_axes)
     if mesh is not None:
         specs = tuple(P(AXIS) if a == 0 else P() for a in in_axes)
-        # check_vma off: the members never interact, and lax.cond branches that differ in what varies per device
-        # (a fresh reset pool vs the carried one) are fine here
+        # check_vma off: the members never interact
         batched = jax.shard_map(batched, mesh=mesh, in_specs=specs, out_specs=P(AXIS), check_vma=False)
     return jax.jit(batched, donate_argnums=donate)
 
 
 def place_members(config, num_members: int) -> str:
-    """Split a CPU-only host into ``run.cpu_devices`` XLA devices (0: auto) and say where the members will run, e.g.
+    """Split a CPU-only host into ``run.cpu_devices`` XLA devices (0: auto), set the GPU command buffers
+    (``run.command_buffers``) and say where the members will run, e.g.
     'on 2 devices (cpu)'. Call before JAX computes anything in the process (the launchers do it first thing)."""
     configure_cpu_devices(cpu_device_count(int(config.run.cpu_devices), num_members))
+    configure_command_buffers(config.run.command_buffers)
     return describe(member_mesh(num_members, int(config.run.devices)))

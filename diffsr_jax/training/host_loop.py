@@ -218,8 +218,9 @@ def _loop(trainer, config, logdir, members, keys, hp, tensorboard, out, resume, 
     record_start(logdir, p.t_iter * trainer.frames_per_iter)
 
     # the run state is donated: the chunk updates it in place instead of keeping a copy (replay included)
-    compiled = functools.lru_cache(maxsize=None)(lambda n: over_members(
-        functools.partial(trainer.chunk, num_iters=n), mesh, in_axes=(0, None), donate=(0,)))
+    # one program per chunk shape (iterations, warm-up iterations among them): warm-up is static, not a branch
+    compiled = functools.lru_cache(maxsize=None)(lambda n, warm: over_members(
+        functools.partial(trainer.chunk, num_iters=n, warmup_iters=warm), mesh, in_axes=(0, None), donate=(0,)))
     every, ckpt_every = iterations(config, config.run.eval_every), iterations(config, config.run.checkpoint_every)
     fpi = trainer.frames_per_iter
     logger, progress = RunLogger(logdir, tensorboard), Progress(trainer.num_iters * fpi, out)
@@ -229,7 +230,7 @@ def _loop(trainer, config, logdir, members, keys, hp, tensorboard, out, resume, 
         with StopRequest() as stop:
             for n in remaining:
                 t0 = time.time()
-                runner, m = compiled(n)(p.runner, jnp.int32(p.t_iter))
+                runner, m = compiled(n, trainer.warmup_in(p.t_iter, n))(p.runner, jnp.int32(p.t_iter))
                 m = {k: np.asarray(v) for k, v in jax.block_until_ready(m).items()}
                 dt = time.time() - t0
                 frames = (p.t_iter + n) * fpi

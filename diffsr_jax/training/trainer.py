@@ -2,8 +2,12 @@
 
 Everything here is for ONE seed; seeds (and hyperparameter settings) are a ``jax.vmap`` axis laid over it.
 The per-iteration body (act, env step, auto-reset, replay insert, sample, updates, target updates) runs inside
-``lax.scan``; the iteration index ``t`` comes from the scan's xs, so it stays unbatched under ``vmap`` and
-the warm-up / delayed-update / reset-pool-refill branches remain real ``lax.cond`` branches rather than selects.
+``lax.scan``; the iteration index ``t`` comes from the scan's xs and stays unbatched under ``vmap``.
+
+No branch and no loop of unknown length in the compiled program (on a GPU each would copy its predicate to the host
+and wait): which iterations are the random warm-up is static (a chunk's warm-up iterations are a scan of their own,
+``warmup_in``), the reset pool is refilled at the start of each block of a nested scan (``AutoReset.blocks``), and
+TD3's delayed actor update is masked. ``benchmarks/hlo_census.py`` reads this from the compiled HLO (a test too).
 
 Units: one iteration = one decision in each of ``num_envs`` envs = ``num_envs * action_repeat`` env frames.
 Budgets in the config (``total_steps``, ``warmup_steps``, ``eval_every``, ``checkpoint_every``) count frames.
@@ -13,8 +17,9 @@ metrics and of finished training episodes), ``eval/...`` (deterministic-policy e
 (agent diagnostics on a replay batch at evaluation time).
 
 - ``Trainer.init(rng, hp)`` -> RunnerState
-- ``Trainer.chunk(runner, t0, num_iters)`` -> (RunnerState, metrics): iterations t0 .. t0+n-1, then an evaluation
-  and the diagnostics. This is THE compiled unit: ``make_train`` scans it, the launcher calls it once per chunk.
+- ``Trainer.chunk(runner, t0, num_iters, warmup_iters)`` -> (RunnerState, metrics): iterations t0 .. t0+n-1 (the first
+  ``warmup_iters`` warm-up), then an evaluation and the diagnostics. This is THE compiled unit: ``make_train`` scans
+  it (one scan per run of chunks of one shape, ``chunk_groups``), the launcher calls it once per chunk.
 - ``make_train(config)`` -> ``train(rng, hp=None)``: the whole run as one program, built from ``chunk``.
 """
 
@@ -95,7 +100,9 @@ class Trainer:
         size = int(self.config.replay.batch_size) if batch_size is None else batch_size
         return ReplaySampler(runner.buffer, stats, size, self.num_envs)
 
-    def _updates(self, runner: RunnerState, key, t):
+    def learn(self, runner: RunnerState, key, t):
+        """The ``updates_per_step`` learner updates of iteration ``t`` on the run's replay: (agent state, metrics
+        averaged over the updates)."""
         sampler = self.sampler(runner)
 
         def one(agent_state, xs):
@@ -106,60 +113,88 @@ class Trainer:
         agent_state, metrics = jax.lax.scan(one, runner.agent, (keys, jnp.arange(self.updates_per_step)))
         return agent_state, jax.tree_util.tree_map(lambda m: m.mean(0), metrics)
 
-    def _metric_template(self, runner: RunnerState):
-        shapes = jax.eval_shape(lambda r: self._updates(r, jax.random.PRNGKey(0), 0)[1], runner)
-        return jax.tree_util.tree_map(lambda s: jnp.zeros(s.shape, s.dtype), shapes)
+    def random_action(self, key):
+        """(num_envs, d_a) uniform actions in [-1, 1]: the warm-up's."""
+        return jax.random.uniform(key, (self.num_envs, self.env.action_dim), minval=-1.0, maxval=1.0)
 
-    def step(self, runner: RunnerState, t):
-        """Iteration t: act in num_envs envs, store, and (after warm-up) update. Returns (runner, metrics)."""
+    def explore_action(self, runner: RunnerState, key):
+        """(num_envs, d_a) actions of the learning policy, exploring."""
+        return self.agent.act(runner.agent, self.normalize(runner.obs_stats, runner.env_state.obs), key, False)
+
+    def store(self, runner: RunnerState, tr: Transition) -> RunnerState:
+        """The iteration's transitions (leaves (num_envs, ...)) into the replay, their observations into the running
+        statistics."""
+        stats = stats_update(runner.obs_stats, tr.obs) if self.config.replay.normalize_obs else runner.obs_stats
+        return runner.replace(buffer=replay_add(runner.buffer, tr), obs_stats=stats)
+
+    def step(self, runner: RunnerState, t, learning: bool = True):
+        """Iteration t: act in num_envs envs, store, and (``learning``, static) update. Returns (runner, metrics).
+
+        A warm-up iteration (``learning=False``) acts uniformly at random and does not update; which iterations
+        are warm-up is static (``warmup_in``), so neither choice is a branch in the compiled program."""
         key, k_act, k_upd, k_reset = jax.random.split(runner.key, 4)
         obs = runner.env_state.obs
-        action = jax.lax.cond(
-            t < self.warmup_iters,
-            lambda: jax.random.uniform(k_act, (self.num_envs, self.env.action_dim), minval=-1.0, maxval=1.0),
-            lambda: self.agent.act(runner.agent, self.normalize(runner.obs_stats, obs), k_act, False),
-        )
+        action = self.explore_action(runner, k_act) if learning else self.random_action(k_act)
         env_state, res = jax.vmap(self.env.step)(runner.env_state, action)
-        env_state, pool, reused = self.auto_reset(env_state, res.done, runner.reset_pool, k_reset, t)
+        env_state, pool, reused = self.auto_reset(env_state, res.done, runner.reset_pool, k_reset)
         tr = Transition(obs, action, res.reward, res.next_obs, res.terminated.astype(jnp.float32))
-        stats = stats_update(runner.obs_stats, obs) if self.config.replay.normalize_obs else runner.obs_stats
-        runner = runner.replace(env_state=env_state, reset_pool=pool, buffer=replay_add(runner.buffer, tr),
-                                obs_stats=stats, key=key)
-        learn = t >= self.warmup_iters
-        agent_state, upd = jax.lax.cond(
-            learn,
-            lambda r: self._updates(r, k_upd, t),
-            lambda r: (r.agent, self._metric_template(r)),
-            runner,
-        )
-        runner = runner.replace(agent=agent_state)
+        runner = self.store(runner.replace(env_state=env_state, reset_pool=pool, key=key), tr)
+        upd = None
+        if learning:
+            agent_state, upd = self.learn(runner, k_upd, t)
+            runner = runner.replace(agent=agent_state)
         done = res.done.astype(jnp.float32)
-        metrics = {
-            "learn": learn.astype(jnp.float32),
-            "episodes": done.sum(),
-            "episode_return_sum": (res.episode_return * done).sum(),
-            "reused": reused,
-            "updates": upd,
-        }
+        metrics = {"episodes": done.sum(), "episode_return_sum": (res.episode_return * done).sum(), "reused": reused,
+                   "updates": upd}
         return runner, metrics
 
-    def run_iterations(self, runner: RunnerState, t0, num_iters: int):
-        """Iterations t0 .. t0 + num_iters - 1 in one scan. Metrics (``train/...``) are chunk means: update metrics
-        over learning iterations only, ``train/return`` over episodes finished in the chunk (NaN if none);
+    def refill_pool(self, runner: RunnerState) -> RunnerState:
+        """A fresh reset pool (pool mode), its key drawn the way the next iteration draws its reset key."""
+        if runner.reset_pool is None:
+            return runner
+        k_reset = jax.random.split(runner.key, 4)[3]
+        return runner.replace(reset_pool=self.auto_reset.refill(runner.reset_pool, k_reset))
+
+    def _phase(self, runner: RunnerState, t0, num_iters: int, learning: bool):
+        """``num_iters`` iterations of one kind (static) with no branch: in pool mode a nested scan of blocks of at
+        most ``reset_pool_refill`` iterations, each starting with a pool refill (``AutoReset.scan``)."""
+        return self.auto_reset.scan(lambda r, t: self.step(r, t, learning), runner, t0 + jnp.arange(num_iters),
+                                    self.refill_pool)
+
+    def warmup_in(self, t0: int, num_iters: int) -> int:
+        """Warm-up iterations among t0 .. t0 + num_iters - 1 (static: the chunk schedule is known on the host)."""
+        return int(min(max(self.warmup_iters - int(t0), 0), int(num_iters)))
+
+    def run_iterations(self, runner: RunnerState, t0, num_iters: int, warmup_iters: int = 0):
+        """Iterations t0 .. t0 + num_iters - 1: the first ``warmup_iters`` (static) warm-up ones, then learning ones,
+        each kind its own scan. Metrics (``train/...``) are chunk means: update metrics over learning iterations
+        (NaN if none), ``train/return`` over episodes finished in the chunk (NaN if none);
         ``train/reused_initial_states`` counts episodes that started from an already used reset-pool state."""
-        ts = t0 + jnp.arange(num_iters)
-        runner, m = jax.lax.scan(self.step, runner, ts)
-        n_learn = m["learn"].sum()
-        upd = jax.tree_util.tree_map(
-            lambda x: jnp.where(n_learn > 0, (x * m["learn"]).sum(0) / jnp.maximum(n_learn, 1.0), jnp.nan),
-            m["updates"],
-        )
-        episodes = m["episodes"].sum()
-        train_return = jnp.where(episodes > 0, m["episode_return_sum"].sum() / jnp.maximum(episodes, 1.0), jnp.nan)
+        warmup_iters = int(warmup_iters)
+        if not 0 <= warmup_iters <= num_iters:
+            raise ValueError(f"warmup_iters must be in [0, {num_iters}], got {warmup_iters}")
+        phases = []
+        if warmup_iters:
+            runner, m = self._phase(runner, t0, warmup_iters, learning=False)
+            phases.append(m)
+        n_learn = num_iters - warmup_iters
+        if n_learn:
+            runner, m = self._phase(runner, t0 + warmup_iters, n_learn, learning=True)
+            phases.append(m)
+            upd = jax.tree_util.tree_map(lambda x: x.mean(0), m["updates"])
+        else:
+            upd = jax.tree_util.tree_map(lambda s: jnp.full(s.shape, jnp.nan, s.dtype), self._update_shapes(runner))
+        episodes = sum(m["episodes"].sum() for m in phases)
+        returns = sum(m["episode_return_sum"].sum() for m in phases)
+        train_return = jnp.where(episodes > 0, returns / jnp.maximum(episodes, 1.0), jnp.nan)
         out = {f"train/{k}": v for k, v in upd.items()}
-        out.update({"train/return": train_return, "train/episodes": episodes, "train/learn_iters": n_learn,
-                    "train/reused_initial_states": m["reused"].sum()})
+        out.update({"train/return": train_return, "train/episodes": episodes,
+                    "train/learn_iters": jnp.asarray(n_learn, jnp.float32),
+                    "train/reused_initial_states": sum(m["reused"].sum() for m in phases)})
         return runner, out
+
+    def _update_shapes(self, runner: RunnerState):
+        return jax.eval_shape(lambda r: self.learn(r, jax.random.PRNGKey(0), 0)[1], runner)
 
     # --- evaluation ------------------------------------------------------------------------------
     def diagnostics(self, runner: RunnerState, key):
@@ -217,16 +252,30 @@ class Trainer:
         _, length, states = self.play_episodes(runner, key, num_episodes, keep_first=True)
         return states, length[0]
 
+    def chunk_groups(self, lengths: list[int], t0: int = 0) -> list[tuple[int, int, int, int]]:
+        """Chunks of ``lengths`` iterations from iteration ``t0``, as runs of chunks of one shape: [(first iteration,
+        iterations per chunk, warm-up iterations per chunk, chunks)]. One compiled chunk serves each run."""
+        groups, t = [], int(t0)
+        for n in lengths:
+            warm = self.warmup_in(t, n)
+            if groups and groups[-1][1:3] == (n, warm):
+                groups[-1] = (*groups[-1][:3], groups[-1][3] + 1)
+            else:
+                groups.append((t, n, warm, 1))
+            t += n
+        return groups
+
     # --- the compiled unit -----------------------------------------------------------------------
-    def chunk(self, runner: RunnerState, t0, num_iters: int):
-        """Iterations t0 .. t0 + num_iters - 1, then a deterministic-policy evaluation and the diagnostics.
+    def chunk(self, runner: RunnerState, t0, num_iters: int, warmup_iters: int = 0):
+        """Iterations t0 .. t0 + num_iters - 1 (the first ``warmup_iters`` of them warm-up: ``warmup_in``), then a
+        deterministic-policy evaluation and the diagnostics.
 
         Returns (runner, metrics): ``train/...`` chunk means (see ``run_iterations``), ``eval/return`` and
         ``eval/return_std`` over ``eval_episodes`` episodes, ``diag/...``, and ``run/params_finite`` (1.0 when
         every agent parameter is finite; the host's NaN guard reads it). The evaluation key comes from the
         state the chunk returns (``eval_key``), so the whole chunk depends only on the runner state and t0, and a
         checkpoint of that state can be evaluated again with the same episodes (``experiments.evaluate``)."""
-        runner, m = self.run_iterations(runner, t0, num_iters)
+        runner, m = self.run_iterations(runner, t0, num_iters, warmup_iters)
         key, k_diag = jax.random.split(runner.key)
         runner = runner.replace(key=key)
         returns, _ = self.evaluate(runner, self.eval_key(runner))
@@ -245,17 +294,15 @@ def make_train(config, env=None):
     a leading axis of evaluations. ``jax.vmap(train)(rngs)`` runs many seeds.
     """
     trainer = Trainer(config, env)
-    every = iterations(config, config.run.eval_every)
-    lengths = eval_schedule(trainer.num_iters, every)
-    full, tail = trainer.num_iters // every, trainer.num_iters % every
+    lengths = eval_schedule(trainer.num_iters, iterations(config, config.run.eval_every))
+    groups = trainer.chunk_groups(lengths)
 
     def train(rng, hp=None):
-        runner = trainer.init(rng, hp)
-        runner, m = jax.lax.scan(lambda r, i: trainer.chunk(r, i * every, every), runner, jnp.arange(full))
-        if tail:
-            runner, last = trainer.chunk(runner, full * every, tail)
-            m = jax.tree_util.tree_map(lambda a, b: jnp.concatenate([a, b[None]]), m, last)
-        return runner, m
+        runner, parts = trainer.init(rng, hp), []
+        for t0, n, warm, count in groups:  # consecutive chunks of the same shape: one scan
+            runner, m = jax.lax.scan(lambda r, i: trainer.chunk(r, t0 + i * n, n, warm), runner, jnp.arange(count))
+            parts.append(m)
+        return runner, jax.tree_util.tree_map(lambda *a: jnp.concatenate(a), *parts)
 
     train.trainer = trainer
     train.chunk_lengths = lengths

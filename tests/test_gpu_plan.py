@@ -26,7 +26,15 @@ def _load(out, name):
 
 def test_gpu_plan_dry_run(tmp_path):
     out, runs = tmp_path / "out", tmp_path / "runs"
-    _plan(out, runs, "--stage=all")
+    _plan(out, runs, "--stage=all", "--profile_budget_s=400", "--profile_min_s=1")
+    profile = _load(out, "profile.json")
+    from benchmarks.gpu.plan import DRY_PROFILE_RUNS
+
+    assert {r["label"] for r in profile["results"]} == set(DRY_PROFILE_RUNS), profile["not_measured"]
+    for r in profile["results"]:  # every part of the iteration timed, and the learning chunk's census
+        assert r["full_iteration"]["ms"] > 0 and all(c["ms"] > 0 for c in r["components"].values())
+        assert r["census"]["conditionals"] == [] and r["census"]["unbounded_loops"] == []
+    assert (out / "profile.md").read_text().count("|") > 10
     cost = _load(out, "update_cost.json")["results"]
     assert {(r["preset"], r["matmul_precision"]) for r in cost} == {
         ("sac:fast", "highest"), ("diffsr_sac:fast", "highest"), ("sac:fast", "default"), ("diffsr_sac:fast", "default")}
@@ -44,7 +52,7 @@ def test_gpu_plan_dry_run(tmp_path):
         assert (out / f"{name}.md").read_text().count("|") > 10, name
     t0 = time.time()  # a second call (the next device slot) keeps every measured stage and skips the finished runs
     again = _plan(out, runs, "--stage=all")
-    for name in ("update_cost_highest", "update_cost_default", "seeds_diffsr_sac", "seeds_sac", "memory"):
+    for name in ("profile", "update_cost_highest", "update_cost_default", "seeds_diffsr_sac", "seeds_sac", "memory"):
         assert f"{name}.json is in {out}: kept" in again, (name, again[-2000:])
     assert again.count("finished earlier, skipped") == 2, again[-2000:]
     assert time.time() - t0 < 120

@@ -59,6 +59,7 @@ PROFILE_RUNS = (
     ("diffsr_sac_light_off", "diffsr_sac", "light", "off", "1"),
     ("sac_light_loops", "sac", "light", "loops", "1,64"),
 )
+DRY_PROFILE_RUNS = ("diffsr_sac_light", "sac_light_loops")  # the dry run's (each seed count 2): both agents, both flags
 PAPER_PRESETS = ("diffsr_sac", "diffsr_td3", "sac", "td3", "polygrad", "diffusion_planner")
 # this project's CPU numbers (2-core dev machine), the first file holding a preset wins: quiet-machine runs first,
 # then the all-presets run taken under load (polygrad and the planner are only there)
@@ -139,18 +140,18 @@ def stage_profile(out: str, dry: bool, budget_s: float, min_s: float) -> None:
 
     t_end, cache = time.time() + budget_s, os.path.join(out, ".profile_cache") if dry else "/tmp/diffsr_profile_cache"
     if dry:  # toy sizes on CPU: gymnax has no MuJoCo solver, so both physics labels run its one physics
-        common = ["--preset=fast", "--env=gymnax/Pendulum-v1", "--reps=3", "--census_iters=4"]
+        common = ["--preset=fast", "--env=gymnax/Pendulum-v1", "--reps=3", "--repeats=2", "--warmup=8", "--census_iters=4"]
     else:
         common = ["--preset=paper", "--env=brax/halfcheetah", "--reps=50", "--census_iters=8"]
-    skipped = []
-    for i, (label, agent, physics, buffers, seeds) in enumerate(PROFILE_RUNS):
+    skipped, runs = [], [r for r in PROFILE_RUNS if not dry or r[0] in DRY_PROFILE_RUNS]
+    for i, (label, agent, physics, buffers, seeds) in enumerate(runs):
         if _measured(out, f"profile_{label}"):
             continue
         left = t_end - time.time()
         if left < min_s:
             skipped.append(label)
             continue
-        seeds = "1,2" if dry and "," in seeds else ("1" if dry else seeds)
+        seeds = "2" if dry else seeds
         sets = "" if dry else f"--set=env.physics={physics}"
         trace = [f"--profile_dir={os.path.join(out, '.trace')}"] if i == 0 else []
         flags_env = {"XLA_FLAGS": xla_flags_with_command_buffers(os.environ.get("XLA_FLAGS", ""), buffers)}
@@ -167,8 +168,8 @@ def stage_profile(out: str, dry: bool, budget_s: float, min_s: float) -> None:
         for r in data.get("results", []):
             r = {**r, "label": label, "physics": physics, "command_buffers": buffers}
             results.append(r)
-            rows.append(f"| {label} | {r.get('num_seeds')} | {_ms(r, 'iteration')} | {_ms(r, 'env_step')} | "
-                        f"{_ms(r, 'learner_update')} | {r.get('env_frames_per_s', float('nan')):.0f} | "
+            rows.append(f"| {label} | {r.get('num_seeds')} | {_ms(r, None)} | {_ms(r, 'env_step')} | "
+                        f"{_ms(r, 'learn')} | {r.get('env_frames_per_s', float('nan')):.0f} | "
                         f"{r.get('census', {}).get('kernels_per_iteration', float('nan')):.0f} | "
                         f"{len(r.get('census', {}).get('conditionals', []))} | "
                         f"{len(r.get('census', {}).get('unbounded_loops', []))} |")
@@ -181,9 +182,10 @@ def stage_profile(out: str, dry: bool, budget_s: float, min_s: float) -> None:
     print(md, flush=True)
 
 
-def _ms(row: dict, part: str) -> str:
-    v = row.get("ms", {}).get(part)
-    return "-" if v is None else f"{v:.2f}"
+def _ms(row: dict, part: str | None) -> str:
+    """ms per iteration of a component of an iteration_profile row (None: the whole iteration)."""
+    v = (row.get("full_iteration") if part is None else row.get("components", {}).get(part)) or {}
+    return "-" if v.get("ms") is None else f"{v['ms']:.2f}"
 
 
 def stage_update_cost(out: str, dry: bool) -> None:

@@ -1,0 +1,56 @@
+"""The compiled learning chunk has no host wait: no ``conditional`` and no while loop whose trip count XLA does not
+know (on a GPU each copies its predicate to the host and waits, every iteration). Read from the optimized HLO of the
+chunk the launcher runs (vmapped members, the learning iterations, evaluation and diagnostics) by
+``benchmarks.hlo_census``, for SAC, TD3, Diff-SR-SAC and Diff-SR-TD3 on gymnax and on Brax MJX with the light physics.
+MuJoCo's own solver settings (``physics=native``) keep MJX's solver ``while_loop``: the census names it."""
+
+import jax
+import jax.numpy as jnp
+import pytest
+
+from benchmarks.hlo_census import census
+from tests.helpers import preset
+
+ITERS = 4
+
+
+def _chunk_census(agent, env, physics="auto", warmup=0):
+    from diffsr_jax.training import Trainer
+    from diffsr_jax.training.devices import over_members
+
+    overrides = {"env.name": env, "env.physics": physics, "run.eval_episodes": 2, "run.total_steps": 64,
+                 "run.warmup_steps": 0, "replay.capacity": 64, "env.reset_pool_refill": 2}
+    trainer = Trainer(preset(agent, "fast", overrides))
+    keys = jax.random.split(jax.random.PRNGKey(0), 2)
+    hp = jax.tree_util.tree_map(lambda v: jnp.stack([v, v]), trainer.default_hparams())
+    runner = jax.eval_shape(jax.vmap(trainer.init), keys, hp)
+    chunk = over_members(lambda r, t: trainer.chunk(r, t, ITERS, warmup), None, in_axes=(0, None), donate=(0,))
+    return census(chunk.lower(runner, jnp.int32(0)).compile().as_text(), iterations=ITERS)
+
+
+def _where(items):
+    return [(x["op_name"], x["source"]) for x in items]
+
+
+@pytest.mark.parametrize("env", ["gymnax/Pendulum-v1", "brax/halfcheetah"])
+@pytest.mark.parametrize("agent", ["sac", "td3", "diffsr_sac", "diffsr_td3"])
+def test_learning_chunk_has_no_conditional_and_no_unbounded_loop(agent, env):
+    c = _chunk_census(agent, env, physics="light" if env.startswith("brax/") else "auto")
+    assert c["conditionals"] == [], _where(c["conditionals"])
+    assert c["unbounded_loops"] == [], _where(c["unbounded_loops"])
+    # the census sees the iterations: the refill blocks (2 iterations each) nest the step's scan in a scan of 2
+    trips = sorted(lp["trip_count"] for lp in c["while_loops"])
+    assert ITERS // 2 in trips and 2 in trips and c["kernels_per_iteration"] > 10
+
+
+def test_warmup_chunk_has_no_conditional():
+    c = _chunk_census("sac", "gymnax/Pendulum-v1", warmup=ITERS // 2)
+    assert c["conditionals"] == [] and c["unbounded_loops"] == []
+
+
+def test_native_mjx_physics_keeps_the_solver_loop_and_the_census_names_it():
+    c = _chunk_census("sac", "brax/halfcheetah", physics="native")
+    assert c["conditionals"] == []
+    assert c["unbounded_loops"], "MuJoCo's default solver is a while loop that stops on a tolerance"
+    assert all("mujoco" in (lp["source"] or "") + (lp["op_name"] or "") for lp in c["unbounded_loops"]), \
+        _where(c["unbounded_loops"])

@@ -54,3 +54,20 @@ def test_score_matching_psi_explains_the_next_state_a_random_psi_does_not():
     learned, random_psi = probe(params), probe(init)
     assert learned > 0.9, learned
     assert learned > random_psi + 0.3, (learned, random_psi)
+
+
+def test_fixed_step_conjugate_gradients_solves_the_ridge_system():
+    """The probes' solver takes a fixed number of steps (no data-dependent loop) and still solves F x F systems."""
+    import jax
+    import jax.numpy as jnp
+
+    from diffsr_jax.representation.probes import conjugate_gradients
+
+    x = jax.random.normal(jax.random.PRNGKey(0), (500, 64))
+    gram = x.T @ x
+    lam = 1e-3 * jnp.trace(gram) / 64
+    b = jax.random.normal(jax.random.PRNGKey(1), (64, 3))
+    w = conjugate_gradients(lambda v: gram @ v + lam * v, b, 128)
+    exact = np.linalg.solve(np.asarray(gram + lam * jnp.eye(64), np.float64), np.asarray(b, np.float64))
+    assert np.max(np.abs(np.asarray(w) - exact)) / np.max(np.abs(exact)) < 1e-3
+    assert np.allclose(conjugate_gradients(lambda v: gram @ v, jnp.zeros((64, 2)), 10), 0.0)  # zero rhs: no NaN

@@ -3,7 +3,8 @@
 ``ridge_r2`` fits ridge on one set of (features, targets) and scores R^2 on another; ``transition_probes`` applies
 it to a replay batch split in two halves, for the targets Diff-SR's psi should carry: the state change s' - s (the
 dynamics) and the reward. Everything is a pure jnp function, cheap enough to run inside the compiled chunk at every
-evaluation (an F x F ridge system solved by conjugate gradients).
+evaluation (an F x F ridge system solved by a fixed number of conjugate-gradient steps: no loop of unknown length in
+the compiled chunk, see ``conjugate_gradients``).
 """
 
 from __future__ import annotations
@@ -13,6 +14,28 @@ import jax.numpy as jnp
 
 RIDGE = 1e-3  # ridge penalty relative to the mean eigenvalue of the centred feature Gram matrix
 MIN_VARIANCE = 1e-10  # target columns with less held-out variance than this are left out of the mean R^2
+
+
+def conjugate_gradients(matvec, b, steps: int):
+    """x with matvec(x) ~= b (matvec symmetric positive definite; b (F, D), one system per column) after exactly
+    ``steps`` CG steps: a ``fori_loop`` of static length, so the compiled program has no loop whose trip count depends
+    on data (``jax.scipy.sparse.linalg.cg`` stops on a tolerance: a while loop, a host wait per step on a GPU). In
+    exact arithmetic CG solves an F x F system in F steps; a column whose residual vanished takes no further step."""
+    def dot(u, v):
+        return jnp.sum(u * v, axis=0)
+
+    def step(_, carry):
+        x, r, p, rr = carry
+        ap = matvec(p)
+        pap = dot(p, ap)
+        alpha = jnp.where(pap > 0, rr / jnp.where(pap > 0, pap, 1.0), 0.0)
+        x, r = x + alpha * p, r - alpha * ap
+        rr_new = dot(r, r)
+        beta = jnp.where(rr > 0, rr_new / jnp.where(rr > 0, rr, 1.0), 0.0)
+        return x, r, r + beta * p, rr_new
+
+    x0 = jnp.zeros_like(b)
+    return jax.lax.fori_loop(0, steps, step, (x0, b, b, dot(b, b)))[0]
 
 
 def ridge_r2(feat_fit, y_fit, feat_test, y_test, ridge: float = RIDGE):
@@ -27,8 +50,9 @@ def ridge_r2(feat_fit, y_fit, feat_test, y_test, ridge: float = RIDGE):
     gram = x.T @ x
     lam = ridge * jnp.trace(gram) / gram.shape[0] + 1e-12
     # conjugate gradients (matmuls only), not jnp.linalg.solve: LAPACK custom calls deadlocked a chunk run over two
-    # CPU devices with two members each (WORKSPACE.md, issue 15)
-    w = jax.scipy.sparse.linalg.cg(lambda v: gram @ v + lam * v, x.T @ y, tol=1e-6, maxiter=4 * gram.shape[0])[0]
+    # CPU devices with two members each (WORKSPACE.md, issue 15); a fixed number of steps (twice the exact-arithmetic
+    # count, for float32 round-off), not a tolerance, so the chunk has no loop of unknown length
+    w = conjugate_gradients(lambda v: gram @ v + lam * v, x.T @ y, 2 * gram.shape[0])
     pred = (feat_test - mu_f) @ w + mu_y
     sse = jnp.sum((y_test - pred) ** 2, axis=0)
     sst = jnp.sum((y_test - y_test.mean(0)) ** 2, axis=0)

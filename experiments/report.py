@@ -235,6 +235,11 @@ def build_report(runs: list[dict], plot_dir: str, plot_rel: str, command: str, r
     for preset, total, every, eps, seeds, warm in budgets:
         out.append(f"- Budget: `{preset}` presets, {total:,} env frames per seed ({warm:,} random warm-up), "
                    f"evaluation every {every:,} steps with {eps} episodes, {seeds} seeds vmapped in one program.")
+    physics = sorted({env_description(r["config"]["env"]) for r in runs
+                      if r["config"]["env"]["name"].startswith(("brax/", "playground/"))})
+    if physics:
+        out.append("- Physics (backend, MuJoCo solver setting: `native` = the env's own, `light` = 1 solver iteration, "
+                   "4 line-search iterations, no Euler damping): " + "; ".join(physics) + ".")
     paper_steps = dict(PAPER_BUDGET)["run.total_steps"]
     if any(b[1] < paper_steps for b in budgets):
         out.append(f"- Reduced budget: the paper trains {paper_steps:,} env frames per seed (eval every "

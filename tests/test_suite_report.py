@@ -194,3 +194,15 @@ def test_committed_run_logs_regenerate_their_results_rows(tmp_path):
     assert row in (tmp_path / "R.md").read_text()
     with open(os.path.join(ROOT, "RESULTS.md")) as f:
         assert row in f.read()
+
+
+def test_report_names_backend_and_physics():
+    """The report's Setup and task lines say which physics ran; a config.json from before the field ran native."""
+    from experiments.report import env_description
+
+    assert env_description({"name": "brax/hopper", "backend": "mjx", "physics": "light"}) == "`brax/hopper` (mjx, light physics)"
+    assert env_description({"name": "brax/hopper", "backend": "mjx"}) == "`brax/hopper` (mjx, native physics)"
+    assert env_description({"name": "brax/hopper", "backend": "spring", "physics": "native"}) == "`brax/hopper` (spring)"
+    assert env_description({"name": "playground/CheetahRun", "physics": "native", "impl": "warp"}) == \
+        "`playground/CheetahRun` (native physics, MuJoCo warp)"
+    assert env_description({"name": "gymnax/Pendulum-v1", "physics": "native"}) == "`gymnax/Pendulum-v1`"

@@ -25,13 +25,13 @@ def _playground_names():
     return tuple(dm_control_suite.ALL_ENVS)
 
 
-def _build_gymnax(name, backend, max_steps, early_termination, physics, impl):
+def _build_gymnax(name, backend, max_steps, early_termination):
     from diffsr_jax.envs.gymnax_env import GymnaxEnv
 
     return GymnaxEnv(name, max_steps)
 
 
-def _build_brax(name, backend, max_steps, early_termination, physics, impl):
+def _build_brax(name, backend, max_steps, early_termination, physics="native"):
     from diffsr_jax.envs.brax_env import BraxEnv
 
     if backend not in BRAX_BACKENDS:
@@ -40,7 +40,7 @@ def _build_brax(name, backend, max_steps, early_termination, physics, impl):
     return BraxEnv(name, backend, max_steps, physics=physics, **kwargs)
 
 
-def _build_playground(name, backend, max_steps, early_termination, physics, impl):
+def _build_playground(name, backend, max_steps, early_termination, physics="native", impl="jax"):
     from diffsr_jax.envs.playground_env import PlaygroundEnv
 
     return PlaygroundEnv(name, max_steps, physics=physics, impl=impl)
@@ -55,7 +55,8 @@ BRAX_LIGHT_FAITHFUL = ("ant",)
 
 @dataclasses.dataclass(frozen=True)
 class EnvFamily:
-    """names() -> valid names; build(name, backend, max_episode_steps, early_termination, physics, impl) -> Env;
+    """names() -> valid names; build(name, backend, max_episode_steps, early_termination, **options) -> Env, where
+    ``options`` are the keyword arguments named in ``options`` (``physics``: native or light; ``impl``: jax or warp);
     ``backends``: the simulator backends it offers (empty: one); ``early_termination``: envs that can turn off
     termination on falling; ``pomdp_supported(name)`` / ``velocity_indices(env, name)``: the velocity layout (see
     ``envs.pomdp``); ``light_physics(backend)``: whether the light solver setting (``envs.physics``) applies;
@@ -71,6 +72,7 @@ class EnvFamily:
     light_physics: Callable = lambda backend: False
     light_by_default: tuple = ()
     impls: tuple = ()
+    options: tuple = ()
 
 
 def _families() -> dict[str, EnvFamily]:
@@ -79,9 +81,11 @@ def _families() -> dict[str, EnvFamily]:
     return {
         "brax": EnvFamily(_brax_names, _build_brax, pomdp.brax_supported, pomdp.brax_velocity,
                           BRAX_BACKENDS, ("ant", "hopper", "humanoid", "walker2d"),
-                          light_physics=lambda backend: backend == "mjx", light_by_default=BRAX_LIGHT_FAITHFUL),
+                          light_physics=lambda backend: backend == "mjx", light_by_default=BRAX_LIGHT_FAITHFUL,
+                          options=("physics",)),
         "playground": EnvFamily(_playground_names, _build_playground, pomdp.playground_supported,
-                                pomdp.playground_velocity, light_physics=lambda backend: True, impls=("jax", "warp")),
+                                pomdp.playground_velocity, light_physics=lambda backend: True, impls=("jax", "warp"),
+                                options=("physics", "impl")),
         "gymnax": EnvFamily(lambda: GYMNAX_CONTINUOUS, _build_gymnax, pomdp.gymnax_supported, pomdp.gymnax_velocity),
     }
 
@@ -134,7 +138,8 @@ def make_env(env: str, backend: str = "mjx", max_episode_steps: int | None = Non
     if physics == "light" and not spec.light_physics(backend):
         raise ValueError(f"physics=light applies to Brax's mjx backend and Playground envs, not {env}"
                          f"{f' on the {backend} backend' if spec.backends else ''}; use physics=native or auto")
-    base = spec.build(name, backend, max_episode_steps or None, early_termination, physics, impl)
+    options = {k: v for k, v in (("physics", physics), ("impl", impl)) if k in spec.options}
+    base = spec.build(name, backend, max_episode_steps or None, early_termination, **options)
     base.action_repeat = action_repeat
     if not pomdp:
         return base

@@ -54,6 +54,10 @@ def test_launcher_writes_every_output(tmp_path):
     (["--agent=polygrad", "--config.baselines.min_std=2.0"], "config.baselines.min_std and config.baselines.init_std must satisfy 0 < min_std"),
     (["--agent=polygrad", "--config.baselines.actor_std=fixed"], "config.baselines.actor_std must be one of global, state"),
     (["--agent=diffusion_planner", "--config.baselines.num_candidates=0"], "config.baselines.num_candidates must be an integer >= 1, got 0"),
+    (["--config.env.physics=light"], "config.env.physics=light: the light MuJoCo solver setting applies to Brax's mjx "
+                                     "backend and Playground envs, not gymnax/Pendulum-v1; use native or auto"),
+    (["--config.run.command_buffers=all"], "config.run.command_buffers must be one of default, off, loops; got 'all'"),
+    (["--config.env.impl=warp"], "config.env.impl=warp: only playground envs choose their MuJoCo implementation"),
     (["--logdir=/proc/forbidden/run"], "is not writable"),
     (["--total_steps=abc"], "error: flag --total_steps=abc: invalid literal for int()"),
     (["--config.actor_critic.gamma=high"], "error: flag --config.actor_critic.gamma=high: could not convert string to float"),

@@ -297,20 +297,25 @@ def _last_eval(logdir: str):
 
 
 # --- the script -------------------------------------------------------------------------------------------------
-flags.DEFINE_list("envs", list(ENVS), "Brax envs (mjx backend) to check")
-flags.DEFINE_integer("episodes", 16, "episodes per check (N), the same initial states under both settings")
-flags.DEFINE_integer("episode_length", 1000, "env frames per episode")
-flags.DEFINE_bool("early_termination", True, "false: the checks (not the training) without termination on falling "
-                  "(hopper, walker2d, ant; the mbbl_noet suite's setting)")
-flags.DEFINE_integer("seed", 0, "seed of the initial states and the action sequences")
-flags.DEFINE_list("checks", ["random", "gait", "policy"], "which checks: random, gait, policy")
-flags.DEFINE_integer("train_steps", 30_000, "env frames of SAC (fast preset) training per env")
-flags.DEFINE_integer("train_eval_every", 10_000, "env frames between the training run's evaluations")
-flags.DEFINE_string("train_physics", "light", "the physics the policy is trained under: light or native")
-flags.DEFINE_string("workdir", "/tmp/faith", "trained runs go to <workdir>/<env name>")
-flags.DEFINE_list("policy_dirs", [], "env=logdir,...: reuse these trained runs (no training for those envs)")
-flags.DEFINE_string("out", "benchmarks/results", "output directory")
-flags.DEFINE_string("name", "physics_faithfulness", "output name")
+def define_flags():
+    """The command line's flags, defined only when run as a script (tests import this module beside other benchmarks
+    whose flags share names)."""
+    flags.DEFINE_list("envs", list(ENVS), "Brax envs (mjx backend) to check")
+    flags.DEFINE_integer("episodes", 16, "episodes per check (N), the same initial states under both settings")
+    flags.DEFINE_integer("episode_length", 1000, "env frames per episode")
+    flags.DEFINE_bool("early_termination", True, "false: the checks (not the training) without termination on falling "
+                      "(hopper, walker2d, ant; the mbbl_noet suite's setting)")
+    flags.DEFINE_integer("seed", 0, "seed of the initial states and the action sequences")
+    flags.DEFINE_list("checks", ["random", "gait", "policy"], "which checks: random, gait, policy")
+    flags.DEFINE_integer("train_steps", 30_000, "env frames of SAC (fast preset) training per env")
+    flags.DEFINE_integer("train_eval_every", 10_000, "env frames between the training run's evaluations")
+    flags.DEFINE_string("train_physics", "light", "the physics the policy is trained under: light or native")
+    flags.DEFINE_string("workdir", "/tmp/faith", "trained runs go to <workdir>/<env name>")
+    flags.DEFINE_list("policy_dirs", [], "env=logdir,...: reuse these trained runs (no training for those envs)")
+    flags.DEFINE_string("out", "benchmarks/results", "output directory")
+    flags.DEFINE_string("name", "physics_faithfulness", "output name")
+
+
 FLAGS = flags.FLAGS
 
 HEADER = ["env", "check", "mean native", "mean light", "diff", "rel diff", "std native / light", "SE diff",
@@ -380,4 +385,5 @@ def main(_):
 
 
 if __name__ == "__main__":
+    define_flags()
     app.run(main)

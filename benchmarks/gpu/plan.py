@@ -113,7 +113,8 @@ def _measured(out: str, name: str) -> bool:
     if not os.path.exists(path):
         return False
     with open(path) as f:
-        done = bool(json.load(f).get("results"))  # a stage that failed leaves an empty list: measure again
+        data = json.load(f)  # a stage that failed leaves an empty list: measure again (iteration_profile: "rows")
+        done = bool(data.get("results") or data.get("rows"))
     if done:
         print(f"{name}.json is in {out}: kept", flush=True)
     return done
@@ -165,7 +166,7 @@ def stage_profile(out: str, dry: bool, budget_s: float, min_s: float) -> None:
             continue
         with open(path) as f:
             data = json.load(f)
-        for r in data.get("results", []):
+        for r in data.get("rows", []):  # iteration_profile's rows: one per seed count
             r = {**r, "label": label, "physics": physics, "command_buffers": buffers}
             results.append(r)
             rows.append(f"| {label} | {r.get('num_seeds')} | {_ms(r, None)} | {_ms(r, 'env_step')} | "

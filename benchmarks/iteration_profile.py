@@ -46,7 +46,6 @@ from __future__ import annotations
 
 import gzip
 import glob
-import inspect
 import json
 import math
 import os
@@ -102,9 +101,9 @@ def parse_variants(text: str) -> list[tuple[str, list[str]]]:
 def build_config(agent: str, preset: str, env: str, sets: list[str]):
     """The preset with cfg.env.name = env and the ``group.field=value`` overrides (any field the config has);
     raises ConfigError / ValueError with a one-line message."""
-    from diffsr_jax.config import ConfigError, get_field, set_fields, validate_config
+    from diffsr_jax.config import ConfigError, set_fields, validate_config
     from experiments.configs import load_preset
-    from experiments.suites import parse_value
+    from experiments.suites import parse_sets
 
     try:
         cfg = load_preset(agent, preset)
@@ -112,39 +111,10 @@ def build_config(agent: str, preset: str, env: str, sets: list[str]):
         raise ConfigError(f"agent {agent!r} has no preset file experiments/configs/{agent}.py") from None
     with cfg.unlocked():
         cfg.env.name = env
-    overrides = {}
-    for item in sets:
-        k, sep, v = item.partition("=")
-        if not sep:
-            raise ConfigError(f"--set {item}: write group.field=value")
-        try:
-            overrides[k] = parse_value(v, get_field(cfg, k))
-        except ValueError as e:
-            raise ConfigError(f"--set {item}: {e}") from None
+    overrides = parse_sets(cfg, sets)
     set_fields(cfg, overrides)
     validate_config(cfg)
     return cfg
-
-
-# --- the trainer's pieces, whatever version of its API ----------------------------------------------------------------
-def auto_reset(trainer, env_state, done, pool, key, t):
-    """``trainer.auto_reset(states, done, pool, key)``, or with the iteration index ``t`` where it still takes one."""
-    fn = trainer.auto_reset
-    try:
-        params = inspect.signature(fn).parameters
-    except (TypeError, ValueError):
-        params = {}
-    if "t" in params or len(params) >= 5:
-        return fn(env_state, done, pool, key, t)
-    return fn(env_state, done, pool, key)
-
-
-def learner(trainer):
-    """``trainer.learn(runner, key, t)`` -> (agent state, metrics) (``_updates`` in older versions)."""
-    fn = getattr(trainer, "learn", None) or getattr(trainer, "_updates", None)
-    if fn is None:
-        raise AttributeError("Trainer has neither learn nor _updates")
-    return fn
 
 
 def component_programs(trainer, reps: int) -> dict:
@@ -158,7 +128,7 @@ def component_programs(trainer, reps: int) -> dict:
     from diffsr_jax.data.replay import replay_add
 
     n, da, ds = trainer.num_envs, trainer.env.action_dim, trainer.env.obs_dim
-    learn = learner(trainer)
+    learn = trainer.learn
     normalize_obs = bool(trainer.config.replay.normalize_obs)
     end_rate = 1.0 / max(int(trainer.env.max_decisions), 1)
 
@@ -191,7 +161,7 @@ def component_programs(trainer, reps: int) -> dict:
         def body(carry, x):
             s, pool = carry
             (k, d), t = x
-            s, pool, reused = auto_reset(trainer, s, d, pool, k, t)
+            s, pool, reused = trainer.auto_reset(s, d, pool, k)
             return (s, pool), reused
 
         (s, pool), reused = jax.lax.scan(body, (runner.env_state, runner.reset_pool), (xs, ts))

@@ -45,9 +45,9 @@ FLAGS = flags.FLAGS
 def build_config(suite, task, agent: str, preset: str, num_seeds: int, total_steps=None, eval_every=None, sets=(),
                  ablation: str | None = None):
     """The run config: agent preset <- suite protocol <- task overrides <- ablation <- flags. Raises ConfigError."""
-    from diffsr_jax.config import get_field, set_fields
+    from diffsr_jax.config import set_fields
     from diffsr_jax.training.validate import ConfigError, fix_at_first_start, validate_config
-    from experiments.suites import ABLATIONS, parse_value
+    from experiments.suites import ABLATIONS, parse_sets
 
     try:
         from experiments.configs import load_preset
@@ -62,14 +62,7 @@ def build_config(suite, task, agent: str, preset: str, num_seeds: int, total_ste
         overrides["run.total_steps"] = total_steps
     if eval_every:
         overrides["run.eval_every"] = eval_every
-    for item in sets:
-        k, sep, v = item.partition("=")
-        if not sep:
-            raise ConfigError(f"--set {item}: write group.field=value")
-        try:
-            overrides[k] = parse_value(v, get_field(cfg, k))
-        except ValueError as e:
-            raise ConfigError(f"--set {item}: {e}") from None
+    overrides.update(parse_sets(cfg, sets))
     set_fields(cfg, overrides)
     validate_config(cfg)
     fix_at_first_start(cfg)  # as the launcher

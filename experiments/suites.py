@@ -147,6 +147,23 @@ ABLATIONS = {
 }
 
 
+def parse_sets(cfg, sets) -> dict:
+    """``["group.field=value", ...]`` -> {"group.field": value parsed like the field's current value in ``cfg``};
+    ConfigError (one line) on a malformed item or an unknown field."""
+    from diffsr_jax.config import ConfigError, get_field
+
+    overrides = {}
+    for item in sets:
+        k, sep, v = item.partition("=")
+        if not sep:
+            raise ConfigError(f"--set {item}: write group.field=value")
+        try:
+            overrides[k] = parse_value(v, get_field(cfg, k))
+        except ValueError as e:
+            raise ConfigError(f"--set {item}: {e}") from None
+    return overrides
+
+
 def parse_value(value: str, current):
     """A ``field=value`` override as the type of the field's current value."""
     if isinstance(current, bool):

@@ -17,13 +17,6 @@ import time
 
 from absl import app, flags
 
-flags.DEFINE_list("envs", ["brax/hopper", "playground/CheetahRun"], "envs to measure")
-flags.DEFINE_integer("num_envs", 1, "envs per seed")
-flags.DEFINE_integer("chunk", 400, "iterations per timed chunk")
-flags.DEFINE_integer("repeats", 3, "timed chunks per program")
-flags.DEFINE_integer("episode_length", 1000, "frames per episode (episodes end this often at least)")
-flags.DEFINE_string("out", "benchmarks/results", "output directory")
-flags.DEFINE_string("name", "autoreset", "output name")
 FLAGS = flags.FLAGS
 MODES = ("pool", "every_step")
 
@@ -100,5 +93,19 @@ def main(_):
     print(md)
 
 
+# --- the script -------------------------------------------------------------------------------------------------
+def define_flags():
+    """The command line's flags, defined only when run as a script, so that tests and other modules can import this
+    one beside modules whose flags share names."""
+    flags.DEFINE_list("envs", ["brax/hopper", "playground/CheetahRun"], "envs to measure")
+    flags.DEFINE_integer("num_envs", 1, "envs per seed")
+    flags.DEFINE_integer("chunk", 400, "iterations per timed chunk")
+    flags.DEFINE_integer("repeats", 3, "timed chunks per program")
+    flags.DEFINE_integer("episode_length", 1000, "frames per episode (episodes end this often at least)")
+    flags.DEFINE_string("out", "benchmarks/results", "output directory")
+    flags.DEFINE_string("name", "autoreset", "output name")
+
+
 if __name__ == "__main__":
+    define_flags()
     app.run(main)

@@ -56,28 +56,6 @@ from concurrent.futures import ThreadPoolExecutor
 
 from absl import app, flags
 
-flags.DEFINE_string("env", "gymnax/Pendulum-v1", "env to measure (cfg.env.name)")
-flags.DEFINE_string("agent", "sac", "agent whose preset is measured")
-flags.DEFINE_string("preset", "fast", "preset of the agent")
-flags.DEFINE_list("num_seeds", ["1"], "vmapped seeds, one row per value (e.g. 1,64)")
-flags.DEFINE_list("set", [], "config overrides group.field=value for every variant (tuples as 64:64)")
-flags.DEFINE_string("variants", "", "';'-separated variants 'label:group.field=value,...' measured side by side "
-                    "(default: one variant, the preset + --set)")
-flags.DEFINE_alias("configs", "variants")
-flags.DEFINE_integer("reps", 50, "repetitions of a component (iterations) per timed call")
-flags.DEFINE_integer("repeats", 5, "timed calls per measurement (median)")
-flags.DEFINE_integer("warmup", -1, "iterations run before measuring (-1: enough to fill one replay batch)")
-flags.DEFINE_integer("census_iters", -1, "iterations of the census chunk (-1: the config's iterations per evaluation)")
-flags.DEFINE_bool("census_only", False, "only the census of the compiled chunk (no timing)")
-flags.DEFINE_string("profile_dir", None, "capture a profiler trace of --profile_iters full iterations per row here "
-                    "and summarise its top events")
-flags.DEFINE_integer("profile_iters", 3, "timed full-iteration calls (of --reps iterations) in the profiler trace")
-flags.DEFINE_integer("compile_workers", 2, "programs compiled at the same time (before any timing)")
-flags.DEFINE_integer("seed", 0, "PRNG seed")
-flags.DEFINE_string("compile_cache", None, "persistent XLA compilation cache dir (programs compiled by an earlier "
-                    "call, e.g. another variant with the same env step, are read from it)")
-flags.DEFINE_string("out", "benchmarks/results", "output directory")
-flags.DEFINE_string("name", None, "output name (default iteration_profile_<agent>_<env>)")
 FLAGS = flags.FLAGS
 
 COMPONENTS = ("act", "env_step", "auto_reset", "replay_insert", "sample", "learn")
@@ -512,7 +490,36 @@ def main(argv):
     print(md)
 
 
+# --- the script -------------------------------------------------------------------------------------------------
+def define_flags():
+    """The command line's flags, defined only when run as a script (tests import this module beside the launchers,
+    whose flags share names)."""
+    flags.DEFINE_string("env", "gymnax/Pendulum-v1", "env to measure (cfg.env.name)")
+    flags.DEFINE_string("agent", "sac", "agent whose preset is measured")
+    flags.DEFINE_string("preset", "fast", "preset of the agent")
+    flags.DEFINE_list("num_seeds", ["1"], "vmapped seeds, one row per value (e.g. 1,64)")
+    flags.DEFINE_list("set", [], "config overrides group.field=value for every variant (tuples as 64:64)")
+    flags.DEFINE_string("variants", "", "';'-separated variants 'label:group.field=value,...' measured side by side "
+                        "(default: one variant, the preset + --set)")
+    flags.DEFINE_alias("configs", "variants")
+    flags.DEFINE_integer("reps", 50, "repetitions of a component (iterations) per timed call")
+    flags.DEFINE_integer("repeats", 5, "timed calls per measurement (median)")
+    flags.DEFINE_integer("warmup", -1, "iterations run before measuring (-1: enough to fill one replay batch)")
+    flags.DEFINE_integer("census_iters", -1, "iterations of the census chunk (-1: the config's iterations per evaluation)")
+    flags.DEFINE_bool("census_only", False, "only the census of the compiled chunk (no timing)")
+    flags.DEFINE_string("profile_dir", None, "capture a profiler trace of --profile_iters full iterations per row here "
+                        "and summarise its top events")
+    flags.DEFINE_integer("profile_iters", 3, "timed full-iteration calls (of --reps iterations) in the profiler trace")
+    flags.DEFINE_integer("compile_workers", 2, "programs compiled at the same time (before any timing)")
+    flags.DEFINE_integer("seed", 0, "PRNG seed")
+    flags.DEFINE_string("compile_cache", None, "persistent XLA compilation cache dir (programs compiled by an earlier "
+                        "call, e.g. another variant with the same env step, are read from it)")
+    flags.DEFINE_string("out", "benchmarks/results", "output directory")
+    flags.DEFINE_string("name", None, "output name (default iteration_profile_<agent>_<env>)")
+
+
 if __name__ == "__main__":
     from experiments.cli import parse_flags
 
+    define_flags()
     app.run(main, flags_parser=parse_flags)

@@ -21,17 +21,6 @@ import sys
 
 from absl import app, flags
 
-flags.DEFINE_string("agent", "diffsr_sac", "agent")
-flags.DEFINE_string("preset", "fast", "preset")
-flags.DEFINE_string("env", "brax/halfcheetah", "environment")
-flags.DEFINE_string("backend", "spring", "Brax backend ('' keeps the preset's; the replay's size does not depend on it)")
-flags.DEFINE_integer("num_seeds", 16, "members")
-flags.DEFINE_integer("buffer_size", 1_000_000, "replay transitions per member")
-flags.DEFINE_integer("chunk", 20, "iterations per chunk")
-flags.DEFINE_integer("chunks", 2, "chunks run after the first (compiling) one")
-flags.DEFINE_string("mode", None, "internal: donate | copy (one measurement in this process)")
-flags.DEFINE_string("out", "benchmarks/results", "output directory")
-flags.DEFINE_string("name", "memory_donation", "output file name")
 FLAGS = flags.FLAGS
 
 
@@ -135,5 +124,23 @@ def main(_):
     print(md)
 
 
+# --- the script -------------------------------------------------------------------------------------------------
+def define_flags():
+    """The command line's flags, defined only when run as a script, so that tests and other modules can import this
+    one beside modules whose flags share names."""
+    flags.DEFINE_string("agent", "diffsr_sac", "agent")
+    flags.DEFINE_string("preset", "fast", "preset")
+    flags.DEFINE_string("env", "brax/halfcheetah", "environment")
+    flags.DEFINE_string("backend", "spring", "Brax backend ('' keeps the preset's; the replay's size does not depend on it)")
+    flags.DEFINE_integer("num_seeds", 16, "members")
+    flags.DEFINE_integer("buffer_size", 1_000_000, "replay transitions per member")
+    flags.DEFINE_integer("chunk", 20, "iterations per chunk")
+    flags.DEFINE_integer("chunks", 2, "chunks run after the first (compiling) one")
+    flags.DEFINE_string("mode", None, "internal: donate | copy (one measurement in this process)")
+    flags.DEFINE_string("out", "benchmarks/results", "output directory")
+    flags.DEFINE_string("name", "memory_donation", "output file name")
+
+
 if __name__ == "__main__":
+    define_flags()
     app.run(main)

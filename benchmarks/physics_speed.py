@@ -15,11 +15,6 @@ import time
 
 from absl import app, flags
 
-flags.DEFINE_list("envs", ["brax/halfcheetah", "brax/hopper"], "envs to time")
-flags.DEFINE_integer("steps", 200, "decisions per timed call")
-flags.DEFINE_integer("rounds", 5, "alternating timed rounds (median)")
-flags.DEFINE_string("out", "benchmarks/results", "output directory")
-flags.DEFINE_string("name", "physics_speed", "output name")
 FLAGS = flags.FLAGS
 SETTINGS = ("native", "light")
 
@@ -76,5 +71,17 @@ def main(_):
                         ["env", "native env-steps/s", "light env-steps/s", "light / native"], FLAGS.out))
 
 
+# --- the script -------------------------------------------------------------------------------------------------
+def define_flags():
+    """The command line's flags, defined only when run as a script, so that tests and other modules can import this
+    one beside modules whose flags share names."""
+    flags.DEFINE_list("envs", ["brax/halfcheetah", "brax/hopper"], "envs to time")
+    flags.DEFINE_integer("steps", 200, "decisions per timed call")
+    flags.DEFINE_integer("rounds", 5, "alternating timed rounds (median)")
+    flags.DEFINE_string("out", "benchmarks/results", "output directory")
+    flags.DEFINE_string("name", "physics_speed", "output name")
+
+
 if __name__ == "__main__":
+    define_flags()
     app.run(main)

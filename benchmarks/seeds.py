@@ -22,17 +22,6 @@ import time
 
 from absl import app, flags
 
-flags.DEFINE_string("agent", "diffsr_sac", "agent")
-flags.DEFINE_string("preset", "fast", "preset of the agent")
-flags.DEFINE_string("env", "gymnax/Pendulum-v1", "environment")
-flags.DEFINE_string("backend", None, "Brax backend (default: the preset's)")
-flags.DEFINE_list("num_seeds", ["1", "2", "4", "8", "16"], "seed counts")
-flags.DEFINE_list("layouts", ["one"], "one (vmapped on one device) and/or sharded (laid over the devices)")
-flags.DEFINE_integer("cpu_devices", 1, "XLA devices a CPU-only host is split into")
-flags.DEFINE_integer("chunk", 200, "learning iterations per timed call")
-flags.DEFINE_integer("rounds", 3, "alternation rounds; the median is reported")
-flags.DEFINE_string("out", "benchmarks/results", "output directory")
-flags.DEFINE_string("name", None, "output file name (default seeds_<agent>_<preset>)")
 FLAGS = flags.FLAGS
 
 
@@ -99,5 +88,23 @@ def main(_):
     print(md)
 
 
+# --- the script -------------------------------------------------------------------------------------------------
+def define_flags():
+    """The command line's flags, defined only when run as a script, so that tests and other modules can import this
+    one beside modules whose flags share names."""
+    flags.DEFINE_string("agent", "diffsr_sac", "agent")
+    flags.DEFINE_string("preset", "fast", "preset of the agent")
+    flags.DEFINE_string("env", "gymnax/Pendulum-v1", "environment")
+    flags.DEFINE_string("backend", None, "Brax backend (default: the preset's)")
+    flags.DEFINE_list("num_seeds", ["1", "2", "4", "8", "16"], "seed counts")
+    flags.DEFINE_list("layouts", ["one"], "one (vmapped on one device) and/or sharded (laid over the devices)")
+    flags.DEFINE_integer("cpu_devices", 1, "XLA devices a CPU-only host is split into")
+    flags.DEFINE_integer("chunk", 200, "learning iterations per timed call")
+    flags.DEFINE_integer("rounds", 3, "alternation rounds; the median is reported")
+    flags.DEFINE_string("out", "benchmarks/results", "output directory")
+    flags.DEFINE_string("name", None, "output file name (default seeds_<agent>_<preset>)")
+
+
 if __name__ == "__main__":
+    define_flags()
     app.run(main)

@@ -21,16 +21,6 @@ import time
 
 from absl import app, flags
 
-flags.DEFINE_list("agent", ["sac"], "agents whose preset is measured")
-flags.DEFINE_string("preset", "fast", "preset of every agent")
-flags.DEFINE_string("name", None, "output name (default throughput_<agents>)")
-flags.DEFINE_list("envs", ["gymnax/Pendulum-v1", "brax/hopper", "playground/CartpoleSwingup"], "envs to measure")
-flags.DEFINE_integer("chunk", 500, "iterations per timed chunk")
-flags.DEFINE_integer("repeats", 3, "timed chunks")
-flags.DEFINE_integer("num_seeds", 1, "vmapped seeds")
-flags.DEFINE_string("out", "benchmarks/results", "output directory")
-flags.DEFINE_string("single", None, "internal: measure this env in this process and print JSON")
-flags.DEFINE_string("cache", None, "internal: compilation cache dir")
 FLAGS = flags.FLAGS
 
 
@@ -105,5 +95,22 @@ def main(_):
     print(md)
 
 
+# --- the script -------------------------------------------------------------------------------------------------
+def define_flags():
+    """The command line's flags, defined only when run as a script, so that tests and other modules can import this
+    one beside modules whose flags share names."""
+    flags.DEFINE_list("agent", ["sac"], "agents whose preset is measured")
+    flags.DEFINE_string("preset", "fast", "preset of every agent")
+    flags.DEFINE_string("name", None, "output name (default throughput_<agents>)")
+    flags.DEFINE_list("envs", ["gymnax/Pendulum-v1", "brax/hopper", "playground/CartpoleSwingup"], "envs to measure")
+    flags.DEFINE_integer("chunk", 500, "iterations per timed chunk")
+    flags.DEFINE_integer("repeats", 3, "timed chunks")
+    flags.DEFINE_integer("num_seeds", 1, "vmapped seeds")
+    flags.DEFINE_string("out", "benchmarks/results", "output directory")
+    flags.DEFINE_string("single", None, "internal: measure this env in this process and print JSON")
+    flags.DEFINE_string("cache", None, "internal: compilation cache dir")
+
+
 if __name__ == "__main__":
+    define_flags()
     app.run(main)

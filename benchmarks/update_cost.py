@@ -21,18 +21,6 @@ import time
 from absl import app, flags
 
 AGENT_NAMES = ("diffsr_sac", "diffsr_td3", "sac", "td3", "polygrad", "diffusion_planner")
-flags.DEFINE_list("presets", [f"{a}:{p}" for p in ("paper", "fast") for a in AGENT_NAMES],
-                  "agent:preset, or agent:preset+ablation (experiments/suites.py ABLATIONS)")
-flags.DEFINE_integer("obs_dim", 17, "observation size")
-flags.DEFINE_integer("action_dim", 6, "action size")
-flags.DEFINE_integer("num_updates", 10, "updates per timed call (one lax.scan); fewer for updates over "
-                     "--gflop_per_call / num_updates GFLOP")
-flags.DEFINE_float("gflop_per_call", 200.0, "work budget of one timed call, so the heavy presets stay affordable")
-flags.DEFINE_integer("repeats", 5, "timed calls; the median is reported")
-flags.DEFINE_string("out", "benchmarks/results", "output directory")
-flags.DEFINE_list("matmul_precision", ["highest"], "jax.default_matmul_precision values to measure each preset at "
-                  "(default|high|highest; on a GPU 'default' allows TF32)")
-flags.DEFINE_string("name", "update_cost", "output file name")
 FLAGS = flags.FLAGS
 
 # Spec section 7: official implementations, PyTorch 2.13 CPU, 2 threads, this machine: (ms, GFLOP per update)
@@ -145,5 +133,24 @@ def main(_):
     print(md)
 
 
+# --- the script -------------------------------------------------------------------------------------------------
+def define_flags():
+    """The command line's flags, defined only when run as a script, so that tests and other modules can import this
+    one beside modules whose flags share names."""
+    flags.DEFINE_list("presets", [f"{a}:{p}" for p in ("paper", "fast") for a in AGENT_NAMES],
+                      "agent:preset, or agent:preset+ablation (experiments/suites.py ABLATIONS)")
+    flags.DEFINE_integer("obs_dim", 17, "observation size")
+    flags.DEFINE_integer("action_dim", 6, "action size")
+    flags.DEFINE_integer("num_updates", 10, "updates per timed call (one lax.scan); fewer for updates over "
+                         "--gflop_per_call / num_updates GFLOP")
+    flags.DEFINE_float("gflop_per_call", 200.0, "work budget of one timed call, so the heavy presets stay affordable")
+    flags.DEFINE_integer("repeats", 5, "timed calls; the median is reported")
+    flags.DEFINE_string("out", "benchmarks/results", "output directory")
+    flags.DEFINE_list("matmul_precision", ["highest"], "jax.default_matmul_precision values to measure each preset at "
+                      "(default|high|highest; on a GPU 'default' allows TF32)")
+    flags.DEFINE_string("name", "update_cost", "output file name")
+
+
 if __name__ == "__main__":
+    define_flags()
     app.run(main)

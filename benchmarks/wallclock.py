@@ -18,14 +18,6 @@ import time
 
 from absl import app, flags
 
-flags.DEFINE_string("env", "gymnax/Pendulum-v1", "environment")
-flags.DEFINE_list("agents", ["diffsr_sac", "diffsr_td3", "sac", "polygrad", "diffusion_planner"], "methods")
-flags.DEFINE_list("denoise_steps", ["10", "50", "128"], "reverse-chain lengths for the sampling baselines")
-flags.DEFINE_integer("steps", 1000, "timed env steps per method (learning on every step)")
-flags.DEFINE_integer("rounds", 4, "alternation rounds (steps are split evenly across them)")
-flags.DEFINE_integer("act_calls", 50, "timed calls of the acting function per round")
-flags.DEFINE_string("reference", "diffsr_sac", "method the ratios are taken against")
-flags.DEFINE_string("out", "benchmarks/results", "output directory")
 FLAGS = flags.FLAGS
 
 SAMPLING = ("polygrad", "diffusion_planner")
@@ -152,5 +144,20 @@ def plot(results, ref: str, path: str):
     plt.close(fig)
 
 
+# --- the script -------------------------------------------------------------------------------------------------
+def define_flags():
+    """The command line's flags, defined only when run as a script, so that tests and other modules can import this
+    one beside modules whose flags share names."""
+    flags.DEFINE_string("env", "gymnax/Pendulum-v1", "environment")
+    flags.DEFINE_list("agents", ["diffsr_sac", "diffsr_td3", "sac", "polygrad", "diffusion_planner"], "methods")
+    flags.DEFINE_list("denoise_steps", ["10", "50", "128"], "reverse-chain lengths for the sampling baselines")
+    flags.DEFINE_integer("steps", 1000, "timed env steps per method (learning on every step)")
+    flags.DEFINE_integer("rounds", 4, "alternation rounds (steps are split evenly across them)")
+    flags.DEFINE_integer("act_calls", 50, "timed calls of the acting function per round")
+    flags.DEFINE_string("reference", "diffsr_sac", "method the ratios are taken against")
+    flags.DEFINE_string("out", "benchmarks/results", "output directory")
+
+
 if __name__ == "__main__":
+    define_flags()
     app.run(main)

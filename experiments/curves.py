@@ -15,13 +15,6 @@ import sys
 import numpy as np
 from absl import app, flags
 
-flags.DEFINE_string("env", "gymnax/Pendulum-v1", "task")
-flags.DEFINE_list("agents", ["diffsr_sac", "diffsr_td3", "sac", "td3"], "agents (their fast presets)")
-flags.DEFINE_integer("num_seeds", 3, "seeds per agent (vmapped)")
-flags.DEFINE_integer("total_steps", None, "env frames per seed (default: each preset's)")
-flags.DEFINE_integer("eval_every", None, "env frames between evaluations")
-flags.DEFINE_list("set", [], "extra config overrides group.field=value applied to every agent")
-flags.DEFINE_string("logdir", None, "output dir (default runs/curves-<env>)")
 FLAGS = flags.FLAGS
 
 
@@ -85,5 +78,19 @@ def main(_):
     print(text)
 
 
+# --- the script -------------------------------------------------------------------------------------------------
+def define_flags():
+    """The command line's flags, defined only when run as a script, so that tests and other modules can import this
+    one beside modules whose flags share names."""
+    flags.DEFINE_string("env", "gymnax/Pendulum-v1", "task")
+    flags.DEFINE_list("agents", ["diffsr_sac", "diffsr_td3", "sac", "td3"], "agents (their fast presets)")
+    flags.DEFINE_integer("num_seeds", 3, "seeds per agent (vmapped)")
+    flags.DEFINE_integer("total_steps", None, "env frames per seed (default: each preset's)")
+    flags.DEFINE_integer("eval_every", None, "env frames between evaluations")
+    flags.DEFINE_list("set", [], "extra config overrides group.field=value applied to every agent")
+    flags.DEFINE_string("logdir", None, "output dir (default runs/curves-<env>)")
+
+
 if __name__ == "__main__":
+    define_flags()
     app.run(main)

@@ -21,13 +21,6 @@ from absl import app, flags
 from diffsr_jax.training.compile_cache import DEFAULT_CACHE_DIR, setup_compile_cache
 from experiments.cli import fail, parse_flags
 
-flags.DEFINE_string("logdir", None, "the run's log dir (written by experiments.train)")
-flags.DEFINE_string("step", "latest", "env frame of the checkpoint to evaluate, or 'latest'")
-flags.DEFINE_integer("episodes", None, "episodes per seed (default: the run's config.run.eval_episodes)")
-flags.DEFINE_integer("seed", None, "evaluate on other episodes, from this seed (default: the run's own episodes)")
-flags.DEFINE_string("compile_cache", DEFAULT_CACHE_DIR, "persistent XLA compilation cache dir ('' disables)")
-flags.DEFINE_bool("render", False, "write episode 0 of the first seed as rollout-<frames>.html (Brax) or .gif "
-                  "(Playground, gymnax) in the log dir")
 FLAGS = flags.FLAGS
 
 
@@ -89,5 +82,19 @@ def main(argv):
             fail(str(e))
 
 
+# --- the script -------------------------------------------------------------------------------------------------
+def define_flags():
+    """The command line's flags, defined only when run as a script, so that tests and other modules can import this
+    one beside modules whose flags share names."""
+    flags.DEFINE_string("logdir", None, "the run's log dir (written by experiments.train)")
+    flags.DEFINE_string("step", "latest", "env frame of the checkpoint to evaluate, or 'latest'")
+    flags.DEFINE_integer("episodes", None, "episodes per seed (default: the run's config.run.eval_episodes)")
+    flags.DEFINE_integer("seed", None, "evaluate on other episodes, from this seed (default: the run's own episodes)")
+    flags.DEFINE_string("compile_cache", DEFAULT_CACHE_DIR, "persistent XLA compilation cache dir ('' disables)")
+    flags.DEFINE_bool("render", False, "write episode 0 of the first seed as rollout-<frames>.html (Brax) or .gif "
+                      "(Playground, gymnax) in the log dir")
+
+
 if __name__ == "__main__":
+    define_flags()
     app.run(main, flags_parser=parse_flags)

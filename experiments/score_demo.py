@@ -11,11 +11,6 @@ import jax.numpy as jnp
 from diffsr_jax.diffusion import PARAMETERIZATIONS, SCHEDULE_KINDS
 from diffsr_jax.toy.linear_gaussian import ScoreFitConfig, fit_score_model, make_system, relative_score_error
 
-flags.DEFINE_enum("parameterization", "score", PARAMETERIZATIONS, "network predicts the score or eps")
-flags.DEFINE_enum("schedule", "vp", SCHEDULE_KINDS, "noise schedule")
-flags.DEFINE_integer("num_levels", 20, "number of noise levels", lower_bound=3)
-flags.DEFINE_integer("num_steps", 3000, "gradient steps", lower_bound=1)
-flags.DEFINE_integer("seed", 0, "PRNG seed")
 FLAGS = flags.FLAGS
 
 
@@ -36,5 +31,17 @@ def main(_):
         print(f"{lvl:>6} {float(schedule.alpha_bar[lvl]):>10.4f} {e:>17.3f}")
 
 
+# --- the script -------------------------------------------------------------------------------------------------
+def define_flags():
+    """The command line's flags, defined only when run as a script, so that tests and other modules can import this
+    one beside modules whose flags share names."""
+    flags.DEFINE_enum("parameterization", "score", PARAMETERIZATIONS, "network predicts the score or eps")
+    flags.DEFINE_enum("schedule", "vp", SCHEDULE_KINDS, "noise schedule")
+    flags.DEFINE_integer("num_levels", 20, "number of noise levels", lower_bound=3)
+    flags.DEFINE_integer("num_steps", 3000, "gradient steps", lower_bound=1)
+    flags.DEFINE_integer("seed", 0, "PRNG seed")
+
+
 if __name__ == "__main__":
+    define_flags()
     app.run(main)

@@ -23,23 +23,7 @@ from absl import app, flags
 
 from experiments.cli import fail, parse_flags
 
-flags.DEFINE_string("suite", "cpu", "task suite (experiments/suites.py)")
-flags.DEFINE_list("agents", ["diffsr_sac", "sac"], "agents (any registered agent with experiments/configs/<agent>.py); "
-                  "'<agent>+<ablation>' runs that ablation alone")
-flags.DEFINE_integer("num_seeds", 3, "seeds per run (vmapped)")
-flags.DEFINE_string("preset", "fast", "agent preset: fast or paper")
-flags.DEFINE_list("tasks", [], "subset of the suite's tasks (default: all)")
-flags.DEFINE_list("ablations", [], "also run each diffsr_* agent with these ablations (experiments/suites.py "
-                  "ABLATIONS), as agent '<agent>+<ablation>'")
-flags.DEFINE_integer("total_steps", None, "env frames per seed (default: the suite's protocol)")
-flags.DEFINE_integer("eval_every", None, "env frames between evaluations (default: the suite's protocol)")
-flags.DEFINE_list("set", [], "extra config overrides group.field=value for every run (tuples as 64:64)")
-flags.DEFINE_string("root", "runs/suites", "runs go to <root>/<suite>/<task>/<agent>/")
-flags.DEFINE_bool("render_final", False, "write each finished run's final rollout (rollout-<frames>.html|gif, "
-                  "linked by the report); runs finished earlier get theirs if they have none")
-flags.DEFINE_string("compile_cache", None, "persistent XLA compilation cache dir ('' disables; default: on)")
 FLAGS = flags.FLAGS
-
 
 
 def build_config(suite, task, agent: str, preset: str, num_seeds: int, total_steps=None, eval_every=None, sets=(),
@@ -239,7 +223,28 @@ def main(argv):
     print(f"all runs finished; report: python -m experiments.report {os.path.join(FLAGS.root, FLAGS.suite)}")
 
 
+# --- the script -------------------------------------------------------------------------------------------------
+def define_flags():
+    """The command line's flags, defined only when run as a script, so that tests and other modules can import this
+    one beside modules whose flags share names."""
+    flags.DEFINE_string("suite", "cpu", "task suite (experiments/suites.py)")
+    flags.DEFINE_list("agents", ["diffsr_sac", "sac"], "agents (any registered agent with experiments/configs/<agent>.py); "
+                      "'<agent>+<ablation>' runs that ablation alone")
+    flags.DEFINE_integer("num_seeds", 3, "seeds per run (vmapped)")
+    flags.DEFINE_string("preset", "fast", "agent preset: fast or paper")
+    flags.DEFINE_list("tasks", [], "subset of the suite's tasks (default: all)")
+    flags.DEFINE_list("ablations", [], "also run each diffsr_* agent with these ablations (experiments/suites.py "
+                      "ABLATIONS), as agent '<agent>+<ablation>'")
+    flags.DEFINE_integer("total_steps", None, "env frames per seed (default: the suite's protocol)")
+    flags.DEFINE_integer("eval_every", None, "env frames between evaluations (default: the suite's protocol)")
+    flags.DEFINE_list("set", [], "extra config overrides group.field=value for every run (tuples as 64:64)")
+    flags.DEFINE_string("root", "runs/suites", "runs go to <root>/<suite>/<task>/<agent>/")
+    flags.DEFINE_bool("render_final", False, "write each finished run's final rollout (rollout-<frames>.html|gif, "
+                      "linked by the report); runs finished earlier get theirs if they have none")
+    flags.DEFINE_string("compile_cache", None, "persistent XLA compilation cache dir ('' disables; default: on)")
+
 
 if __name__ == "__main__":
+    define_flags()
     app.run(main, flags_parser=parse_flags)
 

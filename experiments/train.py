@@ -45,33 +45,12 @@ def _default_config_path(argv) -> str:
         return preset_path(DEFAULT_AGENT, "fast")
 
 
-flags.DEFINE_string("agent", DEFAULT_AGENT, "sac, td3, ddpg, their Diff-SR versions diffsr_<base>, polygrad or "
-                    "diffusion_planner; selects experiments/configs/<agent>.py:fast")
-flags.DEFINE_string("env", None, "environment: brax/<name>, playground/<Name> or gymnax/<name>")
-flags.DEFINE_integer("num_seeds", None, "independent agents run in parallel (vmapped) in one program")
-flags.DEFINE_integer("seed", None, "first seed; seed i of the run is seed + i")
-flags.DEFINE_integer("total_steps", None, "env frames per seed (decisions x action_repeat)")
-flags.DEFINE_integer("eval_every", None, "env frames between evaluations")
-flags.DEFINE_string("logdir", None, "output directory (default runs/<agent>-<env>-<time>)")
-flags.DEFINE_string("compile_cache", DEFAULT_CACHE_DIR,
-                    "persistent XLA compilation cache dir ('' disables)")
-flags.DEFINE_bool("tensorboard", True, "write TensorBoard events")
-flags.DEFINE_bool("resume", False, "continue the run in --logdir from its latest checkpoint (uses its config.json; "
-                  "only --total_steps, --config.run.devices, --config.run.cpu_devices and "
-                  "--config.run.command_buffers may differ from it)")
-flags.DEFINE_bool("render_final", False, "at the end of the run, write episode 0 of the first seed's final "
-                  "evaluation as rollout-<frames>.html (Brax) or .gif (Playground, gymnax) in --logdir")
-flags.DEFINE_bool("overwrite", False, "replace an existing run in --logdir")
-flags.DEFINE_multi_string("sweep", [], "sweep a traced hyperparameter inside the same compiled program: "
-                          "--sweep=actor_critic.critic_lr=1e-3,3e-4 (repeatable; every combination x num_seeds is "
-                          "vmapped)")
 try:  # the preset is loaded and the --config.<group>.<field> overrides applied right here
     config_flags.DEFINE_config_file("config", _default_config_path(sys.argv), "ml_collections preset file[:preset]",
                                     lock_config=True)
 except (AttributeError, KeyError) as e:  # an override of a field the config does not have
     fail(unknown_field_message(sys.argv, e))
 FLAGS = flags.FLAGS
-
 
 
 def resolve_config():
@@ -240,6 +219,32 @@ def main(argv):
     print(f"outputs in {logdir}")
 
 
+# --- the script -------------------------------------------------------------------------------------------------
+def define_flags():
+    """The command line's flags, defined only when run as a script, so that tests and other modules can import this
+    one beside modules whose flags share names."""
+    flags.DEFINE_string("agent", DEFAULT_AGENT, "sac, td3, ddpg, their Diff-SR versions diffsr_<base>, polygrad or "
+                        "diffusion_planner; selects experiments/configs/<agent>.py:fast")
+    flags.DEFINE_string("env", None, "environment: brax/<name>, playground/<Name> or gymnax/<name>")
+    flags.DEFINE_integer("num_seeds", None, "independent agents run in parallel (vmapped) in one program")
+    flags.DEFINE_integer("seed", None, "first seed; seed i of the run is seed + i")
+    flags.DEFINE_integer("total_steps", None, "env frames per seed (decisions x action_repeat)")
+    flags.DEFINE_integer("eval_every", None, "env frames between evaluations")
+    flags.DEFINE_string("logdir", None, "output directory (default runs/<agent>-<env>-<time>)")
+    flags.DEFINE_string("compile_cache", DEFAULT_CACHE_DIR,
+                        "persistent XLA compilation cache dir ('' disables)")
+    flags.DEFINE_bool("tensorboard", True, "write TensorBoard events")
+    flags.DEFINE_bool("resume", False, "continue the run in --logdir from its latest checkpoint (uses its config.json; "
+                      "only --total_steps, --config.run.devices, --config.run.cpu_devices and "
+                      "--config.run.command_buffers may differ from it)")
+    flags.DEFINE_bool("render_final", False, "at the end of the run, write episode 0 of the first seed's final "
+                      "evaluation as rollout-<frames>.html (Brax) or .gif (Playground, gymnax) in --logdir")
+    flags.DEFINE_bool("overwrite", False, "replace an existing run in --logdir")
+    flags.DEFINE_multi_string("sweep", [], "sweep a traced hyperparameter inside the same compiled program: "
+                              "--sweep=actor_critic.critic_lr=1e-3,3e-4 (repeatable; every combination x num_seeds is "
+                              "vmapped)")
+
 
 if __name__ == "__main__":
+    define_flags()
     app.run(main, flags_parser=parse_flags)

@@ -66,15 +66,6 @@ PAPER_PRESETS = ("diffsr_sac", "diffsr_td3", "sac", "td3", "polygrad", "diffusio
 CPU_REFERENCE = ("benchmarks/results/update_cost_halfcheetah_dims.json", "benchmarks/results/update_cost.json",
                  "benchmarks/results/update_cost_all_presets.json")
 
-flags.DEFINE_enum("stage", "all", ("all", *STAGES), "which stage to run")
-flags.DEFINE_bool("dry_run", False, "toy sizes on CPU: the whole plan in a few minutes (a CI test)")
-flags.DEFINE_string("out", "benchmarks/results/gpu", "where each stage writes its JSON + markdown")
-flags.DEFINE_string("runs_root", "/tmp/diffsr_gpu_runs", "run stage: where the runs live (kept between calls on a "
-                    "warm machine)")
-flags.DEFINE_integer("budget_s", 500, "run stage: seconds before the suite is stopped (SIGTERM: checkpoint, exit)")
-flags.DEFINE_integer("profile_budget_s", 450, "profile stage: seconds for all its variants (a variant is started only "
-                     "with at least --profile_min_s left, and stopped at the budget)")
-flags.DEFINE_integer("profile_min_s", 75, "profile stage: seconds a variant needs at least (compile included)")
 FLAGS = flags.FLAGS
 
 
@@ -287,5 +278,21 @@ def main(_):
         print(f"== stage {stage} done in {time.time() - t0:.0f}s", flush=True)
 
 
+# --- the script -------------------------------------------------------------------------------------------------
+def define_flags():
+    """The command line's flags, defined only when run as a script, so that tests and other modules can import this
+    one beside modules whose flags share names."""
+    flags.DEFINE_enum("stage", "all", ("all", *STAGES), "which stage to run")
+    flags.DEFINE_bool("dry_run", False, "toy sizes on CPU: the whole plan in a few minutes (a CI test)")
+    flags.DEFINE_string("out", "benchmarks/results/gpu", "where each stage writes its JSON + markdown")
+    flags.DEFINE_string("runs_root", "/tmp/diffsr_gpu_runs", "run stage: where the runs live (kept between calls on a "
+                        "warm machine)")
+    flags.DEFINE_integer("budget_s", 500, "run stage: seconds before the suite is stopped (SIGTERM: checkpoint, exit)")
+    flags.DEFINE_integer("profile_budget_s", 450, "profile stage: seconds for all its variants (a variant is started only "
+                         "with at least --profile_min_s left, and stopped at the budget)")
+    flags.DEFINE_integer("profile_min_s", 75, "profile stage: seconds a variant needs at least (compile included)")
+
+
 if __name__ == "__main__":
+    define_flags()
     app.run(main)

@@ -124,6 +124,12 @@ SUITES = {s.name: s for s in (
                 if t.name in ("halfcheetah", "hopper_et", "walker_et", "ant_et")),
           (("run.total_steps", 100_000), ("run.warmup_steps", 5_000), ("run.eval_every", 5_000),
            ("run.eval_episodes", 10))),
+    Suite("mbbl_mjx", "the same four tasks on Brax's mjx backend (MuJoCo's solver: the faithful ports of Gym's "
+          "models) with each env's own solver settings (physics=native); 100k env steps, 5k random warm-up",
+          tuple(_t(t.name, t.env, t.paper_task, backend="mjx", physics="native") for t in MBBL_TASKS
+                if t.name in ("halfcheetah", "hopper_et", "walker_et", "ant_et")),
+          (("run.total_steps", 100_000), ("run.warmup_steps", 5_000), ("run.eval_every", 5_000),
+           ("run.eval_episodes", 10))),
     Suite("cpu", "three cheap paper tasks for a CPU: gymnax Pendulum, Brax inverted pendulum and reacher "
           "(positional backend)",
           (_t("pendulum", "gymnax/Pendulum-v1", "Pendulum"),

@@ -21,7 +21,6 @@ import os
 import re
 import shlex
 import sys
-import time
 
 import numpy as np
 from absl import app, flags
@@ -56,10 +55,12 @@ def run_identity(path: str, info: dict, config: dict) -> tuple[str, str, str]:
 
 def load_run(path: str) -> dict:
     """-> {suite, task, agent, config, info, code (its provenance entries), steps (E,), returns (seeds, E), scores
-    (seeds,), rollout, frames (reached), finished, wall_s (training time over all invocations, pauses included),
+    (seeds,), window_scores (seeds,: the paper's score, experiments.stats.window_score), rollout, frames (reached),
+    finished, wall_s (training time over all invocations, pauses included),
     frames_per_s (median over chunks past the warm-up), frames_per_s_best (fastest such chunk)}."""
     from diffsr_jax.logging.writers import curves_from_rows, read_metrics
     from diffsr_jax.training import provenance
+    from experiments.stats import window_score
     from experiments.suites import SCORE_LAST_EVALS
 
     with open(os.path.join(path, "config.json")) as f:
@@ -92,6 +93,7 @@ def load_run(path: str) -> dict:
     suite, task, agent = run_identity(path, info, config)
     return {"path": path, "suite": suite, "task": task, "agent": agent, "config": config, "info": info,
             "code": provenance.read(path), "steps": np.asarray(steps), "returns": returns, "scores": scores,
+            "window_scores": window_score(steps, returns) if returns.size else scores,
             "rollout": latest_rollout(path), "frames": frames, "finished": frames >= config["run"]["total_steps"],
             "wall_s": max((r.get("run/wall_time", 0.0) for r in all_rows), default=float("nan")),
             "frames_per_s": float(np.median(list(chunk_fps.values()))) if chunk_fps else float("nan"),
@@ -137,26 +139,10 @@ def rollout_lines(runs_t: dict, plot_dir: str, plot_rel: str, prefix: str) -> li
     return ["Rollouts (seed 0, deterministic policy): " + ", ".join(links) + ".", ""] if links else []
 
 
-# --- statistics ----------------------------------------------------------------------------------------------
-def iqm(x) -> float:
-    """Interquartile mean of all entries (rliable's aggregate_iqm: 25% trimmed mean)."""
-    from rliable import metrics
-
-    return float(metrics.aggregate_iqm(np.asarray(x, np.float64)))
-
-
-def bootstrap_ci(scores, stat=iqm, reps: int = 2000, seed: int = 0) -> tuple[float, float]:
-    """95% percentile interval of ``stat`` over (runs, tasks) scores, resampling runs within each task
-    (rliable's stratified bootstrap). scores: (runs, tasks) or (runs,)."""
-    s = np.asarray(scores, np.float64).reshape(len(scores), -1)
-    if s.shape[0] < 2:
-        v = stat(s)
-        return v, v
-    rng = np.random.default_rng(seed)
-    idx = rng.integers(0, s.shape[0], size=(reps, s.shape[0], s.shape[1]))
-    vals = np.array([stat(np.take_along_axis(s, i, 0)) for i in idx])
-    lo, hi = np.percentile(vals, [2.5, 97.5])
-    return float(lo), float(hi)
+# --- statistics (experiments.stats: rliable's functions) -----------------------------------------------------
+def base_of(agent: str) -> str | None:
+    """The base algorithm a Diff-SR agent is compared with (diffsr_sac -> sac); None for others and ablations."""
+    return agent[len("diffsr_"):] if agent.startswith("diffsr_") and "+" not in agent else None
 
 
 def normalise(task_scores: dict) -> dict:
@@ -200,9 +186,51 @@ def _task_meta(run):
         return None
 
 
+def improvement_lines(runs_t: dict, reps: int) -> list[str]:
+    """Per Diff-SR agent whose base ran on the task too (finished runs): rliable's probability of improvement."""
+    from experiments import stats
+
+    lines = []
+    for agent, r in sorted(runs_t.items()):
+        base = runs_t.get(base_of(agent) or "")
+        if base is None or not (r["finished"] and base["finished"]):
+            continue
+        x, y = r["scores"][np.isfinite(r["scores"])], base["scores"][np.isfinite(base["scores"])]
+        if x.size and y.size:
+            p, lo, hi = stats.improvement(x, y, reps=reps)
+            lines.append(f"P({agent} > {base['agent']}) = {p:.2f} [95% CI {lo:.2f}, {hi:.2f}] (rliable's probability "
+                         f"of improvement over seed scores; 0.5 = level).")
+    return [""] + lines if lines else []
+
+
+def plot_iqm_curves(curves: dict, out_path: str, title: str, reps: int):
+    """curves: agent -> (steps (E,), returns (seeds, E)): the IQM over seeds at each evaluation with its 95%
+    stratified-bootstrap band (experiments.stats.iqm_curve), one line per agent."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from experiments import stats
+
+    fig, ax = plt.subplots(figsize=(6.5, 4.2))
+    for label, (steps, vals) in curves.items():
+        point, lo, hi = stats.iqm_curve(np.asarray(vals, np.float64), reps=reps)
+        line, = ax.plot(steps, point, label=f"{label} ({len(vals)} seeds)")
+        ax.fill_between(steps, lo, hi, alpha=0.2, color=line.get_color())
+    ax.set_xlabel("env frames")
+    ax.set_ylabel("eval return (IQM over seeds, 95% CI)")
+    ax.set_title(title)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(out_path, dpi=100)
+    plt.close(fig)
+
+
 def build_report(runs: list[dict], plot_dir: str, plot_rel: str, command: str, reps: int, title: str,
                  notes=(), conclusion: str = "") -> str:
-    from diffsr_jax.logging.writers import plot_comparison
+    from experiments import stats
     from experiments.suites import (
         PAPER_AGENT,
         PAPER_BUDGET,
@@ -221,7 +249,7 @@ def build_report(runs: list[dict], plot_dir: str, plot_rel: str, command: str, r
     machines = {json.dumps(r["info"].get("machine"), sort_keys=True) for r in runs if r["info"].get("machine")}
     here = machine_info()
     out = [f"# {title}", "",
-           (f"Generated {time.strftime('%Y-%m-%d %H:%M')} by `{command}` from {len(runs)} runs "
+           (f"Generated by `{command}` from {len(runs)} runs "
            f"({len(by_task)} tasks x {len(agents)} agents)."), "", "## Setup", ""]
     for m in sorted(machines) or [json.dumps(here)]:
         m = json.loads(m)
@@ -256,10 +284,14 @@ def build_report(runs: list[dict], plot_dir: str, plot_rel: str, command: str, r
         out.append("- Started, no evaluation logged yet (not in the tables): " + ", ".join(
             f"{task_label(r['suite'], r['task'])} / {r['agent']}"
             for r in sorted(waiting, key=lambda r: r["path"])) + ".")
-    out += [(f"- Score of a seed = mean of its last {SCORE_LAST_EVALS} evaluations (fewer if the run has fewer). "
-            "Per task: mean ± std (population std) over seeds, and IQM with a 95% stratified-bootstrap percentile interval "
-            f"({reps} resamples; IQM = rliable's `aggregate_iqm`). With fewer than 4 seeds the IQM is the plain mean and the "
-            "interval is wide: read it as the spread of the seeds."),
+    out += [(f"- Score of a seed = mean of its last {SCORE_LAST_EVALS} evaluations (fewer if the run has fewer; the "
+             "protocol of the paper's section 5). The paper's window score = mean of the evaluations in the last "
+             f"{stats.PAPER_WINDOW:,} env steps (its project page's protocol). Per task: mean ± std (population std) "
+             "over seeds, and the IQM with a 95% stratified-bootstrap percentile interval; P(X > Y) = the probability "
+             "that a seed of X scores above a seed of Y (ties half), with its interval; learning curves = IQM over "
+             f"seeds at each evaluation with its 95% band. All from rliable ({reps} resamples, seed {stats.SEED}). "
+             "With 4 seeds the IQM is the mean of the middle two, and the intervals are wide: read them as the spread "
+             "of the seeds."),
             (f"- Paper numbers are spec section 5 ({PAPER_SOURCE}; 200K steps, 4 seeds): other reward scales and "
             "episode definitions, so compare standings, not values."), ""]
     if conclusion:
@@ -287,27 +319,30 @@ def build_report(runs: list[dict], plot_dir: str, plot_rel: str, command: str, r
         for agent, r in sorted(runs_t.items()):
             s = r["scores"]
             fin = s[np.isfinite(s)]
-            m = iqm(fin) if fin.size else float("nan")
-            lo, hi = bootstrap_ci(fin, reps=reps) if fin.size else (float("nan"), float("nan"))
+            m = stats.iqm(fin) if fin.size else float("nan")
+            lo, hi = stats.interval(fin, reps=reps) if fin.size else (float("nan"), float("nan"))
             col = PAPER_AGENT.get(agent)
             pv = paper.get(col) if col else None
             paper_txt = "n/a" if pv is None else (f"{pv[0]:.1f}" + (f" ± {pv[1]:.1f}" if pv[1] is not None else "")
                                                    + f" ({col})")
-            final = r["returns"][:, -1] if r["returns"].size else np.array([np.nan])
+            win = r["window_scores"][np.isfinite(r["window_scores"])]
             rows.append([agent, str(fin.size), (f"{_fmt(np.mean(fin) if fin.size else np.nan)} ± "
                          f"{_fmt(np.std(fin) if fin.size else np.nan)}"), f"{_fmt(m)} [{_fmt(lo)}, {_fmt(hi)}]",
-                         f"{_fmt(np.nanmean(final))}", f"{r['frames']:,}" + ("" if r["finished"] else " (unfinished)"),
+                         (f"{_fmt(np.mean(win))} ± {_fmt(np.std(win))}" if win.size else "n/a"),
+                         f"{r['frames']:,}" + ("" if r["finished"] else " (unfinished)"),
                          f"{_fmt(r['wall_s'], 0)}", paper_txt])
-        out += _md_table(["agent", "seeds", "score mean ± std", "IQM [95% CI]", "final eval (mean)", "env frames",
+        out += _md_table(["agent", "seeds", "score mean ± std", "IQM [95% CI]",
+                          f"paper's window score (last {stats.PAPER_WINDOW // 1000}k steps)", "env frames",
                           "wall-clock (s)", f"paper ({PAPER_SOURCE})"], rows)
+        out += improvement_lines(runs_t, reps)
         if paper:
             out += ["", "Paper row (" + PAPER_SOURCE + "): " + ", ".join(
                 f"{k} {v[0]:.1f}" + (f" ± {v[1]:.1f}" if v[1] is not None else "") for k, v in paper.items()) + "."]
         fname = f"{suite + '_' if suite else ''}{task}.png"
         curves = {a: (r["steps"], r["returns"]) for a, r in sorted(runs_t.items()) if r["returns"].size}
         if curves:
-            plot_comparison(curves, os.path.join(plot_dir, fname), task_label(suite, task))
-        out += ["", f"![{task} learning curves]({plot_rel}/{fname})", ""]
+            plot_iqm_curves(curves, os.path.join(plot_dir, fname), task_label(suite, task), reps)
+        out += ["", f"![{task} learning curves: IQM over seeds, 95% CI]({plot_rel}/{fname})", ""]
         out += rollout_lines(runs_t, plot_dir, plot_rel, fname[:-len(".png")] + "_")
         for agent, v in normalise({a: r["scores"] for a, r in runs_t.items() if r["finished"]}).items():
             norm_scores[agent][(suite, task)] = v
@@ -325,13 +360,14 @@ def build_report(runs: list[dict], plot_dir: str, plot_rel: str, command: str, r
             continue
         n = min(len(v) for v in cols)
         mat = np.stack([v[:n] for v in cols], 1)  # (seeds, tasks)
-        lo, hi = bootstrap_ci(mat, reps=reps)
-        rows.append([agent, str(mat.shape[1]), f"{iqm(mat):.3f} [{lo:.3f}, {hi:.3f}]", f"{np.nanmean(mat):.3f}"])
+        lo, hi = stats.interval(mat, reps=reps)
+        rows.append([agent, str(mat.shape[1]), f"{stats.iqm(mat):.3f} [{lo:.3f}, {hi:.3f}]",
+                     f"{np.nanmean(mat):.3f}"])
     out += _md_table(["agent", "tasks", "normalised IQM [95% CI]", "normalised mean"], rows) + [""]
 
     from experiments.report_representation import representation_section
 
-    out += representation_section(by_task, plot_dir, plot_rel, reps, _fmt, _md_table, iqm, bootstrap_ci)
+    out += representation_section(by_task, plot_dir, plot_rel, reps, _fmt, _md_table, stats.iqm, stats.interval)
     # wall-clock
     out += ["## Wall-clock per run", "",
             ("Wall-clock: seconds of training (compile, updates, evaluations; all seeds together in one program) "
@@ -365,6 +401,9 @@ def define_flags():
 
 
 def main(argv):
+    from absl import logging
+
+    logging.set_verbosity(logging.WARNING)  # rliable logs every interval it computes
     FLAGS = flags.FLAGS
     paths = argv[1:]
     if not paths:

@@ -95,7 +95,8 @@ def test_critic_representation_and_actor_are_all_trained(name):
         assert _max_change(new.features.target, new.features.learner.params) > 1e-6  # ... and lags the online psi
 
 
-@pytest.mark.parametrize("name", DIFFSR_AGENTS)
+# diffsr_ddpg shares diffsr_td3's critic path: -m slow
+@pytest.mark.parametrize("name", ["diffsr_sac", "diffsr_td3", pytest.param("diffsr_ddpg", marks=pytest.mark.slow)])
 def test_critic_gradient_reaches_psi_only_when_enabled(name):
     batch = _data(jax.random.PRNGKey(3), B)
     for enabled in (False, True):

@@ -1,5 +1,6 @@
 """experiments.evaluate and rollouts: a checkpoint evaluated again gives the eval return its run logged at that step,
-on every env family (gymnax and Playground by default; Brax MJX and spring with -m slow) and for SAC and
+on every env family (gymnax by default; Playground, Brax MJX and spring with -m slow; tests/test_resume_matrix.py
+evaluates a checkpoint on every family by default) and for SAC and
 Diff-SR-SAC; --render and --render_final write a file a person opens (Brax: HTML viewer; Playground and gymnax: GIF)
 whose frames differ (every family's writer is also tested without training); bad input is one line. The gymnax case
 evaluates a run while it is still training.
@@ -34,9 +35,9 @@ CASES = {  # id -> (agent, env flags, total frames, frames per chunk, rollout su
     "brax_spring-diffsr_sac": ("diffsr_sac", ["--env=brax/hopper", "--config.env.backend=spring"], 300, 150, ".html"),
     "playground-sac": ("sac", ["--env=playground/CartpoleSwingup"], 300, 150, ".gif"),
 }
-# compile-heavy cases run with -m slow: Brax spring and MJX draw with the same renderer as test_render_without_training
-# and restore through the same code as Playground; MJX checkpoints also resume in tests/test_resume_matrix.py
-SLOW = ("brax_spring-diffsr_sac", "brax_mjx-sac")
+# compile-heavy cases run with -m slow: Brax spring and MJX draw with the same renderer as test_render_without_training;
+# tests/test_resume_matrix.py evaluates a resumed checkpoint of Brax MJX, Brax positional and Playground by default
+SLOW = ("brax_spring-diffsr_sac", "brax_mjx-sac", "playground-sac")
 
 
 def _env():

@@ -8,6 +8,8 @@ import subprocess
 import sys
 import time
 
+import pytest
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
@@ -24,6 +26,9 @@ def _load(out, name):
         return json.load(f)
 
 
+# ~9 CPU-minutes (about 15 program starts and compiles): run it with -m slow before a session spends device time on
+# the plan (the developers' rule: dry-run every device call on the CPU first), not on every commit
+@pytest.mark.slow
 def test_gpu_plan_dry_run(tmp_path):
     out, runs = tmp_path / "out", tmp_path / "runs"
     _plan(out, runs, "--stage=all", "--profile_budget_s=400", "--profile_min_s=1")

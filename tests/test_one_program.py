@@ -28,7 +28,7 @@ def _launch(agent, logdir, budget, seed=5):
     return p, [json.loads(x) for x in (logdir / "metrics.jsonl").read_text().splitlines()]
 
 
-@pytest.mark.parametrize("agent", ["sac", "diffsr_sac"])
+@pytest.mark.parametrize("agent", [pytest.param("sac", marks=pytest.mark.slow), "diffsr_sac"])  # sac: -m slow
 def test_make_train_and_the_launcher_give_the_same_metrics(agent, tmp_path):
     """Chunks 1-2 are warm-up (evaluation of the initial policy), chunk 3 the first 100 updates, chunk 4 a trailing
     partial chunk of 50. Separately compiled programs round differently in the last bit and RL training amplifies

@@ -9,9 +9,13 @@ persistent compilation cache, so the killed and resumed runs reuse the reference
 
 By default a covering set runs: every env family and backend, and every agent, at least once, Diff-SR-SAC on the
 compile-heavy families (its state holds more than SAC's): gymnax x both, Brax MJX and Playground x Diff-SR-SAC,
-Brax positional x SAC. The other three pairs run with -m slow (about 11 CPU-minutes).
+Brax positional x SAC. The other four pairs run with -m slow (about 12 CPU-minutes). Each case then evaluates a
+checkpoint the resumed run wrote with experiments.evaluate (the same episodes as its logged evaluation), so the
+evaluate command restores on every env family by default (tests/test_evaluate.py trains its own runs for rendering
+and bad input: gymnax by default, the other families with -m slow).
 """
 
+import json
 import os
 import signal
 import subprocess
@@ -36,6 +40,7 @@ AGENTS = {
                    "--config.representation.zeta_hidden=32", "--config.critic.rff_dim=32", "--config.critic.rff_hidden=32"],
 }
 TOTAL, CHUNK = 600, 100
+EVAL_AT = 2 * CHUNK  # a checkpoint written after the resume
 
 
 def _args(env, agent, logdir, cache):
@@ -78,12 +83,20 @@ def _pipeline(env, agent, root, cache):
     p = subprocess.run(_cmd([*_args(env, agent, run, cache), "--resume"]), cwd=ROOT, env=_env(), capture_output=True,
                        text=True, timeout=900)
     out["resume_rc"], out["resume_out"], out["resume_err"] = p.returncode, p.stdout, p.stderr[-3000:]
+    if p.returncode != 0:
+        return out
+    out["rows"] = _rows(run)
+    # experiments.evaluate on a checkpoint the resumed run wrote: the episodes it logged there, evaluated again
+    p = subprocess.run([sys.executable, "-m", "experiments.evaluate", f"--logdir={run}", f"--step={EVAL_AT}",
+                        f"--compile_cache={cache}"], cwd=ROOT, env=_env(), capture_output=True, text=True, timeout=900)
+    out["eval_rc"], out["eval_err"] = p.returncode, p.stderr[-3000:]
     if p.returncode == 0:
-        out["rows"] = _rows(run)
+        with open(os.path.join(run, f"eval-{EVAL_AT}.json")) as f:
+            out["evaluated"] = {m["seed"]: m["mean"] for m in json.load(f)["members"]}
     return out
 
 
-SLOW = {("brax_mjx", "sac"), ("playground", "sac"), ("brax_positional", "diffsr_sac")}
+SLOW = {("brax_mjx", "sac"), ("playground", "sac"), ("brax_positional", "diffsr_sac"), ("gymnax", "sac")}
 
 
 @pytest.mark.parametrize("env,agent", [pytest.param(e, a, marks=pytest.mark.slow) if (e, a) in SLOW else (e, a)
@@ -98,3 +111,8 @@ def test_sigkill_then_resume_equals_uninterrupted(env, agent, tmp_path):
     assert r["resume_rc"] == 0, r["resume_err"]
     assert f"resuming from env frame {r['killed_at']:,}" in r["resume_out"]
     assert r["rows"] == r["ref_rows"]
+    assert r["eval_rc"] == 0, r["eval_err"]
+    logged = {row["seed"]: row["eval/return"] for row in r["rows"] if row["frames"] == EVAL_AT}
+    assert r["evaluated"].keys() == logged.keys()
+    for seed, ret in logged.items():
+        assert r["evaluated"][seed] == pytest.approx(ret, rel=1e-4, abs=1e-3), (seed, r["evaluated"], logged)

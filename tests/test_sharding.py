@@ -51,7 +51,7 @@ def _assert_same_run(one, two):
     assert abs(last[0]["train/critic_loss"] - last[1]["train/critic_loss"]) > 1e-2 * abs(last[0]["train/critic_loss"])
 
 
-@pytest.mark.parametrize("agent", ["sac", "diffsr_sac"])
+@pytest.mark.parametrize("agent", [pytest.param("sac", marks=pytest.mark.slow), "diffsr_sac"])  # sac: -m slow
 def test_members_sharded_over_two_devices_match_one_device(agent, tmp_path):
     first = _launch(agent, tmp_path / "one", 1, "--total_steps=600")
     assert "x 4 seed(s) x 1 setting(s) on 1 device (cpu)" in first, first

@@ -121,19 +121,6 @@ def test_bad_input_is_one_line_and_exit_2(tmp_path):
     assert len(p.stderr.strip().splitlines()) == 1 and not (tmp_path / "R.md").exists()
 
 
-def test_report_statistics():
-    from experiments.report import bootstrap_ci, iqm, normalise
-
-    assert iqm(np.arange(1, 9)) == 4.5  # mean of the middle half 3..6
-    assert bootstrap_ci(np.full((5, 2), 3.0), reps=50) == (3.0, 3.0)
-    x = np.random.default_rng(0).normal(size=(10, 3))
-    lo, hi = bootstrap_ci(x, reps=300)
-    assert lo < iqm(x) < hi
-    n = normalise({"a": np.array([1.0, 3.0]), "b": np.array([5.0, 2.0])})
-    np.testing.assert_allclose(n["a"], [0.0, 0.5])
-    np.testing.assert_allclose(n["b"], [1.0, 0.25])
-
-
 def _fake_run(logdir, agent, frames_reached, total, returns, fps):
     """A run directory as the launcher writes it (config.json + metrics.jsonl, no run.json: a suite run that is
     still training or was stopped), 2 seeds; ``returns[i]`` is both seeds' return at the i-th evaluation."""
@@ -182,18 +169,6 @@ def test_report_attributes_and_flags_unfinished_suite_runs(tmp_path):
     aggregate = text[text.index("## Aggregate"):text.index("## The representation")]
     assert "| diffsr_sac | 1 |" in aggregate and "| diffsr_sac+frozen_psi | 0 | n/a |" in aggregate
     assert "| diffsr_sac+frozen_psi (unfinished: 2,000 frames) |" in text
-
-
-def test_committed_run_logs_regenerate_their_results_rows(tmp_path):
-    """The raw logs kept under results/runs/ rebuild the rows RESULTS.md quotes from them (features256)."""
-    p = _run(["experiments.report", os.path.join(ROOT, "results", "runs", "suites", "mbbl_spring"),
-              f"--out={tmp_path / 'R.md'}"], timeout=300)
-    assert p.returncode == 0, p.stderr
-    row = ("| diffsr_sac+features256 | representation.feature_dim=256 | 4 | 2,614.9 ± 837.5 "
-           "| 2,531.1 [1,780.1, 3,617.3] |")
-    assert row in (tmp_path / "R.md").read_text()
-    with open(os.path.join(ROOT, "RESULTS.md")) as f:
-        assert row in f.read()
 
 
 def test_report_names_backend_and_physics():

@@ -15,7 +15,9 @@ from diffsr_jax.training import make_train
 from tests.helpers import preset
 
 
-@pytest.mark.parametrize("agent", ["sac", "td3", "diffsr_sac", "diffsr_td3"])
+# td3 and diffsr_sac by default (both bases, with and without Diff-SR); sac and diffsr_td3 with -m slow
+@pytest.mark.parametrize("agent", [pytest.param("sac", marks=pytest.mark.slow), "td3", "diffsr_sac",
+                                   pytest.param("diffsr_td3", marks=pytest.mark.slow)])
 def test_vmapped_seed_equals_seed_alone(agent):
     cfg = preset(agent, overrides={"run.total_steps": 150, "run.warmup_steps": 100, "run.eval_every": 150,
                                    "run.eval_episodes": 3, "env.episode_length": 40, "replay.batch_size": 32})

@@ -1,0 +1,110 @@
+"""The report's statistics, each from rliable's own functions (Agarwal et al. 2021).
+
+- ``iqm``: rliable's ``aggregate_iqm`` (25% trimmed mean over every entry).
+- ``interval``: a statistic's 95% stratified-bootstrap percentile interval, rliable's ``get_interval_estimates``
+  (runs resampled within each task; arch's ``StratifiedBootstrap``).
+- ``improvement``: rliable's ``probability_of_improvement`` P(X > Y) of one agent over another, with its interval
+  (``StratifiedIndependentBootstrap``: each agent's runs resampled on their own).
+- ``iqm_curve``: the IQM over seeds at every evaluation with its interval (a sample-efficiency curve).
+- ``window_score``: the paper's score of a run, the mean of the evaluations in the last 10k env steps.
+
+Scores are (runs, tasks) or (runs,) arrays; a fixed seed makes every interval reproducible (RESULTS.md is rebuilt and
+compared by a test).
+"""
+from __future__ import annotations
+
+import numpy as np
+
+REPS = 2000
+SEED = 0
+PAPER_WINDOW = 10_000  # env steps: "averaged across 4 seeds and a window of 10K steps" (the paper's project page)
+
+
+def _matrix(scores) -> np.ndarray:
+    s = np.asarray(scores, np.float64)
+    return s.reshape(len(s), -1)
+
+
+def _estimates(score_dict, func, reps: int, seed: int):
+    """rliable's get_interval_estimates (percentile method), reproducible: it is given a seeded RandomState, and numpy's
+    global generator is seeded for the call and restored after (rliable's StratifiedIndependentBootstrap, behind the
+    probability of improvement's interval, draws its resamples from the global generator, not from the state it is
+    given). arch's notice that it will prefer numpy Generators is silenced (rliable passes the state under its old
+    name)."""
+    import warnings
+
+    from rliable import library
+
+    saved = np.random.get_state()
+    np.random.seed(seed)
+    try:
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", category=FutureWarning, module="arch")
+            return library.get_interval_estimates(score_dict, func, reps=reps, random_state=np.random.RandomState(seed))
+    finally:
+        np.random.set_state(saved)
+
+
+def iqm(scores) -> float:
+    """Interquartile mean of all entries (rliable's aggregate_iqm)."""
+    from rliable import metrics
+
+    return float(metrics.aggregate_iqm(np.asarray(scores, np.float64)))
+
+
+def interval(scores, stat=iqm, reps: int = REPS, seed: int = SEED) -> tuple[float, float]:
+    """95% stratified-bootstrap percentile interval of ``stat`` over (runs, tasks) scores (rliable). One run: the
+    degenerate interval (its value)."""
+    s = _matrix(scores)
+    if s.shape[0] < 2:
+        v = stat(s)
+        return v, v
+    _, ci = _estimates({"x": s}, lambda x: np.array([stat(x)]), reps, seed)
+    lo, hi = ci["x"][:, 0]
+    return float(lo), float(hi)
+
+
+def improvement(x, y, reps: int = REPS, seed: int = SEED) -> tuple[float, float, float]:
+    """P(a run of X scores above a run of Y, ties count half) per task averaged over tasks, rliable's
+    ``probability_of_improvement``, with its 95% bootstrap interval (each agent's runs resampled on their own).
+    x: (runs_x, tasks), y: (runs_y, tasks). Returns (probability, lo, hi)."""
+    from rliable import metrics
+
+    x, y = _matrix(x), _matrix(y)
+    if x.shape[1] != y.shape[1]:
+        raise ValueError(f"improvement: x has {x.shape[1]} tasks, y {y.shape[1]}")
+    p = float(metrics.probability_of_improvement(x, y))
+    if min(len(x), len(y)) < 2:
+        return p, p, p
+    _, ci = _estimates({"xy": (x, y)}, metrics.probability_of_improvement, reps, seed)
+    lo, hi = np.ravel(ci["xy"])
+    return p, float(lo), float(hi)
+
+
+def iqm_curve(returns, reps: int = REPS, seed: int = SEED) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """returns: (seeds, evaluations) -> (IQM, lo, hi), each (evaluations,): the IQM over seeds at every evaluation and
+    its 95% stratified-bootstrap interval (rliable; one resample of seeds serves every evaluation). aggregate_iqm of one
+    evaluation is scipy's 25% trim_mean of its column; here it is taken for all columns in one call."""
+    from rliable import library, metrics
+    from scipy import stats as sps
+
+    r = np.asarray(returns, np.float64)
+    assert r.ndim == 2, r.shape
+    per_eval = lambda s: sps.trim_mean(s[:, 0, :], 0.25, axis=0)  # s: (seeds, 1 task, evaluations)
+    point = per_eval(r[:, None, :])
+    assert np.allclose(point, [metrics.aggregate_iqm(r[:, e]) for e in range(r.shape[1])], equal_nan=True)
+    if r.shape[0] < 2:
+        return point, point, point
+    _, ci = _estimates({"x": r[:, None, :]}, per_eval, reps, seed)
+    return point, ci["x"][0], ci["x"][1]
+
+
+def window_score(steps, returns, window: int = PAPER_WINDOW) -> np.ndarray:
+    """The paper's score of each seed: the mean of its evaluations in the last ``window`` env steps of the run,
+    (last step - window, last step]. steps: (evaluations,), returns: (seeds, evaluations) -> (seeds,)."""
+    steps = np.asarray(steps)
+    r = np.asarray(returns, np.float64)
+    if r.size == 0:
+        return np.full(r.shape[:1], np.nan)
+    keep = steps > steps[-1] - window
+    return r[:, keep].mean(1)

@@ -82,6 +82,13 @@ NOTES = {
                               "paper's MBBL I-Pendulum is a cost with 0 as the best.",
     "brax/reacher": "Brax reward is -(tip-to-target distance) - control cost per step, 50-step episodes as in Gym "
                     "Reacher.",
+    # the paper has no DMC table: the same group's spectral-representation papers at 200k env steps, 4 seeds (spec 5b)
+    "playground/CheetahRun": "No Diff-SR number; for standings, the same group's papers at 200k env steps (other "
+                             "code and simulator): SAC 595 ± 96 (3-layer) / 453 ± 58, CTRL 679 ± 41, LV-Rep 639 ± 25, "
+                             "SPEDER 594 ± 95.",
+    "playground/HopperHop": "No Diff-SR number; for standings, the same group's papers at 200k env steps (other code "
+                            "and simulator): SAC 28.6 ± 19.5 (3-layer) / 10.8 ± 6.6, CTRL 162 ± 76, LV-Rep 73 ± 41, "
+                            "SPEDER 120 ± 90.",
 }
 
 

@@ -34,11 +34,10 @@ def test_paper_preset_runs_with_its_sizes_and_ratios(agent, tmp_path):
     f = repeat  # frames per iteration (one env per seed)
     learn = 5 if agent == "polygrad" else LEARN_ITERS  # PolyGRAD: 22 s per update at the paper's sizes
     ITERS = max(300, cfg.replay.batch_size + learn)  # the warm-up fills the replay beyond one batch
+    ITERS += ITERS % 2
     logdir = tmp_path / "run"
-    warm = ITERS - learn  # the first evaluation chunk is the warm-up, the second the learning iterations: the
-    # launcher compiles a warm-up program without the learner and a learning program without the warm-up phase
     args = [f"--config=experiments/configs/{agent}.py:paper", f"--total_steps={ITERS * f}",
-            f"--eval_every={warm * f}", f"--config.run.warmup_steps={warm * f}",
+            f"--eval_every={ITERS * f // 2}", f"--config.run.warmup_steps={(ITERS - learn) * f}",
             f"--config.run.checkpoint_every={ITERS * f}", "--config.run.eval_episodes=2", f"--config.env.episode_length={50 * f}",
             "--tensorboard=false", f"--logdir={logdir}"]
     p = subprocess.run([sys.executable, "-m", "experiments.train", *args], cwd=ROOT, env=dict(os.environ, PYTHONPATH=ROOT),
@@ -49,7 +48,7 @@ def test_paper_preset_runs_with_its_sizes_and_ratios(agent, tmp_path):
                      ("representation", "feature_dim"), ("representation", "updates_per_step"), ("env", "name")):
         assert saved[group][k] == json.loads(json.dumps(cfg[group][k], default=list)), k  # the preset's own sizes ran
     rows = [json.loads(x) for x in (logdir / "metrics.jsonl").read_text().splitlines()]
-    assert [(r["frames"], r["decisions"]) for r in rows] == [(warm * f, warm), (ITERS * f, ITERS)]
+    assert [(r["frames"], r["decisions"]) for r in rows] == [(ITERS * f // 2, ITERS // 2), (ITERS * f, ITERS)]
     assert all(np.isfinite(r["eval/return"]) for r in rows)
 
     trainer, runner, step = restore_run(logdir)

@@ -27,7 +27,7 @@ def _run(tmp_path, *extra):
            "--env=gymnax/Pendulum-v1", f"--out={tmp_path}", "--name=ip", *extra]
     # LLVM at -O0 compiles about twice as fast; the census (HLO passes) is unchanged and the timings are only
     # checked to be positive
-    xla_flags = os.environ["XLA_FLAGS"]  # tests/conftest.py: XLA's CPU backend at optimisation level 0
+    xla_flags = (os.environ.get("XLA_FLAGS", "") + " --xla_backend_optimization_level=0").strip()
     return subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT, timeout=300,
                           env=dict(os.environ, PYTHONPATH=ROOT, JAX_PLATFORMS="cpu", XLA_FLAGS=xla_flags))
 

@@ -206,26 +206,12 @@ def improvement_lines(runs_t: dict, reps: int) -> list[str]:
 def plot_iqm_curves(curves: dict, out_path: str, title: str, reps: int):
     """curves: agent -> (steps (E,), returns (seeds, E)): the IQM over seeds at each evaluation with its 95%
     stratified-bootstrap band (experiments.stats.iqm_curve), one line per agent."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+    from diffsr_jax.logging.writers import plot_bands
     from experiments import stats
 
-    fig, ax = plt.subplots(figsize=(6.5, 4.2))
-    for label, (steps, vals) in curves.items():
-        point, lo, hi = stats.iqm_curve(np.asarray(vals, np.float64), reps=reps)
-        line, = ax.plot(steps, point, label=f"{label} ({len(vals)} seeds)")
-        ax.fill_between(steps, lo, hi, alpha=0.2, color=line.get_color())
-    ax.set_xlabel("env frames")
-    ax.set_ylabel("eval return (IQM over seeds, 95% CI)")
-    ax.set_title(title)
-    ax.grid(alpha=0.3)
-    ax.legend(fontsize=8)
-    fig.tight_layout()
-    fig.savefig(out_path, dpi=100)
-    plt.close(fig)
+    bands = {label: (steps, *stats.iqm_curve(np.asarray(vals, np.float64), reps=reps), len(vals))
+             for label, (steps, vals) in curves.items()}
+    plot_bands(bands, out_path, title, ylabel="eval return (IQM over seeds, 95% CI)")
 
 
 def build_report(runs: list[dict], plot_dir: str, plot_rel: str, command: str, reps: int, title: str,

@@ -127,23 +127,31 @@ class Progress:
         self.stream.flush()
 
 
-def plot_comparison(curves: dict, out_path: str, title: str):
-    """curves: label -> (steps (E,), returns (seeds, E)). Mean line and min-max band per label."""
+def plot_bands(bands: dict, out_path: str, title: str, ylabel: str = "eval return"):
+    """bands: label -> (steps (E,), centre (E,), lo (E,), hi (E,), seeds): one line with its shaded band per label."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     fig, ax = plt.subplots(figsize=(6.5, 4.2))
-    for label, (steps, vals) in curves.items():
-        vals = np.asarray(vals, np.float64)
-        line, = ax.plot(steps, np.nanmean(vals, 0), label=f"{label} ({vals.shape[0]} seeds)")
-        ax.fill_between(steps, np.nanmin(vals, 0), np.nanmax(vals, 0), alpha=0.2, color=line.get_color())
+    for label, (steps, centre, lo, hi, seeds) in bands.items():
+        line, = ax.plot(steps, centre, label=f"{label} ({seeds} seeds)")
+        ax.fill_between(steps, lo, hi, alpha=0.2, color=line.get_color())
     ax.set_xlabel("env frames")
-    ax.set_ylabel("eval return")
+    ax.set_ylabel(ylabel)
     ax.set_title(title)
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8)
     fig.tight_layout()
     fig.savefig(out_path, dpi=100)
     plt.close(fig)
+
+
+def plot_comparison(curves: dict, out_path: str, title: str):
+    """curves: label -> (steps (E,), returns (seeds, E)). Mean line and min-max band per label."""
+    bands = {}
+    for label, (steps, vals) in curves.items():
+        vals = np.asarray(vals, np.float64)
+        bands[label] = (steps, np.nanmean(vals, 0), np.nanmin(vals, 0), np.nanmax(vals, 0), vals.shape[0])
+    plot_bands(bands, out_path, title)

@@ -8,9 +8,33 @@ from absl import flags
 
 
 def fail(message: str, code: int = 2):
-    """One clear line on stderr and exit ``code``."""
+    """One clear line on stderr and exit ``code``. In a run over several processes the message is left for the
+    others (they stop with it) and the process ends at once (``processes.exit_now``)."""
     sys.stderr.write(f"error: {message}\n")
+    processes = sys.modules.get("diffsr_jax.training.processes")  # imported only once a run has devices
+    if processes is not None and processes.joined():
+        processes.publish_error(message)
+        processes.exit_now(code)
     sys.exit(code)
+
+
+def define_process_flags():
+    """Flags of a run over several processes (jax.distributed); the defaults run one process."""
+    flags.DEFINE_integer("num_processes", 1, "processes of a run over several processes or machines (jax.distributed);"
+                         " start each with the same command and its own --process_id")
+    flags.DEFINE_integer("process_id", None, "this process's index in a run over several processes (0 writes the "
+                         "outputs)")
+    flags.DEFINE_string("coordinator", None, "host:port where process 0 listens, the same for every process of the run")
+    flags.DEFINE_bool("distributed", False, "join a run over several processes from the cluster's environment "
+                      "(SLURM, Open MPI, Cloud TPU), instead of --num_processes/--process_id/--coordinator")
+
+
+def process_spec():
+    """The ProcessSpec the process flags describe."""
+    from diffsr_jax.training.processes import ProcessSpec
+
+    f = flags.FLAGS
+    return ProcessSpec(f.coordinator, f.num_processes, f.process_id, f.distributed)
 
 
 def _last_line(e: BaseException | None) -> str:

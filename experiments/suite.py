@@ -21,7 +21,7 @@ import time
 
 from absl import app, flags
 
-from experiments.cli import fail, parse_flags
+from experiments.cli import define_process_flags, fail, parse_flags, process_spec
 
 FLAGS = flags.FLAGS
 
@@ -145,10 +145,13 @@ def execute(suite_name: str, task, agent: str, config, logdir: str, command: str
     """Run (or resume) one (task, agent) and write run.json; with ``render``, its final rollout. Returns the run
     status."""
     from diffsr_jax.config import stored_config
+    from diffsr_jax.training import processes
     from diffsr_jax.training.host_loop import run_training
     from diffsr_jax.training.validate import check_logdir
 
     state = run_state(logdir, config)
+    processes.barrier(f"state of {logdir}")  # every process has read the run's state before one changes it
+    primary = processes.is_primary()
     if state == "done":
         print(f"== {task.name} / {agent}: finished earlier, skipped", file=out, flush=True)
         if render and not any(n.startswith("rollout-") for n in os.listdir(logdir)):
@@ -164,8 +167,9 @@ def execute(suite_name: str, task, agent: str, config, logdir: str, command: str
             saved = stored_config(json.load(f))
         saved.run.total_steps = config.run.total_steps  # a longer budget extends the run
         config = saved
-    else:
+    elif primary:
         check_logdir(logdir, overwrite=True)  # no checkpoint: start over
+    processes.barrier(f"ready {logdir}")
     print(f"== {task.name} / {agent}: {config.env.name}, {config.run.total_steps:,} steps x {config.run.num_seeds} seeds "
           f"({'resuming' if state == 'resume' else 'new'}) -> {logdir}", file=out, flush=True)
     t0 = time.time()
@@ -181,8 +185,9 @@ def execute(suite_name: str, task, agent: str, config, logdir: str, command: str
     info["invocations"].append({"started": time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(t0)),
                                 "wall_s": round(wall, 1), "resumed": state == "resume"})
     info["wall_s"] = round(sum(i["wall_s"] for i in info["invocations"]), 1)
-    with open(info_path, "w") as f:
-        json.dump(info, f, indent=2)
+    if primary:
+        with open(info_path, "w") as f:
+            json.dump(info, f, indent=2)
     print(f"   {result['status']} in {wall:.0f}s", file=out, flush=True)
     if render and result["status"] == "finished":
         render_final(logdir, out)
@@ -203,24 +208,41 @@ def main(argv):
             run_state(os.path.join(FLAGS.root, FLAGS.suite, task.name, agent), config)
     except ConfigError as e:
         fail(str(e))
+    spec = process_spec()
+    if spec.distributed and FLAGS.render_final:
+        fail("--render_final draws with one process: drop it, and render a finished run afterwards with python -m "
+             "experiments.evaluate --logdir=<run> --render")
+    from diffsr_jax.training import processes
     from diffsr_jax.training.devices import place_members
     from diffsr_jax.training.compile_cache import DEFAULT_CACHE_DIR, setup_compile_cache
+    from diffsr_jax.training.host_loop import CheckpointError, CheckpointWriteError, NonFiniteError, OutOfMemoryError
     from experiments.suites import machine_info
 
-    placement = place_members(runs[0][2], FLAGS.num_seeds)  # first: before JAX computes anything
+    try:
+        placement = place_members(runs[0][2], FLAGS.num_seeds, spec)  # first: before JAX computes anything
+    except processes.ProcessError as e:
+        fail(str(e))
     setup_compile_cache(DEFAULT_CACHE_DIR if FLAGS.compile_cache is None else FLAGS.compile_cache)
     command = "python -m experiments.suite " + shlex.join(sys.argv[1:])
     machine = machine_info()
+    out = sys.stdout if processes.is_primary() else open(os.devnull, "w")  # one process speaks for the suite
     print(f"suite {FLAGS.suite}: {len(runs)} runs ({', '.join(sorted({t.name for t, _, _ in runs}))} x "
-          f"{', '.join(FLAGS.agents)}), {FLAGS.num_seeds} seeds each {placement}; root {FLAGS.root}", flush=True)
+          f"{', '.join(FLAGS.agents)}), {FLAGS.num_seeds} seeds each {placement}; root {FLAGS.root}", file=out,
+          flush=True)
     for task, agent, config in runs:
         logdir = os.path.join(FLAGS.root, FLAGS.suite, task.name, agent)
-        status = execute(FLAGS.suite, task, agent, config, logdir, command, machine, out=sys.stdout,
-                         render=FLAGS.render_final)
+        try:
+            status = execute(FLAGS.suite, task, agent, config, logdir, command, machine, out=out,
+                             render=FLAGS.render_final)
+        except (NonFiniteError, CheckpointError, CheckpointWriteError, OutOfMemoryError) as e:
+            fail(f"{task.name} / {agent}: {e}", code=3)
+        except processes.PeerLostError as e:
+            fail(f"{task.name} / {agent}: {e}; every process stops: rerun the same commands to resume", code=5)
         if status == "stopped":
-            print("stopped by a signal; rerun the same command to resume", flush=True)
-            sys.exit(1)
-    print(f"all runs finished; report: python -m experiments.report {os.path.join(FLAGS.root, FLAGS.suite)}")
+            print("stopped by a signal; rerun the same command to resume", file=out, flush=True)
+            processes.exit_now(1)
+    print(f"all runs finished; report: python -m experiments.report {os.path.join(FLAGS.root, FLAGS.suite)}",
+          file=out)
 
 
 # --- the script -------------------------------------------------------------------------------------------------
@@ -242,6 +264,7 @@ def define_flags():
     flags.DEFINE_bool("render_final", False, "write each finished run's final rollout (rollout-<frames>.html|gif, "
                       "linked by the report); runs finished earlier get theirs if they have none")
     flags.DEFINE_string("compile_cache", None, "persistent XLA compilation cache dir ('' disables; default: on)")
+    define_process_flags()
 
 
 if __name__ == "__main__":

@@ -21,7 +21,7 @@ from absl import app, flags
 from ml_collections import config_flags
 
 from diffsr_jax.training.compile_cache import DEFAULT_CACHE_DIR, setup_compile_cache
-from experiments.cli import fail, parse_flags, unknown_field_message
+from experiments.cli import define_process_flags, fail, parse_flags, process_spec, unknown_field_message
 
 DEFAULT_AGENT = "diffsr_sac"
 
@@ -149,12 +149,19 @@ def main(argv):
     from diffsr_jax.envs import make_env_from_config
     from diffsr_jax.training.memory import free_memory_bytes, replay_memory
     from diffsr_jax.training.budget import replay_capacity
+    from diffsr_jax.training import processes
     from diffsr_jax.training.devices import place_members
     from diffsr_jax.training.validate import ConfigError, check_logdir, fix_at_first_start, validate_config
 
     config = resolve_config()
     if FLAGS.resume and not FLAGS.logdir:
         fail("--resume needs --logdir=<the run to continue>")
+    spec = process_spec()
+    if spec.distributed and not FLAGS.logdir:
+        fail("a run over several processes needs --logdir=<a directory every process can reach>, the same for all")
+    if spec.distributed and FLAGS.render_final:
+        fail("--render_final draws with one process: drop it, and render the finished run afterwards with python -m "
+             "experiments.evaluate --logdir=<run> --render")
     logdir = FLAGS.logdir or os.path.join(
         "runs", f"{config.run.agent}-{config.env.name.replace('/', '_')}-{time.strftime('%Y%m%d-%H%M%S')}")
     try:
@@ -169,7 +176,7 @@ def main(argv):
         # first, before JAX computes anything (building the agent or the env does): lay the members over devices
         from diffsr_jax.training.members import parse_sweeps
 
-        placement = place_members(config, config.run.num_seeds * len(parse_sweeps(sweep_specs)))
+        placement = place_members(config, config.run.num_seeds * len(parse_sweeps(sweep_specs)), spec)
         from diffsr_jax.agents.registry import hparam_names
 
         sweeps = parse_sweeps(sweep_specs, hparam_names(config))
@@ -179,16 +186,22 @@ def main(argv):
             raise ConfigError(str(e).splitlines()[0]) from None
         replay_memory(env, replay_capacity(config), config.run.num_seeds * len(sweeps), free_memory_bytes())
         if not FLAGS.resume:  # only now, so bad input leaves no empty log dir behind
-            check_logdir(logdir, overwrite=FLAGS.overwrite)
-    except ConfigError as e:
+            check_logdir(logdir, overwrite=FLAGS.overwrite, prepare=False)  # every process: the same refusals
+            processes.barrier("logdir checked")
+            if processes.is_primary():  # one process creates (or clears) it
+                check_logdir(logdir, overwrite=FLAGS.overwrite)
+                with open(os.path.join(logdir, "sweep.json"), "w") as f:
+                    json.dump(list(sweep_specs), f)
+            processes.barrier("logdir ready")
+    except (ConfigError, processes.ProcessError) as e:
         fail(str(e))
     setup_compile_cache(FLAGS.compile_cache)
-    with open(os.path.join(logdir, "sweep.json"), "w") as f:
-        json.dump(list(sweep_specs), f)
+    primary = processes.is_primary()
+    out = sys.stdout if primary else open(os.devnull, "w")  # one process speaks for the run
     repeat = config.env.action_repeat
     print(f"{config.run.agent} ({config.run.preset}) on {config.env.name}: {config.run.total_steps:,} env frames"
           f"{f' (action repeat {repeat})' if repeat > 1 else ''} x {config.run.num_seeds} seed(s) x {len(sweeps)} "
-          f"setting(s) {placement}, eval every {config.run.eval_every:,}; logging to {logdir}")
+          f"setting(s) {placement}, eval every {config.run.eval_every:,}; logging to {logdir}", file=out)
     from diffsr_jax.training.host_loop import (
         CheckpointError,
         CheckpointWriteError,
@@ -199,13 +212,16 @@ def main(argv):
 
     try:
         result = run_training(config, logdir, tensorboard=FLAGS.tensorboard, sweeps=sweeps, resume=FLAGS.resume,
-                              env=env)
+                              env=env, out=out)
     except ConfigError as e:
         fail(str(e))
     except (NonFiniteError, CheckpointError, CheckpointWriteError, OutOfMemoryError) as e:
         fail(str(e), code=3)
+    except processes.PeerLostError as e:
+        fail(f"{e}; every process stops: the last checkpoint in {logdir} is intact, continue by starting every "
+             "process again with --resume", code=5)
     if result["status"] == "stopped":
-        print(result["message"])
+        print(result["message"], file=out)
         return
     if FLAGS.render_final:
         from diffsr_jax.envs.rendering import RenderError
@@ -216,7 +232,7 @@ def main(argv):
             print(f"rollout: {render_saved(load_saved_run(logdir, env=env))}")
         except RenderError as e:
             fail(f"the run finished (outputs in {logdir}) but its rollout could not be drawn: {e}", code=4)
-    print(f"outputs in {logdir}")
+    print(f"outputs in {logdir}", file=out)
 
 
 # --- the script -------------------------------------------------------------------------------------------------
@@ -240,6 +256,7 @@ def define_flags():
     flags.DEFINE_bool("render_final", False, "at the end of the run, write episode 0 of the first seed's final "
                       "evaluation as rollout-<frames>.html (Brax) or .gif (Playground, gymnax) in --logdir")
     flags.DEFINE_bool("overwrite", False, "replace an existing run in --logdir")
+    define_process_flags()
     flags.DEFINE_multi_string("sweep", [], "sweep a traced hyperparameter inside the same compiled program: "
                               "--sweep=actor_critic.critic_lr=1e-3,3e-4 (repeatable; every combination x num_seeds is "
                               "vmapped)")

@@ -22,11 +22,13 @@ class RunLogger:
     Metric names carry their namespace (``train/``, ``eval/``, ``diag/``, ``run/``) everywhere: as row keys and as
     TensorBoard tags (``eval/return`` is the mean over members, ``eval/return/seed0`` one member)."""
 
-    def __init__(self, logdir: str, tensorboard: bool = True):
+    def __init__(self, logdir: str, tensorboard: bool = True, write: bool = True):
+        """``write`` False: build the rows only (a process of a multi-process run other than the one that writes)."""
         self.logdir = logdir
         self.path = os.path.join(logdir, "metrics.jsonl")
+        self.write = write
         self._tb = None
-        if tensorboard:
+        if tensorboard and write:
             from tensorboardX import SummaryWriter
 
             self._tb = SummaryWriter(os.path.join(logdir, "tb"))
@@ -42,6 +44,8 @@ class RunLogger:
             row.update({k: _clean(np.asarray(v)[i]) for k, v in metrics.items()})
             row.update({k: _clean(v) for k, v in extra.items()})
             rows.append(row)
+        if not self.write:
+            return rows
         with open(self.path, "a") as f:
             for row in rows:
                 f.write(json.dumps(row) + "\n")

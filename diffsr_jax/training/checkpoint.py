@@ -57,24 +57,27 @@ def _stored(x):
     return jax.random.key_data(x) if _is_key(x) else x
 
 
-def _abstract_stored(x):
-    """What is read back for leaf ``x``: on this process's first device, whatever devices the writer laid it over
-    (a run may resume on another number of devices; the caller lays the state out again)."""
+def _abstract_stored(x, sharding=None):
+    """What is read back for leaf ``x``: laid out by ``sharding`` (each process reads only its own shards), or
+    without one on this process's first device, whatever devices the writer laid it over (a run may resume on
+    another number of devices or be evaluated by one process; the caller lays the state out again)."""
     if x.size == 0:
         return None
     if _is_key(x):
         x = jax.eval_shape(jax.random.key_data, x)
-    return jax.ShapeDtypeStruct(x.shape, x.dtype, sharding=jax.sharding.SingleDeviceSharding(jax.devices()[0]))
+    return jax.ShapeDtypeStruct(x.shape, x.dtype,
+                                sharding=sharding or jax.sharding.SingleDeviceSharding(jax.local_devices()[0]))
 
 
 def _rebuild(abstract_leaf, value):
-    """The run-state leaf from what was stored (``value``; None for a leaf with no elements)."""
+    """The run-state leaf from what was stored (``value``; None for a leaf with no elements: zeros on the host,
+    which the caller lays out)."""
     if _is_key(abstract_leaf):
         impl = abstract_leaf.dtype._impl  # the key implementation (public key_impl() wants a concrete key)
         if value is None:
-            value = jnp.zeros(jax.eval_shape(jax.random.key_data, abstract_leaf).shape, jnp.uint32)
+            value = np.zeros(jax.eval_shape(jax.random.key_data, abstract_leaf).shape, np.uint32)
         return jax.random.wrap_key_data(value, impl=impl)
-    return jnp.zeros(abstract_leaf.shape, abstract_leaf.dtype) if value is None else value
+    return np.zeros(abstract_leaf.shape, abstract_leaf.dtype) if value is None else value
 
 
 def spec_difference(saved: list[dict], wanted: list[dict]) -> str | None:
@@ -112,6 +115,10 @@ class Checkpointer:
         arrays["format"] = np.ones((1,), np.int32)  # never an empty dict
         meta = {**meta, "format": FORMAT, "leaves": leaf_spec(state)}
         path = os.path.join(self.directory, str(iteration))
+        from absl import logging
+
+        verbosity = logging.get_verbosity()
+        logging.set_verbosity(logging.FATAL)  # a failure is raised below in one line, not logged by orbax as well
         try:
             if iteration in self._manager.all_steps():  # a re-run of an iteration replaces its old checkpoint
                 self._manager.delete(iteration)
@@ -122,6 +129,8 @@ class Checkpointer:
             self._remove_partial(iteration)
             cause = f"{type(e).__name__}: {str(e).splitlines()[0][:200]}" if str(e) else type(e).__name__
             raise CheckpointWriteError(f"could not write the checkpoint {path} ({cause})") from e
+        finally:
+            logging.set_verbosity(verbosity)
 
     def _remove_partial(self, iteration: int) -> None:
         for tmp in glob.glob(os.path.join(self.directory, f"{iteration}.orbax-checkpoint-tmp*")):
@@ -134,9 +143,12 @@ class Checkpointer:
     def steps(self) -> list[int]:
         return sorted(self._manager.all_steps())
 
-    def restore(self, step: int, abstract_state, select=None):
+    def restore(self, step: int, abstract_state, select=None, sharding=None):
         """-> (state, meta) of checkpoint ``step``. Raises ``CheckpointMismatchError`` if its leaves differ from
         ``abstract_state``'s (a pytree of ``jax.ShapeDtypeStruct``, e.g. from ``jax.eval_shape``).
+
+        ``sharding``: how every leaf (members axis first) is read back, e.g. over the devices of all processes of
+        the run (each reads its own shards); None: whole, on this process's first device.
 
         ``select(path) -> bool`` (path as ``jax.tree_util.keystr`` writes it, e.g. ``.agent.actor...``) reads only
         the leaves it picks; the others come back as None (e.g. the policy without the replay buffer)."""
@@ -150,8 +162,9 @@ class Checkpointer:
         abstract_leaves, treedef = jax.tree_util.tree_flatten(abstract_state)
         picked = [select is None or select(spec["path"]) for spec in leaf_spec(abstract_state)]
         wanted = {f"{i:05d}": a for i, x in enumerate(abstract_leaves)
-                  if picked[i] and (a := _abstract_stored(x)) is not None}
-        wanted["format"] = _abstract_stored(jax.ShapeDtypeStruct((1,), np.int32))
+                  if picked[i] and (a := _abstract_stored(x, sharding)) is not None}
+        replicated = None if sharding is None else jax.sharding.NamedSharding(sharding.mesh, jax.sharding.PartitionSpec())
+        wanted["format"] = _abstract_stored(jax.ShapeDtypeStruct((1,), np.int32), replicated)
         if select is None:
             restore = ocp.args.StandardRestore(wanted)
         else:  # only the picked leaves are read from disk
@@ -164,13 +177,14 @@ class Checkpointer:
         jax.block_until_ready(state)
         return state, meta
 
-    def restore_latest(self, abstract_state, on_skip=None, select=None):
+    def restore_latest(self, abstract_state, on_skip=None, select=None, sharding=None):
         """-> (iteration, state, meta) from the newest loadable checkpoint, or None if there is none.
 
-        ``on_skip(step, error)`` is called for each checkpoint that fails to load; ``select`` as in ``restore``."""
+        ``on_skip(step, error)`` is called for each checkpoint that fails to load; ``select`` and ``sharding`` as in
+        ``restore``."""
         for step in reversed(self.steps()):
             try:
-                state, meta = self.restore(step, abstract_state, select)
+                state, meta = self.restore(step, abstract_state, select, sharding)
                 return step, state, meta
             except Exception as e:  # noqa: BLE001 - any failure to read means: try the previous one
                 if on_skip is not None:

@@ -5,6 +5,9 @@ split over a 1-D ``Mesh`` of devices (``NamedSharding(mesh, P("members"))``): ``
 vmapped ``fn`` under ``shard_map``, so each device advances its own members and nothing crosses devices. The number
 of devices used is the largest count, at most ``run.devices`` (0: all), that divides the members evenly.
 
+In a run over several processes (``processes.join``, ``jax.distributed``) the mesh holds every device of every
+process, each process advancing the members on its own devices; the members must divide evenly over all of them.
+
 On a CPU-only host the cores can be split into several XLA devices (``run.cpu_devices``), which runs independent
 members side by side instead of as one batched program; ``configure_cpu_devices`` must run before JAX first
 computes anything (the launcher does it right after reading the config).
@@ -16,6 +19,8 @@ import os
 
 import jax
 from jax.sharding import Mesh, NamedSharding, PartitionSpec as P
+
+from diffsr_jax.training import processes
 
 AXIS = "members"
 MATMUL_PRECISIONS = ("default", "high", "highest")  # jax.default_matmul_precision values
@@ -79,24 +84,39 @@ def configure_command_buffers(mode: str) -> bool:
 
 def member_mesh(num_members: int, max_devices: int = 0, devices=None) -> Mesh | None:
     """A 1-D mesh over the most devices (at most ``max_devices``, 0: all) that divide ``num_members``; None when that
-    is a single device."""
+    is a single device. Over several processes: every device of every process (ProcessError if the members do not
+    divide evenly over them or ``max_devices`` would leave some out)."""
     devices = list(jax.devices() if devices is None else devices)
+    if processes.count() > 1:
+        if num_members % len(devices) or max_devices not in (0, len(devices)):
+            raise processes.ProcessError(
+                f"{num_members} member(s) (seeds x sweep settings) cannot be laid evenly over the {len(devices)} "
+                f"devices of {processes.count()} processes{f' (run.devices={max_devices})' if max_devices else ''}: "
+                "make the members a multiple of the device count, or set --config.run.cpu_devices (devices per "
+                "process on a CPU) so that they divide")
+        return Mesh(devices, (AXIS,))
     limit = len(devices) if max_devices <= 0 else min(max_devices, len(devices))
     count = most_dividing(num_members, limit)
     return None if count == 1 else Mesh(devices[:count], (AXIS,))
 
 
 def describe(mesh: Mesh | None) -> str:
-    """'on 1 device (cpu)' / 'on 2 devices (cpu)'."""
+    """'on 1 device (cpu)' / 'on 2 devices (cpu)' / 'on 4 devices (cpu) of 2 processes'."""
     devices = [jax.devices()[0]] if mesh is None else list(mesh.devices.flat)
-    return f"on {len(devices)} device{'s' if len(devices) > 1 else ''} ({devices[0].platform})"
+    over = f" of {processes.count()} processes" if processes.count() > 1 else ""
+    return f"on {len(devices)} device{'s' if len(devices) > 1 else ''} ({devices[0].platform}){over}"
+
+
+def member_sharding(mesh: Mesh | None) -> NamedSharding | None:
+    """How a leaf with the members axis first is laid over ``mesh`` (None without a mesh)."""
+    return None if mesh is None else NamedSharding(mesh, P(AXIS))
 
 
 def shard_members(tree, mesh: Mesh | None):
     """Lay every leaf's leading (members) axis over ``mesh``; unchanged without a mesh."""
     if mesh is None:
         return tree
-    return jax.device_put(tree, NamedSharding(mesh, P(AXIS)))
+    return processes.place(tree, member_sharding(mesh))
 
 
 def over_members(fn, mesh: Mesh | None, in_axes, donate: tuple = ()):
@@ -113,10 +133,13 @@ def over_members(fn, mesh: Mesh | None, in_axes, donate: tuple = ()):
     return jax.jit(batched, donate_argnums=donate)
 
 
-def place_members(config, num_members: int) -> str:
-    """Split a CPU-only host into ``run.cpu_devices`` XLA devices (0: auto), set the GPU command buffers
-    (``run.command_buffers``) and say where the members will run, e.g.
-    'on 2 devices (cpu)'. Call before JAX computes anything in the process (the launchers do it first thing)."""
-    configure_cpu_devices(cpu_device_count(int(config.run.cpu_devices), num_members))
+def place_members(config, num_members: int, spec: processes.ProcessSpec = processes.ProcessSpec()) -> str:
+    """Split a CPU-only host into ``run.cpu_devices`` XLA devices (0: auto, counting this process's share of the
+    members), set the GPU command buffers (``run.command_buffers``), join the other processes of the run (``spec``)
+    and say where the members will run, e.g. 'on 2 devices (cpu)'. Call before JAX computes anything in the process
+    (the launchers do it first thing). Raises ProcessError (one line) when the processes cannot take the members."""
+    share = num_members // spec.num_processes if num_members % spec.num_processes == 0 else num_members
+    configure_cpu_devices(cpu_device_count(int(config.run.cpu_devices), share))
     configure_command_buffers(config.run.command_buffers)
+    processes.join(spec)
     return describe(member_mesh(num_members, int(config.run.devices)))

@@ -6,6 +6,10 @@ checkpoints and signals, each a small function below. A run is reproducible: chu
 randomness depend only on the seed and the iteration count, so a resumed run continues exactly as the
 uninterrupted one would, and ``make_train`` (which scans the same chunk) gives the same metrics for a seed.
 
+Over several processes (``processes``) every process runs this loop on its own members; after each chunk they
+share the metrics and any stop request, so they log, guard, checkpoint and stop at the same chunk. Only the
+primary process writes config.json, metrics.jsonl, TensorBoard, provenance and the curve; all write checkpoints.
+
 Rows of ``metrics.jsonl``: ``frames`` (env frames per seed so far), ``decisions`` (agent decisions per seed),
 the member (``seed``, ``setting``), then ``train/...``, ``eval/...``, ``diag/...`` and ``run/...`` (machine timing).
 """
@@ -21,7 +25,6 @@ import sys
 import time
 
 import jax
-import jax.numpy as jnp
 import numpy as np
 
 from diffsr_jax.logging.writers import (
@@ -34,7 +37,8 @@ from diffsr_jax.logging.writers import (
 )
 from diffsr_jax.training.budget import eval_schedule, iterations
 from diffsr_jax.training.checkpoint import Checkpointer, CheckpointWriteError
-from diffsr_jax.training.devices import member_mesh, over_members, shard_members
+from diffsr_jax.training import processes
+from diffsr_jax.training.devices import member_mesh, member_sharding, over_members, shard_members
 from diffsr_jax.training.members import make_members, summary_table
 from diffsr_jax.training.memory import (
     ReplayMemoryError,
@@ -88,7 +92,8 @@ def restore_or_init(trainer: Trainer, keys, hp, ckpt: Checkpointer, metrics_path
             print(f"warning: checkpoint at iteration {step} is unreadable ({type(e).__name__}: {msg}); trying the "
                   "previous one", file=out)
 
-        restored = ckpt.restore_latest(jax.eval_shape(init, keys, hp), on_skip=skipped)
+        restored = ckpt.restore_latest(jax.eval_shape(init, keys, hp), on_skip=skipped,
+                                       sharding=member_sharding(mesh))
         if restored is None and ckpt.steps():
             raise CheckpointError(f"none of the checkpoints in {ckpt.directory} could be read; they are left as "
                                   "they are: pass --overwrite to start the run again")
@@ -97,15 +102,16 @@ def restore_or_init(trainer: Trainer, keys, hp, ckpt: Checkpointer, metrics_path
             rows = read_metrics(metrics_path)[: meta["metrics_rows"]] if os.path.exists(metrics_path) else []
             print(f"resuming from env frame {t_iter * trainer.frames_per_iter:,} ({len(rows)} metric rows kept)",
                   file=out)
-            return RunPosition(t_iter, shard_members(runner, mesh), rows, np.asarray(meta["alive"], bool),
-                               float(meta["wall_time"]))
+            runner = shard_members(runner, mesh) if mesh is not None else jax.device_put(runner)
+            return RunPosition(t_iter, runner, rows, np.asarray(meta["alive"], bool), float(meta["wall_time"]))
         print("no readable checkpoint; starting from scratch", file=out)
-    fresh.runner = init(keys, hp)
+    fresh.runner = init(shard_members(keys, mesh), shard_members(hp, mesh))
     return fresh
 
 
 def write_run_files(logdir: str, config, rows) -> None:
-    """config.json, and metrics.jsonl cut back to the rows of the checkpoint the run continues from."""
+    """config.json, and metrics.jsonl cut back to the rows of the checkpoint the run continues from (the primary
+    process's job)."""
     with open(os.path.join(logdir, "metrics.jsonl"), "w") as f:
         f.writelines(json.dumps(r) + "\n" for r in rows)
     with open(os.path.join(logdir, "config.json"), "w") as f:
@@ -153,6 +159,8 @@ def save_checkpoint(ckpt: Checkpointer, p: RunPosition, trainer: Trainer, t_star
     try:
         ckpt.save(p.t_iter, p.runner, meta)
     except CheckpointWriteError as e:
+        if processes.is_cross_process_failure(e.__cause__):  # another process ended while all were writing
+            raise processes.peer_lost(e.__cause__) from None
         last = [s for s in ckpt.steps() if s != p.t_iter]
         kept = (f"the previous checkpoint (env frame {last[-1] * fpi:,}) is intact; continue with --resume "
                 f"--logdir={logdir}" if last else "no earlier checkpoint exists")
@@ -191,8 +199,8 @@ def run_training(config, logdir: str, *, tensorboard: bool = True, out=sys.stdou
                  resume: bool = False, env=None) -> dict:
     """Train with checkpoints in ``logdir/checkpoints``. Returns {"rows", "status", "message"} where status is
     "finished" or "stopped" (signal). Raises ReplayMemoryError before compiling if the replay cannot fit,
-    NonFiniteError (after flushing metrics; checkpoints kept), CheckpointError / CheckpointWriteError, and
-    OutOfMemoryError."""
+    NonFiniteError (after flushing metrics; checkpoints kept), CheckpointError / CheckpointWriteError,
+    OutOfMemoryError, and, over several processes, PeerLostError when another process of the run ends."""
     trainer = Trainer(config, env)
     members, keys, hp = make_members(config, trainer.default_hparams(), sweeps)
     print(replay_memory(trainer.env, trainer.capacity, len(members), free_memory_bytes()), file=out)
@@ -201,6 +209,8 @@ def run_training(config, logdir: str, *, tensorboard: bool = True, out=sys.stdou
         with jax.default_matmul_precision(config.run.matmul_precision):
             return _loop(trainer, config, logdir, members, keys, hp, tensorboard, out, resume, mesh)
     except Exception as e:
+        if processes.is_cross_process_failure(e) and not _is_out_of_memory(e):
+            raise processes.peer_lost(e) from None
         if _is_out_of_memory(e):
             raise OutOfMemoryError(
                 f"out of memory running {config.run.agent} with {len(members)} member(s), batch_size "
@@ -214,8 +224,10 @@ def _loop(trainer, config, logdir, members, keys, hp, tensorboard, out, resume, 
     ckpt = Checkpointer(os.path.join(logdir, "checkpoints"), int(config.run.keep_checkpoints))
     t_start = time.time()
     p = restore_or_init(trainer, keys, hp, ckpt, metrics_path, resume, out, mesh)
-    write_run_files(logdir, config, p.rows)
-    record_start(logdir, p.t_iter * trainer.frames_per_iter)
+    primary = processes.is_primary()
+    if primary:
+        write_run_files(logdir, config, p.rows)
+        record_start(logdir, p.t_iter * trainer.frames_per_iter)
 
     # the run state is donated: the chunk updates it in place instead of keeping a copy (replay included)
     # one program per chunk shape (iterations, warm-up iterations among them): warm-up is static, not a branch
@@ -223,15 +235,15 @@ def _loop(trainer, config, logdir, members, keys, hp, tensorboard, out, resume, 
         functools.partial(trainer.chunk, num_iters=n, warmup_iters=warm), mesh, in_axes=(0, None), donate=(0,)))
     every, ckpt_every = iterations(config, config.run.eval_every), iterations(config, config.run.checkpoint_every)
     fpi = trainer.frames_per_iter
-    logger, progress = RunLogger(logdir, tensorboard), Progress(trainer.num_iters * fpi, out)
+    logger, progress = RunLogger(logdir, tensorboard, write=primary), Progress(trainer.num_iters * fpi, out)
     status, message = "finished", ""
     remaining = eval_schedule(trainer.num_iters - p.t_iter, every) if p.t_iter < trainer.num_iters else []
     try:
         with StopRequest() as stop:
             for n in remaining:
                 t0 = time.time()
-                runner, m = compiled(n, trainer.warmup_in(p.t_iter, n))(p.runner, jnp.int32(p.t_iter))
-                m = {k: np.asarray(v) for k, v in jax.block_until_ready(m).items()}
+                runner, m = compiled(n, trainer.warmup_in(p.t_iter, n))(p.runner, np.int32(p.t_iter))
+                m = processes.to_host(m)  # every member's metrics, on every process
                 dt = time.time() - t0
                 frames = (p.t_iter + n) * fpi
                 nan_guard(m, p, members, frames, config.run.nan_policy, ckpt, fpi, metrics_path, out)
@@ -244,18 +256,20 @@ def _loop(trainer, config, logdir, members, keys, hp, tensorboard, out, resume, 
                 p.rows += logger.log(counters, [members[i] for i in live], {k: v[live] for k, v in m.items()}, extra)
                 progress.update(frames, fps, float(np.mean(m["eval/return"][live])))
                 crossed = p.t_iter // ckpt_every > (p.t_iter - n) // ckpt_every  # passed a checkpoint_every mark
-                if stop.signum is not None or p.t_iter == trainer.num_iters or crossed:
+                stopping = processes.any_process(stop.signum is not None)  # a signal to one process stops all
+                if stopping or p.t_iter == trainer.num_iters or crossed:
                     save_checkpoint(ckpt, p, trainer, t_start, logdir)
-                if stop.signum is not None:
+                if stopping:
+                    by = signal.Signals(stop.signum).name if stop.signum is not None else "a signal to another process"
                     status = "stopped"
-                    message = (f"stopped by {signal.Signals(stop.signum).name} at env frame {frames:,}; checkpoint "
-                               f"saved, continue with --resume --logdir={logdir}")
+                    message = (f"stopped by {by} at env frame {frames:,}; checkpoint saved, continue with --resume "
+                               f"--logdir={logdir}")
                     break
     finally:
         progress.close()
         logger.close()
         ckpt.close()
-    if p.rows:
+    if p.rows and primary:
         plot_comparison(curves_from_rows(p.rows), os.path.join(logdir, "curve.png"), f"{config.run.agent} on {config.env.name}")
         print(summary_table(p.rows, members), file=out)
     return {"rows": p.rows, "status": status, "message": message}

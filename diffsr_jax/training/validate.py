@@ -21,14 +21,18 @@ def fix_at_first_start(config) -> None:
         config.env.physics = resolve_physics(config.env.name, config.env.backend, config.env.physics)
 
 
-def check_logdir(logdir: str, resume: bool = False, overwrite: bool = False) -> None:
+def check_logdir(logdir: str, resume: bool = False, overwrite: bool = False, prepare: bool = True) -> None:
     """Create ``logdir`` if needed and prove it is writable, or raise ConfigError. An existing non-empty
-    ``logdir`` is refused unless ``resume`` (continue it) or ``overwrite`` (replace it) is given."""
+    ``logdir`` is refused unless ``resume`` (continue it) or ``overwrite`` (replace it) is given. ``prepare``
+    False: only the refusals, nothing created or removed (the processes of a multi-process run other than the
+    one that writes)."""
     if os.path.isdir(logdir) and os.listdir(logdir) and not (resume or overwrite):
         raise ConfigError(f"log dir {logdir!r} already holds a run; pass --resume to continue it, --overwrite to "
                           "replace it, or choose another --logdir")
     if resume and not os.path.exists(os.path.join(logdir, "config.json")):
         raise ConfigError(f"--resume: {logdir!r} holds no run (no config.json); drop --resume to start a new one")
+    if not prepare:
+        return
     if overwrite and not resume and os.path.isdir(logdir):
         import shutil
 
@@ -37,7 +41,7 @@ def check_logdir(logdir: str, resume: bool = False, overwrite: bool = False) -> 
             shutil.rmtree(path) if os.path.isdir(path) else os.remove(path)
     try:
         os.makedirs(logdir, exist_ok=True)
-        probe = os.path.join(logdir, ".write_test")
+        probe = os.path.join(logdir, f".write_test.{os.getpid()}")  # one per process of a multi-process run
         with open(probe, "w") as f:
             f.write("ok")
         os.remove(probe)

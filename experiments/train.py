@@ -193,7 +193,7 @@ def main(argv):
                 with open(os.path.join(logdir, "sweep.json"), "w") as f:
                     json.dump(list(sweep_specs), f)
             processes.barrier("logdir ready")
-    except (ConfigError, processes.ProcessError) as e:
+    except (ConfigError, processes.ProcessError, processes.PeerLostError) as e:
         fail(str(e))
     setup_compile_cache(FLAGS.compile_cache)
     primary = processes.is_primary()

@@ -22,6 +22,7 @@ With one process (the default) every function here is the identity or a no-op.
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import os
 import sys
 
@@ -32,6 +33,10 @@ from jax.sharding import NamedSharding
 ERROR_KEY = "diffsr_jax/error"
 HEARTBEAT_TIMEOUT_S = 30  # a process silent this long is declared dead by the coordinator
 JOIN_TIMEOUT_S = 120  # how long to wait for every process to reach the coordinator
+HEARTBEAT_S = 1.0  # how often a process tells the others it is alive
+PEER_SILENT_S = 20.0  # a process whose heartbeat has not changed for this long is gone (dead or frozen)
+BARRIER_TIMEOUT_S = 3600  # how long one process may wait for the others at a barrier (their compile, a slow chunk)
+_BARRIER_IDS = itertools.count()  # every barrier has its own id, in the same order on every process
 
 
 class ProcessError(RuntimeError):
@@ -101,6 +106,7 @@ def join(spec: ProcessSpec) -> None:
         raise ProcessError(f"could not join the run's processes through {where} within {JOIN_TIMEOUT_S}s "
                            f"({first}); start every process with the same --coordinator and --num_processes and "
                            "its own --process_id") from None
+    _start_heartbeat()
 
 
 def _wait_for_coordinator(address: str) -> None:
@@ -169,6 +175,7 @@ def to_host(tree):
         return jax.tree_util.tree_map(np.asarray, jax.device_get(tree))
     from jax.experimental import multihost_utils
 
+    barrier("metrics")
     return multihost_utils.process_allgather(tree, tiled=True)
 
 
@@ -178,15 +185,69 @@ def any_process(flag: bool) -> bool:
         return bool(flag)
     from jax.experimental import multihost_utils
 
+    barrier("flags")
     return bool(np.any(multihost_utils.process_allgather(np.asarray([flag]))))
 
 
-def barrier(name: str) -> None:
-    """Wait until every process reaches the barrier ``name``."""
-    if count() > 1:
-        from jax.experimental import multihost_utils
+def _alive_key(i: int) -> str:
+    return f"diffsr_jax/alive/{i}"
 
-        multihost_utils.sync_global_devices(name)
+
+def _start_heartbeat() -> None:
+    """A daemon thread that bumps this process's counter in the coordinator's key-value store every HEARTBEAT_S:
+    how the others tell a live process (even one busy compiling) from a dead or frozen one."""
+    import threading
+    import time
+
+    client, key = _client(), _alive_key(index())
+
+    def beat():
+        n = 0
+        while True:
+            try:
+                client.key_value_set(key, str(n), allow_overwrite=True)
+            except Exception:  # noqa: BLE001 - the coordinator is gone: the main thread finds out on its own
+                return
+            n += 1
+            time.sleep(HEARTBEAT_S)
+
+    threading.Thread(target=beat, name="diffsr_jax-heartbeat", daemon=True).start()
+
+
+def barrier(name: str) -> None:
+    """Wait until every process reaches the barrier ``name``; PeerLostError once a process that has not reached it
+    has been silent for PEER_SILENT_S. Every cross-process transfer is preceded by one: the CPU collectives library
+    gives up on a peer that arrives 30 s after the others (one process's longer compile easily does), and JAX's own
+    barrier waits out its whole timeout for a process that died. Kept in the coordinator's key-value store: each
+    process leaves its key, then polls for the others' and for their heartbeats (``_start_heartbeat``)."""
+    if not joined():
+        return
+    import time
+
+    client, n = _client(), count()
+    prefix = f"diffsr_jax/barrier/{next(_BARRIER_IDS)}/"
+    client.key_value_set(prefix + str(index()), name)
+    start = time.time()
+    seen = {}  # process -> (its last heartbeat value, when this process saw it change)
+    pause = 0.002
+    while True:
+        arrived = {int(k.rsplit("/", 1)[-1]) for k, _ in client.key_value_dir_get(prefix)}
+        if len(arrived) == n:
+            return
+        now = time.time()
+        for i in set(range(n)) - arrived:
+            try:
+                beat = client.key_value_try_get(_alive_key(i))
+            except Exception:  # noqa: BLE001 - no heartbeat yet
+                beat = None
+            if i not in seen or seen[i][0] != beat:
+                seen[i] = (beat, now)
+            if now - seen[i][1] > PEER_SILENT_S:
+                raise _lost(f"process {i} of this run is gone: silent for {PEER_SILENT_S}s before the {name} barrier")
+        if now - start > BARRIER_TIMEOUT_S:
+            raise PeerLostError(f"the other processes did not reach the {name} barrier within {BARRIER_TIMEOUT_S}s")
+        time.sleep(pause)
+        pause = min(2 * pause, 0.1)
 
 
 def _client():
@@ -205,8 +266,8 @@ def publish_error(message: str) -> None:
         pass
 
 
-def peer_lost(error: Exception) -> PeerLostError:
-    """What a survivor reports when a cross-process step fails: the message a peer published, else the cause."""
+def _lost(cause: str) -> PeerLostError:
+    """The error a survivor reports: the message a failed peer published, else ``cause``."""
     message = None
     try:
         message = _client().key_value_try_get(ERROR_KEY) if _client() is not None else None
@@ -214,13 +275,19 @@ def peer_lost(error: Exception) -> PeerLostError:
         pass
     if message:
         return PeerLostError(f"another process of this run failed ({message})")
-    cause = str(error).strip().splitlines()[0][:160] if str(error).strip() else type(error).__name__
     return PeerLostError(f"another process of this run stopped unexpectedly ({cause})")
 
 
+def peer_lost(error: Exception) -> PeerLostError:
+    """What a survivor reports when a cross-process step fails with ``error``."""
+    return _lost(str(error).strip().splitlines()[0][:160] if str(error).strip() else type(error).__name__)
+
+
 def is_cross_process_failure(error: Exception) -> bool:
-    """An error raised by JAX's runtime while other processes take part: a lost peer, not this process's fault."""
-    return count() > 1 and isinstance(error, jax.errors.JaxRuntimeError)
+    """An error raised by JAX's runtime (a transfer or a barrier) while other processes take part: a lost peer, not
+    this process's fault."""
+    return joined() and isinstance(error, (jax.errors.JaxRuntimeError, RuntimeError)) and not isinstance(
+        error, (PeerLostError, ProcessError)) and type(error).__module__.startswith(("jax", "jaxlib"))
 
 
 def exit_now(code: int) -> None:

@@ -6,7 +6,8 @@
 - SIGTERM to process 1 checkpoints and stops both; a resumed pair then loses process 1 to SIGKILL: process 0 ends
   within a bounded time with one clear line; resumed again, the pair finishes with the uninterrupted metrics.
 
-The default suite runs the first for Diff-SR-SAC and the second for SAC; -m slow adds the other agent of each.
+The default suite runs the first for Diff-SR-SAC and the second for SAC; -m slow adds the other agent of each, and
+experiments.suite joining from a (simulated) SLURM environment with --distributed.
 """
 
 import json
@@ -186,3 +187,28 @@ def test_an_unreachable_coordinator_is_a_one_line_error(monkeypatch):
     with pytest.raises(processes.ProcessError, match="could not reach the coordinator localhost:"):
         processes._wait_for_coordinator(f"localhost:{_free_port()}")  # nothing listens there
     assert time.time() - t0 < 10
+
+
+@pytest.mark.slow
+def test_suite_joins_from_a_cluster_environment(tmp_path):
+    """experiments.suite --distributed with the variables SLURM's srun sets (JAX reads them: coordinator = the first
+    node, port from the job id): both processes run the suite's runs together, process 0 writes run.json."""
+    job = _free_port()  # JAX derives the coordinator's port from the job id
+    args = [sys.executable, "-m", "experiments.suite", "--suite=cpu", "--tasks=pendulum", "--agents=sac",
+            "--num_seeds=4", f"--total_steps={TOTAL}", "--eval_every=200",
+            f"--set=run.warmup_steps={WARMUP},run.eval_episodes=2,run.cpu_devices=2", f"--root={tmp_path}",
+            "--distributed"]
+    procs = []
+    for i in (0, 1):
+        env = dict(_env(), SLURM_JOB_ID=str(job), SLURM_STEP_NODELIST="localhost", SLURM_NTASKS="2",
+                   SLURM_PROCID=str(i), SLURM_LOCALID=str(i))
+        procs.append(subprocess.Popen(args, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                      text=True))
+    results = _finish(procs)
+    assert [r[0] for r in results] == [0, 0], [r[2][-2000:] for r in results]
+    assert "4 seeds each on 4 devices (cpu) of 2 processes" in results[0][1], results[0][1]
+    run = tmp_path / "cpu" / "pendulum" / "sac"
+    info = json.load(open(run / "run.json"))
+    assert info["status"] == "finished" and len(info["invocations"]) == 1, info
+    rows = run_rows(run)
+    assert len(rows) == 4 * TOTAL // 200 and {r["seed"] for r in rows} == {0, 1, 2, 3}

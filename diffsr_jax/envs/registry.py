@@ -5,6 +5,7 @@ where their velocities sit (for the partially observable setting). Names on the 
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 from collections.abc import Callable
 
@@ -119,6 +120,30 @@ def resolve_physics(env: str, backend: str, physics: str) -> str:
     return "light" if spec.light_physics(backend) and name in spec.light_by_default else "native"
 
 
+@contextlib.contextmanager
+def _own_devices_first():
+    """While an env is built: ``jax.devices()`` lists this process's devices first. MuJoCo MJX puts a model on
+    ``jax.devices()[0]`` (Brax mjx and Playground envs build theirs that way), which in a run over several processes
+    (jax.distributed) is process 0's device: every other process would get a model it cannot read. One process:
+    nothing changes."""
+    import jax
+
+    if not jax.distributed.is_initialized() or jax.process_count() == 1:
+        yield
+        return
+    devices = jax.devices
+
+    def own_first(backend=None):
+        local = jax.local_devices(backend=backend)
+        return local + [d for d in devices(backend) if d not in local]
+
+    jax.devices = own_first
+    try:
+        yield
+    finally:
+        jax.devices = devices
+
+
 def make_env(env: str, backend: str = "mjx", max_episode_steps: int | None = None, *, early_termination: bool = True,
              pomdp: bool = False, pomdp_history: int = 3, action_repeat: int = 1, physics: str = "auto",
              impl: str = "jax"):
@@ -139,7 +164,8 @@ def make_env(env: str, backend: str = "mjx", max_episode_steps: int | None = Non
         raise ValueError(f"physics=light applies to Brax's mjx backend and Playground envs, not {env}"
                          f"{f' on the {backend} backend' if spec.backends else ''}; use physics=native or auto")
     options = {k: v for k, v in (("physics", physics), ("impl", impl)) if k in spec.options}
-    base = spec.build(name, backend, max_episode_steps or None, early_termination, **options)
+    with _own_devices_first():
+        base = spec.build(name, backend, max_episode_steps or None, early_termination, **options)
     base.action_repeat = action_repeat
     if not pomdp:
         return base

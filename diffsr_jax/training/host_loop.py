@@ -216,6 +216,9 @@ def run_training(config, logdir: str, *, tensorboard: bool = True, out=sys.stdou
                 f"out of memory running {config.run.agent} with {len(members)} member(s), batch_size "
                 f"{config.replay.batch_size}, replay {trainer.capacity:,} ({str(e).splitlines()[0][:160]}); use fewer seeds, a "
                 "smaller --config.replay.batch_size or --config.replay.buffer_size") from None
+        if not isinstance(e, (NonFiniteError, CheckpointError, CheckpointWriteError, processes.PeerLostError)):
+            first = str(e).strip().splitlines()[0][:200] if str(e).strip() else ""
+            processes.publish_error(f"{type(e).__name__}: {first}")  # what the other processes will report
         raise
 
 

@@ -24,7 +24,7 @@ def _fmt_bytes(n: float) -> str:
 
 def free_memory_bytes() -> int | None:
     """Free memory where the replay lives: the accelerator's (bytes_limit - in use) or the host's MemAvailable."""
-    dev = jax.devices()[0]
+    dev = jax.local_devices()[0]  # this process's (in a run over several processes, device 0 may be another's)
     if dev.platform != "cpu":
         stats = dev.memory_stats() or {}
         if "bytes_limit" in stats:

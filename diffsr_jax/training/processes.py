@@ -131,9 +131,7 @@ def _wait_for_coordinator(address: str) -> None:
 
 def joined() -> bool:
     """Whether this process has joined a run over several processes."""
-    from jax._src import distributed
-
-    return distributed.global_state.client is not None
+    return jax.distributed.is_initialized()
 
 
 def count() -> int:

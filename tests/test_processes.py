@@ -212,3 +212,29 @@ def test_suite_joins_from_a_cluster_environment(tmp_path):
     assert info["status"] == "finished" and len(info["invocations"]) == 1, info
     rows = run_rows(run)
     assert len(rows) == 4 * TOTAL // 200 and {r["seed"] for r in rows} == {0, 1, 2, 3}
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("env", [["--env=brax/inverted_pendulum", "--config.env.backend=mjx"],
+                                 ["--env=playground/CartpoleSwingup"]], ids=["brax_mjx", "playground"])
+def test_mujoco_envs_over_two_processes_checkpoint_resume_and_evaluate(env, tmp_path):
+    """MJX envs build their model on jax.devices()[0], process 0's device: each process must get its own (a Brax mjx
+    run died in process 1 at its first trace before envs were built with the process's own devices first). Two
+    processes x 1 device, 2 seeds of SAC: a checkpoint, a resume from it, one process evaluating the last one."""
+    logdir = tmp_path / "run"
+    args = ["--agent=sac", *env, "--num_seeds=2", "--config.run.cpu_devices=1", "--eval_every=100",
+            "--config.run.warmup_steps=100", "--config.run.checkpoint_every=100", "--config.env.episode_length=30",
+            "--config.run.eval_episodes=1", "--config.replay.batch_size=16", "--config.actor_critic.actor_hidden=32,32",
+            "--config.critic.hidden=32,32", "--tensorboard=false"]
+    results = _finish(_start_pair(logdir, *args, "--total_steps=200"))
+    assert [r[0] for r in results] == [0, 0], [r[2][-2000:] for r in results]
+    results = _finish(_start_pair(logdir, "--resume", "--total_steps=300"))
+    assert [r[0] for r in results] == [0, 0], [r[2][-2000:] for r in results]
+    assert "resuming from env frame 200" in results[0][1], results[0][1]
+    assert checkpoint_steps(logdir)[-1] == 300
+    p = subprocess.run([sys.executable, "-m", "experiments.evaluate", f"--logdir={logdir}"], cwd=ROOT, env=_env(),
+                       capture_output=True, text=True, timeout=600)
+    assert p.returncode == 0, p.stderr[-2000:]
+    logged = {r["seed"]: r["eval/return"] for r in run_rows(logdir) if r["frames"] == 300}
+    for m in json.load(open(logdir / "eval-300.json"))["members"]:
+        np.testing.assert_allclose(m["mean"], logged[m["seed"]], rtol=1e-5)

@@ -101,7 +101,7 @@ def component_programs(trainer, reps: int) -> dict:
     import jax
     import jax.numpy as jnp
 
-    from diffsr_jax.agents.common import Transition
+    from diffsr_jax.data.transition import Transition
     from diffsr_jax.data.normalizer import stats_update
     from diffsr_jax.data.replay import replay_add
 
@@ -281,7 +281,7 @@ def measure(label: str, sets: list[str], cfg, trainer, num_seeds: int) -> dict:
     import jax.numpy as jnp
 
     from benchmarks.hlo_census import census
-    from diffsr_jax.training.budget import iterations
+    from diffsr_jax.config.budget import iterations
 
     reps, repeats = int(FLAGS.reps), int(FLAGS.repeats)
     t_start = time.time()

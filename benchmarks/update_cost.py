@@ -54,7 +54,7 @@ def measure(spec: str) -> dict:
     import numpy as np
 
     from benchmarks.flops import matmul_flops
-    from diffsr_jax.agents.common import Transition
+    from diffsr_jax.data.transition import Transition
     from diffsr_jax.agents.registry import make_agent
 
     agent_name, preset = spec.split(":")

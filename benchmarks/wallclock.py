@@ -45,7 +45,7 @@ def build(agent: str, denoise_steps: int | None, chunk: int):
     cfg = load_preset(agent, "fast")
     cfg.env.name = FLAGS.env
     if denoise_steps is not None:
-        cfg.baselines.denoise_steps = denoise_steps
+        cfg.trajectory_model.denoise_steps = denoise_steps
     warm = max(cfg.replay.batch_size, 64)
     cfg.run.warmup_steps = warm
     cfg.run.total_steps = warm + chunk * FLAGS.rounds

@@ -44,20 +44,20 @@ def _last_line(e: BaseException | None) -> str:
 
 
 def unknown_field_message(argv, error) -> str:
-    """One line for a ``--config.<group>.<field>`` override of a field that does not exist, naming the right one:
-    the grouped name of an old flat field, or the fields the group has."""
-    from diffsr_jax.config import GROUPS, default_config
-    from diffsr_jax.config.legacy import FLAT_TO_GROUPED
+    """One line for a ``--config.<group>.<field>`` override of a field that does not exist, naming the right one
+    (``diffsr_jax.config.unknown_field_message``: where an old name lives now, or the fields the group has)."""
+    from diffsr_jax.config import default_config
+    from diffsr_jax.config import unknown_field_message as message
 
-    bad = str(error).strip("\"'")
-    given = next((a.split("=", 1)[0] for a in argv if a.startswith("--config.") and bad in a), f"--config.{bad}")
-    path = given[len("--config."):].split(".")
-    if len(path) == 1 and path[0] in FLAT_TO_GROUPED:
-        return f"{given}: config fields are grouped; write --config.{FLAT_TO_GROUPED[path[0]]}=..."
-    if path[0] in GROUPS:
-        fields = ", ".join(default_config()[path[0]].keys())
-        return f"{given}: config.{path[0]} has no field {path[-1]!r}; it has: {fields}"
-    return f"{given}: no such config field; the groups are {', '.join(GROUPS)} (--config.<group>.<field>=...)"
+    known = default_config()
+
+    def exists(path: str) -> bool:
+        group, _, key = path.partition(".")
+        return group in known and (not key or key.split(".")[0] in known[group])
+
+    paths = [a.split("=", 1)[0][len("--config."):] for a in argv if a.startswith("--config.")]
+    bad = next((p for p in paths if not exists(p)), str(error).splitlines()[0].strip("\"'\\ "))
+    return f"--config.{bad}: {message(bad)}"
 
 
 def parse_flags(argv):

@@ -30,7 +30,9 @@ def main(_):
     logging.set_verbosity(logging.WARNING)  # orbax logs every checkpoint at INFO
     from diffsr_jax.config import get_field, set_fields
     from diffsr_jax.logging.writers import curves_from_rows, plot_comparison
-    from diffsr_jax.training.validate import ConfigError, check_logdir, validate_config
+    from diffsr_jax.config import ConfigError
+    from diffsr_jax.training.logdir import check_logdir
+    from diffsr_jax.training.plan import plan_run
     from diffsr_jax.training.host_loop import run_training
     from diffsr_jax.training.compile_cache import setup_compile_cache
 
@@ -51,8 +53,7 @@ def main(_):
             for item in FLAGS.set:
                 k, _, v = item.partition("=")
                 set_fields(cfg, {k: _parse(v, get_field(cfg, k))})
-            validate_config(cfg)
-            configs[agent] = cfg
+            configs[agent] = plan_run(cfg, os.path.join(logdir, agent)).config
         check_logdir(logdir, overwrite=True)
     except ConfigError as e:
         sys.stderr.write(f"error: {e}\n")

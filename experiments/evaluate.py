@@ -54,7 +54,7 @@ def main(argv):
     from diffsr_jax.training import provenance
     from diffsr_jax.training.evaluation import evaluate_saved, evaluation_table, render_saved
     from diffsr_jax.training.saved_run import load_saved_run
-    from diffsr_jax.training.validate import ConfigError
+    from diffsr_jax.fields import ConfigError
 
     try:
         saved = load_saved_run(FLAGS.logdir, parse_step(FLAGS.step))

@@ -48,9 +48,8 @@ STUDIES = (
           "Diff-SR-TD3 vs TD3 on Playground DM Control, 200k frames (the same actor and observation normalisation "
           "for both)", "suites_dmc/dmc", ("cheetahrun", "hopperhop"), (("diffsr_td3", "td3"),),
           "python -m experiments.suite --suite=dmc --tasks=cheetahrun,hopperhop --agents=td3,diffsr_td3 --num_seeds=4 "
-          "--total_steps=200000 --root=runs/suites_dmc --set=replay.normalize_obs=True,actor_critic.policy_delay=1,"
-          "actor_critic.noise_clip=0.3,actor_critic.actor_q_reduce=mean,actor_critic.actor_layer_norm=True,"
-          "run.warmup_steps=10000"),
+          "--total_steps=200000 --root=runs/suites_dmc --set=replay.normalize_obs=True,td3.policy_delay=1,"
+          "td3.noise_clip=0.3,td3.actor_q_reduce=mean,actor_critic.actor_layer_norm=True,run.warmup_steps=10000"),
     Study("pomdp", "Brax mjx, POMDP, 100k",
           "Partial observability (velocities dropped, last 3 observations), 100k frames",
           "suites_pomdp/mbbl_pomdp", ("halfcheetah_pomdp", "hopper_et_pomdp"), (("diffsr_sac", "sac"),),

@@ -9,6 +9,9 @@ run.json: status, wall-clock, command, machine). The suite's protocol (total ste
 experiments/suites.py) replaces the preset's; --total_steps / --eval_every / --set override it. Rerunning the same
 command skips finished runs and resumes interrupted ones from their latest checkpoint. Tables and plots:
 ``python -m experiments.report <root>/<suite>``.
+
+(Over ~250 lines: a launcher whose flag checks, per-run state (new, resume, done) and run.json bookkeeping belong to
+the suite alone; the run itself is planned and trained by the library, ``training.plan`` and ``training.host_loop``.)
 """
 
 from __future__ import annotations
@@ -28,13 +31,14 @@ FLAGS = flags.FLAGS
 
 def build_config(suite, task, agent: str, preset: str, num_seeds: int, total_steps=None, eval_every=None, sets=(),
                  ablation: str | None = None):
-    """The run config: agent preset <- suite protocol <- task overrides <- ablation <- flags. Raises ConfigError."""
+    """The run config: agent preset <- suite protocol <- task overrides <- ablation <- flags (not yet validated: the
+    run's plan does that, ``training.plan``). Raises ConfigError."""
     from diffsr_jax.config import set_fields
-    from diffsr_jax.training.validate import ConfigError, fix_at_first_start, validate_config
+    from diffsr_jax.fields import ConfigError
+    from experiments.configs import load_preset
     from experiments.suites import ABLATIONS, parse_sets
 
     try:
-        from experiments.configs import load_preset
         cfg = load_preset(agent, preset)
     except ModuleNotFoundError:
         raise ConfigError(f"agent {agent!r} has no preset file experiments/configs/{agent}.py") from None
@@ -48,15 +52,22 @@ def build_config(suite, task, agent: str, preset: str, num_seeds: int, total_ste
         overrides["run.eval_every"] = eval_every
     overrides.update(parse_sets(cfg, sets))
     set_fields(cfg, overrides)
-    validate_config(cfg)
-    fix_at_first_start(cfg)  # as the launcher
     return cfg
 
 
+def plan_one(config, logdir: str):
+    """(state, plan) of one (task, agent): ``run_state`` of its log dir, and the run's plan (a resumed run keeps its
+    stored config; the suite's --total_steps may extend it)."""
+    from diffsr_jax.training.plan import plan_run
+
+    state = run_state(logdir, config)
+    return state, plan_run(config, logdir, resume=state == "resume", requested=("run.total_steps",))
+
+
 def plan_runs(argv_flags) -> list[tuple]:
-    """Validate every input and return [(task, agent, config)]; raises ConfigError before anything compiles."""
+    """Check every input and return [(task, agent, config)] (configs not yet planned); raises ConfigError."""
     from diffsr_jax.agents.registry import AGENTS
-    from diffsr_jax.training.validate import ConfigError
+    from diffsr_jax.fields import ConfigError
     from experiments.suites import ABLATIONS, SUITES
 
     f = argv_flags
@@ -98,6 +109,10 @@ def plan_runs(argv_flags) -> list[tuple]:
             for t in tasks for a, ab in variants]
 
 
+def suite_logdir(root: str, suite: str, task, agent: str) -> str:
+    return os.path.join(root, suite, task.name, agent)
+
+
 def _has_checkpoint(logdir: str) -> bool:
     ck = os.path.join(logdir, "checkpoints")
     return os.path.isdir(ck) and any(n.isdigit() for n in os.listdir(ck))
@@ -111,7 +126,7 @@ def run_state(logdir: str, config) -> str:
             info = json.load(f)
         if info.get("status") == "finished" and info.get("total_steps") == config.run.total_steps:
             if info.get("num_seeds") not in (None, config.run.num_seeds):
-                from diffsr_jax.training.validate import ConfigError
+                from diffsr_jax.fields import ConfigError
 
                 raise ConfigError(f"the finished run in {logdir} has {info['num_seeds']} seeds, not "
                                   f"{config.run.num_seeds}: pass --num_seeds={info['num_seeds']}, or another --root")
@@ -121,7 +136,7 @@ def run_state(logdir: str, config) -> str:
     with open(os.path.join(logdir, "config.json")) as f:
         seeds = json.load(f)["run"]["num_seeds"]
     if seeds != config.run.num_seeds:
-        from diffsr_jax.training.validate import ConfigError
+        from diffsr_jax.fields import ConfigError
 
         raise ConfigError(f"the run in {logdir} has {seeds} seeds, not {config.run.num_seeds}: pass "
                           f"--num_seeds={seeds} to continue it, or another --root")
@@ -144,12 +159,11 @@ def execute(suite_name: str, task, agent: str, config, logdir: str, command: str
             render: bool = False):
     """Run (or resume) one (task, agent) and write run.json; with ``render``, its final rollout. Returns the run
     status."""
-    from diffsr_jax.config import stored_config
     from diffsr_jax.training import processes
     from diffsr_jax.training.host_loop import run_training
-    from diffsr_jax.training.validate import check_logdir
+    from diffsr_jax.training.logdir import check_logdir
 
-    state = run_state(logdir, config)
+    state, plan = plan_one(config, logdir)
     processes.barrier(f"state of {logdir}")  # every process has read the run's state before one changes it
     primary = processes.is_primary()
     if state == "done":
@@ -162,12 +176,8 @@ def execute(suite_name: str, task, agent: str, config, logdir: str, command: str
     if state == "resume" and os.path.exists(info_path):
         with open(info_path) as f:
             info = json.load(f)
-    if state == "resume":
-        with open(os.path.join(logdir, "config.json")) as f:
-            saved = stored_config(json.load(f))
-        saved.run.total_steps = config.run.total_steps  # a longer budget extends the run
-        config = saved
-    elif primary:
+    config = plan.config
+    if state == "new" and primary:
         check_logdir(logdir, overwrite=True)  # no checkpoint: start over
     processes.barrier(f"ready {logdir}")
     print(f"== {task.name} / {agent}: {config.env.name}, {config.run.total_steps:,} steps x {config.run.num_seeds} seeds "
@@ -200,12 +210,12 @@ def main(argv):
     logging.set_verbosity(logging.WARNING)
     if len(argv) > 1:
         fail(f"unexpected arguments {' '.join(argv[1:])}; flags look like --name=value")
-    from diffsr_jax.training.validate import ConfigError
+    from diffsr_jax.fields import ConfigError
 
     try:
         runs = plan_runs(FLAGS)
-        for task, agent, config in runs:  # a run on disk with other seeds is refused before anything compiles
-            run_state(os.path.join(FLAGS.root, FLAGS.suite, task.name, agent), config)
+        for task, agent, config in runs:  # every run's plan (its config, a resume's stored one) before any compiles
+            plan_one(config.copy_and_resolve_references(), suite_logdir(FLAGS.root, FLAGS.suite, task, agent))
     except ConfigError as e:
         fail(str(e))
     spec = process_spec()
@@ -215,7 +225,8 @@ def main(argv):
     from diffsr_jax.training import processes
     from diffsr_jax.training.devices import place_members
     from diffsr_jax.training.compile_cache import DEFAULT_CACHE_DIR, setup_compile_cache
-    from diffsr_jax.training.host_loop import CheckpointError, CheckpointWriteError, NonFiniteError, OutOfMemoryError
+    from diffsr_jax.training.checkpoint import CheckpointWriteError
+    from diffsr_jax.training.host_loop import CheckpointError, NonFiniteError, OutOfMemoryError
     from experiments.suites import machine_info
 
     try:
@@ -230,7 +241,7 @@ def main(argv):
           f"{', '.join(FLAGS.agents)}), {FLAGS.num_seeds} seeds each {placement}; root {FLAGS.root}", file=out,
           flush=True)
     for task, agent, config in runs:
-        logdir = os.path.join(FLAGS.root, FLAGS.suite, task.name, agent)
+        logdir = suite_logdir(FLAGS.root, FLAGS.suite, task, agent)
         try:
             status = execute(FLAGS.suite, task, agent, config, logdir, command, machine, out=out,
                              render=FLAGS.render_final)

@@ -155,10 +155,10 @@ ABLATIONS = {
     "frozen_psi": {"representation.objective": "none"},  # psi frozen at its random init, same RFF critic
     # the same, with a LayerNorm on the critic's input: psi at init has ~7x the norm score matching gives it, which puts
     # the critic's sin(W psi) at high frequency; this control asks whether frozen_psi fails on information or on scale
-    "frozen_psi_ln": {"representation.objective": "none", "critic.input_layer_norm": True},
+    "frozen_psi_ln": {"representation.objective": "none", "psi_critic.input_layer_norm": True},
     # psi trained only by the critic's TD loss (which then reads the online psi)
-    "critic_psi": {"representation.objective": "none", "critic.grad_to_rep": True, "critic.reads": "online"},
-    "rep_updates4": {"representation.updates_per_step": 4},  # the paper's ratio
+    "critic_psi": {"representation.objective": "none", "psi_critic.grad_to_rep": True, "psi_critic.reads": "online"},
+    "rep_updates4": {"representation.steps_per_update": 4},  # the paper's ratio
     "features256": {"representation.feature_dim": 256},  # the paper's F
 }
 

@@ -73,9 +73,6 @@ def resolve_config():
 
 CONVENIENCE_FLAGS = {"env": "env.name", "num_seeds": "run.num_seeds", "seed": "run.seed",
                      "total_steps": "run.total_steps", "eval_every": "run.eval_every"}  # flag -> config field
-# a resumed run may extend its budget and run on other devices; everything else must match
-RESUMABLE_FIELDS = ("run.total_steps", "run.devices", "run.cpu_devices", "run.command_buffers")
-DERIVED_FIELDS = ("replay.capacity",)  # fixed at the first start, not chosen by the user
 
 
 def requested_fields(argv, config) -> list[str]:
@@ -90,70 +87,19 @@ def requested_fields(argv, config) -> list[str]:
     return sorted({".".join(n.split(".")[:2]) for n in names})
 
 
-def _field(config, name: str):
-    group, _, key = name.partition(".")
-    return config.get(group, {}).get(key) if key else config.get(group)
-
-
-def _plain(v):
-    return json.loads(json.dumps(v, default=list))
-
-
-def resume_differences(saved, requested, fields, requested_sweeps, saved_sweeps) -> list[str]:
-    """'field: saved -> requested' for every explicitly requested field that differs from the stored run."""
-    from experiments.configs.base import base_config
-
-    defaults = base_config()
-    diffs = []
-    for k in fields:
-        if k in RESUMABLE_FIELDS or k in DERIVED_FIELDS or _field(requested, k) is None:
-            continue
-        old = _field(saved, k)
-        old = _field(defaults, k) if old is None else old
-        if _plain(old) != _plain(_field(requested, k)):
-            diffs.append(f"{k}: {_plain(old)!r} -> {_plain(_field(requested, k))!r}")
-    if requested_sweeps is not None and list(requested_sweeps) != list(saved_sweeps):
-        diffs.append(f"sweep: {list(saved_sweeps)} -> {list(requested_sweeps)}")
-    return diffs
-
-
-def load_run_config(logdir: str, requested, argv):
-    """The config (and sweeps) a run in ``logdir`` was started with; --total_steps may extend it. Any other
-    explicitly requested field that differs from the stored run is refused (ConfigError naming the fields)."""
-    from diffsr_jax.training.saved_run import read_run_files
-    from diffsr_jax.training.validate import ConfigError
-
-    try:
-        saved, sweeps = read_run_files(logdir, use="continued")
-    except ConfigError as e:
-        raise ConfigError(f"--resume: {e}") from None
-    diffs = resume_differences(saved, requested, requested_fields(argv, requested),
-                               FLAGS.sweep if FLAGS["sweep"].present else None, sweeps)
-    if diffs:
-        raise ConfigError(f"--resume: the run in {logdir} was started with another config ({'; '.join(diffs)}); "
-                          "only --total_steps and the devices may change on --resume: drop the other flags, or start "
-                          "a new run in another --logdir")
-    for k in RESUMABLE_FIELDS:
-        if k in requested_fields(argv, requested):
-            group, field = k.split(".")
-            saved[group][field] = requested[group][field]
-    return saved, sweeps
-
-
 def main(argv):
     from absl import logging
 
     logging.set_verbosity(logging.WARNING)
     if len(argv) > 1:
         fail(f"unexpected arguments {' '.join(argv[1:])}; flags look like --name=value")
-    from diffsr_jax.envs import make_env_from_config
-    from diffsr_jax.training.memory import free_memory_bytes, replay_memory
-    from diffsr_jax.training.budget import replay_capacity
+    from diffsr_jax.fields import ConfigError
     from diffsr_jax.training import processes
     from diffsr_jax.training.devices import place_members
-    from diffsr_jax.training.validate import ConfigError, check_logdir, fix_at_first_start, validate_config
+    from diffsr_jax.training.logdir import check_logdir
+    from diffsr_jax.training.plan import plan_run, prepare_run
 
-    config = resolve_config()
+    requested = resolve_config()
     if FLAGS.resume and not FLAGS.logdir:
         fail("--resume needs --logdir=<the run to continue>")
     spec = process_spec()
@@ -163,35 +109,20 @@ def main(argv):
         fail("--render_final draws with one process: drop it, and render the finished run afterwards with python -m "
              "experiments.evaluate --logdir=<run> --render")
     logdir = FLAGS.logdir or os.path.join(
-        "runs", f"{config.run.agent}-{config.env.name.replace('/', '_')}-{time.strftime('%Y%m%d-%H%M%S')}")
+        "runs", f"{requested.run.agent}-{requested.env.name.replace('/', '_')}-{time.strftime('%Y%m%d-%H%M%S')}")
     try:
-        if FLAGS.resume:
-            check_logdir(logdir, resume=True)
-            config, sweep_specs = load_run_config(logdir, config, sys.argv[1:])
-        else:
-            sweep_specs = FLAGS.sweep
-            validate_config(config)
-            fix_at_first_start(config)  # replay size and physics: what a resumed run restores
-        validate_config(config)
-        # first, before JAX computes anything (building the agent or the env does): lay the members over devices
-        from diffsr_jax.training.members import parse_sweeps
-
-        placement = place_members(config, config.run.num_seeds * len(parse_sweeps(sweep_specs)), spec)
-        from diffsr_jax.agents.registry import hparam_names
-
-        sweeps = parse_sweeps(sweep_specs, hparam_names(config))
-        try:
-            env = make_env_from_config(config)
-        except ValueError as e:  # e.g. an env whose observations are not a flat array
-            raise ConfigError(str(e).splitlines()[0]) from None
-        replay_memory(env, replay_capacity(config), config.run.num_seeds * len(sweeps), free_memory_bytes())
+        plan = plan_run(requested, logdir, resume=FLAGS.resume, requested=requested_fields(sys.argv[1:], requested),
+                        sweeps=FLAGS.sweep if (FLAGS["sweep"].present or not FLAGS.resume) else None)
+        config = plan.config
+        placement = place_members(config, plan.num_members, spec)  # first, before JAX computes anything
+        ready = prepare_run(plan)
         if not FLAGS.resume:  # only now, so bad input leaves no empty log dir behind
             check_logdir(logdir, overwrite=FLAGS.overwrite, prepare=False)  # every process: the same refusals
             processes.barrier("logdir checked")
             if processes.is_primary():  # one process creates (or clears) it
                 check_logdir(logdir, overwrite=FLAGS.overwrite)
                 with open(os.path.join(logdir, "sweep.json"), "w") as f:
-                    json.dump(list(sweep_specs), f)
+                    json.dump(list(plan.sweep_specs), f)
             processes.barrier("logdir ready")
     except (ConfigError, processes.ProcessError, processes.PeerLostError) as e:
         fail(str(e))
@@ -200,19 +131,14 @@ def main(argv):
     out = sys.stdout if primary else open(os.devnull, "w")  # one process speaks for the run
     repeat = config.env.action_repeat
     print(f"{config.run.agent} ({config.run.preset}) on {config.env.name}: {config.run.total_steps:,} env frames"
-          f"{f' (action repeat {repeat})' if repeat > 1 else ''} x {config.run.num_seeds} seed(s) x {len(sweeps)} "
+          f"{f' (action repeat {repeat})' if repeat > 1 else ''} x {config.run.num_seeds} seed(s) x {len(ready.sweeps)} "
           f"setting(s) {placement}, eval every {config.run.eval_every:,}; logging to {logdir}", file=out)
-    from diffsr_jax.training.host_loop import (
-        CheckpointError,
-        CheckpointWriteError,
-        NonFiniteError,
-        OutOfMemoryError,
-        run_training,
-    )
+    from diffsr_jax.training.checkpoint import CheckpointWriteError
+    from diffsr_jax.training.host_loop import CheckpointError, NonFiniteError, OutOfMemoryError, run_training
 
     try:
-        result = run_training(config, logdir, tensorboard=FLAGS.tensorboard, sweeps=sweeps, resume=FLAGS.resume,
-                              env=env, out=out)
+        result = run_training(config, logdir, tensorboard=FLAGS.tensorboard, sweeps=ready.sweeps, resume=FLAGS.resume,
+                              env=ready.env, memory=ready.memory, out=out)
     except ConfigError as e:
         fail(str(e))
     except (NonFiniteError, CheckpointError, CheckpointWriteError, OutOfMemoryError) as e:
@@ -229,7 +155,7 @@ def main(argv):
         from diffsr_jax.training.saved_run import load_saved_run
 
         try:  # the run is finished and checkpointed: a render that fails loses nothing
-            print(f"rollout: {render_saved(load_saved_run(logdir, env=env))}")
+            print(f"rollout: {render_saved(load_saved_run(logdir, env=ready.env))}")
         except RenderError as e:
             fail(f"the run finished (outputs in {logdir}) but its rollout could not be drawn: {e}", code=4)
     print(f"outputs in {logdir}", file=out)

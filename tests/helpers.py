@@ -3,6 +3,12 @@
 import json
 import os
 
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from diffsr_jax.envs.base import Env
+
 TIMING_FIELDS = ("run/wall_time", "run/frames_per_s")  # machine timing: excluded when comparing runs
 
 
@@ -85,3 +91,23 @@ def optimizer_steps(opt_state) -> int:
     leaves = jax.tree_util.tree_flatten_with_path(opt_state)[0]
     counts = [int(np.max(np.asarray(x))) for p, x in leaves if jax.tree_util.keystr(p).endswith(".count")]
     return max(counts, default=0)
+
+
+class PointMass(Env):
+    """A 1-D point mass pushed by the action: obs (position, velocity), reward -position^2, 40 frames."""
+
+    def __init__(self, max_steps=None):
+        self.name, self.obs_dim, self.action_dim = "toy/point", 2, 1
+        self.max_episode_steps = int(max_steps or 40)
+        self.action_low, self.action_high = np.array([-1.0], np.float32), np.array([1.0], np.float32)
+
+    def _reset(self, key):
+        x = jax.random.uniform(key, (2,), minval=-1.0, maxval=1.0)
+        return x, x
+
+    def _step(self, inner, action, key):
+        pos, vel = inner[0], inner[1]
+        vel = 0.9 * vel + 0.1 * action[0]
+        pos = pos + 0.1 * vel
+        nxt = jnp.stack([pos, vel])
+        return nxt, nxt, -pos**2, jnp.zeros((), bool)

@@ -62,14 +62,14 @@ def _run(root, variant):
 def test_diffsr_trains_psi_and_zeta_by_score_matching(suite_root):
     config, rep, rows = _run(suite_root, "diffsr_sac")
     assert _psi_zeta_moved(rep) == (True, True)
-    assert optimizer_steps(rep.learner.opt_state) == 100 * config.representation.updates_per_step == 100
+    assert optimizer_steps(rep.learner.opt_state) == 100 * config.representation.steps_per_update == 100
     assert np.isfinite(rows[-1]["train/score_matching_loss"])
 
 
 @pytest.mark.xdist_group("ablations")
 def test_frozen_psi_stays_at_its_initialisation(suite_root):
     config, rep, rows = _run(suite_root, "diffsr_sac+frozen_psi")
-    assert config.representation.objective == "none" and not config.critic.grad_to_rep
+    assert config.representation.objective == "none" and not config.psi_critic.grad_to_rep
     assert not _moved(rep.learner.params["model"], rep.initial)
     assert optimizer_steps(rep.learner.opt_state) == 0  # no representation step is taken at all
     assert "train/score_matching_loss" not in rows[-1]
@@ -90,7 +90,7 @@ def critic_param_paths(root, variant):
 @pytest.mark.xdist_group("ablations")
 def test_frozen_psi_with_a_layer_norm_on_the_critic_input(suite_root):
     config, rep, rows = _run(suite_root, "diffsr_sac+frozen_psi_ln")
-    assert config.representation.objective == "none" and config.critic.input_layer_norm
+    assert config.representation.objective == "none" and config.psi_critic.input_layer_norm
     assert not _moved(rep.learner.params["model"], rep.initial) and optimizer_steps(rep.learner.opt_state) == 0
     assert any("LayerNorm" in k for k in critic_param_paths(suite_root, "diffsr_sac+frozen_psi_ln"))
 
@@ -98,7 +98,7 @@ def test_frozen_psi_with_a_layer_norm_on_the_critic_input(suite_root):
 @pytest.mark.xdist_group("ablations")
 def test_psi_trained_only_through_the_critic(suite_root):
     config, rep, rows = _run(suite_root, "diffsr_sac+critic_psi")
-    assert config.critic.grad_to_rep
+    assert config.psi_critic.grad_to_rep
     assert _psi_zeta_moved(rep) == (True, False)  # the TD loss reaches psi; nothing trains zeta any more
     assert optimizer_steps(rep.learner.opt_state) == 100
     assert "train/score_matching_loss" not in rows[-1]
@@ -107,7 +107,7 @@ def test_psi_trained_only_through_the_critic(suite_root):
 @pytest.mark.xdist_group("ablations")
 def test_representation_update_ratio_and_feature_size(suite_root):
     config, rep, _ = _run(suite_root, "diffsr_sac+rep_updates4")
-    assert config.representation.updates_per_step == 4
+    assert config.representation.steps_per_update == 4
     assert optimizer_steps(rep.learner.opt_state) == 400  # 4 representation steps per learning iteration
     config, rep, _ = _run(suite_root, "diffsr_sac+features256")
     assert config.representation.feature_dim == 256

@@ -4,6 +4,7 @@ a mismatching state is refused naming the leaf; a failed write is one line and k
 import glob
 import os
 
+import chex
 import jax
 import jax.numpy as jnp
 import orbax.checkpoint as ocp
@@ -26,12 +27,6 @@ def _state(scale=1.0):
     }
 
 
-def _equal(a, b):
-    if jnp.issubdtype(a.dtype, jax.dtypes.prng_key):
-        a, b = jax.random.key_data(a), jax.random.key_data(b)
-    return a.shape == b.shape and a.dtype == b.dtype and bool(jnp.all(a == b))
-
-
 def test_any_pytree_round_trips(tmp_path):
     state = _state()
     ck = Checkpointer(str(tmp_path))
@@ -39,8 +34,10 @@ def test_any_pytree_round_trips(tmp_path):
     step, out, meta = ck.restore_latest(jax.eval_shape(lambda: state))
     assert step == 5 and meta["note"] == "x"
     assert jax.tree_util.tree_structure(out) == jax.tree_util.tree_structure(state)
-    for (path, a), b in zip(jax.tree_util.tree_flatten_with_path(state)[0], jax.tree_util.tree_leaves(out)):
-        assert _equal(a, b), jax.tree_util.keystr(path)
+    # every leaf: the same shape and dtype (bfloat16 and key dtypes included), and the same values (key leaves: the
+    # same implementation and key data)
+    chex.assert_trees_all_equal_shapes_and_dtypes(state, out)
+    chex.assert_trees_all_equal(state, out, strict=True)
 
 
 def test_a_state_of_another_shape_is_refused_naming_the_leaf(tmp_path):
@@ -72,4 +69,5 @@ def test_failed_write_is_one_line_and_keeps_the_previous_checkpoint(tmp_path, mo
     assert again.steps() == [1]
     step, out, meta = again.restore_latest(jax.eval_shape(lambda: _state()))
     assert step == 1 and meta["n"] == 1
-    assert all(_equal(a, b) for a, b in zip(jax.tree_util.tree_leaves(_state(1.0)), jax.tree_util.tree_leaves(out)))
+    chex.assert_trees_all_equal_shapes_and_dtypes(_state(1.0), out)  # structure, shapes and dtypes
+    chex.assert_trees_all_equal(_state(1.0), out, strict=True)  # and values

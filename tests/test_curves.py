@@ -31,4 +31,4 @@ def test_curves_rejects_unknown_field(tmp_path):
     p = subprocess.run([sys.executable, "-m", "experiments.curves", "--agents=sac", "--set=batch_size=8",
                         f"--logdir={tmp_path}"], cwd=ROOT, env=dict(os.environ, PYTHONPATH=ROOT),
                        capture_output=True, text=True, timeout=120)
-    assert p.returncode == 2 and "config fields are grouped; write replay.batch_size" in p.stderr, p.stderr
+    assert p.returncode == 2 and "config.batch_size was renamed: write config.replay.batch_size" in p.stderr, p.stderr

@@ -3,13 +3,14 @@
 only when asked to, the actor's gradient flows through psi of the action, and score matching makes psi carry
 what (s, a) says about s'."""
 
+import chex
 import jax
 import jax.numpy as jnp
 import numpy as np
 import optax
 import pytest
 
-from diffsr_jax.agents.common import Transition
+from diffsr_jax.data.transition import Transition
 from diffsr_jax.agents.registry import make_agent
 from diffsr_jax.data import ReplaySampler, replay_add, replay_init
 from tests.helpers import preset
@@ -69,13 +70,12 @@ def test_the_critic_optimizer_moves_exactly_the_rff_critic(name):
     assert "LearnedRFF_0" in state.critic.params["params"]["head"], "the critic must be the RFF head"
     new, _ = _updates(agent, state, 1)
     adam = _adam_moments(new.critic.opt_state)
-    lr = float(agent.cfg.critic_lr)
+    lr = float(agent.shared.critic_lr)  # config.actor_critic
     b1, b2, eps = 0.9, 0.999, 1e-8
     expected = jax.tree_util.tree_map(
         lambda m, v: -lr * (m / (1 - b1)) / (jnp.sqrt(v / (1 - b2)) + eps), adam.mu, adam.nu)
     delta = jax.tree_util.tree_map(lambda a, b: a - b, new.critic.params, state.critic.params)
-    for d, e in zip(jax.tree_util.tree_leaves(delta), jax.tree_util.tree_leaves(expected)):
-        np.testing.assert_allclose(np.asarray(d), np.asarray(e), rtol=1e-3, atol=1e-7)
+    chex.assert_trees_all_close(delta, expected, rtol=1e-3, atol=1e-7)  # leaf by leaf, the same tree
     assert _max_change(state.critic.params, new.critic.params) > 0.5 * lr  # a real step, not zeros
 
 
@@ -100,9 +100,9 @@ def test_critic_representation_and_actor_are_all_trained(name):
 def test_critic_gradient_reaches_psi_only_when_enabled(name):
     batch = _data(jax.random.PRNGKey(3), B)
     for enabled in (False, True):
-        overrides = {"critic.grad_to_rep": enabled}
+        overrides = {"psi_critic.grad_to_rep": enabled}
         if enabled:
-            overrides["critic.reads"] = "online"
+            overrides["psi_critic.reads"] = "online"
         agent, state = _agent(name, **overrides)
         state, _ = _updates(agent, state, 3)  # non-trivial parameters
 

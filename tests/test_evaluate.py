@@ -24,10 +24,10 @@ from tests.helpers import checkpoint_steps
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SMALL = {
-    "sac": ["--config.actor_critic.actor_hidden=32,32", "--config.critic.hidden=32,32"],
+    "sac": ["--config.actor_critic.actor_hidden=32,32", "--config.mlp_critic.hidden=32,32"],
     "diffsr_sac": ["--config.actor_critic.actor_hidden=32,32", "--config.representation.feature_dim=16",
                    "--config.representation.psi_hidden=32", "--config.representation.zeta_hidden=32",
-                   "--config.critic.rff_dim=32", "--config.critic.rff_hidden=32"],
+                   "--config.psi_critic.rff_dim=32", "--config.psi_critic.rff_hidden=32"],
 }
 CASES = {  # id -> (agent, env flags, total frames, frames per chunk, rollout suffix)
     "gymnax-diffsr_sac": ("diffsr_sac", ["--env=gymnax/Pendulum-v1"], 1200, 200, ".gif"),
@@ -209,7 +209,7 @@ def test_rollout_is_episode_zero_of_evaluate():
             nxt = jnp.stack([inner[0] - 1.0, inner[1] + action[0]])
             return nxt, nxt / jnp.array([10.0, 1.0]), action[0] + 1.0, nxt[0] <= 0
 
-    cfg = preset("sac", overrides={"actor_critic.actor_hidden": (16, 16), "critic.hidden": (16, 16)})
+    cfg = preset("sac", overrides={"actor_critic.actor_hidden": (16, 16), "mlp_critic.hidden": (16, 16)})
     trainer = Trainer(cfg, env=Countdown())
     runner = trainer.init(jax.random.PRNGKey(0))
     for k in range(3):

@@ -7,33 +7,12 @@ import numpy as np
 import pytest
 
 from diffsr_jax.config import ConfigError, validate_config
-from diffsr_jax.envs.base import Env
 from diffsr_jax.envs.registry import ENV_FAMILIES, EnvFamily
 from diffsr_jax.training import make_train
-from tests.helpers import preset
+from tests.helpers import PointMass, preset
 
 TINY = {"run.total_steps": 240, "run.warmup_steps": 120, "run.eval_every": 120, "run.eval_episodes": 2,
         "replay.batch_size": 16}
-
-
-class PointMass(Env):
-    """A 1-D point mass pushed by the action: obs (position, velocity), reward -position^2, 40 frames."""
-
-    def __init__(self, max_steps=None):
-        self.name, self.obs_dim, self.action_dim = "toy/point", 2, 1
-        self.max_episode_steps = int(max_steps or 40)
-        self.action_low, self.action_high = np.array([-1.0], np.float32), np.array([1.0], np.float32)
-
-    def _reset(self, key):
-        x = jax.random.uniform(key, (2,), minval=-1.0, maxval=1.0)
-        return x, x
-
-    def _step(self, inner, action, key):
-        pos, vel = inner[0], inner[1]
-        vel = 0.9 * vel + 0.1 * action[0]
-        pos = pos + 0.1 * vel
-        nxt = jnp.stack([pos, vel])
-        return nxt, nxt, -pos**2, jnp.zeros((), bool)
 
 
 @pytest.fixture
@@ -68,14 +47,48 @@ def test_a_noise_schedule_is_one_entry_in_schedules_py():
     assert {"diag/sm_loss_level0", "diag/sm_loss_level63"} <= set(m)
 
 
-def test_a_base_algorithm_is_one_file():
-    """DDPG (agents/ddpg.py) is registered once in BASES; ddpg and diffsr_ddpg both exist, built from it."""
-    from diffsr_jax.agents.critics import MLPCritic, RepresentationCritic
-    from diffsr_jax.agents.ddpg import DDPG
-    from diffsr_jax.agents.registry import AGENTS, BASES, make_agent
+def test_a_base_algorithm_is_one_file_and_one_registry_line():
+    """DDPG is ``agents/ddpg.py`` (its config group and its builder) and one line in ``BASES``: ddpg and diffsr_ddpg
+    exist, ``config.ddpg`` exists and is validated for both, and no other file of the library names it."""
+    import pathlib
 
-    assert BASES["ddpg"] is DDPG and {"ddpg", "diffsr_ddpg"} <= set(AGENTS)
+    from diffsr_jax.agents import ddpg
+    from diffsr_jax.agents.critics import MLPCritic, RepresentationCritic
+    from diffsr_jax.agents.deterministic import DeterministicActorCritic
+    from diffsr_jax.agents.protocol import Agent
+    from diffsr_jax.agents.registry import AGENTS, BASES, make_agent
+    from diffsr_jax.config import GROUPS, default_config
+
+    assert BASES["ddpg"].build is ddpg.DDPG and BASES["ddpg"].config is ddpg.DDPG_CONFIG
+    assert {"ddpg", "diffsr_ddpg"} <= set(AGENTS) and GROUPS["ddpg"] is ddpg.DDPG_CONFIG and "ddpg" in default_config()
+    assert {"actor_critic", "ddpg"} <= set(AGENTS["diffsr_ddpg"].groups)
     plain, diffsr = make_agent(preset("ddpg"), 3, 1), make_agent(preset("diffsr_ddpg"), 3, 1)
-    assert type(plain) is DDPG and type(diffsr) is DDPG
+    assert isinstance(plain, DeterministicActorCritic) and isinstance(plain, Agent) and isinstance(diffsr, Agent)
     assert isinstance(plain.critic, MLPCritic) and isinstance(diffsr.critic, RepresentationCritic)
-    assert set(diffsr.hparams()) == {"actor_critic", "representation"} and set(plain.hparams()) == {"actor_critic"}
+    assert set(diffsr.hparams()) == {"actor_critic", "ddpg", "representation"}
+    assert set(plain.hparams()) == {"actor_critic", "ddpg"}
+    with pytest.raises(ConfigError, match="config.ddpg.expl_noise must be >= 0"):
+        validate_config(preset("diffsr_ddpg", overrides={"ddpg.expl_noise": -1.0}))
+    library = pathlib.Path(__file__).resolve().parents[1] / "diffsr_jax"
+    naming = sorted(str(p.relative_to(library)) for p in library.rglob("*.py") if _code_names(p, "ddpg"))
+    assert naming == ["agents/ddpg.py", "agents/registry.py", "config/legacy.py"], naming  # legacy: its old names
+
+
+def _code_names(path, word: str) -> bool:
+    """Whether the code of ``path`` (not its docstrings or comments) names ``word``: an import, a name, an attribute
+    or a string."""
+    import ast
+
+    tree = ast.parse(path.read_text())
+    docstrings = {id(n.body[0].value) for n in ast.walk(tree) if isinstance(
+        n, (ast.Module, ast.ClassDef, ast.FunctionDef)) and n.body and isinstance(n.body[0], ast.Expr)}
+    for n in ast.walk(tree):
+        text = (n.module if isinstance(n, ast.ImportFrom) else n.id if isinstance(n, ast.Name) else
+                n.attr if isinstance(n, ast.Attribute) else n.value if isinstance(n, ast.Constant) and
+                isinstance(n.value, str) and id(n) not in docstrings else
+                " ".join(a.name for a in n.names) if isinstance(n, (ast.Import, ast.ImportFrom)) else "")
+        if word in (text or "").lower().split(".") or f"{word}." in (text or "").lower() or text == word:
+            return True
+        if isinstance(n, ast.ImportFrom) and any(a.name == word for a in n.names):
+            return True
+    return False

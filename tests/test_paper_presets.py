@@ -44,8 +44,8 @@ def test_paper_preset_runs_with_its_sizes_and_ratios(agent, tmp_path):
                        capture_output=True, text=True, timeout=1800)
     assert p.returncode == 0, p.stderr[-3000:]
     saved = json.loads((logdir / "config.json").read_text())
-    for group, k in (("replay", "batch_size"), ("actor_critic", "actor_hidden"), ("critic", "hidden"),
-                     ("representation", "feature_dim"), ("representation", "updates_per_step"), ("env", "name")):
+    for group, k in (("replay", "batch_size"), ("actor_critic", "actor_hidden"),
+                     ("representation", "feature_dim"), ("representation", "steps_per_update"), ("env", "name")):
         assert saved[group][k] == json.loads(json.dumps(cfg[group][k], default=list)), k  # the preset's own sizes ran
     rows = [json.loads(x) for x in (logdir / "metrics.jsonl").read_text().splitlines()]
     assert [(r["frames"], r["decisions"]) for r in rows] == [(ITERS * f // 2, ITERS // 2), (ITERS * f, ITERS)]
@@ -61,5 +61,5 @@ def test_paper_preset_runs_with_its_sizes_and_ratios(agent, tmp_path):
     critic = ac.value if agent == "polygrad" else ac.critic
     assert optimizer_steps(critic.opt_state) == learn_iters * int(config.run.updates_per_step)
     if agent.startswith("diffsr"):
-        assert optimizer_steps(runner.agent.features.learner.opt_state) == learn_iters * int(config.representation.updates_per_step)
+        assert optimizer_steps(runner.agent.features.learner.opt_state) == learn_iters * int(config.representation.steps_per_update)
         assert np.isfinite(rows[-1]["train/score_matching_loss"])

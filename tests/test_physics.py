@@ -60,8 +60,8 @@ def test_playground_physics_sets_the_stepped_mjx_model():
     assert native.solver == own and native.physics == "native"
     assert light.solver == LIGHT and light.physics == "light"
     # the MJX model the env steps carries them too, not only the MuJoCo model
-    assert _solver_of(native._env.mjx_model.opt) == own
-    assert _solver_of(light._env.mjx_model.opt) == LIGHT
+    assert _solver_of(native.mjx_model.opt) == own
+    assert _solver_of(light.mjx_model.opt) == LIGHT
 
 
 @pytest.mark.parametrize("name,backend", [("brax/hopper", "spring"), ("gymnax/Pendulum-v1", "mjx")])

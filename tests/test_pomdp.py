@@ -7,7 +7,7 @@ import pytest
 
 from diffsr_jax.envs import make_env, make_env_from_config
 from diffsr_jax.envs.pomdp import PartialObsEnv
-from diffsr_jax.training.validate import ConfigError, validate_config
+from diffsr_jax.config import ConfigError, validate_config
 from tests.helpers import preset, rollout
 
 

@@ -35,9 +35,9 @@ ENVS = {  # id -> flags
     "playground": ["--env=playground/CartpoleSwingup"],
 }
 AGENTS = {
-    "sac": ["--config.actor_critic.actor_hidden=32,32", "--config.critic.hidden=32,32"],
+    "sac": ["--config.actor_critic.actor_hidden=32,32", "--config.mlp_critic.hidden=32,32"],
     "diffsr_sac": ["--config.actor_critic.actor_hidden=32,32", "--config.representation.feature_dim=16", "--config.representation.psi_hidden=32",
-                   "--config.representation.zeta_hidden=32", "--config.critic.rff_dim=32", "--config.critic.rff_hidden=32"],
+                   "--config.representation.zeta_hidden=32", "--config.psi_critic.rff_dim=32", "--config.psi_critic.rff_hidden=32"],
 }
 TOTAL, CHUNK = 600, 100
 EVAL_AT = 2 * CHUNK  # a checkpoint written after the resume

@@ -11,7 +11,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from diffsr_jax.agents.common import Transition
+from diffsr_jax.data.transition import Transition
 from diffsr_jax.agents.polygrad import PolyGRAD, lambda_returns
 from diffsr_jax.agents.registry import make_agent
 from diffsr_jax.data.replay import replay_add, replay_init
@@ -100,15 +100,15 @@ def test_lambda_returns_match_the_recursion():
 
 def _polygrad(**overrides):  # {"group.field": value} with "__" for the dot
     cfg = preset("polygrad", overrides={
-        "baselines.denoise_steps": 8, "baselines.model_width": 32, "baselines.model_layers": 2,
-        "baselines.time_embed_dim": 8, "actor_critic.actor_hidden": (16,), "critic.hidden": (16,),
+        "trajectory_model.denoise_steps": 8, "trajectory_model.width": 32, "trajectory_model.layers": 2,
+        "trajectory_model.time_embed_dim": 8, "actor_critic.actor_hidden": (16,), "mlp_critic.hidden": (16,),
         **{k.replace("__", "."): v for k, v in overrides.items()}})
     agent = PolyGRAD(cfg, 3, 2)
     return agent, agent.init(jax.random.PRNGKey(0), agent.hparams())
 
 
 def test_polygrad_sample_guidance_gives_exact_policy_samples():
-    agent, state = _polygrad(baselines__guidance_type="sample")
+    agent, state = _polygrad(polygrad__guidance_type="sample")
     s0 = jax.random.normal(jax.random.PRNGKey(1), (512, 3))
     states, u, rewards, term, act_std = jax.jit(agent.imagine)(state, s0, jax.random.PRNGKey(2))
     assert states.shape == (512, agent.horizon, 3) and u.shape == (512, agent.horizon, 2)
@@ -118,7 +118,7 @@ def test_polygrad_sample_guidance_gives_exact_policy_samples():
 
 
 def test_polygrad_guidance_scale_controls_the_action_spread():
-    agent, state = _polygrad(baselines__guidance_type="grad")
+    agent, state = _polygrad(polygrad__guidance_type="grad")
     s0 = jax.random.normal(jax.random.PRNGKey(1), (256, 3))
     imagine = jax.jit(agent.imagine)
     spreads = [float(imagine(state.replace(log_guidance=jnp.float32(g)), s0, jax.random.PRNGKey(2))[4])
@@ -153,9 +153,9 @@ def test_polygrad_actor_critic_moves_the_policy_to_the_rewarded_action():
 
 def test_planner_returns_actions_in_bounds_and_its_best_candidate():
     cfg = preset("diffusion_planner", overrides={
-        "baselines.denoise_steps": 6, "baselines.model_width": 32, "baselines.model_layers": 2,
-        "baselines.time_embed_dim": 8, "baselines.horizon": 4, "baselines.num_candidates": 8,
-        "actor_critic.actor_hidden": (16,), "critic.hidden": (16,), "baselines.x0_clip": 50.0})
+        "trajectory_model.denoise_steps": 6, "trajectory_model.width": 32, "trajectory_model.layers": 2,
+        "trajectory_model.time_embed_dim": 8, "trajectory_model.horizon": 4, "planner.num_candidates": 8,
+        "actor_critic.actor_hidden": (16,), "mlp_critic.hidden": (16,), "trajectory_model.x0_clip": 50.0})
     agent = make_agent(cfg, 3, 2)
     state = agent.init(jax.random.PRNGKey(0), agent.hparams())
     obs = 3.0 * jax.random.normal(jax.random.PRNGKey(1), (5, 3))
@@ -178,13 +178,13 @@ def test_sampling_baseline_smoke_run_through_the_launcher(agent, tmp_path):
     env = dict(os.environ, PYTHONPATH=ROOT)
     args = [f"--agent={agent}", "--num_seeds=2", "--total_steps=300", "--eval_every=150",
             "--config.run.warmup_steps=100", "--config.run.eval_episodes=2", "--config.env.episode_length=50",
-            "--config.replay.batch_size=32", "--config.baselines.model_batch=16", "--config.baselines.denoise_steps=4",
-            "--config.baselines.model_width=32", "--config.baselines.model_layers=2", "--config.baselines.time_embed_dim=8",
+            "--config.replay.batch_size=32", "--config.trajectory_model.batch=16", "--config.trajectory_model.denoise_steps=4",
+            "--config.trajectory_model.width=32", "--config.trajectory_model.layers=2", "--config.trajectory_model.time_embed_dim=8",
             f"--logdir={logdir}", "--tensorboard=false"]
     if agent == "polygrad":
-        args.append("--config.baselines.imagined_batch=16")
+        args.append("--config.polygrad.imagined_batch=16")
     else:
-        args.append("--config.baselines.num_candidates=4")
+        args.append("--config.planner.num_candidates=4")
     p = subprocess.run([sys.executable, "-m", "experiments.train", *args], cwd=ROOT, env=env,
                        capture_output=True, text=True, timeout=600)
     assert p.returncode == 0, p.stderr[-3000:]

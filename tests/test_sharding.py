@@ -14,7 +14,7 @@ import shutil
 import subprocess
 import sys
 
-import numpy as np
+import chex
 import pytest
 
 from tests.helpers import checkpoint_steps, run_rows
@@ -34,18 +34,20 @@ def _launch(agent, logdir, devices, *extra):
 
 def _assert_same_run(one, two):
     assert [(r["frames"], r["seed"]) for r in one] == [(r["frames"], r["seed"]) for r in two]
+    def part(row, keep):
+        return {k: v for k, v in row.items() if keep(k)}
+
     for a, b in zip(one, two):
+        chex.assert_trees_all_equal_structs(b, a)  # the same metric names in every row
         if a["frames"] <= 400:  # warm-up: random actions, the initial policy's evaluation: identical
-            assert {k: v for k, v in a.items() if not k.startswith("diag/")} == \
-                   {k: v for k, v in b.items() if not k.startswith("diag/")}
-            for k in a:  # psi's diagnostics: batched vs alone matmuls round differently in the last bits
-                if k.startswith("diag/"):
-                    np.testing.assert_allclose(b[k], a[k], rtol=1e-4, err_msg=k)
+            assert part(a, lambda k: not k.startswith("diag/")) == part(b, lambda k: not k.startswith("diag/"))
+            # psi's diagnostics: batched vs alone matmuls round differently in the last bits
+            chex.assert_trees_all_close(part(b, lambda k: k.startswith("diag/")),
+                                        part(a, lambda k: k.startswith("diag/")), rtol=1e-4)
             continue
-        for k in a:
-            if k.startswith("train/") and "return" not in k:
-                np.testing.assert_allclose(b[k], a[k], rtol=1e-3, atol=2e-3, err_msg=k)  # atol: entropy ~ 0
-        np.testing.assert_allclose(b["eval/return"], a["eval/return"], rtol=2e-2)
+        updates = lambda k: k.startswith("train/") and "return" not in k  # noqa: E731
+        chex.assert_trees_all_close(part(b, updates), part(a, updates), rtol=1e-3, atol=2e-3)  # atol: entropy ~ 0
+        chex.assert_trees_all_close(b["eval/return"], a["eval/return"], rtol=2e-2)
     # the tolerance means something: the two seeds differ by far more than it
     last = [r for r in one if r["frames"] == 600]
     assert abs(last[0]["train/critic_loss"] - last[1]["train/critic_loss"]) > 1e-2 * abs(last[0]["train/critic_loss"])

@@ -10,7 +10,7 @@ import numpy as np
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 TINY = ("run.warmup_steps=100,run.eval_episodes=2,env.episode_length=40,replay.batch_size=32,"
-        "run.checkpoint_every=100,actor_critic.actor_hidden=32:32,critic.hidden=32:32")
+        "run.checkpoint_every=100,actor_critic.actor_hidden=32:32,mlp_critic.hidden=32:32")
 
 
 def _run(args, timeout=600):
@@ -97,7 +97,7 @@ def test_an_ablation_runs_alone_when_named_in_agents():
                                      agents=["sac", "diffsr_sac", "diffsr_sac+features256"]))
     assert [a for _, a, _ in runs] == ["sac", "diffsr_sac", "diffsr_sac+features256", "diffsr_sac+rep_updates4"]
     plain, = [c for _, a, c in runs if a == "diffsr_sac"]
-    assert plain.representation.feature_dim != 256 and plain.representation.updates_per_step == 1
+    assert plain.representation.feature_dim != 256 and plain.representation.steps_per_update == 1
 
 
 def test_bad_input_is_one_line_and_exit_2(tmp_path):

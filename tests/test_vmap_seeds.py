@@ -7,6 +7,7 @@ last-bit differences over hundreds of updates, so the comparison is made after 5
 far below any real difference between seeds (the test measures both).
 """
 
+import chex
 import jax
 import numpy as np
 import pytest
@@ -27,13 +28,19 @@ def test_vmapped_seed_equals_seed_alone(agent):
     runner_1, m_1 = jax.jit(train)(keys[1])
     warm_v = jax.tree_util.tree_map(lambda x: np.asarray(x)[1, :100], runner_v.buffer.data)
     warm_1 = jax.tree_util.tree_map(lambda x: np.asarray(x)[:100], runner_1.buffer.data)
-    np.testing.assert_array_equal(warm_v.action, warm_1.action)
-    for a, b in zip(jax.tree_util.tree_leaves(warm_v), jax.tree_util.tree_leaves(warm_1)):
-        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
-    for k in m_1:
-        # a closed-loop pendulum episode amplifies rounding-level policy differences, hence 5% on returns
-        rtol = 5e-2 if k == "eval/return" else 1e-3
-        np.testing.assert_allclose(np.asarray(m_v[k])[1], np.asarray(m_1[k]), rtol=rtol, atol=1e-5, err_msg=k)
+    # the member's run state is the seed alone's: the same leaves (by path), shapes and dtypes (by path: the static
+    # parts, e.g. each optimizer's functions, are other objects in each program)
+    by_path = lambda t: {jax.tree_util.keystr(p): x for p, x in jax.tree_util.tree_flatten_with_path(t)[0]}  # noqa: E731
+    chex.assert_trees_all_equal_shapes_and_dtypes(by_path(jax.tree_util.tree_map(lambda x: x[1], runner_v)),
+                                                  by_path(runner_1))
+    chex.assert_trees_all_equal(warm_v.action, warm_1.action)
+    chex.assert_trees_all_close(warm_v, warm_1, rtol=1e-5, atol=1e-6)  # (chex compares the structures first)
+    m_v1 = jax.tree_util.tree_map(lambda x: np.asarray(x)[1], m_v)
+    chex.assert_trees_all_equal_structs(m_v1, m_1)  # the same metric names
+    others = lambda m: {k: v for k, v in m.items() if k != "eval/return"}  # noqa: E731
+    chex.assert_trees_all_close(others(m_v1), others(m_1), rtol=1e-3, atol=1e-5)
+    # a closed-loop pendulum episode amplifies rounding-level policy differences, hence 5% on returns
+    chex.assert_trees_all_close(m_v1["eval/return"], m_1["eval/return"], rtol=5e-2, atol=1e-5)
     # the learned policy: same actions on the same states (individual Adam-updated weights can differ by one
     # step size where a gradient is at rounding level, so the comparison is made on what the weights compute)
     agent = train.trainer.agent

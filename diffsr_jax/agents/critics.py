@@ -11,16 +11,74 @@ Every critic offers the same five calls, so a base agent's losses never know whi
   function of the features' state (for a representation trained end to end through the critic).
 - ``diagnostics(features, batch, key) -> dict`` of scalars; ``hparams() -> {group: {name: float32}}``: the traced
   values it reads from ``hp`` (the agent merges them into its own).
+
+Config groups: ``config.mlp_critic`` (``MLPCritic``) and ``config.psi_critic`` (the heads on psi; the paper calls
+them RFF heads: a learned dense layer followed by sin, then an MLP); ``mlp_critic(...)`` and ``psi_critic(...)`` build
+the components from them.
 """
 
 from __future__ import annotations
 
 import flax.linen as nn
 import jax
+import ml_collections
 
-from diffsr_jax.networks.critics import Ensemble, MLPQHead
+from diffsr_jax.diffusion import make_schedule
+from diffsr_jax.fields import ConfigError, ConfigGroup, Fields
+from diffsr_jax.networks.activations import ACTIVATIONS
+from diffsr_jax.networks.critics import Ensemble, MLPQHead, RFFHead
+from diffsr_jax.networks.rff import RFF_KINDS
+from diffsr_jax.representation import DiffusionRepresentation, PsiNet, ZetaNet
+from diffsr_jax.representation.learner import DiffSRRepresentation
 
 CRITIC_READS = ("online", "target")
+
+
+def mlp_critic_defaults() -> ml_collections.ConfigDict:
+    g = ml_collections.ConfigDict()
+    g.hidden = (256, 256)
+    g.activation = "relu"
+    g.hidden_layer_norm = False  # LayerNorm after each hidden layer
+    return g
+
+
+def validate_mlp_critic(config) -> None:
+    Fields(config.mlp_critic, "mlp_critic").choice("activation", tuple(ACTIVATIONS))
+
+
+def psi_critic_defaults() -> ml_collections.ConfigDict:
+    g = ml_collections.ConfigDict()
+    g.rff_dim = 256  # sin features of the head's first (learned) layer
+    g.rff_hidden = 256
+    g.rff_kind = "sin"  # sin | sincos
+    g.activation = "relu"
+    g.input_layer_norm = False  # LayerNorm on psi
+    g.hidden_layer_norm = False  # LayerNorm after the hidden layer
+    g.reads = "online"  # online | target: the psi the heads read
+    g.grad_to_rep = False  # the critic's TD loss also trains psi (end to end)
+    return g
+
+
+def check_reads(reads: str, grad_to_rep: bool) -> None:
+    """The one rule on which psi the critic reads; ConfigError naming the fields and the fix."""
+    if reads not in CRITIC_READS:
+        raise ConfigError(f"config.psi_critic.reads must be one of {', '.join(CRITIC_READS)}; got {reads!r}")
+    if grad_to_rep and reads != "online":
+        raise ConfigError("config.psi_critic.grad_to_rep=True trains psi through the critic, so the critic must read "
+                          "the online psi: set config.psi_critic.reads=online")
+
+
+def validate_psi_critic(config) -> None:
+    g = config.psi_critic
+    f = Fields(g, "psi_critic")
+    f.choice("activation", tuple(ACTIVATIONS))
+    f.choice("rff_kind", RFF_KINDS)
+    f.integer("rff_dim", "rff_hidden")
+    check_reads(g.reads, bool(g.grad_to_rep))
+
+
+MLP_CRITIC = ConfigGroup("mlp_critic", mlp_critic_defaults, validate_mlp_critic, "the MLP critic on concat(s, a)")
+PSI_CRITIC = ConfigGroup("psi_critic", psi_critic_defaults, validate_psi_critic, "the critic's heads on psi(s, a)")
 
 
 class MLPCritic:
@@ -59,10 +117,7 @@ class RepresentationCritic:
     """
 
     def __init__(self, representation, head: nn.Module, num: int = 2, read: str = "online", grad_to_rep: bool = False):
-        if read not in CRITIC_READS:
-            raise ValueError(f"unknown critic read {read!r}; choose one of {', '.join(CRITIC_READS)}")
-        if grad_to_rep and read != "online":
-            raise ValueError("a critic that trains psi must read the online psi")
+        check_reads(read, grad_to_rep)
         self.representation, self.net = representation, Ensemble(head, num)
         self.read, self.grad_to_rep = read, grad_to_rep
 
@@ -95,3 +150,33 @@ class RepresentationCritic:
 
     def diagnostics(self, features, batch, key) -> dict:
         return self.representation.diagnostics(features, batch, key)
+
+
+def mlp_critic(config, obs_dim: int, action_dim: int, num: int) -> MLPCritic:
+    """``num`` MLP heads on concat(s, a), from ``config.mlp_critic``."""
+    del obs_dim, action_dim
+    c = config.mlp_critic
+    return MLPCritic(MLPQHead(tuple(c.hidden), c.activation, c.hidden_layer_norm), num)
+
+
+def psi_critic(config, obs_dim: int, action_dim: int, num: int) -> RepresentationCritic:
+    """``num`` heads on psi(s, a) of the Diff-SR representation (spec sections 3 and 4), from
+    ``config.psi_critic`` and ``config.representation``."""
+    del action_dim
+    r, q = config.representation, config.psi_critic
+    model = DiffusionRepresentation(
+        PsiNet(r.feature_dim, r.arch, tuple(r.psi_hidden), r.activation, r.enc_hidden, r.enc_out, r.res_width,
+               r.res_blocks),
+        ZetaNet(r.feature_dim, obs_dim, r.arch, tuple(r.zeta_hidden), r.activation, r.level_input, r.level_embed_dim,
+                r.enc_hidden, r.enc_out, r.res_width, r.res_blocks),
+    )
+
+    def head():  # the critic's heads and the reward head have the same shape
+        return RFFHead(q.rff_dim, q.rff_hidden, q.rff_kind, q.input_layer_norm, q.hidden_layer_norm, q.activation)
+
+    representation = DiffSRRepresentation(
+        model, make_schedule(r.schedule, r.num_levels), parameterization=r.parameterization,
+        noise_scale=r.noise_scale, feature_dim=r.feature_dim, traced=r,
+        reward_head=head() if r.reward_weight > 0 else None, steps_per_update=r.steps_per_update,
+        keep_target=q.reads == "target", objective=r.objective)
+    return RepresentationCritic(representation, head(), num, q.reads, bool(q.grad_to_rep))

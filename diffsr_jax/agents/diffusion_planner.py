@@ -16,13 +16,31 @@ from __future__ import annotations
 import flax.struct
 import jax
 import jax.numpy as jnp
+import ml_collections
 
-from diffsr_jax.agents.common import Learner, adam, traced_hparams
+from diffsr_jax.agents import trajectory_model
 from diffsr_jax.agents.sac import SAC, SACState
 from diffsr_jax.diffusion.sampling import sample_chain
-from diffsr_jax.diffusion.schedules import make_schedule
 from diffsr_jax.diffusion.trajectory import trajectory_denoising_loss
-from diffsr_jax.networks.trajectory_denoiser import TrajectoryDenoiser
+from diffsr_jax.fields import ConfigGroup, Fields, named, traced_values
+from diffsr_jax.optim import Learner, adam
+
+
+def defaults() -> ml_collections.ConfigDict:
+    g = ml_collections.ConfigDict()
+    g.num_candidates = 64  # sampled trajectories per action
+    g.noise = 0.1  # Gaussian exploration noise on the planned action while training
+    return g
+
+
+def validate(config) -> None:
+    f = Fields(config.planner, "planner")
+    f.integer("num_candidates")
+    if config.planner.noise < 0:
+        f.fail("noise", f"must be >= 0, got {config.planner.noise}")
+
+
+PLANNER = ConfigGroup("planner", defaults, validate, "the diffusion planner's own: candidates, exploration noise")
 
 
 @flax.struct.dataclass
@@ -32,36 +50,38 @@ class PlannerState:
 
 
 class DiffusionPlanner:
-    HPARAMS = ("lr", "planner_noise")  # of config.baselines
-
-    def __init__(self, cfg, obs_dim: int, action_dim: int, critic):
-        self.cfg, self.obs_dim, self.action_dim = cfg, obs_dim, action_dim
-        self.sac = SAC(cfg.actor_critic, obs_dim, action_dim, critic)
-        self.horizon = int(cfg.baselines.horizon)
+    def __init__(self, config, obs_dim: int, action_dim: int, critic):
+        """From ``config.planner``, ``config.trajectory_model`` and SAC's groups (its critic ranks the candidates)."""
+        self.model_cfg, self.own = config.trajectory_model, config.planner
+        self.obs_dim, self.action_dim = obs_dim, action_dim
+        self.sac = SAC(config, obs_dim, action_dim, critic)
+        self.horizon = int(self.model_cfg.horizon)
         self.x_dim = obs_dim + action_dim
-        self.model_net = TrajectoryDenoiser(cfg.baselines.model_width, cfg.baselines.model_layers, cfg.baselines.time_embed_dim)
-        self.schedule = make_schedule(cfg.baselines.schedule, int(cfg.baselines.denoise_steps))
+        self.model_net = trajectory_model.denoiser(self.model_cfg)
+        self.schedule = trajectory_model.schedule(self.model_cfg)
         self._no_cond = lambda b: jnp.zeros((b, self.horizon, 0))
 
     def hparams(self) -> dict:
-        return {**self.sac.hparams(), "baselines": traced_hparams(self.cfg.baselines, self.HPARAMS)}
+        return {**self.sac.hparams(), "trajectory_model": traced_values(self.model_cfg, ("lr",)),
+                "planner": traced_values(self.own, ("noise",))}
 
     def init(self, key, hp: dict) -> PlannerState:
         k_sac, k_model = jax.random.split(key)
         x = jnp.zeros((1, self.horizon, self.x_dim))
         params = self.model_net.init(k_model, x, self._no_cond(1), jnp.zeros((1,), jnp.int32))
-        return PlannerState(self.sac.init(k_sac, hp), Learner.create(params, adam(hp["baselines"]["lr"], self.cfg.baselines.max_grad_norm)))
+        model = Learner.create(params, adam(named(hp).trajectory_model.lr, self.model_cfg.max_grad_norm))
+        return PlannerState(self.sac.init(k_sac, hp), model)
 
     def candidates(self, state: PlannerState, obs, key):
         """obs (N, d_s) -> (first actions (N, C, d_a) in [-1, 1], their Q (N, C)) of C = num_candidates trajectories
         sampled with the full reverse chain from each state."""
-        n, c, ds = obs.shape[0], int(self.cfg.baselines.num_candidates), self.obs_dim
+        n, c, ds = obs.shape[0], int(self.own.num_candidates), self.obs_dim
         s0 = jnp.repeat(obs, c, axis=0)  # (N*C, d_s)
         eps_fn = lambda x, k: self.model_net.apply(
             state.model.params, x, self._no_cond(x.shape[0]), jnp.full((x.shape[0],), k))
         condition = lambda x: x.at[:, 0, :ds].set(s0)
         traj = sample_chain(self.schedule, eps_fn, key, (n * c, self.horizon, self.x_dim), condition,
-                            clip_x0=float(self.cfg.baselines.x0_clip))
+                            clip_x0=float(self.model_cfg.x0_clip))
         a0 = jnp.clip(traj[:, 0, ds:], -1.0, 1.0)
         sac = state.sac
         q = jnp.min(self.sac.critic.q(sac.critic.params, sac.features, s0, a0), axis=0)
@@ -79,7 +99,7 @@ class DiffusionPlanner:
         a, _ = self.plan(state, obs, k_plan)
         if deterministic:
             return a
-        noise = state.sac.hp["baselines"]["planner_noise"] * jax.random.normal(k_noise, a.shape)
+        noise = named(state.sac.hp).planner.noise * jax.random.normal(k_noise, a.shape)
         return jnp.clip(a + noise, -1.0, 1.0)
 
     def model_loss(self, params, seg, valid, key):
@@ -91,7 +111,7 @@ class DiffusionPlanner:
         """SAC step on a uniform batch, then one denoising step of the trajectory model on replay segments."""
         k_sac, k_seg, k_loss = jax.random.split(key, 3)
         sac, info = self.sac.update(state.sac, sampler, k_sac, update_idx)
-        seg, valid = sampler.segments(k_seg, int(self.cfg.baselines.model_batch), self.horizon)
+        seg, valid = sampler.segments(k_seg, int(self.model_cfg.batch), self.horizon)
         loss, grads = jax.value_and_grad(self.model_loss)(state.model.params, seg, valid, k_loss)
         return PlannerState(sac, state.model.apply_gradients(grads)), {**info, "model_loss": loss}
 

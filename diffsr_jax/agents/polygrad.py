@@ -16,10 +16,14 @@ The sampling-based diffusion baseline Diff-SR is compared against. Every learner
    scaled per batch) with an entropy bonus, both weighted by the imagined continuation (predicted termination cuts
    a trajectory). The actor's std is one learned parameter per action dim floored at ``min_std``
    (``actor_std=global``, PolyGRAD's choice) or the SAC-style state-dependent head (``actor_std=state``).
-Imagination runs an EMA of the denoiser's parameters (rate ``baselines.tau``), as PolyGRAD samples from its EMA model.
+Imagination runs an EMA of the denoiser's parameters (rate ``trajectory_model.tau``), as PolyGRAD samples from its
+EMA model.
 
-Traced hyperparameters (``state.hp``): actor_critic gamma, tau, actor_lr, critic_lr; baselines lam, lr (the
-denoiser's), entropy_coef, guidance_lr, action_noise_scale.
+Traced hyperparameters (``state.hp``): actor_critic gamma, tau, actor_lr, critic_lr; polygrad lam, entropy_coef,
+guidance_lr, action_noise_scale; trajectory_model lr (the denoiser's).
+
+(Over ~250 lines: one published algorithm, its config group, world model, guided imagination and imagined
+actor-critic, kept whole so it can be read against the paper; its reverse-chain math is in ``diffusion/sampling``.)
 """
 
 from __future__ import annotations
@@ -29,25 +33,58 @@ from typing import Any
 import flax.struct
 import jax
 import jax.numpy as jnp
+import ml_collections
 
-from diffsr_jax.agents.common import Learner, adam, soft_update, traced_hparams
+from diffsr_jax.agents import trajectory_model
 from diffsr_jax.data.normalizer import RunningStats, stats_init, stats_update
 from diffsr_jax.diffusion.sampling import (
     posterior_coefficients,
     posterior_step,
     predict_x0,
 )
-from diffsr_jax.diffusion.schedules import make_schedule
 from diffsr_jax.diffusion.trajectory import trajectory_denoising_loss
+from diffsr_jax.fields import ConfigGroup, Fields, named, traced_values
 from diffsr_jax.networks.actors import (
     GlobalStdTanhGaussianActor,
     TanhGaussianActor,
     sample_tanh_gaussian,
 )
 from diffsr_jax.networks.mlp import MLP
-from diffsr_jax.networks.trajectory_denoiser import TrajectoryDenoiser
+from diffsr_jax.optim import Learner, adam, soft_update
 
 LOG_GUIDANCE_RANGE = (-12.0, 3.0)
+
+
+def defaults() -> ml_collections.ConfigDict:
+    g = ml_collections.ConfigDict()
+    g.imagined_batch = 1024  # imagined trajectories per update
+    g.guidance_type = "grad"  # grad: policy-guidance gradient on the actions | sample: on-policy resampling
+    g.guidance_scale = 0.005  # initial policy-guidance scale delta, then tuned online
+    g.guidance_lr = 0.01  # log(delta) += guidance_lr * (action z-score std - 1) per update
+    g.action_noise_scale = 1.0  # action re-noising, in units of the level's posterior std
+    g.action_clip_std = 3.0  # final actions kept within this many policy stds
+    g.actor_std = "global"  # global: one learned std per action dim (PolyGRAD) | state: SAC-style std head
+    g.min_std = 0.1  # floor of the global std
+    g.init_std = 1.0
+    g.lam = 0.9  # TD(lambda) of the critic in imagination
+    g.entropy_coef = 1e-5
+    return g
+
+
+def validate(config) -> None:
+    g = config.polygrad
+    f = Fields(g, "polygrad")
+    f.integer("imagined_batch")
+    f.positive("guidance_scale", "action_clip_std")
+    f.within("lam", 0.0, 1.0)
+    f.choice("guidance_type", ("grad", "sample"))
+    f.choice("actor_std", ("global", "state"))
+    if not 0.0 < g.min_std < g.init_std:
+        f.fail("min_std", f"and config.polygrad.init_std must satisfy 0 < min_std < init_std, got {g.min_std} and "
+               f"{g.init_std}")
+
+
+POLYGRAD = ConfigGroup("polygrad", defaults, validate, "PolyGRAD's own: policy guidance, the imagination's actor")
 
 
 @flax.struct.dataclass
@@ -81,40 +118,44 @@ def lambda_returns(rewards, discounts, values, lam):
 
 
 class PolyGRAD:
-    HPARAMS = {"actor_critic": ("gamma", "tau", "actor_lr", "critic_lr"),
-               "baselines": ("lam", "lr", "entropy_coef", "guidance_lr", "action_noise_scale")}
+    HPARAMS = {"actor_critic": ("gamma", "tau", "actor_lr", "critic_lr"), "trajectory_model": ("lr",),
+               "polygrad": ("lam", "entropy_coef", "guidance_lr", "action_noise_scale")}
 
-    def __init__(self, cfg, obs_dim: int, action_dim: int):
-        self.cfg = cfg
+    def __init__(self, config, obs_dim: int, action_dim: int):
+        """From ``config.polygrad``, ``config.trajectory_model``, ``config.actor_critic`` (the actor and value nets,
+        their rates), ``config.mlp_critic.hidden`` (the value net) and, for ``actor_std=state``, SAC's log-std range."""
+        self.config, self.own, self.model_cfg = config, config.polygrad, config.trajectory_model
         self.obs_dim, self.action_dim = obs_dim, action_dim
-        self.horizon = int(cfg.baselines.horizon)
+        self.horizon = int(self.model_cfg.horizon)
         self.x_dim = obs_dim + 2  # state, standardised reward, termination flag
-        if cfg.baselines.actor_std == "global":
-            self.actor_net = GlobalStdTanhGaussianActor(action_dim, tuple(cfg.actor_critic.actor_hidden), cfg.actor_critic.activation, False,
-                                                        cfg.baselines.min_std, cfg.baselines.init_std)
+        ac, own = config.actor_critic, self.own
+        if own.actor_std == "global":
+            self.actor_net = GlobalStdTanhGaussianActor(action_dim, tuple(ac.actor_hidden), ac.activation, False,
+                                                        own.min_std, own.init_std)
         else:
-            self.actor_net = TanhGaussianActor(action_dim, tuple(cfg.actor_critic.actor_hidden), cfg.actor_critic.activation, False,
-                                               cfg.actor_critic.log_std_min, cfg.actor_critic.log_std_max)
-        self.value_net = MLP(tuple(cfg.critic.hidden), 1, cfg.actor_critic.activation)
-        self.model_net = TrajectoryDenoiser(cfg.baselines.model_width, cfg.baselines.model_layers, cfg.baselines.time_embed_dim)
-        self.schedule = make_schedule(cfg.baselines.schedule, int(cfg.baselines.denoise_steps))
+            self.actor_net = TanhGaussianActor(action_dim, tuple(ac.actor_hidden), ac.activation, False,
+                                               config.sac.log_std_min, config.sac.log_std_max)
+        self.value_net = MLP(tuple(config.mlp_critic.hidden), 1, ac.activation)
+        self.model_net = trajectory_model.denoiser(self.model_cfg)
+        self.schedule = trajectory_model.schedule(self.model_cfg)
 
     def hparams(self) -> dict:
-        return {g: traced_hparams(self.cfg[g], names) for g, names in self.HPARAMS.items()}
+        return {g: traced_values(self.config[g], names) for g, names in self.HPARAMS.items()}
 
     # --- state -----------------------------------------------------------------------------------
     def init(self, key, hp: dict) -> PolyGRADState:
         k_actor, k_value, k_model = jax.random.split(key, 3)
         obs = jnp.zeros((1, self.obs_dim))
-        actor = Learner.create(self.actor_net.init(k_actor, obs), adam(hp["actor_critic"]["actor_lr"], self.cfg.baselines.max_grad_norm))
+        rates, clip = named(hp), self.model_cfg.max_grad_norm
+        actor = Learner.create(self.actor_net.init(k_actor, obs), adam(rates.actor_critic.actor_lr, clip))
         value_params = self.value_net.init(k_value, obs)
-        value = Learner.create(value_params, adam(hp["actor_critic"]["critic_lr"], self.cfg.baselines.max_grad_norm))
+        value = Learner.create(value_params, adam(rates.actor_critic.critic_lr, clip))
         x = jnp.zeros((1, self.horizon, self.x_dim))
         cond = jnp.zeros((1, self.horizon, self.action_dim))
         model_params = self.model_net.init(k_model, x, cond, jnp.zeros((1,), jnp.int32))
-        model = Learner.create(model_params, adam(hp["baselines"]["lr"], self.cfg.baselines.max_grad_norm))
+        model = Learner.create(model_params, adam(named(hp).trajectory_model.lr, self.model_cfg.max_grad_norm))
         return PolyGRADState(actor, value, value_params, model, model_params,
-                             jnp.log(jnp.asarray(self.cfg.baselines.guidance_scale, jnp.float32)), stats_init(1), hp)
+                             jnp.log(jnp.asarray(self.own.guidance_scale, jnp.float32)), stats_init(1), hp)
 
     def act(self, state: PolyGRADState, obs, key, deterministic: bool):
         mean, log_std = self.actor_net.apply(state.actor.params, obs)
@@ -141,7 +182,7 @@ class PolyGRAD:
         b, h, ds = s0.shape[0], self.horizon, self.obs_dim
         params, actor = state.model_ema, state.actor.params
         delta = jnp.exp(state.log_guidance)
-        clip = float(self.cfg.baselines.x0_clip)
+        clip = float(self.model_cfg.x0_clip)
 
         def condition(x):
             return x.at[:, 0, :ds].set(s0)
@@ -155,12 +196,12 @@ class PolyGRAD:
             x0 = condition(jnp.clip(predict_x0(post, x, eps, k), -clip, clip))
             x_next, std = posterior_step(post, x, x0, k, k_x)
             mean, log_std = self.actor_net.apply(actor, x0[..., :ds])
-            if self.cfg.baselines.guidance_type == "sample":  # on-policy resample with the trajectory's fixed noise xi
+            if self.own.guidance_type == "sample":  # on-policy resample with the trajectory's fixed noise xi
                 u = mean + jnp.exp(log_std) * xi
             else:
                 # delta * grad_u log pi(u | s_hat) = delta (mu - u) / sigma^2, step capped at 1: never overshoots mu
                 u = u + jnp.minimum(delta / jnp.exp(2.0 * log_std), 1.0) * (mean - u)
-                u = u + state.hp["baselines"]["action_noise_scale"] * std * jax.random.normal(k_u, u.shape)
+                u = u + named(state.hp).polygrad.action_noise_scale * std * jax.random.normal(k_u, u.shape)
             return (condition(x_next), u), None
 
         k_x, k_u, k_steps = jax.random.split(key, 3)
@@ -172,7 +213,7 @@ class PolyGRAD:
         states = x[..., :ds]
         mean, log_std = self.actor_net.apply(actor, states)
         z = (u - mean) / jnp.exp(log_std)
-        c = float(self.cfg.baselines.action_clip_std)
+        c = float(self.own.action_clip_std)
         u = mean + jnp.exp(log_std) * jnp.clip(z, -c, c)
         stats = state.reward_stats
         rewards = x[..., ds] * jnp.sqrt(stats.var[0] + 1e-6) + stats.mean[0]
@@ -188,7 +229,7 @@ class PolyGRAD:
         mean, log_std = self.actor_net.apply(params, states[:, :-1])
         logp = gaussian_logp(u[:, :-1], mean, log_std)
         entropy = jnp.sum(log_std + 0.5 * jnp.log(2.0 * jnp.pi * jnp.e), axis=-1)
-        obj = logp * advantages + state.hp["baselines"]["entropy_coef"] * entropy
+        obj = logp * advantages + named(state.hp).polygrad.entropy_coef * entropy
         loss = -jnp.sum(weights * obj) / jnp.sum(weights)
         return loss, {"actor_loss": loss, "entropy": entropy.mean()}
 
@@ -197,7 +238,8 @@ class PolyGRAD:
         states, u = jax.lax.stop_gradient(states), jax.lax.stop_gradient(u)
         v_target = self.value_net.apply(state.target_value, states)[..., 0]  # (B, H)
         cont = 1.0 - terminated[:, :-1]
-        returns = lambda_returns(rewards[:, :-1], hp["actor_critic"]["gamma"] * cont, v_target, hp["baselines"]["lam"])  # (B, H-1)
+        rates = named(hp)
+        returns = lambda_returns(rewards[:, :-1], rates.actor_critic.gamma * cont, v_target, rates.polygrad.lam)  # (B, H-1)
         weights = jnp.cumprod(jnp.concatenate([jnp.ones_like(cont[:, :1]), cont[:, :-1]], axis=1), axis=1)
         (_, v_info), v_grads = jax.value_and_grad(self.value_loss, has_aux=True)(
             state.value.params, state, states, returns, weights)
@@ -209,24 +251,25 @@ class PolyGRAD:
             state.actor.params, state, states, u, adv, weights)
         value = state.value.apply_gradients(v_grads)
         state = state.replace(value=value, actor=state.actor.apply_gradients(a_grads),
-                              target_value=soft_update(state.target_value, value.params, hp["actor_critic"]["tau"]))
+                              target_value=soft_update(state.target_value, value.params, named(hp).actor_critic.tau))
         return state, {**v_info, **a_info, "imag_return": returns[:, 0].mean()}
 
     # --- one learner step ------------------------------------------------------------------------
     def update(self, state: PolyGRADState, sampler, key, update_idx):
         del update_idx
         k_seg, k_loss, k_start, k_imag = jax.random.split(key, 4)
-        seg, valid = sampler.segments(k_seg, int(self.cfg.baselines.model_batch), self.horizon)
+        seg, valid = sampler.segments(k_seg, int(self.model_cfg.batch), self.horizon)
         state = state.replace(reward_stats=stats_update(state.reward_stats, seg.reward.reshape(-1, 1)))
         m_loss, m_grads = jax.value_and_grad(self.model_loss)(state.model.params, state, seg, valid, k_loss)
         model = state.model.apply_gradients(m_grads)
         state = state.replace(model=model,
-                              model_ema=soft_update(state.model_ema, model.params, float(self.cfg.baselines.tau)))
+                              model_ema=soft_update(state.model_ema, model.params, float(self.model_cfg.tau)))
 
-        start, _ = sampler.segments(k_start, int(self.cfg.baselines.imagined_batch), 1)
+        start, _ = sampler.segments(k_start, int(self.own.imagined_batch), 1)
         states, u, rewards, terminated, act_std = self.imagine(state, start.obs[:, 0], k_imag)
         state, info = self.update_actor_critic(state, states, u, rewards, terminated)
-        log_g = jnp.clip(state.log_guidance + state.hp["baselines"]["guidance_lr"] * (act_std - 1.0), *LOG_GUIDANCE_RANGE)
+        step = named(state.hp).polygrad.guidance_lr * (act_std - 1.0)
+        log_g = jnp.clip(state.log_guidance + step, *LOG_GUIDANCE_RANGE)
         state = state.replace(log_guidance=log_g)
         return state, {**info, "model_loss": m_loss, "guidance_scale": jnp.exp(log_g), "act_std": act_std,
                        "imag_reward": rewards.mean(), "imag_terminal": terminated.mean()}

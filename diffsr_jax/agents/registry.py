@@ -1,9 +1,10 @@
 """Every agent, registered once: a name -> how to build it from a config.
 
 A *base* actor-critic (SAC, TD3, DDPG) takes its critic as a component (``agents.critics``); each base registered in
-``BASES`` gives two agents: ``<name>`` with the MLP critic on concat(s, a), and ``diffsr_<name>`` with the twin RFF
-critic on the Diff-SR representation psi(s, a). ``FULL_AGENTS`` build their own networks (the sampling-based
-diffusion baselines). The launcher, the validator and the error messages all read ``AGENTS``.
+``BASES`` gives two agents: ``<name>`` with the MLP critic on concat(s, a) (``config.mlp_critic``), and
+``diffsr_<name>`` with heads on the Diff-SR representation psi(s, a) (``config.psi_critic``, ``config.representation``).
+The sampling-based diffusion baselines build their own networks. The launcher, the validator and the error messages
+all read ``AGENTS``.
 """
 
 from __future__ import annotations
@@ -11,86 +12,70 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Callable
 
-from diffsr_jax.agents.critics import MLPCritic, RepresentationCritic
-from diffsr_jax.agents.ddpg import DDPG
+from diffsr_jax.agents import ddpg, sac, td3
+from diffsr_jax.agents.critics import mlp_critic, psi_critic
 from diffsr_jax.agents.diffusion_planner import DiffusionPlanner
 from diffsr_jax.agents.polygrad import PolyGRAD
-from diffsr_jax.agents.sac import SAC
-from diffsr_jax.agents.td3 import TD3
+from diffsr_jax.agents.protocol import Agent
+from diffsr_jax.fields import ConfigGroup
 
-BASES = {"sac": SAC, "td3": TD3, "ddpg": DDPG}
+
+@dataclasses.dataclass(frozen=True)
+class Base:
+    """A base actor-critic: ``build(config, obs_dim, action_dim, critic) -> Agent`` on a critic with ``num_q`` heads,
+    reading ``config.actor_critic`` and its own ``config`` group (collected by ``diffsr_jax.config``)."""
+
+    build: Callable
+    num_q: int
+    config: ConfigGroup
+
+    @property
+    def groups(self) -> tuple:
+        return ("actor_critic", self.config.name)
+
+
+BASES = {  # one line per base algorithm
+    "sac": Base(sac.SAC, sac.NUM_Q, sac.SAC_CONFIG),
+    "td3": Base(td3.TD3, td3.NUM_Q, td3.TD3_CONFIG),
+    "ddpg": Base(ddpg.DDPG, ddpg.NUM_Q, ddpg.DDPG_CONFIG),
+}
 DIFFSR_PREFIX = "diffsr_"
-
-
-def mlp_critic(config, obs_dim: int, action_dim: int, num: int) -> MLPCritic:
-    """The standard critic: ``num`` MLP heads on concat(s, a) (``config.critic``: hidden, activation,
-    hidden_layer_norm)."""
-    from diffsr_jax.networks.critics import MLPQHead
-
-    del obs_dim, action_dim
-    c = config.critic
-    return MLPCritic(MLPQHead(tuple(c.hidden), c.activation, c.hidden_layer_norm), num)
-
-
-def diffsr_critic(config, obs_dim: int, action_dim: int, num: int) -> RepresentationCritic:
-    """``num`` RFF heads on psi(s, a) of the Diff-SR representation (spec sections 3 and 4)."""
-    from diffsr_jax.diffusion import make_schedule
-    from diffsr_jax.networks.critics import RFFHead
-    from diffsr_jax.representation import DiffusionRepresentation, PsiNet, ZetaNet
-    from diffsr_jax.representation.learner import DiffSRRepresentation
-
-    del action_dim
-    r, q = config.representation, config.critic
-    model = DiffusionRepresentation(
-        PsiNet(r.feature_dim, r.arch, tuple(r.psi_hidden), r.activation, r.enc_hidden, r.enc_out, r.res_width,
-               r.res_blocks),
-        ZetaNet(r.feature_dim, obs_dim, r.arch, tuple(r.zeta_hidden), r.activation, r.level_input, r.level_embed_dim,
-                r.enc_hidden, r.enc_out, r.res_width, r.res_blocks),
-    )
-
-    def rff_head():  # the critic's heads and the reward head have the same shape
-        return RFFHead(q.rff_dim, q.rff_hidden, q.rff_kind, q.input_layer_norm, q.hidden_layer_norm, q.activation)
-
-    representation = DiffSRRepresentation(
-        model, make_schedule(r.schedule, r.num_levels), parameterization=r.parameterization,
-        noise_scale=r.noise_scale, feature_dim=r.feature_dim, traced=r,
-        reward_head=rff_head() if r.reward_weight > 0 else None, updates_per_step=r.updates_per_step,
-        keep_target=q.reads == "target", objective=r.objective)
-    return RepresentationCritic(representation, rff_head(), num, q.reads, bool(q.grad_to_rep))
-
-
-CRITICS = {"mlp": mlp_critic, "diffsr": diffsr_critic}
+CRITICS = {"mlp": (mlp_critic, ("mlp_critic",)), "diffsr": (psi_critic, ("psi_critic", "representation"))}
+"""critic kind -> (builder (config, obs_dim, action_dim, num) -> critic component, the config groups it reads)."""
 
 
 @dataclasses.dataclass(frozen=True)
 class AgentEntry:
-    """How to build one agent: ``build(config, obs_dim, action_dim)``; ``groups``: the config groups it reads besides
-    run, env and replay (the validator checks those)."""
+    """How to build one agent: ``build(config, obs_dim, action_dim) -> Agent``; ``groups``: the config groups it reads
+    besides run, env and replay (the validator checks those, and only those)."""
 
     build: Callable
     description: str
-    groups: tuple = ("actor_critic", "critic")
+    groups: tuple
 
 
-def _composed(base, critic_kind: str) -> Callable:
+def _composed(base: Base, critic_kind: str) -> Callable:
     def build(config, obs_dim: int, action_dim: int):
-        critic = CRITICS[critic_kind](config, obs_dim, action_dim, base.NUM_Q)
-        return base(config.actor_critic, obs_dim, action_dim, critic)
+        critic = CRITICS[critic_kind][0](config, obs_dim, action_dim, base.num_q)
+        return base.build(config, obs_dim, action_dim, critic)
     return build
 
 
 def _registry() -> dict[str, AgentEntry]:
     agents = {}
     for name, base in BASES.items():
-        agents[name] = AgentEntry(_composed(base, "mlp"), f"{name.upper()} with an MLP critic on concat(s, a)")
+        agents[name] = AgentEntry(_composed(base, "mlp"), f"{name.upper()} with an MLP critic on concat(s, a)",
+                                  base.groups + CRITICS["mlp"][1])
         agents[DIFFSR_PREFIX + name] = AgentEntry(
-            _composed(base, "diffsr"), f"{name.upper()} with an RFF critic on the Diff-SR representation psi(s, a)",
-            ("actor_critic", "critic", "representation"))
+            _composed(base, "diffsr"), f"{name.upper()} with the critic on the Diff-SR representation psi(s, a)",
+            base.groups + CRITICS["diffsr"][1])
     agents["polygrad"] = AgentEntry(lambda c, o, a: PolyGRAD(c, o, a), "PolyGRAD: policy-guided trajectory "
-                                    "diffusion world model, actor-critic in imagination", ("actor_critic", "critic", "baselines"))
+                                    "diffusion world model, actor-critic in imagination",
+                                    ("actor_critic", "sac", "mlp_critic", "trajectory_model", "polygrad"))
     agents["diffusion_planner"] = AgentEntry(
-        lambda c, o, a: DiffusionPlanner(c, o, a, mlp_critic(c, o, a, SAC.NUM_Q)),
-        "Diffuser-style planner: sampled trajectories ranked by a SAC critic", ("actor_critic", "critic", "baselines"))
+        lambda c, o, a: DiffusionPlanner(c, o, a, mlp_critic(c, o, a, sac.NUM_Q)),
+        "Diffuser-style planner: sampled trajectories ranked by a SAC critic",
+        ("actor_critic", "sac", "mlp_critic", "trajectory_model", "planner"))
     return agents
 
 
@@ -104,7 +89,9 @@ def unknown_agent_message(name: str) -> str:
 def make_agent(config, obs_dim: int, action_dim: int):
     if config.run.agent not in AGENTS:
         raise ValueError(unknown_agent_message(config.run.agent))
-    return AGENTS[config.run.agent].build(config, obs_dim, action_dim)
+    agent = AGENTS[config.run.agent].build(config, obs_dim, action_dim)
+    assert isinstance(agent, Agent), f"{config.run.agent} does not meet agents.protocol.Agent"
+    return agent
 
 
 def hparam_names(config) -> tuple:

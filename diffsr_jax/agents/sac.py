@@ -2,7 +2,7 @@
 
 With ``MLPCritic`` this is SAC; with a ``RepresentationCritic`` on ``DiffSRRepresentation`` it is Diff-SR-SAC. The
 losses below only call ``critic.q``, so they read the same either way. Traced hyperparameters (``state.hp``):
-gamma, tau, actor_lr, critic_lr, alpha_lr, init_alpha, plus the critic's own.
+``actor_critic`` gamma, tau, actor_lr, critic_lr; ``sac`` alpha_lr, init_alpha; the critic's own.
 """
 
 from __future__ import annotations
@@ -12,16 +12,35 @@ from typing import Any
 import flax.struct
 import jax
 import jax.numpy as jnp
+import ml_collections
 
-from diffsr_jax.agents.common import (
-    Learner,
-    adam,
-    learner_step,
-    periodic_soft_update,
-    td_target,
-    traced_hparams,
-)
+from diffsr_jax.agents.actor_critic import base_hparams, learner_step, td_target
+from diffsr_jax.fields import ConfigGroup, Fields, named
 from diffsr_jax.networks.actors import TanhGaussianActor, sample_tanh_gaussian
+from diffsr_jax.optim import Learner, adam, periodic_soft_update
+
+
+def defaults() -> ml_collections.ConfigDict:
+    return ml_collections.ConfigDict({
+        "alpha_lr": 3e-4,  # the temperature's learning rate
+        "init_alpha": 1.0,
+        "target_entropy_scale": 1.0,  # target entropy = -scale * |A|
+        "log_std_min": -5.0,  # the actor's log-std range
+        "log_std_max": 2.0,
+        "target_update_every": 1,  # learner updates per target-critic update
+    })
+
+
+def validate(config) -> None:
+    f = Fields(config.sac, "sac")
+    f.positive("alpha_lr", "init_alpha")
+    f.integer("target_update_every")
+    if not config.sac.log_std_min < config.sac.log_std_max:
+        f.fail("log_std_min", f"must be < config.sac.log_std_max, got {config.sac.log_std_min} and "
+               f"{config.sac.log_std_max}")
+
+
+SAC_CONFIG = ConfigGroup("sac", defaults, validate, "SAC's own: the temperature, the actor's log-std range")
 
 
 @flax.struct.dataclass
@@ -34,28 +53,32 @@ class SACState:
     hp: dict
 
 
-class SAC:
-    HPARAMS = ("gamma", "tau", "actor_lr", "critic_lr", "alpha_lr", "init_alpha")
-    NUM_Q = 2  # twin critics
+NUM_Q = 2  # twin critics
 
-    def __init__(self, cfg, obs_dim: int, action_dim: int, critic):
-        self.cfg, self.critic = cfg, critic
+
+class SAC:
+    HPARAMS = ("alpha_lr", "init_alpha")  # of config.sac, traced beside config.actor_critic's
+
+    def __init__(self, config, obs_dim: int, action_dim: int, critic):
+        """From ``config.actor_critic`` and ``config.sac``, on ``critic`` (an ``agents.critics`` component, twin)."""
+        self.shared, self.own, self.critic = config.actor_critic, config.sac, critic
         self.obs_dim, self.action_dim = obs_dim, action_dim
-        self.actor_net = TanhGaussianActor(
-            action_dim, tuple(cfg.actor_hidden), cfg.activation, cfg.actor_layer_norm, cfg.log_std_min, cfg.log_std_max
-        )
-        self.target_entropy = -float(action_dim) * cfg.target_entropy_scale
+        shared, own = self.shared, self.own
+        self.actor_net = TanhGaussianActor(action_dim, tuple(shared.actor_hidden), shared.activation,
+                                           shared.actor_layer_norm, own.log_std_min, own.log_std_max)
+        self.target_entropy = -float(action_dim) * own.target_entropy_scale
 
     def hparams(self) -> dict:
-        """Traced values by group: this algorithm's ``actor_critic`` fields and the critic's own."""
-        return {"actor_critic": traced_hparams(self.cfg, self.HPARAMS), **self.critic.hparams()}
+        return base_hparams(self.shared, "sac", self.own, self.HPARAMS, self.critic)
 
     def init(self, key, hp: dict) -> SACState:
         k_actor, k_critic = jax.random.split(key)
-        actor = Learner.create(self.actor_net.init(k_actor, jnp.zeros((1, self.obs_dim))), adam(hp["actor_critic"]["actor_lr"]))
+        rates = named(hp)
+        actor_params = self.actor_net.init(k_actor, jnp.zeros((1, self.obs_dim)))
+        actor = Learner.create(actor_params, adam(rates.actor_critic.actor_lr))
         critic_params, features = self.critic.init(k_critic, self.obs_dim, self.action_dim, hp)
-        critic = Learner.create(critic_params, adam(hp["actor_critic"]["critic_lr"]))
-        log_alpha = Learner.create(jnp.log(hp["actor_critic"]["init_alpha"]), adam(hp["actor_critic"]["alpha_lr"]))
+        critic = Learner.create(critic_params, adam(rates.actor_critic.critic_lr))
+        log_alpha = Learner.create(jnp.log(rates.sac.init_alpha), adam(rates.sac.alpha_lr))
         return SACState(actor, critic, critic_params, log_alpha, features, hp)
 
     def act(self, state: SACState, obs, key, deterministic: bool):
@@ -69,7 +92,7 @@ class SAC:
         next_a, next_logp = sample_tanh_gaussian(key, mean, log_std)
         alpha = jnp.exp(state.log_alpha.params)
         next_q = jnp.min(self.critic.q(state.target_critic, state.features, batch.next_obs, next_a), axis=0)
-        target = td_target(batch.reward, batch.terminated, next_q - alpha * next_logp, state.hp["actor_critic"]["gamma"])
+        target = td_target(batch.reward, batch.terminated, next_q - alpha * next_logp, named(state.hp).actor_critic.gamma)
         q = self.critic.q(critic_params, state.features, batch.obs, batch.action)
         loss = jnp.sum(jnp.mean((q - jax.lax.stop_gradient(target)) ** 2, axis=-1))
         return loss, {"critic_loss": loss, "q_mean": q.mean(), "q_std": q.std(), "target_q": target.mean()}
@@ -96,9 +119,9 @@ class SAC:
         logp = jax.lax.stop_gradient(a_info.pop("logp"))
         alpha_grad = jax.grad(lambda la: -jnp.mean(la * (logp + self.target_entropy)))(state.log_alpha.params)
         state = state.replace(log_alpha=state.log_alpha.apply_gradients(alpha_grad))
-        do_target = (update_idx % self.cfg.target_update_every) == 0
+        do_target = (update_idx % self.own.target_update_every) == 0
         state = state.replace(
-            target_critic=periodic_soft_update(state.target_critic, state.critic.params, state.hp["actor_critic"]["tau"], do_target)
+            target_critic=periodic_soft_update(state.target_critic, state.critic.params, named(state.hp).actor_critic.tau, do_target)
         )
         return state, {**c_info, **a_info, "alpha": jnp.exp(state.log_alpha.params)}
 

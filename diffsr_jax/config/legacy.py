@@ -1,5 +1,8 @@
-"""Names of fields before they were grouped (flat ``config.total_steps``), mapped to their groups: to read the
-config.json of older runs (the report) and to name the new field when someone types an old one."""
+"""Old names of config fields, mapped to today's: to read the config.json of older runs (the report), to refuse to
+resume one whose agent state no longer matches in one line, and to name the new field when someone types an old one.
+
+Two generations: flat fields (``config.total_steps``, before groups) and the first groups (``actor_critic`` holding
+SAC's and TD3's fields, ``critic`` both heads, ``baselines`` both baselines), split per component since."""
 
 from __future__ import annotations
 
@@ -29,20 +32,79 @@ _MOVES = {
                   "lam", "entropy_coef"),
 }
 
-FLAT_TO_GROUPED = {(f if isinstance(f, str) else f[0]): f"{g}.{f if isinstance(f, str) else f[1]}"
+_FLAT = {(f if isinstance(f, str) else f[0]): f"{g}.{f if isinstance(f, str) else f[1]}"
                    for g, fields in _MOVES.items() for f in fields}
-"""old flat name -> "group.field"."""
+"""old flat name -> first-generation "group.field"."""
 
 
 def grouped(flat: dict) -> dict:
-    """A flat config dict (older runs) as {group: {field: value}}; ``model_ema`` becomes its rate ``1 - ema``."""
+    """A flat config dict (older runs) as today's {group: {field: value}}; ``model_ema`` becomes its rate
+    ``1 - ema``."""
     out: dict = {}
     for k, v in flat.items():
-        if k not in FLAT_TO_GROUPED:
+        if k not in _FLAT:
             continue
-        group, field = FLAT_TO_GROUPED[k].split(".")
+        group, field = _FLAT[k].split(".")
         out.setdefault(group, {})[field] = 1.0 - v if k == "model_ema" else v
+    return split_groups(out)
+
+
+_SPLIT = {  # first-generation group.field -> today's group.field(s)
+    **{f"actor_critic.{k}": (f"sac.{k}",) for k in ("alpha_lr", "init_alpha", "target_entropy_scale", "log_std_min",
+                                                      "log_std_max", "target_update_every")},
+    **{f"actor_critic.{k}": (f"td3.{k}",) for k in ("policy_noise", "noise_clip", "policy_delay", "actor_q_reduce")},
+    "actor_critic.expl_noise": ("td3.expl_noise", "ddpg.expl_noise"),
+    "critic.hidden": ("mlp_critic.hidden",),
+    "critic.activation": ("mlp_critic.activation", "psi_critic.activation"),
+    "critic.hidden_layer_norm": ("mlp_critic.hidden_layer_norm", "psi_critic.hidden_layer_norm"),
+    **{f"critic.{k}": (f"psi_critic.{k}",) for k in ("rff_dim", "rff_hidden", "rff_kind", "input_layer_norm", "reads",
+                                                     "grad_to_rep")},
+    "representation.updates_per_step": ("representation.steps_per_update",),
+    **{f"baselines.{k}": (f"trajectory_model.{k}",) for k in ("denoise_steps", "horizon", "schedule", "time_embed_dim",
+                                                               "lr", "x0_clip", "max_grad_norm", "tau")},
+    "baselines.model_width": ("trajectory_model.width",),
+    "baselines.model_layers": ("trajectory_model.layers",),
+    "baselines.model_batch": ("trajectory_model.batch",),
+    "baselines.num_candidates": ("planner.num_candidates",),
+    "baselines.planner_noise": ("planner.noise",),
+    **{f"baselines.{k}": (f"polygrad.{k}",) for k in ("imagined_batch", "guidance_type", "guidance_scale", "guidance_lr",
+                                                       "action_noise_scale", "action_clip_std", "actor_std", "min_std",
+                                                       "init_std", "lam", "entropy_coef")},
+}
+RENAMED = {old: " and ".join(f"config.{n}" for n in new) for old, new in _SPLIT.items()}
+"""first-generation "group.field" -> where it lives now, as a message fragment."""
+LAST_FIRST_GENERATION = "8d24f92"
+"""the last revision whose config and agent state have the first groups (its runs resume there)."""
+SPLIT_GROUPS = ("critic", "baselines")
+"""first-generation groups that no longer exist."""
+
+
+def split_groups(saved: dict) -> dict:
+    """A first-generation grouped config dict with its fields moved to today's groups (values unchanged)."""
+    out: dict = {}
+    for group, fields in saved.items():
+        if not isinstance(fields, dict):
+            out[group] = fields
+            continue
+        for field, value in fields.items():
+            for new in _SPLIT.get(f"{group}.{field}", (f"{group}.{field}",)):
+                g, k = new.split(".")
+                out.setdefault(g, {})[k] = value
     return out
+
+
+def new_name(name: str) -> str | None:
+    """Where an old field name (flat, or first-generation ``group.field``) lives now, as "config.<group>.<field>"
+    (two joined by "and" where one field became two); None for a name that is not an old one."""
+    first = _FLAT.get(name, name)
+    if first in RENAMED:
+        return RENAMED[first]
+    return f"config.{first}" if name in _FLAT else None
+
+
+def is_first_generation(saved: dict) -> bool:
+    """Whether a run's config.json was written before the groups were split per component."""
+    return any(isinstance(fields, dict) and any(f"{g}.{k}" in _SPLIT for k in fields) for g, fields in saved.items())
 
 
 BEFORE_FIELD = {("env", "physics"): "native"}

@@ -7,10 +7,20 @@ from __future__ import annotations
 
 import ml_collections
 
-from diffsr_jax.config.checks import ConfigError, Fields
+from diffsr_jax.config.budget import frames_per_iteration, replay_capacity
+from diffsr_jax.fields import ConfigError, ConfigGroup, Fields
+
+MATMUL_PRECISIONS = ("default", "high", "highest")  # jax.default_matmul_precision values
+# XLA GPU command buffers (CUDA graphs): which kinds of thunk a captured graph may hold. XLA's default leaves loops and
+# conditionals out, so each iteration of a while loop (and each conditional) launches its kernels from the host.
+COMMAND_BUFFERS = {
+    "default": None,  # XLA's own choice
+    "off": "",  # no CUDA graphs: every kernel launched from the host
+    "loops": "FUSION,CUBLAS,CUBLASLT,CUSTOM_CALL,CUDNN,WHILE,CONDITIONAL",  # loops and conditionals captured too
+}
 
 
-def run_defaults() -> ml_collections.ConfigDict:
+def defaults() -> ml_collections.ConfigDict:
     g = ml_collections.ConfigDict()
     g.agent = "sac"
     g.preset = "fast"
@@ -41,10 +51,7 @@ def replay_defaults() -> ml_collections.ConfigDict:
     return g
 
 
-def validate_run(config) -> None:
-    from diffsr_jax.training.budget import frames_per_iteration
-    from diffsr_jax.training.devices import COMMAND_BUFFERS, MATMUL_PRECISIONS
-
+def validate(config) -> None:
     f = Fields(config.run, "run")
     f.integer("total_steps", "eval_every", "eval_episodes", "updates_per_step", "num_seeds", "checkpoint_every",
               "keep_checkpoints")
@@ -60,8 +67,6 @@ def validate_run(config) -> None:
 
 
 def validate_replay(config) -> None:
-    from diffsr_jax.training.budget import replay_capacity
-
     f = Fields(config.replay, "replay")
     f.integer("buffer_size", "batch_size")
     f.integer("capacity", minimum=0)
@@ -70,3 +75,7 @@ def validate_replay(config) -> None:
         raise ConfigError(f"config.replay.batch_size ({config.replay.batch_size:,}) is larger than the replay, which "
                           f"holds {capacity:,} transitions (min of buffer_size and the run's transitions): pass "
                           f"--config.replay.batch_size<={capacity:,} or a larger --config.replay.buffer_size")
+
+
+RUN = ConfigGroup("run", defaults, validate, "what to train and for how long, devices, checkpoints")
+REPLAY = ConfigGroup("replay", replay_defaults, validate_replay, "what the learner draws from")

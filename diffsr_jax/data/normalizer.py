@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import chex
 import flax.struct
 import jax.numpy as jnp
 
@@ -19,6 +20,9 @@ def stats_init(dim: int) -> RunningStats:
 
 def stats_update(stats: RunningStats, x) -> RunningStats:
     """Fold a batch x (n, d) into the statistics."""
+    chex.assert_rank([stats.mean, stats.var, stats.count], [1, 1, 0])  # (d,), (d,), ()
+    chex.assert_equal_shape([stats.mean, stats.var])
+    chex.assert_shape(x, (None,) + stats.mean.shape)  # (n, d)
     n = x.shape[0]
     b_mean, b_var = x.mean(0), x.var(0)
     total = stats.count + n
@@ -30,6 +34,7 @@ def stats_update(stats: RunningStats, x) -> RunningStats:
 
 def normalize(stats: RunningStats, x, clip: float = 10.0, eps: float = 1e-6):
     """(x - mean) / std, clipped to [-clip, clip]; identity while no data has been seen."""
+    chex.assert_axis_dimension(x, -1, stats.mean.shape[0])  # (..., d)
     z = (x - stats.mean) / jnp.sqrt(stats.var + eps)
     z = jnp.clip(z, -clip, clip)
     return jnp.where(stats.count > 0, z, x)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import chex
 import flax.struct
 import jax
 import jax.numpy as jnp
@@ -36,6 +37,10 @@ def replay_add(buffer: ReplayBuffer, items) -> ReplayBuffer:
     """Insert a batch: every leaf of ``items`` has shape (n, ...), n <= capacity."""
     cap = buffer.capacity
     n = jax.tree_util.tree_leaves(items)[0].shape[0]
+    _check_buffer(buffer)
+    chex.assert_trees_all_equal_structs(items, buffer.data)
+    for d, x in zip(jax.tree_util.tree_leaves(buffer.data), jax.tree_util.tree_leaves(items)):
+        chex.assert_shape(x, (n,) + d.shape[1:])  # n items, each shaped like the buffer's
     idx = (buffer.insert_pos + jnp.arange(n)) % cap
     data = jax.tree_util.tree_map(lambda d, x: d.at[idx].set(x.astype(d.dtype)), buffer.data, items)
     return ReplayBuffer(data, (buffer.insert_pos + n) % cap, jnp.minimum(buffer.size + n, cap))
@@ -43,5 +48,15 @@ def replay_add(buffer: ReplayBuffer, items) -> ReplayBuffer:
 
 def replay_sample(buffer: ReplayBuffer, key, batch_size: int):
     """Uniform with replacement over the filled slots: each leaf (batch_size, ...)."""
+    _check_buffer(buffer)
     idx = jax.random.randint(key, (batch_size,), 0, jnp.maximum(buffer.size, 1))
-    return jax.tree_util.tree_map(lambda d: d[idx], buffer.data)
+    batch = jax.tree_util.tree_map(lambda d: d[idx], buffer.data)
+    chex.assert_tree_shape_prefix(batch, (batch_size,))
+    return batch
+
+
+def _check_buffer(buffer: ReplayBuffer):
+    """Every leaf (capacity, ...), the pointers () int32."""
+    chex.assert_tree_shape_prefix(buffer.data, (buffer.capacity,))
+    chex.assert_shape([buffer.insert_pos, buffer.size], ())
+    chex.assert_type([buffer.insert_pos, buffer.size], jnp.int32)

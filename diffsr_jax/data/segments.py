@@ -7,6 +7,7 @@ num_envs`` slots apart. A segment never crosses the write pointer; where it cros
 
 from __future__ import annotations
 
+import chex
 import jax
 import jax.numpy as jnp
 
@@ -22,7 +23,10 @@ def sample_segments(buffer: ReplayBuffer, key, batch_size: int, length: int, str
     start = jax.random.randint(key, (batch_size,), 0, jnp.maximum(buffer.size - span, 1))
     idx = (oldest + start[:, None] + stride * jnp.arange(length)[None, :]) % cap
     seg = jax.tree_util.tree_map(lambda d: d[idx], buffer.data)
-    return seg, segment_mask(seg, buffer.size > span)
+    chex.assert_tree_shape_prefix(seg, (batch_size, length))
+    valid = segment_mask(seg, buffer.size > span)
+    chex.assert_shape(valid, (batch_size, length))
+    return seg, valid
 
 
 def segment_mask(seg, enough_data=True):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import chex
 import jax
 import jax.numpy as jnp
 
@@ -29,6 +30,10 @@ def corrupt(key: jax.Array, x0: jnp.ndarray, alpha_bar, noise_scale: float = 1.0
     Returns:
       (x_noisy, eps), both shaped like x0; eps ~ N(0, I).
     """
+    chex.assert_type(x0, float)
     eps = jax.random.normal(key, x0.shape, x0.dtype)
     ab = _per_row(alpha_bar, x0)
-    return jnp.sqrt(ab) * x0 + jnp.sqrt(1.0 - ab) * noise_scale * eps, eps
+    x = jnp.sqrt(ab) * x0 + jnp.sqrt(1.0 - ab) * noise_scale * eps
+    chex.assert_equal_shape([x, eps, x0])  # both shaped like x0, and of its dtype
+    chex.assert_type([x, eps], x0.dtype)
+    return x, eps

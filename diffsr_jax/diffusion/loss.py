@@ -10,6 +10,7 @@ Both are summed over state dims; callers average over the batch.
 
 from __future__ import annotations
 
+import chex
 import jax.numpy as jnp
 
 from diffsr_jax.diffusion.corruption import _per_row
@@ -39,12 +40,15 @@ def denoising_loss(pred, eps, alpha_bar, parameterization: str, noise_scale: flo
     _check(parameterization)
     if pred.shape != eps.shape:
         raise ValueError(f"pred shape {pred.shape} does not match eps shape {eps.shape}")
+    chex.assert_type([pred, eps], float)
     if parameterization == "eps":
         err = pred - eps
     else:
         one_minus = 1.0 - _per_row(alpha_bar, eps)
         err = one_minus * noise_scale**2 * pred + jnp.sqrt(one_minus) * noise_scale * eps
-    return jnp.sum(err.reshape(err.shape[0], -1) ** 2, axis=-1)
+    loss = jnp.sum(err.reshape(err.shape[0], -1) ** 2, axis=-1)
+    chex.assert_shape(loss, pred.shape[:1])  # one loss per row
+    return loss
 
 
 def pred_to_score(pred, alpha_bar, parameterization: str, noise_scale: float = 1.0):
@@ -55,4 +59,6 @@ def pred_to_score(pred, alpha_bar, parameterization: str, noise_scale: float = 1
     _check(parameterization)
     if parameterization == "score":
         return pred
-    return -pred / (jnp.sqrt(1.0 - _per_row(alpha_bar, pred)) * noise_scale)
+    score = -pred / (jnp.sqrt(1.0 - _per_row(alpha_bar, pred)) * noise_scale)
+    chex.assert_equal_shape([score, pred])
+    return score

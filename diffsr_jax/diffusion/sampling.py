@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+import chex
 import flax.struct
 import jax
 import jax.numpy as jnp
@@ -42,12 +43,16 @@ def posterior_coefficients(schedule: NoiseSchedule) -> PosteriorCoefficients:
 
 def predict_x0(post: PosteriorCoefficients, x_k, eps_hat, k):
     """Clean sample implied by an eps prediction at level k (scalar int)."""
+    chex.assert_rank(k, 0)
+    chex.assert_equal_shape([x_k, eps_hat])
     ab = post.alpha_bar[k]
     return (x_k - jnp.sqrt(1.0 - ab) * eps_hat) / jnp.sqrt(ab)
 
 
 def posterior_step(post: PosteriorCoefficients, x_k, x0_hat, k, key):
     """One ancestral step: sample x_{k-1} ~ q(. | x_k, x0_hat); the mean itself at k = 0. Returns (x, std_k)."""
+    chex.assert_rank(k, 0)
+    chex.assert_equal_shape([x_k, x0_hat])
     mean = post.coef_x0[k] * x0_hat + post.coef_xt[k] * x_k
     std = jnp.where(k > 0, post.std[k], 0.0)
     return mean + std * jax.random.normal(key, x_k.shape, x_k.dtype), std
@@ -78,7 +83,9 @@ def sample_chain(
 
     def step(x, xs):
         k, kk = xs
-        x0 = predict_x0(post, x, eps_fn(x, k), k)
+        eps_hat = eps_fn(x, k)
+        chex.assert_shape(eps_hat, shape)  # eps_fn: (*shape) -> (*shape)
+        x0 = predict_x0(post, x, eps_hat, k)
         if clip_x0 is not None:
             x0 = jnp.clip(x0, -clip_x0, clip_x0)
         x, _ = posterior_step(post, x, cond(x0), k, kk)
@@ -86,4 +93,5 @@ def sample_chain(
 
     levels = jnp.arange(schedule.num_levels - 1, -1, -1, dtype=jnp.int32)
     x, _ = jax.lax.scan(step, x, (levels, jax.random.split(k_steps, schedule.num_levels)))
+    chex.assert_shape(x, shape)
     return x

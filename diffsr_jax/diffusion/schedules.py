@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 
+import chex
 import flax.struct
 import jax.numpy as jnp
 import numpy as np
@@ -37,6 +38,7 @@ class NoiseSchedule:
 
 def _from_alpha_bar(alpha_bar: np.ndarray, kind: str) -> NoiseSchedule:
     alpha_bar = np.asarray(alpha_bar, dtype=np.float64)
+    chex.assert_rank(alpha_bar, 1)  # (T,)
     prev = np.concatenate([[1.0], alpha_bar[:-1]])
     beta = 1.0 - alpha_bar / prev
     return NoiseSchedule(
@@ -46,6 +48,7 @@ def _from_alpha_bar(alpha_bar: np.ndarray, kind: str) -> NoiseSchedule:
 
 def _from_beta(beta: np.ndarray, kind: str) -> NoiseSchedule:
     beta = np.asarray(beta, dtype=np.float64)
+    chex.assert_rank(beta, 1)  # (T,)
     alpha_bar = np.cumprod(1.0 - beta)
     return NoiseSchedule(
         alpha_bar=jnp.asarray(alpha_bar, jnp.float32), beta=jnp.asarray(beta, jnp.float32), kind=kind
@@ -117,4 +120,8 @@ def make_schedule(kind: str, num_levels: int, **kwargs) -> NoiseSchedule:
         raise ValueError(f"unknown noise schedule {kind!r}; choose one of {', '.join(SCHEDULE_KINDS)}")
     if int(num_levels) < 1:
         raise ValueError(f"num_levels must be >= 1, got {num_levels}")
-    return _BUILDERS[kind](int(num_levels), **kwargs)
+    schedule = _BUILDERS[kind](int(num_levels), **kwargs)
+    # T = num_levels levels: alpha_bar (T,) and beta (T,), float32
+    chex.assert_shape([schedule.alpha_bar, schedule.beta], (int(num_levels),))
+    chex.assert_type([schedule.alpha_bar, schedule.beta], jnp.float32)
+    return schedule

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import chex
 import jax
 import jax.numpy as jnp
 
@@ -20,6 +21,8 @@ def trajectory_denoising_loss(eps_fn, schedule: NoiseSchedule, x0, cond, valid, 
     Returns:
       scalar loss: mean squared eps error per valid entry.
     """
+    chex.assert_rank([x0, cond, valid], [3, 3, 2])
+    chex.assert_equal_shape_prefix([x0, cond, valid], 2)  # (B, H) in all three
     k_level, k_noise = jax.random.split(key)
     b = x0.shape[0]
     k = jax.random.randint(k_level, (b,), 0, schedule.num_levels)
@@ -27,5 +30,9 @@ def trajectory_denoising_loss(eps_fn, schedule: NoiseSchedule, x0, cond, valid, 
     x_k, eps = corrupt(k_noise, x0, ab)
     if scale_cond:
         cond = jnp.sqrt(ab)[:, None, None] * cond
-    err = jnp.mean((eps_fn(x_k, cond, k) - eps) ** 2, axis=-1)
-    return jnp.sum(err * valid) / jnp.maximum(jnp.sum(valid), 1.0)
+    eps_hat = eps_fn(x_k, cond, k)
+    chex.assert_equal_shape([eps_hat, eps, x0])  # (B, H, d_x)
+    err = jnp.mean((eps_hat - eps) ** 2, axis=-1)
+    loss = jnp.sum(err * valid) / jnp.maximum(jnp.sum(valid), 1.0)
+    chex.assert_shape(loss, ())
+    return loss

@@ -57,6 +57,19 @@ class Env:
 
     Static fields: name, obs_dim, action_dim, max_episode_steps (frames), action_low (d_a,), action_high (d_a,),
     action_repeat (frames per decision, default 1).
+
+    Public read-only accessors (code outside an adapter reads these, never its private ``_env`` / ``_params``):
+
+    - every ``Env``: ``innermost(state) -> (adapter, its EnvState)`` through any wrappers (``envs.pomdp``);
+    - every adapter: ``backend_env``, the third-party env object it steps (Brax, Playground, gymnax);
+      ``velocity_indices() -> (n_vel,) int``, where the velocity entries of its observation sit, for the names its
+      family's ``pomdp_supported`` accepts (``envs.registry.EnvFamily``);
+    - ``BraxEnv``: ``system`` (the Brax ``System`` it steps), ``solver``, ``physics``;
+    - ``PlaygroundEnv``: ``mj_model`` (``mujoco.MjModel``), ``mjx_model`` (the MJX model it steps), ``solver``,
+      ``physics``, ``impl``;
+    - ``GymnaxEnv``: ``params`` (the gymnax ``EnvParams`` it steps with).
+
+    Wrappers (``PartialObsEnv``) keep the wrapped env as ``env``.
     """
 
     name: str
@@ -94,6 +107,11 @@ class Env:
         low, high = jnp.asarray(self.action_low), jnp.asarray(self.action_high)
         action = jnp.clip(action, -1.0, 1.0)
         return low + 0.5 * (action + 1.0) * (high - low)
+
+    def innermost(self, state: EnvState) -> tuple[Env, EnvState]:
+        """The adapter under any wrappers and its part of ``state`` (leading batch/time axes kept); an adapter is
+        its own innermost env."""
+        return self, state
 
     def reset(self, key) -> EnvState:
         key, k_reset = jax.random.split(key)

@@ -1,4 +1,12 @@
-"""Brax environments (``brax/<name>``), any backend (default ``mjx``)."""
+"""Brax environments (``brax/<name>``), any backend (default ``mjx``).
+
+Velocity layout (``velocity_indices``, for the partially observable setting, ``envs.pomdp``), verified against
+each env's ``_get_obs``: ``q[k:] ++ qd ++ ...`` envs hide the whole ``qd`` block, ``[nq - k, nq - k + nv)``:
+ant/humanoid/humanoidstandup/swimmer k = 2, halfcheetah/hopper/walker2d k = 1, inverted_pendulum k = 0. Humanoid
+keeps its centre-of-mass inertia/velocity and actuator-force blocks ("only q-velocity", as in the paper).
+inverted_double_pendulum ``[x, sin(2), cos(2), qd(3)]`` -> [5, 8); reacher ``[cos(2), sin(2), target(2),
+tip_vel(2), tip_to_target(3)]`` -> [6, 8); pusher ``[q[:7], qd[:7], ...]`` -> [7, 14).
+"""
 
 from __future__ import annotations
 
@@ -7,13 +15,29 @@ import jax.numpy as jnp
 import numpy as np
 
 from diffsr_jax.envs.base import Env
+from diffsr_jax.envs.physics import light_brax_system, solver_options
 
 BRAX_BACKENDS = ("mjx", "generalized", "positional", "spring")
+# brax env -> number of leading q entries left out of the observation (obs = q[k:] ++ qd ++ ...)
+BRAX_Q_SKIP = {"ant": 2, "humanoid": 2, "humanoidstandup": 2, "swimmer": 2, "halfcheetah": 1, "hopper": 1,
+               "walker2d": 1, "inverted_pendulum": 0}
+BRAX_FIXED = {"inverted_double_pendulum": (5, 8), "reacher": (6, 8), "pusher": (7, 14)}
+POMDP_NAMES = tuple(sorted({**BRAX_Q_SKIP, **BRAX_FIXED}))
+
+
+def pomdp_supported(name: str) -> bool:
+    """Whether the velocity layout of ``brax/<name>`` is known."""
+    return name in BRAX_Q_SKIP or name in BRAX_FIXED
 
 
 class BraxLikeEnv(Env):
     """Adapter for envs with the Brax API (``reset(key) -> State``, ``step(State, action) -> State`` with
     ``obs``, ``reward``, ``done``): Brax itself and MuJoCo Playground. Subclasses set ``self._env``."""
+
+    @property
+    def backend_env(self):
+        """The Brax / Playground environment this adapter steps (read only)."""
+        return self._env
 
     @property
     def frame_seconds(self) -> float:
@@ -38,8 +62,6 @@ class BraxEnv(BraxLikeEnv):
         self._env = envs.get_environment(name, backend=backend, **kwargs)
         self.physics = physics
         if physics == "light":  # the env reads its system at every step: replace it on the unwrapped env
-            from diffsr_jax.envs.physics import light_brax_system
-
             self._env.sys = light_brax_system(self._env.sys)
         # env.observation_size runs an un-jitted reset (slow); trace the shapes instead
         shape = jax.eval_shape(self._env.reset, jax.random.PRNGKey(0)).obs.shape
@@ -52,11 +74,17 @@ class BraxEnv(BraxLikeEnv):
     @property
     def solver(self) -> dict:
         """The solver settings that run (``envs.physics.solver_options``); {} off the mjx backend."""
-        from diffsr_jax.envs.physics import solver_options
-
-        return solver_options(self._env.sys.opt) if self._env.backend == "mjx" else {}
+        return solver_options(self.system.opt) if self._env.backend == "mjx" else {}
 
     @property
     def system(self):
-        """The Brax ``System`` (what Brax's viewer draws)."""
+        """The Brax ``System`` the env steps (what Brax's viewer draws)."""
         return self._env.sys
+
+    def velocity_indices(self) -> np.ndarray:
+        """(n_vel,) int: the velocity entries of the observation (names ``pomdp_supported`` accepts)."""
+        name = self.name.split("/", 1)[1]
+        if name in BRAX_FIXED:
+            return np.arange(*BRAX_FIXED[name])
+        start = self.system.q_size() - BRAX_Q_SKIP[name]
+        return np.arange(start, start + self.system.qd_size())

@@ -1,4 +1,8 @@
-"""gymnax continuous-control environments (e.g. ``gymnax/Pendulum-v1``)."""
+"""gymnax continuous-control environments (e.g. ``gymnax/Pendulum-v1``).
+
+Velocity layout (``velocity_indices``, for the partially observable setting, ``envs.pomdp``): Pendulum-v1
+``[cos, sin, thetadot]`` -> [2]; MountainCarContinuous-v0 ``[position, velocity]`` -> [1].
+"""
 
 from __future__ import annotations
 
@@ -6,6 +10,14 @@ import jax.numpy as jnp
 import numpy as np
 
 from diffsr_jax.envs.base import Env
+
+GYMNAX_VELOCITY = {"Pendulum-v1": (2,), "MountainCarContinuous-v0": (1,)}
+POMDP_NAMES = tuple(GYMNAX_VELOCITY)
+
+
+def pomdp_supported(name: str) -> bool:
+    """Whether the velocity layout of ``gymnax/<name>`` is known."""
+    return name in GYMNAX_VELOCITY
 
 
 class GymnaxEnv(Env):
@@ -28,6 +40,20 @@ class GymnaxEnv(Env):
         # our own time limit (as truncation) replaces gymnax's, which would count as termination
         self._params = self._params.replace(max_steps_in_episode=10**9)
         self.frame_seconds = float(getattr(self._params, "dt", Env.frame_seconds))
+
+    @property
+    def backend_env(self):
+        """The gymnax environment this adapter steps (read only)."""
+        return self._env
+
+    @property
+    def params(self):
+        """The gymnax ``EnvParams`` it steps with (its own time limit lifted: ours truncates)."""
+        return self._params
+
+    def velocity_indices(self) -> np.ndarray:
+        """(n_vel,) int: the velocity entries of the observation (names ``pomdp_supported`` accepts)."""
+        return np.asarray(GYMNAX_VELOCITY[self.name.split("/", 1)[1]])
 
     def _reset(self, key):
         obs, inner = self._env.reset_env(key, self._params)

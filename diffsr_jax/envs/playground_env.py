@@ -1,4 +1,11 @@
-"""MuJoCo Playground DM Control suite environments (``playground/<Name>``), loaded with ``impl='jax'`` (or ``warp``)."""
+"""MuJoCo Playground DM Control suite environments (``playground/<Name>``), loaded with ``impl='jax'`` (or ``warp``).
+
+Velocity layout (``velocity_indices``, for the partially observable setting, ``envs.pomdp``): the ``qvel`` block,
+which is the tail of the observation for Acrobot, BallInCup, Cartpole, Fish, Pendulum, PointMass, Reacher and
+Walker; ``[nq - 1, nq - 1 + nv)`` for Cheetah and Hopper (``qpos[1:] ++ qvel ++ touch``); before the touch sensors
+(2) for FingerSpin and before touch + target + distance (5) for FingerTurn*; for Humanoid* the centre-of-mass
+velocity (3) and ``qvel``, the tail.
+"""
 
 from __future__ import annotations
 
@@ -6,6 +13,21 @@ import jax
 import numpy as np
 
 from diffsr_jax.envs.brax_env import BraxLikeEnv
+from diffsr_jax.envs.physics import light_mj_model, solver_options
+
+# env-name prefix -> (where qvel sits, entries after it, extra velocity entries just before qvel)
+PLAYGROUND_LAYOUT = {
+    "Acrobot": ("tail", 0, 0), "BallInCup": ("tail", 0, 0), "Cartpole": ("tail", 0, 0), "FishSwim": ("tail", 0, 0),
+    "Pendulum": ("tail", 0, 0), "PointMass": ("tail", 0, 0), "Reacher": ("tail", 0, 0), "Walker": ("tail", 0, 0),
+    "Cheetah": ("after_qpos1", 0, 0), "Hopper": ("after_qpos1", 0, 0), "FingerSpin": ("tail", 2, 0),
+    "FingerTurn": ("tail", 5, 0), "Humanoid": ("tail", 0, 3),
+}
+POMDP_NAMES = tuple(f"{p}*" for p in PLAYGROUND_LAYOUT)
+
+
+def pomdp_supported(name: str) -> bool:
+    """Whether the velocity layout of ``playground/<name>`` is known."""
+    return any(name.startswith(p) for p in PLAYGROUND_LAYOUT)
 
 
 class PlaygroundEnv(BraxLikeEnv):
@@ -21,10 +43,8 @@ class PlaygroundEnv(BraxLikeEnv):
         if physics == "light":  # the env steps its MJX model: rebuild it from the MuJoCo model with the new options
             from mujoco import mjx
 
-            from diffsr_jax.envs.physics import light_mj_model
-
-            light_mj_model(self._env._mj_model)
-            self._env._mjx_model = mjx.put_model(self._env._mj_model, impl=impl)
+            light_mj_model(self._env.mj_model)
+            self._env._mjx_model = mjx.put_model(self._env.mj_model, impl=impl)  # Playground has no setter for it
         shape = jax.eval_shape(self._env.reset, jax.random.PRNGKey(0)).obs
         if isinstance(shape, dict):
             raise ValueError(f"playground/{name} has dict observations, which are not supported")
@@ -38,11 +58,22 @@ class PlaygroundEnv(BraxLikeEnv):
     @property
     def solver(self) -> dict:
         """The solver settings that run (``envs.physics.solver_options``)."""
-        from diffsr_jax.envs.physics import solver_options
-
-        return solver_options(self._env.mj_model.opt)
+        return solver_options(self.mj_model.opt)
 
     @property
     def mj_model(self):
         """The env's ``mujoco.MjModel`` (what MuJoCo's renderer draws)."""
         return self._env.mj_model
+
+    @property
+    def mjx_model(self):
+        """The MJX model the env steps (its solver options are ``solver``'s)."""
+        return self._env.mjx_model
+
+    def velocity_indices(self) -> np.ndarray:
+        """(n_vel,) int: the velocity entries of the observation (names ``pomdp_supported`` accepts)."""
+        name = self.name.split("/", 1)[1]
+        where, after, before = PLAYGROUND_LAYOUT[next(p for p in PLAYGROUND_LAYOUT if name.startswith(p))]
+        nq, nv = self.mj_model.nq, self.mj_model.nv
+        start = nq - 1 if where == "after_qpos1" else self.obs_dim - after - nv
+        return np.arange(start - before, start + nv)

@@ -7,8 +7,9 @@
   ``apt-get install libegl1 libegl-mesa0 libgl1-mesa-dri``; ``.ci/run`` installs them when missing).
 - gymnax (``gymnax/Pendulum-v1``, ``gymnax/MountainCarContinuous-v0``): frames drawn with matplotlib, as a GIF.
 
-Every writer takes the unwrapped env and the episode's backend states: ``states`` is the ``inner`` field of an
-``EnvState`` stacked over time (T,), host or device arrays. ``render_episode`` does the unwrapping.
+Every writer takes the unwrapped env (an adapter; it reads only the public accessors of ``envs.base.Env``) and the
+episode's backend states: ``states`` is the ``inner`` field of an ``EnvState`` stacked over time (T,), host or device
+arrays. ``render_episode`` does the unwrapping (``Env.innermost``).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import os
 
 import jax
 import numpy as np
+
 
 class RenderError(RuntimeError):
     """The episode could not be drawn on this machine (e.g. no off-screen GL); the message says what to install."""
@@ -158,11 +160,8 @@ RENDERERS = {"brax": render_brax, "playground": render_playground, "gymnax": ren
 def render_episode(env, states, length: int, path_stem: str) -> str:
     """Write an episode: ``states`` is an ``EnvState`` stacked over time (the reset state first), of which the first
     ``length + 1`` are the episode. Returns the path written (``path_stem`` + ``.html`` or ``.gif``)."""
-    from diffsr_jax.envs.pomdp import PartialObsEnv
-
+    env, states = env.innermost(states)  # through any wrapper (POMDP): the adapter and its own states
     inner = states.inner
-    while isinstance(env, PartialObsEnv):  # the POMDP wrapper keeps the wrapped env's state first
-        env, inner = env.env, inner[0].inner
     family = env.name.split("/", 1)[0]
     keep = _frame_indices(int(length) + 1)
     inner = jax.tree_util.tree_map(lambda x: np.asarray(x)[keep], inner)

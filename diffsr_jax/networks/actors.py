@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+import chex
 import flax.linen as nn
 import jax
 import jax.numpy as jnp
@@ -27,6 +28,7 @@ class TanhGaussianActor(nn.Module):
         mean = nn.Dense(self.action_dim)(h)
         log_std = jnp.tanh(nn.Dense(self.action_dim)(h))
         log_std = self.log_std_min + 0.5 * (self.log_std_max - self.log_std_min) * (log_std + 1.0)
+        chex.assert_shape([mean, log_std], obs.shape[:-1] + (self.action_dim,))
         return mean, log_std
 
 
@@ -49,17 +51,21 @@ class GlobalStdTanhGaussianActor(nn.Module):
         init = jnp.log(self.init_std - self.min_std)
         p = self.param("std_param", lambda _, shape: jnp.full(shape, init, jnp.float32), (self.action_dim,))
         log_std = jnp.log(jnp.exp(p) + self.min_std)
+        chex.assert_shape(mean, obs.shape[:-1] + (self.action_dim,))
         return mean, jnp.broadcast_to(log_std, mean.shape)
 
 
 def sample_tanh_gaussian(key, mean, log_std):
     """Reparameterised sample a = tanh(u), u ~ N(mean, std^2), and its log-density (B,)."""
+    chex.assert_equal_shape([mean, log_std])
     std = jnp.exp(log_std)
     u = mean + std * jax.random.normal(key, mean.shape)
     logp_u = jnp.sum(-0.5 * ((u - mean) / std) ** 2 - log_std - 0.5 * jnp.log(2.0 * jnp.pi), axis=-1)
     # log |d tanh(u)/du| = log(1 - tanh(u)^2) = 2 (log 2 - u - softplus(-2u)), numerically stable
     log_det = jnp.sum(2.0 * (jnp.log(2.0) - u - jax.nn.softplus(-2.0 * u)), axis=-1)
-    return jnp.tanh(u), logp_u - log_det
+    logp = logp_u - log_det
+    chex.assert_shape(logp, mean.shape[:-1])  # one log-density per row
+    return jnp.tanh(u), logp
 
 
 class DeterministicActor(nn.Module):
@@ -72,4 +78,6 @@ class DeterministicActor(nn.Module):
 
     @nn.compact
     def __call__(self, obs):
-        return jnp.tanh(MLP(self.hidden, self.action_dim, self.activation, self.layer_norm)(obs))
+        action = jnp.tanh(MLP(self.hidden, self.action_dim, self.activation, self.layer_norm)(obs))
+        chex.assert_shape(action, obs.shape[:-1] + (self.action_dim,))
+        return action

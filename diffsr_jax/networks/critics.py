@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+import chex
 import flax.linen as nn
 import jax.numpy as jnp
 
@@ -29,13 +30,16 @@ class RFFHead(nn.Module):
 
     @nn.compact
     def __call__(self, psi):
+        chex.assert_rank(psi, 2)  # (B, F)
         x = nn.LayerNorm()(psi) if self.input_layer_norm else psi
         x = LearnedRFF(self.rff_dim, self.rff_kind)(x)
         x = nn.Dense(self.hidden)(x)
         if self.hidden_layer_norm:
             x = nn.LayerNorm()(x)
         x = get_activation(self.activation)(x)
-        return nn.Dense(1)(x)[..., 0]
+        q = nn.Dense(1)(x)[..., 0]
+        chex.assert_shape(q, psi.shape[:1])  # (B,)
+        return q
 
 
 class MLPQHead(nn.Module):
@@ -45,8 +49,12 @@ class MLPQHead(nn.Module):
 
     @nn.compact
     def __call__(self, obs, action):
+        chex.assert_rank([obs, action], 2)  # (B, d_s), (B, d_a)
+        chex.assert_equal_shape_prefix([obs, action], 1)
         x = jnp.concatenate([obs, action], axis=-1)
-        return MLP(self.hidden, 1, self.activation, self.layer_norm)(x)[..., 0]
+        q = MLP(self.hidden, 1, self.activation, self.layer_norm)(x)[..., 0]
+        chex.assert_shape(q, obs.shape[:1])  # (B,)
+        return q
 
 
 class Ensemble(nn.Module):
@@ -65,4 +73,6 @@ class Ensemble(nn.Module):
             out_axes=0,
             axis_size=self.num,
         )
-        return stacked(self.head, *args)
+        out = stacked(self.head, *args)
+        chex.assert_axis_dimension(out, 0, self.num)  # (num, B)
+        return out

@@ -9,6 +9,7 @@
 
 from __future__ import annotations
 
+import chex
 import flax.linen as nn
 import jax
 import jax.numpy as jnp
@@ -21,17 +22,27 @@ def gaussian_rff_init(key, in_dim: int, num_features: int, bandwidth: float = 1.
     kw, kb = jax.random.split(key)
     w = jax.random.normal(kw, (in_dim, num_features)) / bandwidth
     b = jax.random.uniform(kb, (num_features,), minval=0.0, maxval=2.0 * jnp.pi)
+    chex.assert_shape(w, (in_dim, num_features))
+    chex.assert_shape(b, (num_features,))
     return w, b
 
 
 def gaussian_rff(x, w, b):
     """x (..., in_dim) -> (..., D) features whose inner products approximate the Gaussian kernel."""
-    return jnp.sqrt(2.0 / w.shape[-1]) * jnp.cos(x @ w + b)
+    chex.assert_rank(w, 2)  # (in_dim, D)
+    chex.assert_shape(b, w.shape[1:])
+    chex.assert_axis_dimension(x, -1, w.shape[0])
+    phi = jnp.sqrt(2.0 / w.shape[-1]) * jnp.cos(x @ w + b)
+    chex.assert_shape(phi, x.shape[:-1] + w.shape[1:])
+    return phi
 
 
 def gaussian_kernel(x, y, bandwidth: float = 1.0):
     """exp(-||x - y||^2 / (2 bandwidth^2)) for x (N, d), y (M, d) -> (N, M)."""
+    chex.assert_rank([x, y], 2)
+    chex.assert_equal_shape_suffix([x, y], 1)  # the same d
     sq = jnp.sum((x[:, None, :] - y[None, :, :]) ** 2, axis=-1)
+    chex.assert_shape(sq, (x.shape[0], y.shape[0]))
     return jnp.exp(-sq / (2.0 * bandwidth**2))
 
 
@@ -46,6 +57,7 @@ class LearnedRFF(nn.Module):
         if self.kind not in RFF_KINDS:
             raise ValueError(f"unknown RFF kind {self.kind!r}; choose one of {', '.join(RFF_KINDS)}")
         z = nn.Dense(self.num_features)(x)
-        if self.kind == "sin":
-            return jnp.sin(z)
-        return jnp.concatenate([jnp.sin(z), jnp.cos(z)], axis=-1)
+        out = jnp.sin(z) if self.kind == "sin" else jnp.concatenate([jnp.sin(z), jnp.cos(z)], axis=-1)
+        width = self.num_features * (1 if self.kind == "sin" else 2)
+        chex.assert_shape(out, x.shape[:-1] + (width,))  # (..., D) or (..., 2D)
+        return out

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import chex
 import flax.linen as nn
 import jax.numpy as jnp
 
@@ -23,8 +24,13 @@ class TrajectoryDenoiser(nn.Module):
 
     @nn.compact
     def __call__(self, x, cond, k):
+        chex.assert_rank([x, cond, k], [3, 3, 1])
+        chex.assert_equal_shape_prefix([x, cond], 2)  # (B, H)
+        chex.assert_shape(k, x.shape[:1])
         b, h, d = x.shape
         temb = LevelEmbedding(self.time_embed_dim, 2 * self.time_embed_dim, self.time_embed_dim, self.activation)(k)
         inp = jnp.concatenate([x.reshape(b, h * d), cond.reshape(b, -1), temb], axis=-1)
         out = ResidualMLP(self.width, max(self.num_layers // 2, 1), h * d, self.activation)(inp)
-        return out.reshape(b, h, d)
+        out = out.reshape(b, h, d)
+        chex.assert_equal_shape([out, x])
+        return out

@@ -23,7 +23,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from diffsr_jax.agents.common import Learner, adam, soft_update, traced_hparams
+from diffsr_jax.fields import named, traced_values
+from diffsr_jax.optim import Learner, adam, soft_update
 from diffsr_jax.diffusion import NoiseSchedule
 from diffsr_jax.representation.networks import DiffusionRepresentation
 from diffsr_jax.representation.objective import score_matching_loss
@@ -45,13 +46,13 @@ class RepresentationState:
 
 class DiffSRRepresentation:
     """psi(s, a) in R^F and zeta(x_noisy, level) in R^{F x d_s}, trained so that psi^T zeta is the score of the
-    noised next state. ``updates_per_step`` steps per learner update, each on a fresh batch."""
+    noised next state. ``steps_per_update`` steps per learner update, each on a fresh batch."""
 
     hparam_names = ("lr", "reward_weight", "tau")
 
     def __init__(self, model: DiffusionRepresentation, schedule: NoiseSchedule, *, parameterization: str,
                  noise_scale: float, feature_dim: int, traced: dict, reward_head: nn.Module | None = None,
-                 updates_per_step: int = 1, keep_target: bool = False, objective: str = "score_matching"):
+                 steps_per_update: int = 1, keep_target: bool = False, objective: str = "score_matching"):
         if objective not in OBJECTIVES:
             raise ValueError(f"unknown representation objective {objective!r}; choose one of {', '.join(OBJECTIVES)}")
         self.model, self.schedule = model, schedule
@@ -59,12 +60,12 @@ class DiffSRRepresentation:
         self.parameterization, self.noise_scale = parameterization, float(noise_scale)
         self.feature_dim = int(feature_dim)
         self.reward_head = reward_head
-        self.updates_per_step = int(updates_per_step)
+        self.steps_per_update = int(steps_per_update)
         self.keep_target = keep_target
         self.traced = {k: traced[k] for k in self.hparam_names}  # start values of the traced hyperparameters
 
     def hparams(self) -> dict:
-        return {"representation": traced_hparams(self.traced, self.hparam_names)}
+        return {"representation": traced_values(self.traced, self.hparam_names)}
 
     def init(self, key, obs_dim: int, action_dim: int, hp: dict) -> RepresentationState:
         k_model, k_reward = jax.random.split(key)
@@ -73,7 +74,7 @@ class DiffSRRepresentation:
         params = {"model": self.model.init(k_model, obs, action, obs, jnp.zeros(b, jnp.int32), jnp.ones(b))}
         if self.reward_head is not None:
             params["reward"] = self.reward_head.init(k_reward, jnp.zeros((b, self.feature_dim)))
-        return RepresentationState(Learner.create(params, adam(hp["representation"]["lr"])),
+        return RepresentationState(Learner.create(params, adam(named(hp).representation.lr)),
                                    params if self.keep_target else None, params["model"])
 
     def features(self, params, obs, action):
@@ -95,14 +96,14 @@ class DiffSRRepresentation:
             total, info = sm, {"score_matching_loss": sm}
             if self.reward_head is not None:
                 r_loss = jnp.mean((self.reward_head.apply(params["reward"], psi) - batch.reward) ** 2)
-                total = total + hp["representation"]["reward_weight"] * r_loss
+                total = total + named(hp).representation.reward_weight * r_loss
                 info["reward_loss"] = r_loss
         if extra_loss is not None:
             total = total + extra_loss(params, batch, k_extra)
         return total, info
 
     def update(self, state: RepresentationState, sampler, key, hp: dict, extra_loss: ExtraLoss | None = None):
-        """``updates_per_step`` steps on fresh batches from ``sampler``, then the EMA target. -> (state, info).
+        """``steps_per_update`` steps on fresh batches from ``sampler``, then the EMA target. -> (state, info).
         With nothing to train (objective "none" and no ``extra_loss``) psi stays as it is, at no cost."""
         if self.objective == "none" and extra_loss is None:
             return state, {}
@@ -113,8 +114,8 @@ class DiffSRRepresentation:
                 learner.params, sampler.batch(k_batch), k_loss, hp, extra_loss)
             return learner.apply_gradients(grads), info
 
-        learner, info = jax.lax.scan(step, state.learner, jax.random.split(key, self.updates_per_step))
-        target = soft_update(state.target, learner.params, hp["representation"]["tau"]) if self.keep_target else None
+        learner, info = jax.lax.scan(step, state.learner, jax.random.split(key, self.steps_per_update))
+        target = soft_update(state.target, learner.params, named(hp).representation.tau) if self.keep_target else None
         return state.replace(learner=learner, target=target), jax.tree_util.tree_map(jnp.mean, info)
 
     def diagnostics(self, state: RepresentationState, batch, key) -> dict:

@@ -8,6 +8,7 @@ depending on ``parameterization``; see ``diffusion.loss``).
 
 from __future__ import annotations
 
+import chex
 import jax
 import jax.numpy as jnp
 
@@ -17,8 +18,11 @@ from diffsr_jax.representation.score import factorized_score
 
 def _batch_loss(psi, zeta_fn, key, next_obs, level, alpha_bar, parameterization, noise_scale):
     """Batch mean of the per-row loss at the given per-row levels (B,) int and alpha_bar (B,)."""
+    chex.assert_shape([level, alpha_bar], next_obs.shape[:1])
     x_noisy, eps = corrupt(key, next_obs, alpha_bar, noise_scale)
-    pred = factorized_score(psi, zeta_fn(x_noisy, level, alpha_bar))
+    zeta = zeta_fn(x_noisy, level, alpha_bar)
+    chex.assert_shape(zeta, psi.shape + next_obs.shape[1:])  # (B, F, d_s)
+    pred = factorized_score(psi, zeta)
     return jnp.mean(denoising_loss(pred, eps, alpha_bar, parameterization, noise_scale))
 
 
@@ -35,16 +39,23 @@ def score_matching_loss(psi, zeta_fn, key, next_obs, schedule: NoiseSchedule, pa
         (L,) ints -> the batch-mean loss at each level, all at once with ``vmap``, returns (L,); level ``levels[i]``
         uses noise from ``jax.random.split(key, L)[i]``.
     """
+    chex.assert_rank([psi, next_obs], 2)
+    chex.assert_equal_shape_prefix([psi, next_obs], 1)  # the same B rows
     batch = next_obs.shape[0]
     if levels is None:
         k_level, k_noise = jax.random.split(key)
         level = jax.random.randint(k_level, (batch,), 0, schedule.num_levels)
-        return _batch_loss(psi, zeta_fn, k_noise, next_obs, level, schedule.alpha_bar[level], parameterization,
+        loss = _batch_loss(psi, zeta_fn, k_noise, next_obs, level, schedule.alpha_bar[level], parameterization,
                            noise_scale)
+        chex.assert_shape(loss, ())
+        return loss
     levels = jnp.asarray(levels, jnp.int32)
+    chex.assert_rank(levels, 1)
 
     def at(k, lvl):
         level = jnp.full((batch,), lvl)
         return _batch_loss(psi, zeta_fn, k, next_obs, level, schedule.alpha_bar[level], parameterization, noise_scale)
 
-    return jax.vmap(at)(jax.random.split(key, levels.shape[0]), levels)
+    per_level = jax.vmap(at)(jax.random.split(key, levels.shape[0]), levels)
+    chex.assert_shape(per_level, levels.shape)
+    return per_level

@@ -9,6 +9,7 @@ the compiled chunk, see ``conjugate_gradients``).
 
 from __future__ import annotations
 
+import chex
 import jax
 import jax.numpy as jnp
 
@@ -34,8 +35,11 @@ def conjugate_gradients(matvec, b, steps: int):
         beta = jnp.where(rr > 0, rr_new / jnp.where(rr > 0, rr, 1.0), 0.0)
         return x, r, r + beta * p, rr_new
 
+    chex.assert_rank(b, 2)
     x0 = jnp.zeros_like(b)
-    return jax.lax.fori_loop(0, steps, step, (x0, b, b, dot(b, b)))[0]
+    x = jax.lax.fori_loop(0, steps, step, (x0, b, b, dot(b, b)))[0]
+    chex.assert_equal_shape([x, b])
+    return x
 
 
 def ridge_r2(feat_fit, y_fit, feat_test, y_test, ridge: float = RIDGE):
@@ -45,6 +49,11 @@ def ridge_r2(feat_fit, y_fit, feat_test, y_test, ridge: float = RIDGE):
     1 - SSE / SST on the test set (columns with no test variance are skipped; 0 if none has any). The penalty is
     ``ridge`` times the mean eigenvalue of the centred Gram matrix, so the fit does not depend on the features' scale.
     """
+    chex.assert_rank([feat_fit, y_fit, feat_test, y_test], 2)
+    chex.assert_equal_shape_prefix([feat_fit, y_fit], 1)  # N rows
+    chex.assert_equal_shape_prefix([feat_test, y_test], 1)  # M rows
+    chex.assert_equal_shape_suffix([feat_fit, feat_test], 1)  # F features
+    chex.assert_equal_shape_suffix([y_fit, y_test], 1)  # D targets
     mu_f, mu_y = feat_fit.mean(0), y_fit.mean(0)
     x, y = feat_fit - mu_f, y_fit - mu_y
     gram = x.T @ x
@@ -58,7 +67,9 @@ def ridge_r2(feat_fit, y_fit, feat_test, y_test, ridge: float = RIDGE):
     sst = jnp.sum((y_test - y_test.mean(0)) ** 2, axis=0)
     valid = sst > MIN_VARIANCE
     r2 = jnp.where(valid, 1.0 - sse / jnp.where(valid, sst, 1.0), 0.0)
-    return jnp.sum(r2) / jnp.maximum(jnp.sum(valid), 1)
+    r2 = jnp.sum(r2) / jnp.maximum(jnp.sum(valid), 1)
+    chex.assert_shape(r2, ())
+    return r2
 
 
 def transition_probes(psi, batch) -> dict:
@@ -66,6 +77,10 @@ def transition_probes(psi, batch) -> dict:
 
     -> {"dynamics": R^2 of s' - s, "reward": R^2 of r}: scalars.
     """
+    chex.assert_rank(psi, 2)
+    chex.assert_equal_shape([batch.obs, batch.next_obs])
+    chex.assert_equal_shape_prefix([psi, batch.obs, batch.reward], 1)  # B rows
+    chex.assert_rank(batch.reward, 1)
     half = psi.shape[0] // 2
     delta = batch.next_obs - batch.obs
     reward = batch.reward.reshape(-1, 1)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import dataclasses
 from typing import Sequence
 
+import chex
 import flax.struct
 import jax
 import jax.numpy as jnp
@@ -42,15 +43,22 @@ class LinearGaussianSystem:
         s = jax.random.normal(ks, (batch, self.state_dim))
         a = jax.random.uniform(ka, (batch, self.action_dim), minval=-1.0, maxval=1.0)
         s_next = s @ self.A.T + a @ self.B.T + self.sigma_n * jax.random.normal(kn, (batch, self.state_dim))
+        chex.assert_shape([s, s_next], (batch, self.state_dim))
+        chex.assert_shape(a, (batch, self.action_dim))
         return s, a, s_next
 
     def score(self, s, a, x_noisy, alpha_bar, noise_scale: float = 1.0):
         """Analytic grad_x log p(x | s, a; alpha_bar) : (B, d_s); alpha_bar scalar or (B,)."""
+        chex.assert_shape([s, x_noisy], (None, self.state_dim))
+        chex.assert_shape(a, (s.shape[0], self.action_dim))
         ab = jnp.asarray(alpha_bar)
+        chex.assert_rank(ab, {0, 1})
         ab = ab[:, None] if ab.ndim == 1 else ab
         mu = s @ self.A.T + a @ self.B.T
         v = ab * self.sigma_n**2 + (1.0 - ab) * noise_scale**2
-        return -(x_noisy - jnp.sqrt(ab) * mu) / v
+        score = -(x_noisy - jnp.sqrt(ab) * mu) / v
+        chex.assert_equal_shape([score, x_noisy])  # (B, d_s)
+        return score
 
 
 def make_system(key, state_dim: int = 3, action_dim: int = 2, sigma_n: float = 0.5) -> LinearGaussianSystem:
@@ -114,7 +122,10 @@ def relative_score_error(model, params, system, key, schedule: NoiseSchedule, cf
         return jnp.sqrt(jnp.sum((learned - true) ** 2) / jnp.sum(true**2))
 
     levels = jnp.asarray(levels)
-    return jax.vmap(at_level)(jax.random.split(k_noise, levels.shape[0]), levels)
+    chex.assert_rank(levels, 1)
+    err = jax.vmap(at_level)(jax.random.split(k_noise, levels.shape[0]), levels)
+    chex.assert_shape(err, levels.shape)  # (L,)
+    return err
 
 
 def fit_score_model(key, system: LinearGaussianSystem, cfg: ScoreFitConfig):

@@ -20,17 +20,10 @@ import os
 import jax
 from jax.sharding import Mesh, NamedSharding, PartitionSpec as P
 
+from diffsr_jax.config.run import COMMAND_BUFFERS
 from diffsr_jax.training import processes
 
 AXIS = "members"
-MATMUL_PRECISIONS = ("default", "high", "highest")  # jax.default_matmul_precision values
-# XLA GPU command buffers (CUDA graphs): which kinds of thunk a captured graph may hold. XLA's default leaves loops and
-# conditionals out, so each iteration of a while loop (and each conditional) launches its kernels from the host.
-COMMAND_BUFFERS = {
-    "default": None,  # XLA's own choice
-    "off": "",  # no CUDA graphs: every kernel launched from the host
-    "loops": "FUSION,CUBLAS,CUBLASLT,CUSTOM_CALL,CUDNN,WHILE,CONDITIONAL",  # loops and conditionals captured too
-}
 COMMAND_BUFFER_FLAG = "--xla_gpu_enable_command_buffer"
 
 

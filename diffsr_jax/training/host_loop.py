@@ -12,6 +12,9 @@ primary process writes config.json, metrics.jsonl, TensorBoard, provenance and t
 
 Rows of ``metrics.jsonl``: ``frames`` (env frames per seed so far), ``decisions`` (agent decisions per seed),
 the member (``seed``, ``setting``), then ``train/...``, ``eval/...``, ``diag/...`` and ``run/...`` (machine timing).
+
+(Over ~250 lines: the one host loop around the compiled chunk, whose failure paths (NaN guard, checkpoint errors,
+signals, lost processes) must be read next to the loop they leave.)
 """
 
 from __future__ import annotations
@@ -35,7 +38,7 @@ from diffsr_jax.logging.writers import (
     plot_comparison,
     read_metrics,
 )
-from diffsr_jax.training.budget import eval_schedule, iterations
+from diffsr_jax.config.budget import eval_schedule, iterations
 from diffsr_jax.training.checkpoint import Checkpointer, CheckpointWriteError
 from diffsr_jax.training import processes
 from diffsr_jax.training.devices import member_mesh, member_sharding, over_members, shard_members
@@ -52,8 +55,7 @@ from diffsr_jax.training.trainer import Trainer
 TIMING_FIELDS = ("run/wall_time", "run/frames_per_s")
 HEALTH_FIELD = "run/params_finite"  # read by the NaN guard, not logged
 
-__all__ = ["CheckpointError", "CheckpointWriteError", "NonFiniteError", "OutOfMemoryError", "ReplayMemoryError",
-           "TIMING_FIELDS", "free_memory_bytes", "make_members", "replay_memory", "run_training", "summary_table"]
+__all__ = ["CheckpointError", "NonFiniteError", "OutOfMemoryError", "TIMING_FIELDS", "run_training"]
 
 
 class CheckpointError(RuntimeError):
@@ -196,14 +198,16 @@ def _is_out_of_memory(e: Exception) -> bool:
 
 # --- the loop --------------------------------------------------------------------------------------------------
 def run_training(config, logdir: str, *, tensorboard: bool = True, out=sys.stdout, sweeps=({},),
-                 resume: bool = False, env=None) -> dict:
+                 resume: bool = False, env=None, memory: str | None = None) -> dict:
     """Train with checkpoints in ``logdir/checkpoints``. Returns {"rows", "status", "message"} where status is
     "finished" or "stopped" (signal). Raises ReplayMemoryError before compiling if the replay cannot fit,
     NonFiniteError (after flushing metrics; checkpoints kept), CheckpointError / CheckpointWriteError,
-    OutOfMemoryError, and, over several processes, PeerLostError when another process of the run ends."""
+    OutOfMemoryError, and, over several processes, PeerLostError when another process of the run ends. ``env``,
+    ``sweeps`` and ``memory``: what ``training.plan.prepare_run`` gives, when the caller planned the run."""
     trainer = Trainer(config, env)
     members, keys, hp = make_members(config, trainer.default_hparams(), sweeps)
-    print(replay_memory(trainer.env, trainer.capacity, len(members), free_memory_bytes()), file=out)
+    # the replay's size; checked here unless the run's plan has (``training.plan.prepare_run`` gives ``memory``)
+    print(memory or replay_memory(trainer.env, trainer.capacity, len(members), free_memory_bytes()), file=out)
     mesh = member_mesh(len(members), int(config.run.devices))
     try:
         with jax.default_matmul_precision(config.run.matmul_precision):

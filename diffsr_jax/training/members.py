@@ -9,7 +9,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from diffsr_jax.logging.writers import member_label
-from diffsr_jax.training.validate import ConfigError
+from diffsr_jax.fields import ConfigError
 
 
 def parse_sweeps(specs, hparam_names=None) -> list[dict]:

@@ -6,8 +6,8 @@ import os
 
 import jax
 
-from diffsr_jax.training.budget import transition_bytes
-from diffsr_jax.training.validate import ConfigError
+from diffsr_jax.config.budget import transition_bytes
+from diffsr_jax.fields import ConfigError
 
 
 class ReplayMemoryError(ConfigError):

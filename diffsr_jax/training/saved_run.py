@@ -7,16 +7,15 @@ state, observation statistics, PRNG key) are read, not the replay buffer or the 
 from __future__ import annotations
 
 import dataclasses
-import json
 import os
 
 import jax
 
-from diffsr_jax.config import stored_config
 from diffsr_jax.training.checkpoint import Checkpointer
 from diffsr_jax.training.members import make_members, parse_sweeps
 from diffsr_jax.training.trainer import RunnerState, Trainer
-from diffsr_jax.training.validate import ConfigError
+from diffsr_jax.fields import ConfigError
+from diffsr_jax.training.plan import stored_run
 
 POLICY_FIELDS = (".agent", ".obs_stats", ".key")  # the RunnerState fields a policy (and its evaluation key) needs
 
@@ -37,22 +36,6 @@ class SavedRun:
         return self.iteration * self.trainer.frames_per_iter
 
 
-def read_run_files(logdir: str, use: str = "read"):
-    """(stored config, sweep specs) of the run in ``logdir``; ConfigError naming the problem when it is not a run
-    (``use``: what the caller would do with it, for the message)."""
-    path = os.path.join(logdir, "config.json")
-    if not os.path.exists(path):
-        raise ConfigError(f"{logdir} holds no run (no config.json); pass the --logdir of a run of experiments.train")
-    with open(path) as f:
-        saved = json.load(f)
-    if "run" not in saved:
-        raise ConfigError(f"the run in {logdir} was written by an older version of diffsr-jax (its config has no "
-                          f"field groups) and cannot be {use}; start a new run in another --logdir")
-    sweep_path = os.path.join(logdir, "sweep.json")
-    specs = json.load(open(sweep_path)) if os.path.exists(sweep_path) else []
-    return stored_config(saved), specs
-
-
 def _no_checkpoint_yet(logdir: str, config) -> ConfigError:
     return ConfigError(f"the run in {logdir} has no checkpoint yet (checkpoints are written every "
                        f"{int(config.run.checkpoint_every):,} env frames); evaluate it after its first one")
@@ -61,7 +44,7 @@ def _no_checkpoint_yet(logdir: str, config) -> ConfigError:
 def load_saved_run(logdir: str, frames: int | None = None, env=None) -> SavedRun:
     """The policy of every member at the checkpoint of env frame ``frames`` (None: the newest readable one).
     Raises ConfigError with one line when ``logdir`` has no run, no checkpoint, or none at ``frames``."""
-    config, specs = read_run_files(logdir)
+    config, specs = stored_run(logdir, use="evaluated")
     sweeps = parse_sweeps(specs)
     trainer = Trainer(config, env)
     members, keys, hp = make_members(config, trainer.default_hparams(), sweeps)

@@ -21,6 +21,9 @@ metrics and of finished training episodes), ``eval/...`` (deterministic-policy e
   ``warmup_iters`` warm-up), then an evaluation and the diagnostics. This is THE compiled unit: ``make_train`` scans
   it (one scan per run of chunks of one shape, ``chunk_groups``), the launcher calls it once per chunk.
 - ``make_train(config)`` -> ``train(rng, hp=None)``: the whole run as one program, built from ``chunk``.
+
+(Over ~250 lines: one class, the per-seed program, whose chunk composes the iteration, the warm-up, the pool refill,
+the evaluation and the diagnostics; split, each piece would need the others' state layout to be read.)
 """
 
 from __future__ import annotations
@@ -31,19 +34,18 @@ import flax.struct
 import jax
 import jax.numpy as jnp
 
-from diffsr_jax.agents.common import Transition
 from diffsr_jax.agents.registry import make_agent
 from diffsr_jax.data.normalizer import RunningStats, normalize, stats_init, stats_update
 from diffsr_jax.data.replay import ReplayBuffer, replay_add, replay_init
 from diffsr_jax.data.sampler import ReplaySampler
+from diffsr_jax.data.transition import Transition
 from diffsr_jax.envs import AutoReset, EnvState, ResetPool, make_env_from_config
 from diffsr_jax.envs.base import freeze_where
-from diffsr_jax.training.budget import eval_schedule, iterations, replay_capacity
+from diffsr_jax.config.budget import eval_schedule, iterations, replay_capacity
+from diffsr_jax.training.retrace import strongly_typed, trace_guard
 
 EVAL_STREAM = 0x65766131  # fold_in constant of the evaluation key; far from the small counters ``split`` uses
 DIAGNOSTIC_BATCH = 2048  # replay transitions the diagnostics see at each evaluation (the probes fit on half of them)
-
-
 @flax.struct.dataclass
 class RunnerState:
     agent: Any
@@ -71,6 +73,7 @@ class Trainer:
         self.auto_reset = AutoReset(self.env, config.env.auto_reset,
                                     max(int(config.env.reset_pool_size), self.num_envs),
                                     int(config.env.reset_pool_refill))
+        self._chunk_guards = {}  # (num_iters, warmup_iters) -> the guarded chunk of that shape (``chunk``)
 
     # --- helpers ---------------------------------------------------------------------------------
     def normalize(self, stats, obs):
@@ -89,8 +92,9 @@ class Trainer:
             obs=jnp.zeros(self.env.obs_dim), action=jnp.zeros(self.env.action_dim), reward=jnp.zeros(()),
             next_obs=jnp.zeros(self.env.obs_dim), terminated=jnp.zeros(()),
         )
-        return RunnerState(agent_state, env_state, pool, replay_init(example, self.capacity),
-                           stats_init(self.env.obs_dim), k_run)
+        # strongly typed: the state a chunk returns then has the types of the one it was given (retrace guard, chunk)
+        return strongly_typed(RunnerState(agent_state, env_state, pool, replay_init(example, self.capacity),
+                                          stats_init(self.env.obs_dim), k_run))
 
     # --- one iteration ---------------------------------------------------------------------------
     def sampler(self, runner: RunnerState, batch_size: int | None = None) -> ReplaySampler:
@@ -267,6 +271,18 @@ class Trainer:
 
     # --- the compiled unit -----------------------------------------------------------------------
     def chunk(self, runner: RunnerState, t0, num_iters: int, warmup_iters: int = 0):
+        """``chunk_program`` behind a retrace guard: traced at most ``MAX_CHUNK_TRACES`` (1) times per (num_iters,
+        warmup_iters) for this Trainer. A launcher compiles one program per chunk shape and calls it with arguments of
+        the same shapes and types, so a second trace (t0 a Python int where it was an int32, a leaf whose dtype or weak
+        type drifted between chunks, a second jit of the same shape) compiles the chunk again: chex's AssertionError
+        instead. Calls outside a trace are not counted; ``make_train`` scans ``chunk_program`` under a guard of its own."""
+        key = (int(num_iters), int(warmup_iters))
+        if key not in self._chunk_guards:
+            self._chunk_guards[key] = trace_guard(lambda r, t: self.chunk_program(r, t, *key),
+                                                  f"Trainer.chunk[{key[0]},{key[1]}]")
+        return self._chunk_guards[key](runner, t0)
+
+    def chunk_program(self, runner: RunnerState, t0, num_iters: int, warmup_iters: int = 0):
         """Iterations t0 .. t0 + num_iters - 1 (the first ``warmup_iters`` of them warm-up: ``warmup_in``), then a
         deterministic-policy evaluation and the diagnostics.
 
@@ -283,7 +299,7 @@ class Trainer:
         m.update(self.diagnostics(runner, k_diag))
         leaves = jax.tree_util.tree_leaves(runner.agent)
         m["run/params_finite"] = jnp.all(jnp.array([jnp.all(jnp.isfinite(x)) for x in leaves])).astype(jnp.float32)
-        return runner, m
+        return strongly_typed(runner), m  # as init's: a refilled reset pool is weakly typed where the env's reset is
 
 
 def make_train(config, env=None):
@@ -300,7 +316,10 @@ def make_train(config, env=None):
     def train(rng, hp=None):
         runner, parts = trainer.init(rng, hp), []
         for t0, n, warm, count in groups:  # consecutive chunks of the same shape: one scan
-            runner, m = jax.lax.scan(lambda r, i: trainer.chunk(r, t0 + i * n, n, warm), runner, jnp.arange(count))
+            # a guard per trace of train (each jit of it traces train once): one trace per run of chunks of one
+            # shape, the scan's; fires if that run were unrolled or the scan traced its body again
+            body = trace_guard(lambda r, i: trainer.chunk_program(r, t0 + i * n, n, warm), f"train.chunk[{n},{warm}]")
+            runner, m = jax.lax.scan(body, runner, jnp.arange(count))
             parts.append(m)
         return runner, jax.tree_util.tree_map(lambda *a: jnp.concatenate(a), *parts)
 

@@ -27,7 +27,7 @@ def fast_budget(c: ml_collections.ConfigDict) -> ml_collections.ConfigDict:
     every 1k; 128x128 actor and critic, actor and critic learning rates 1e-3."""
     c.run.update(total_steps=12_000, warmup_steps=1_000, eval_every=1_000)
     c.actor_critic.update(actor_hidden=(128, 128), actor_lr=1e-3, critic_lr=1e-3)
-    c.critic.hidden = (128, 128)
+    c.mlp_critic.hidden = (128, 128)
     return c
 
 
@@ -38,7 +38,8 @@ def dmc_budget(c: ml_collections.ConfigDict) -> ml_collections.ConfigDict:
     c.env.update(name="playground/CheetahRun", action_repeat=2)
     c.run.update(total_steps=1_000_000, warmup_steps=10_000, eval_every=10_000)
     c.replay.update(batch_size=512, normalize_obs=True)
-    c.actor_critic.update(actor_hidden=(512, 512, 512), actor_layer_norm=True, expl_noise=0.2)
+    c.actor_critic.update(actor_hidden=(512, 512, 512), actor_layer_norm=True)
+    c.td3.expl_noise = c.ddpg.expl_noise = 0.2
     return c
 
 

@@ -9,7 +9,7 @@ from experiments.configs.base import dmc_budget, fast_budget, preset_config
 
 def _paper(c):
     dmc_budget(c)
-    c.critic.hidden = (512, 512, 512)
+    c.mlp_critic.hidden = (512, 512, 512)
 
 
 def get_config(preset: str = "fast"):

@@ -12,11 +12,11 @@ import importlib
 
 
 def with_representation(c, preset: str):
-    """Set ``c.representation`` and the RFF critic of ``c.critic`` for ``preset`` (the defaults are the paper's)."""
-    c.critic.activation = "elu"
+    """Set ``c.representation`` and the heads on psi of ``c.psi_critic`` for ``preset`` (the defaults are the paper's)."""
+    c.psi_critic.activation = "elu"
     if preset == "fast":
-        c.representation.update(feature_dim=64, psi_hidden=(128,), zeta_hidden=(128,), updates_per_step=1, lr=1e-3)
-        c.critic.update(rff_dim=128, rff_hidden=128)
+        c.representation.update(feature_dim=64, psi_hidden=(128,), zeta_hidden=(128,), steps_per_update=1, lr=1e-3)
+        c.psi_critic.update(rff_dim=128, rff_hidden=128)
     return c
 
 

@@ -14,14 +14,15 @@ from experiments.configs.diffsr import with_representation
 
 
 def _common(c):
-    c.actor_critic.update(activation="elu", init_alpha=0.1, target_update_every=2)
+    c.actor_critic.activation = "elu"
+    c.sac.update(init_alpha=0.1, target_update_every=2)
 
 
 def _fast(c):
     _common(c)
     fast_budget(c)
     with_representation(c, "fast")
-    c.actor_critic.alpha_lr = 1e-3
+    c.sac.alpha_lr = 1e-3
 
 
 def _paper(c):

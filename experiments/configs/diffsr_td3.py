@@ -17,20 +17,20 @@ from experiments.configs.base import dmc_budget, fast_budget, preset_config
 def _common(c):
     """Everything of spec section 4 but the sizes."""
     c.replay.normalize_obs = True
-    c.representation.update(arch="residual", activation="mish", level_input="embedding", updates_per_step=1)
+    c.representation.update(arch="residual", activation="mish", level_input="embedding", steps_per_update=1)
     c.representation.update(schedule="vp", num_levels=50, noise_scale=1.0, parameterization="eps", reward_weight=0.1)
-    c.critic.update(rff_kind="sincos", input_layer_norm=True, hidden_layer_norm=True, activation="elu")
-    c.critic.reads = "target"
+    c.psi_critic.update(rff_kind="sincos", input_layer_norm=True, hidden_layer_norm=True, activation="elu")
+    c.psi_critic.reads = "target"
     c.representation.tau = 0.005
-    c.actor_critic.update(expl_noise=0.2, policy_noise=0.2, noise_clip=0.3, policy_delay=1, actor_q_reduce="mean",
-                          actor_layer_norm=True)
+    c.actor_critic.actor_layer_norm = True
+    c.td3.update(expl_noise=0.2, policy_noise=0.2, noise_clip=0.3, policy_delay=1, actor_q_reduce="mean")
 
 
 def _paper(c):
     _common(c)
     dmc_budget(c)
     c.representation.update(feature_dim=512, res_width=512, res_blocks=3, lr=1e-4)
-    c.critic.update(rff_dim=512, rff_hidden=512)
+    c.psi_critic.update(rff_dim=512, rff_hidden=512)
     c.actor_critic.update(critic_lr=3e-4, actor_lr=3e-4)
 
 
@@ -40,8 +40,8 @@ def _fast(c):
     c.run.total_steps = 6_000
     c.representation.update(feature_dim=64, res_width=128, res_blocks=1, enc_hidden=64, enc_out=32,
                             level_embed_dim=32, lr=1e-3)
-    c.critic.update(rff_dim=128, rff_hidden=128)
-    c.actor_critic.expl_noise = 0.1
+    c.psi_critic.update(rff_dim=128, rff_hidden=128)
+    c.td3.expl_noise = 0.1
 
 
 def get_config(preset: str = "fast"):

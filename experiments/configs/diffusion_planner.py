@@ -11,21 +11,23 @@ from experiments.configs.trajectory_diffusion import use_cpu_trajectory_model
 
 def _common(c):
     c.replay.normalize_obs = True
-    c.actor_critic.update(init_alpha=0.1, activation="elu")
-    c.critic.activation = "elu"
+    c.actor_critic.activation = "elu"
+    c.sac.init_alpha = 0.1
+    c.mlp_critic.activation = "elu"
 
 
 def _paper(c):
     _common(c)
     mbbl_budget(c)
-    c.actor_critic.target_update_every = 2
+    c.sac.target_update_every = 2
 
 
 def _fast(c):
     _common(c)
     use_cpu_trajectory_model(c)
-    c.baselines.update(denoise_steps=10, horizon=8, num_candidates=16)
-    c.actor_critic.alpha_lr = 1e-3
+    c.trajectory_model.update(denoise_steps=10, horizon=8)
+    c.planner.num_candidates = 16
+    c.sac.alpha_lr = 1e-3
 
 
 def get_config(preset: str = "fast"):

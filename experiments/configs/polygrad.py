@@ -27,7 +27,8 @@ def _paper(c):
 def _fast(c):
     _common(c)
     use_cpu_trajectory_model(c)
-    c.baselines.update(denoise_steps=20, imagined_batch=128, guidance_type="sample")
+    c.trajectory_model.denoise_steps = 20
+    c.polygrad.update(imagined_batch=128, guidance_type="sample")
     c.actor_critic.update(actor_lr=3e-4, critic_lr=1e-3)
 
 

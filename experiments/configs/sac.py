@@ -8,13 +8,14 @@ from experiments.configs.base import fast_budget, mbbl_budget, preset_config
 
 def _fast(c):
     fast_budget(c)
-    c.actor_critic.update(init_alpha=0.1, alpha_lr=1e-3)
+    c.sac.update(init_alpha=0.1, alpha_lr=1e-3)
 
 
 def _paper(c):
     mbbl_budget(c)
-    c.actor_critic.update(activation="elu", init_alpha=0.1, target_update_every=2)
-    c.critic.activation = "elu"
+    c.actor_critic.activation = "elu"
+    c.sac.update(init_alpha=0.1, target_update_every=2)
+    c.mlp_critic.activation = "elu"
 
 
 def get_config(preset: str = "fast"):

@@ -5,8 +5,8 @@ from experiments.configs.base import dmc_budget, fast_budget, preset_config
 
 def _paper(c):
     dmc_budget(c)
-    c.critic.hidden = (512, 512, 512)
-    c.actor_critic.update(noise_clip=0.3, policy_delay=1, actor_q_reduce="mean")
+    c.mlp_critic.hidden = (512, 512, 512)
+    c.td3.update(noise_clip=0.3, policy_delay=1, actor_q_reduce="mean")
 
 
 def get_config(preset: str = "fast"):

@@ -1,4 +1,5 @@
 """``config.representation``: psi(s, a), zeta(x_noisy, level) and their score-matching objective (diffsr_* agents).
+Read by ``learner.DiffSRRepresentation`` (through ``agents.critics.psi_critic``).
 
 Defaults are Diff-SR-SAC's (spec section 3); Diff-SR-TD3's preset switches to the residual architecture, the vp
 schedule and the eps parameterisation (spec section 4).
@@ -8,13 +9,17 @@ from __future__ import annotations
 
 import ml_collections
 
-from diffsr_jax.config.checks import Fields
+from diffsr_jax.diffusion import PARAMETERIZATIONS, SCHEDULE_KINDS
+from diffsr_jax.fields import ConfigGroup, Fields
+from diffsr_jax.networks.activations import ACTIVATIONS
+from diffsr_jax.representation.learner import OBJECTIVES
+from diffsr_jax.representation.networks import ARCHS, LEVEL_INPUTS
 
 
-def representation_defaults() -> ml_collections.ConfigDict:
+def defaults() -> ml_collections.ConfigDict:
     g = ml_collections.ConfigDict()
     g.objective = "score_matching"  # score_matching (Diff-SR) | none (ablation: psi frozen, or trained only through
-    # the critic with config.critic.grad_to_rep=True)
+    # the critic with config.psi_critic.grad_to_rep=True)
     g.arch = "mlp"  # mlp (Diff-SR-SAC) | residual (Diff-SR-TD3)
     g.feature_dim = 256  # F, the size of psi
     g.psi_hidden = (256,)
@@ -31,18 +36,13 @@ def representation_defaults() -> ml_collections.ConfigDict:
     g.noise_scale = 0.449
     g.parameterization = "score"  # score | eps
     g.lr = 3e-3
-    g.updates_per_step = 4  # representation steps per learner update, each on a fresh batch
+    g.steps_per_update = 4  # representation steps per learner update, each on a fresh batch
     g.reward_weight = 0.0  # > 0 adds an RFF reward head on psi
     g.tau = 0.005  # Polyak rate of the target psi (critic.reads = target)
     return g
 
 
-def validate_representation(config) -> None:
-    from diffsr_jax.diffusion import PARAMETERIZATIONS, SCHEDULE_KINDS
-    from diffsr_jax.networks.activations import ACTIVATIONS
-    from diffsr_jax.representation.learner import OBJECTIVES
-    from diffsr_jax.representation.networks import ARCHS, LEVEL_INPUTS
-
+def validate(config) -> None:
     g = config.representation
     f = Fields(g, "representation")
     f.choice("objective", OBJECTIVES)
@@ -51,7 +51,7 @@ def validate_representation(config) -> None:
     f.choice("schedule", SCHEDULE_KINDS)
     f.choice("parameterization", PARAMETERIZATIONS)
     f.choice("activation", tuple(ACTIVATIONS))
-    f.integer("feature_dim", "num_levels", "updates_per_step", "res_width", "enc_hidden", "enc_out", "level_embed_dim")
+    f.integer("feature_dim", "num_levels", "steps_per_update", "res_width", "enc_hidden", "enc_out", "level_embed_dim")
     f.integer("res_blocks", minimum=0)
     f.positive("lr", "noise_scale")
     f.within("tau", 0.0, 1.0, low_open=True)
@@ -61,3 +61,6 @@ def validate_representation(config) -> None:
         f.fail("num_levels", "must be >= 3 for the beta_cdf schedule")
     if g.level_input == "embedding" and g.level_embed_dim % 2:
         f.fail("level_embed_dim", f"must be even, got {g.level_embed_dim}")
+
+
+REPRESENTATION = ConfigGroup("representation", defaults, validate, "psi, zeta and their score-matching objective")

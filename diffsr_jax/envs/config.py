@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
+import importlib.util
+
 import ml_collections
 
-from diffsr_jax.config.checks import ConfigError, Fields
+from diffsr_jax.envs import rules
+from diffsr_jax.envs.autoreset import AUTO_RESET_MODES
+from diffsr_jax.envs.families import family_of
+from diffsr_jax.envs.physics import PHYSICS
+from diffsr_jax.fields import Fields
 
 
 def env_defaults() -> ml_collections.ConfigDict:
@@ -27,44 +33,21 @@ def env_defaults() -> ml_collections.ConfigDict:
 
 
 def validate_env(config) -> None:
-    from diffsr_jax.envs import AUTO_RESET_MODES
-    from diffsr_jax.envs.physics import PHYSICS
-    from diffsr_jax.envs.registry import ENV_FAMILIES, validate_env_name
-
+    """Check ``config.env``: field types and choices here, the rules the factory enforces too in ``envs.rules``
+    (the same function, the same message); raises a one-line ``ConfigError``."""
     g = config.env
-    try:
-        family, name = validate_env_name(g.name)
-    except ValueError as e:
-        raise ConfigError(str(e)) from None
+    spec, _ = family_of(g.name)
     f = Fields(g, "env")
-    f.integer("num_envs", "action_repeat", "reset_pool_size", "reset_pool_refill", "pomdp_history")
+    f.integer("num_envs", "reset_pool_size", "reset_pool_refill")
     f.integer("episode_length", minimum=0)
     f.choice("auto_reset", AUTO_RESET_MODES)
-    spec = ENV_FAMILIES[family]
-    if spec.backends:
-        f.choice("backend", spec.backends)
     f.choice("physics", PHYSICS)
-    if g.physics == "light" and not spec.light_physics(g.backend):
-        f.fail("physics", f"=light: the light MuJoCo solver setting applies to Brax's mjx backend and Playground envs, "
-               f"not {g.name}{f' on the {g.backend} backend' if spec.backends else ''}; use native or auto")
     f.choice("impl", ("jax", "warp"))
+    rules.check_settings(g.name, g.backend, early_termination=bool(g.early_termination), pomdp_on=bool(g.pomdp),
+                         pomdp_history=g.pomdp_history, action_repeat=g.action_repeat, physics=g.physics)
     if g.impl != "jax":
         if not spec.impls:
             f.fail("impl", f"={g.impl}: only playground envs choose their MuJoCo implementation; drop it")
-        import importlib.util
-
         if importlib.util.find_spec("warp") is None:
             f.fail("impl", "=warp needs MuJoCo Warp on a GPU: pip install warp-lang (mujoco-mjx's [warp] extra), or "
                    "use impl=jax")
-    if g.pomdp and not spec.pomdp_supported(name):
-        f.fail("pomdp", f"=True: the velocity layout of {g.name} is unknown; use one of "
-               f"{', '.join(pomdp_names())} or set config.env.pomdp=False")
-    if not g.early_termination and name not in spec.early_termination:
-        f.fail("early_termination", f"=False: {g.name} has no termination on falling to turn off (it applies to "
-               f"{', '.join(f'{family}/{n}' for n in spec.early_termination) or 'no env of its family'}); drop it")
-
-
-def pomdp_names() -> list[str]:
-    from diffsr_jax.envs.pomdp import pomdp_supported_names
-
-    return pomdp_supported_names()

@@ -1,24 +1,10 @@
-"""Bad input before anything compiles: the config (validated group by group, see ``diffsr_jax.config``) and the log
-dir. Each problem is one line naming the fix."""
+"""The log dir of a run, checked before anything compiles: one line naming the fix for each problem."""
 
 from __future__ import annotations
 
 import os
 
-from diffsr_jax.config import ConfigError, validate_config
-
-__all__ = ["ConfigError", "check_logdir", "fix_at_first_start", "validate_config"]
-
-
-def fix_at_first_start(config) -> None:
-    """Fields a run fixes when it first starts, so config.json says what ran and a resume restores it: the replay's
-    capacity (a resume with more steps keeps it) and the env's physics (``auto`` resolved to native or light)."""
-    from diffsr_jax.envs.registry import resolve_physics
-    from diffsr_jax.training.budget import replay_capacity
-
-    with config.unlocked():
-        config.replay.capacity = replay_capacity(config)
-        config.env.physics = resolve_physics(config.env.name, config.env.backend, config.env.physics)
+from diffsr_jax.fields import ConfigError
 
 
 def check_logdir(logdir: str, resume: bool = False, overwrite: bool = False, prepare: bool = True) -> None:

@@ -1,0 +1,67 @@
+"""What every base actor-critic (SAC, TD3, DDPG) shares: its config group ``config.actor_critic`` (discount, target
+rate, learning rates, the actor's network), the TD target, and the learner step of an actor-critic whose critic is
+a component (``agents.critics``). Each base adds a group of its own (``config.sac``, ``config.td3``, ``config.ddpg``)
+in its module; the contract every agent meets is ``agents.protocol.Agent``."""
+
+from __future__ import annotations
+
+import jax
+import ml_collections
+
+from diffsr_jax.fields import ConfigGroup, Fields, traced_values
+from diffsr_jax.networks.activations import ACTIVATIONS
+
+HPARAMS = ("gamma", "tau", "actor_lr", "critic_lr")
+"""The traced fields of ``config.actor_critic`` (``state.hp["actor_critic"]``), read by every base."""
+
+
+def defaults() -> ml_collections.ConfigDict:
+    g = ml_collections.ConfigDict()
+    g.gamma = 0.99
+    g.tau = 0.005  # Polyak rate of the target networks
+    g.actor_lr = 3e-4
+    g.critic_lr = 3e-4
+    g.actor_hidden = (256, 256)
+    g.activation = "relu"  # the actor's
+    g.actor_layer_norm = False
+    return g
+
+
+def validate(config) -> None:
+    f = Fields(config.actor_critic, "actor_critic")
+    f.within("gamma", 0.0, 1.0)
+    f.within("tau", 0.0, 1.0, low_open=True)
+    f.positive("actor_lr", "critic_lr")
+    f.choice("activation", tuple(ACTIVATIONS))
+
+
+ACTOR_CRITIC = ConfigGroup("actor_critic", defaults, validate, "what every base actor-critic shares")
+
+
+def base_hparams(shared, own_group: str, own, own_names, critic) -> dict:
+    """A base's traced values by group: ``actor_critic`` (``shared``), its own group's ``own_names``, the critic's."""
+    return {"actor_critic": traced_values(shared, HPARAMS), own_group: traced_values(own, own_names),
+            **critic.hparams()}
+
+
+def td_target(reward, terminated, next_value, gamma):
+    """r + gamma (1 - terminated) V(s'): (B,)."""
+    return reward + gamma * (1.0 - terminated) * next_value
+
+
+def learner_step(agent, state, sampler, key, update_idx):
+    """One learner update of an actor-critic whose critic is a component (``agents.critics``): the critic's own
+    feature learning (``critic.update_features``, on fresh batches), then the agent's actor-critic step on another
+    batch. ``agent`` has ``critic``, ``critic_loss(critic_params, state, batch, key) -> (loss, info)`` and
+    ``update_actor_critic(state, batch, key, update_idx) -> (state, info)``; ``state`` has ``critic``, ``features``
+    and ``hp``. Returns (state, metrics)."""
+    k_features, k_batch, k_ac = jax.random.split(key, 3)
+
+    def critic_loss_of_features(features, batch, k):
+        return agent.critic_loss(state.critic.params, state.replace(features=features), batch, k)[0]
+
+    features, f_info = agent.critic.update_features(state.features, sampler, k_features, state.hp,
+                                                    critic_loss_of_features)
+    state, info = agent.update_actor_critic(state.replace(features=features), sampler.batch(k_batch), k_ac,
+                                            update_idx)
+    return state, {**f_info, **info}

@@ -1,0 +1,122 @@
+"""Env families, each registered once: ``ENV_FAMILIES[family]`` says how to list, build and validate its envs and
+where their velocities sit (for the partially observable setting). Names on the command line are
+``<family>/<name>``: ``brax/<name>``, ``playground/<Name>``, ``gymnax/<name>``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable
+
+from diffsr_jax.envs import brax_env, gymnax_env, playground_env  # no brax/playground/gymnax import at module level
+from diffsr_jax.fields import ConfigError
+
+GYMNAX_CONTINUOUS = ("Pendulum-v1", "MountainCarContinuous-v0")
+
+# Brax MJX envs whose returns were measured the same under the light and the native solver settings: fixed action
+# sequences and trained policies (WORKSPACE.md, issue 27); ``physics=auto`` runs them light. ant: Brax's own MJX build
+# is the light setting already (identical). Not listed: halfcheetah (uniform random actions: light returns +16%, 208
+# episodes), hopper (a 60k-frame SAC policy: +63%, it falls later under light) and walker2d (a 30k policy: +25%).
+BRAX_LIGHT_FAITHFUL = ("ant",)
+
+
+def _brax_names():
+    from brax import envs
+
+    return tuple(sorted(n for n in envs._envs if n != "fast"))
+
+
+def _playground_names():
+    from mujoco_playground import dm_control_suite
+
+    return tuple(dm_control_suite.ALL_ENVS)
+
+
+def _build_gymnax(name, backend, max_steps, early_termination):
+    return gymnax_env.GymnaxEnv(name, max_steps)
+
+
+def _build_brax(name, backend, max_steps, early_termination, physics="native"):
+    kwargs = {} if early_termination else {"terminate_when_unhealthy": False}
+    return brax_env.BraxEnv(name, backend, max_steps, physics=physics, **kwargs)
+
+
+def _build_playground(name, backend, max_steps, early_termination, physics="native", impl="jax"):
+    return playground_env.PlaygroundEnv(name, max_steps, physics=physics, impl=impl)
+
+
+def _adapter_velocity(env, name):
+    return env.velocity_indices()
+
+
+@dataclasses.dataclass(frozen=True)
+class EnvFamily:
+    """names() -> valid names; build(name, backend, max_episode_steps, early_termination, **options) -> Env, where
+    ``options`` are the keyword arguments named in ``options`` (``physics``: native or light; ``impl``: jax or warp);
+    ``backends``: the simulator backends it offers (empty: one); ``early_termination``: envs that can turn off
+    termination on falling; ``pomdp_supported(name)`` / ``velocity_indices(env, name) -> (n_vel,) int``: the
+    velocity layout (default: the adapter's own ``velocity_indices()``), ``pomdp_names``: the names it lists
+    (``*``: a prefix); ``light_physics(backend)``: whether the light solver setting (``envs.physics``) applies;
+    ``light_by_default``: the envs ``physics=auto`` runs light; ``impls``: the MuJoCo implementations it can step
+    (``env.impl``; empty: not chosen here)."""
+
+    names: Callable
+    build: Callable
+    pomdp_supported: Callable
+    velocity_indices: Callable = _adapter_velocity
+    backends: tuple = ()
+    early_termination: tuple = ()
+    light_physics: Callable = lambda backend: False
+    light_by_default: tuple = ()
+    impls: tuple = ()
+    options: tuple = ()
+    pomdp_names: tuple = ()
+
+
+ENV_FAMILIES: dict[str, EnvFamily] = {
+    "brax": EnvFamily(_brax_names, _build_brax, brax_env.pomdp_supported, backends=brax_env.BRAX_BACKENDS,
+                      early_termination=("ant", "hopper", "humanoid", "walker2d"),
+                      light_physics=lambda backend: backend == "mjx", light_by_default=BRAX_LIGHT_FAITHFUL,
+                      options=("physics",), pomdp_names=brax_env.POMDP_NAMES),
+    "playground": EnvFamily(_playground_names, _build_playground, playground_env.pomdp_supported,
+                            light_physics=lambda backend: True, impls=("jax", "warp"), options=("physics", "impl"),
+                            pomdp_names=playground_env.POMDP_NAMES),
+    "gymnax": EnvFamily(lambda: GYMNAX_CONTINUOUS, _build_gymnax, gymnax_env.pomdp_supported,
+                        pomdp_names=gymnax_env.POMDP_NAMES),
+}
+
+
+def available_envs(family: str) -> tuple[str, ...]:
+    return tuple(ENV_FAMILIES[family].names())
+
+
+def validate_env_name(env: str) -> tuple[str, str]:
+    """'family/name' -> (family, name), or a ``ConfigError`` (a ValueError) of one line listing the valid names."""
+    family, sep, name = env.partition("/")
+    if not sep or family not in ENV_FAMILIES:
+        raise ConfigError(f"unknown env {env!r}: write it as <family>/<name> with family one of "
+                          f"{', '.join(ENV_FAMILIES)} (e.g. gymnax/Pendulum-v1, brax/hopper, playground/CheetahRun)")
+    valid = available_envs(family)
+    if name not in valid:
+        raise ConfigError(f"unknown {family} env {name!r}; choose one of: {', '.join(valid)}")
+    return family, name
+
+
+def family_of(env: str) -> tuple[EnvFamily, str]:
+    """'family/name' -> (its ``EnvFamily``, name); the name is validated (``validate_env_name``)."""
+    family, name = validate_env_name(env)
+    return ENV_FAMILIES[family], name
+
+
+def pomdp_names() -> list[str]:
+    """Every ``family/name`` whose velocity layout is listed (``*``: a prefix)."""
+    return [f"{family}/{n}" for family, spec in ENV_FAMILIES.items() for n in spec.pomdp_names]
+
+
+def resolve_physics(env: str, backend: str, physics: str) -> str:
+    """``physics`` (auto, native, light) of ``env`` on ``backend`` as the setting that runs: ``auto`` is ``light`` for
+    the family's ``light_by_default`` envs where the setting applies, else ``native``."""
+    spec, name = family_of(env)
+    if physics != "auto":
+        return physics
+    return "light" if spec.light_physics(backend) and name in spec.light_by_default else "native"

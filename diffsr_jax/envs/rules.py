@@ -1,0 +1,62 @@
+"""The rules on env settings that both the config validator (``envs.config.validate_env``) and the factory
+(``envs.registry.make_env``) enforce: each rule is one function here (``pomdp_history``: ``envs.pomdp.check_history``)
+raising one ``ConfigError`` of one line that names the field ``config.env.<field>`` and the fix, and
+``check_settings`` runs them all, so both callers check the same rules with the same words.
+"""
+
+from __future__ import annotations
+
+from diffsr_jax.envs import pomdp
+from diffsr_jax.envs.families import family_of, pomdp_names
+from diffsr_jax.fields import ConfigError, Fields
+
+
+def check_action_repeat(action_repeat) -> None:
+    """Env frames per agent decision: an integer >= 1."""
+    Fields({"action_repeat": action_repeat}, "env").integer("action_repeat")
+
+
+def check_backend(env: str, backend: str) -> None:
+    """The simulator backend is one the family offers (families with one backend take any value: it is unused)."""
+    spec, _ = family_of(env)
+    if spec.backends:
+        Fields({"backend": backend}, "env").choice("backend", spec.backends)
+
+
+def check_physics(env: str, backend: str, physics: str) -> None:
+    """``physics=light`` only where the light solver setting applies (Brax's mjx backend, Playground)."""
+    spec, _ = family_of(env)
+    if physics == "light" and not spec.light_physics(backend):
+        raise ConfigError(f"config.env.physics=light: the light MuJoCo solver setting applies to Brax's mjx backend "
+                          f"and Playground envs, not {env}{f' on the {backend} backend' if spec.backends else ''}; "
+                          "use native or auto")
+
+
+def check_early_termination(env: str, early_termination: bool) -> None:
+    """``early_termination=False`` only on envs that end an episode on falling."""
+    spec, _ = family_of(env)
+    name = env.partition("/")[2]
+    if not early_termination and name not in spec.early_termination:
+        family = env.partition("/")[0]
+        applies = ", ".join(f"{family}/{n}" for n in spec.early_termination) or "no env of its family"
+        raise ConfigError(f"config.env.early_termination=False: {env} has no termination on falling to turn off "
+                          f"(it applies to {applies}); drop it")
+
+
+def check_pomdp(env: str, pomdp_on: bool) -> None:
+    """``pomdp=True`` only on envs whose velocity layout is listed (``EnvFamily.pomdp_supported``)."""
+    spec, name = family_of(env)
+    if pomdp_on and not spec.pomdp_supported(name):
+        raise ConfigError(f"config.env.pomdp=True: the velocity layout of {env} is unknown; use one of "
+                          f"{', '.join(pomdp_names())} or set config.env.pomdp=False")
+
+
+def check_settings(env: str, backend: str, *, early_termination: bool, pomdp_on: bool, pomdp_history,
+                   action_repeat, physics: str) -> None:
+    """Every rule above, in the order the validator reports them; raises the first ``ConfigError``."""
+    check_action_repeat(action_repeat)
+    pomdp.check_history(pomdp_history)
+    check_backend(env, backend)
+    check_physics(env, backend, physics)
+    check_pomdp(env, pomdp_on)
+    check_early_termination(env, early_termination)

@@ -27,7 +27,7 @@ def _programs(env_name: str, mode: str):
     import jax.numpy as jnp
 
     from diffsr_jax.envs import AutoReset
-    from diffsr_jax.training import Trainer
+    from diffsr_jax.program import Trainer
     from experiments.configs.sac import get_config
 
     cfg = get_config("fast")

@@ -461,7 +461,7 @@ def main(argv):
             fail(f"variant {label}: {str(e).splitlines()[0] if str(e) else type(e).__name__}")
 
     from benchmarks.common import machine, write_results
-    from diffsr_jax.training import Trainer
+    from diffsr_jax.program import Trainer
 
     rows = []
     for label, sets, cfg in configs:

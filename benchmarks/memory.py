@@ -56,7 +56,7 @@ def measure(mode: str) -> dict:
     import jax
     import jax.numpy as jnp
 
-    from diffsr_jax.training import Trainer
+    from diffsr_jax.program import Trainer
     from diffsr_jax.training.devices import over_members
     from diffsr_jax.training.members import make_members
     from experiments.configs import load_preset

@@ -34,7 +34,7 @@ def main(_):
     import numpy as np
 
     from benchmarks.common import machine, write_results
-    from diffsr_jax.training import Trainer
+    from diffsr_jax.program import Trainer
     from diffsr_jax.training.devices import describe, member_mesh, over_members, shard_members
     from experiments.configs import load_preset
 

@@ -33,7 +33,7 @@ def measure_one(env: str, agent: str) -> dict:
     if FLAGS.cache:
         jax.config.update("jax_compilation_cache_dir", FLAGS.cache)
         jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.0)
-    from diffsr_jax.training import Trainer
+    from diffsr_jax.program import Trainer
 
     from experiments.configs import load_preset
     cfg = load_preset(agent, FLAGS.preset)

@@ -39,7 +39,7 @@ def build(agent: str, denoise_steps: int | None, chunk: int):
     import jax
     import jax.numpy as jnp
 
-    from diffsr_jax.training import Trainer
+    from diffsr_jax.program import Trainer
 
     from experiments.configs import load_preset
     cfg = load_preset(agent, "fast")

@@ -70,7 +70,7 @@ def restore_run(logdir):
     import jax
 
     from diffsr_jax.config import stored_config
-    from diffsr_jax.training import Trainer
+    from diffsr_jax.program import Trainer
     from diffsr_jax.training.checkpoint import Checkpointer
     from diffsr_jax.training.members import make_members
 

@@ -55,7 +55,7 @@ def _run(root, variant):
         assert all(np.isfinite(r[f"diag/{k}"]) and r[f"diag/{k}"] <= 1.0 for r in rows), k
     with open(os.path.join(logdir, "run.json")) as f:
         assert json.load(f)["agent"] == variant
-    return trainer.config, runner.agent.features, rows
+    return trainer.config, runner.agent.critic_state, rows
 
 
 @pytest.mark.xdist_group("ablations")
@@ -125,10 +125,10 @@ def test_ablations_on_the_other_bases(name):
 
     agent, state = _agent(name, **ABLATIONS["frozen_psi"])
     new, _ = _updates(agent, state, 5)
-    assert not _moved(new.features.learner.params, state.features.learner.params)
+    assert not _moved(new.critic_state.learner.params, state.critic_state.learner.params)
     agent, state = _agent(name, **ABLATIONS["critic_psi"])
     new, _ = _updates(agent, state, 5)
-    assert _psi_zeta_moved(new.features) == (True, False)
+    assert _psi_zeta_moved(new.critic_state) == (True, False)
 
 
 @pytest.mark.xdist_group("ablations")

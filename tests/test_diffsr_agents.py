@@ -85,14 +85,14 @@ def test_critic_representation_and_actor_are_all_trained(name):
     new, metrics = _updates(agent, state, 30)
     rff = "LearnedRFF_0"
     assert _max_change(state.critic.params["params"]["head"][rff], new.critic.params["params"]["head"][rff]) > 1e-4
-    assert _max_change(state.features.learner.params, new.features.learner.params) > 1e-4
+    assert _max_change(state.critic_state.learner.params, new.critic_state.learner.params) > 1e-4
     assert _max_change(state.actor.params, new.actor.params) > 1e-4
     assert np.isfinite(np.asarray(metrics["critic_loss"])).all()
     if name == "diffsr_sac":
         assert abs(float(new.log_alpha.params) - float(state.log_alpha.params)) > 1e-3  # alpha is learned
     if name == "diffsr_td3":
-        assert _max_change(state.features.target, new.features.target) > 1e-6  # EMA target psi moves
-        assert _max_change(new.features.target, new.features.learner.params) > 1e-6  # ... and lags the online psi
+        assert _max_change(state.critic_state.target, new.critic_state.target) > 1e-6  # EMA target psi moves
+        assert _max_change(new.critic_state.target, new.critic_state.learner.params) > 1e-6  # ... and lags the online psi
 
 
 # diffsr_ddpg shares diffsr_td3's critic path: -m slow
@@ -107,12 +107,12 @@ def test_critic_gradient_reaches_psi_only_when_enabled(name):
         state, _ = _updates(agent, state, 3)  # non-trivial parameters
 
         def loss_wrt_rep(rep_params, state=state, agent=agent):
-            f = state.features
+            f = state.critic_state
             f = f.replace(learner=f.learner.replace(params=rep_params),
                           target=rep_params if f.target is not None else None)
-            return agent.critic_loss(state.critic.params, state.replace(features=f), batch, jax.random.PRNGKey(4))[0]
+            return agent.critic_loss(state.critic.params, state.replace(critic_state=f), batch, jax.random.PRNGKey(4))[0]
 
-        g = jax.grad(loss_wrt_rep)(state.features.learner.params)
+        g = jax.grad(loss_wrt_rep)(state.critic_state.learner.params)
         norm = max(float(jnp.max(jnp.abs(x))) for x in jax.tree_util.tree_leaves(g["model"]))
         assert (norm > 1e-6) if enabled else (norm == 0.0), (enabled, norm)
 
@@ -121,7 +121,7 @@ def test_actor_gradient_flows_through_psi_of_the_action():
     """stop_gradient sits on psi's parameters, not on psi: dQ/da must be non-zero for the actor to learn."""
     agent, state = _agent("diffsr_sac")
     batch = _data(jax.random.PRNGKey(5), B)
-    g = jax.grad(lambda a: agent.critic.q(state.critic.params, state.features, batch.obs, a).sum())(batch.action)
+    g = jax.grad(lambda a: agent.critic.q(state.critic.params, state.critic_state, batch.obs, a).sum())(batch.action)
     assert float(jnp.max(jnp.abs(g))) > 1e-6
 
 
@@ -137,7 +137,7 @@ def _mid_noise_loss(name, blind):
     sampler = _sampler(data)
     steps = jax.random.split(jax.random.PRNGKey(7), 300)
     features = jax.jit(lambda f: jax.lax.scan(lambda f, k: rep.update(f, sampler, k, state.hp), f, steps))(
-        state.features)[0]
+        state.critic_state)[0]
     held_out = _data(jax.random.PRNGKey(8), 512)
     if blind:
         held_out = held_out.replace(obs=jnp.zeros_like(held_out.obs), action=jnp.zeros_like(held_out.action))

@@ -191,7 +191,7 @@ def test_rollout_is_episode_zero_of_evaluate():
     import jax.numpy as jnp
 
     from diffsr_jax.envs.base import Env
-    from diffsr_jax.training.trainer import Trainer
+    from diffsr_jax.program.trainer import Trainer
     from tests.helpers import preset
 
     class Countdown(Env):

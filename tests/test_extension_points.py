@@ -8,7 +8,7 @@ import pytest
 
 from diffsr_jax.config import ConfigError, validate_config
 from diffsr_jax.envs.registry import ENV_FAMILIES, EnvFamily
-from diffsr_jax.training import make_train
+from diffsr_jax.program import make_train
 from tests.helpers import PointMass, preset
 
 TINY = {"run.total_steps": 240, "run.warmup_steps": 120, "run.eval_every": 120, "run.eval_episodes": 2,

@@ -7,7 +7,7 @@ import jax
 import numpy as np
 import pytest
 
-from diffsr_jax.training import make_train
+from diffsr_jax.program import make_train
 from tests.helpers import preset
 
 

@@ -18,7 +18,7 @@ READ_ONLY_COMPILE = {"xla_backend_optimization_level": 0, "xla_llvm_disable_expe
 
 
 def _chunk_census(agent, env, physics="auto", warmup=0):
-    from diffsr_jax.training import Trainer
+    from diffsr_jax.program import Trainer
     from diffsr_jax.training.devices import over_members
 
     overrides = {"env.name": env, "env.physics": physics, "run.eval_episodes": 2, "run.total_steps": 64,

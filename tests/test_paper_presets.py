@@ -61,5 +61,5 @@ def test_paper_preset_runs_with_its_sizes_and_ratios(agent, tmp_path):
     critic = ac.value if agent == "polygrad" else ac.critic
     assert optimizer_steps(critic.opt_state) == learn_iters * int(config.run.updates_per_step)
     if agent.startswith("diffsr"):
-        assert optimizer_steps(runner.agent.features.learner.opt_state) == learn_iters * int(config.representation.steps_per_update)
+        assert optimizer_steps(runner.agent.critic_state.learner.opt_state) == learn_iters * int(config.representation.steps_per_update)
         assert np.isfinite(rows[-1]["train/score_matching_loss"])

@@ -93,7 +93,7 @@ def _abstract_runner(logdir):
     import jax
     import ml_collections
 
-    from diffsr_jax.training import Trainer
+    from diffsr_jax.program import Trainer
     from diffsr_jax.training.members import make_members
 
     with open(os.path.join(logdir, "config.json")) as f:

@@ -45,7 +45,7 @@ def test_representation_shapes(make, F):
     params = model.init(jax.random.PRNGKey(0), s, a, sn, lvl, ab)
     pred = model.apply(params, s, a, sn, lvl, ab)
     assert pred.shape == (B, DS)
-    psi = model.apply(params, s, a, method=DiffusionRepresentation.features)
+    psi = model.apply(params, s, a, method=DiffusionRepresentation.psi)
     assert psi.shape == (B, F)
     zeta = model.zeta_net.apply({"params": params["params"]["zeta_net"]}, sn, lvl, ab)
     assert zeta.shape == (B, F, DS)
@@ -95,7 +95,7 @@ def test_vmapped_level_losses_equal_python_loop(parameterization):
 
 
 def _psi_and_zeta(model, params, s, a):
-    psi = model.apply(params, s, a, method=DiffusionRepresentation.features)
+    psi = model.apply(params, s, a, method=DiffusionRepresentation.psi)
     return psi, lambda x, level, ab: model.apply(params, x, level, ab, method=DiffusionRepresentation.zeta)
 
 

@@ -13,9 +13,9 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from diffsr_jax.training import Trainer, make_train
+from diffsr_jax.program import Trainer, make_train
 from diffsr_jax.training.devices import over_members
-from diffsr_jax.training.retrace import trace_guard
+from diffsr_jax.program.retrace import trace_guard
 from tests.helpers import preset
 
 # gymnax Pendulum, two chunks of 40 iterations of one shape (no warm-up: the replay has data after the first step)

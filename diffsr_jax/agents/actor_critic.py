@@ -51,17 +51,17 @@ def td_target(reward, terminated, next_value, gamma):
 
 def learner_step(agent, state, sampler, key, update_idx):
     """One learner update of an actor-critic whose critic is a component (``agents.critics``): the critic's own
-    feature learning (``critic.update_features``, on fresh batches), then the agent's actor-critic step on another
+    feature learning (``critic.update_critic_state``, on fresh batches), then the agent's actor-critic step on another
     batch. ``agent`` has ``critic``, ``critic_loss(critic_params, state, batch, key) -> (loss, info)`` and
-    ``update_actor_critic(state, batch, key, update_idx) -> (state, info)``; ``state`` has ``critic``, ``features``
+    ``update_actor_critic(state, batch, key, update_idx) -> (state, info)``; ``state`` has ``critic``, ``critic_state``
     and ``hp``. Returns (state, metrics)."""
     k_features, k_batch, k_ac = jax.random.split(key, 3)
 
-    def critic_loss_of_features(features, batch, k):
-        return agent.critic_loss(state.critic.params, state.replace(features=features), batch, k)[0]
+    def critic_loss_of(critic_state, batch, k):
+        return agent.critic_loss(state.critic.params, state.replace(critic_state=critic_state), batch, k)[0]
 
-    features, f_info = agent.critic.update_features(state.features, sampler, k_features, state.hp,
-                                                    critic_loss_of_features)
-    state, info = agent.update_actor_critic(state.replace(features=features), sampler.batch(k_batch), k_ac,
+    critic_state, f_info = agent.critic.update_critic_state(state.critic_state, sampler, k_features, state.hp,
+                                                            critic_loss_of)
+    state, info = agent.update_actor_critic(state.replace(critic_state=critic_state), sampler.batch(k_batch), k_ac,
                                             update_idx)
     return state, {**f_info, **info}

@@ -2,14 +2,14 @@
 
 Every critic offers the same five calls, so a base agent's losses never know which one it holds:
 
-- ``init(key, obs_dim, action_dim, hp) -> (critic params, features)``: ``features`` is the critic's own state
+- ``init(key, obs_dim, action_dim, hp) -> (critic params, critic_state)``: ``critic_state`` is the critic's own state
   (None for ``MLPCritic``; the representation's state for ``RepresentationCritic``); the agent keeps it in its
-  ``features`` slot and hands it back on every call.
-- ``q(params, features, obs (B, d_s), action (B, d_a)) -> (num, B)`` Q-values of the ``num`` heads.
-- ``update_features(features, sampler, key, hp, critic_loss) -> (features, info)``: the critic's own learning,
-  run before each actor-critic step; ``critic_loss(features, batch, key) -> scalar`` is the agent's TD loss as a
-  function of the features' state (for a representation trained end to end through the critic).
-- ``diagnostics(features, batch, key) -> dict`` of scalars; ``hparams() -> {group: {name: float32}}``: the traced
+  ``critic_state`` slot and hands it back on every call.
+- ``q(params, critic_state, obs (B, d_s), action (B, d_a)) -> (num, B)`` Q-values of the ``num`` heads.
+- ``update_critic_state(critic_state, sampler, key, hp, critic_loss) -> (critic_state, info)``: the critic's own
+  learning, run before each actor-critic step; ``critic_loss(critic_state, batch, key) -> scalar`` is the agent's TD
+  loss as a function of that state (for a representation trained end to end through the critic).
+- ``diagnostics(critic_state, batch, key) -> dict`` of scalars; ``hparams() -> {group: {name: float32}}``: the traced
   values it reads from ``hp`` (the agent merges them into its own).
 
 Config groups: ``config.mlp_critic`` (``MLPCritic``) and ``config.psi_critic`` (the heads on psi; the paper calls
@@ -94,22 +94,22 @@ class MLPCritic:
         del hp
         return self.net.init(key, jax.numpy.zeros((1, obs_dim)), jax.numpy.zeros((1, action_dim))), None
 
-    def q(self, params, features, obs, action):
-        del features
+    def q(self, params, critic_state, obs, action):
+        del critic_state
         return self.net.apply(params, obs, action)
 
-    def update_features(self, features, sampler, key, hp, critic_loss):
+    def update_critic_state(self, critic_state, sampler, key, hp, critic_loss):
         del sampler, key, hp, critic_loss
-        return features, {}
+        return critic_state, {}
 
-    def diagnostics(self, features, batch, key) -> dict:
-        del features, batch, key
+    def diagnostics(self, critic_state, batch, key) -> dict:
+        del critic_state, batch, key
         return {}
 
 
 class RepresentationCritic:
-    """Q(s, a) = head(psi(s, a)), ``num`` heads on the features of a learned ``representation`` (an object with
-    ``init / features / update / diagnostics / hparams``, e.g. ``DiffSRRepresentation``).
+    """Q(s, a) = head(psi(s, a)), ``num`` heads on psi of a learned ``representation`` (an object with
+    ``init / psi / update / diagnostics / hparams``, e.g. ``DiffSRRepresentation``).
 
     ``read``: the critic reads the online psi or the representation's EMA target. ``grad_to_rep``: the critic's TD
     loss also trains psi (end to end); otherwise psi's parameters are behind ``stop_gradient`` in ``q`` (the
@@ -124,32 +124,33 @@ class RepresentationCritic:
     def hparams(self) -> dict:
         return self.representation.hparams()
 
-    def rep_params(self, features):
+    def rep_params(self, critic_state):
         """The psi parameters the critic reads: the online ones or the EMA target."""
-        return features.target if self.read == "target" else features.learner.params
+        return critic_state.target if self.read == "target" else critic_state.learner.params
 
     def init(self, key, obs_dim: int, action_dim: int, hp: dict):
         k_rep, k_head = jax.random.split(key)
-        features = self.representation.init(k_rep, obs_dim, action_dim, hp)
+        critic_state = self.representation.init(k_rep, obs_dim, action_dim, hp)
         obs, action = jax.numpy.zeros((1, obs_dim)), jax.numpy.zeros((1, action_dim))
-        psi = self.representation.features(self.rep_params(features), obs, action)
-        return self.net.init(k_head, psi), features
+        psi = self.representation.psi(self.rep_params(critic_state), obs, action)
+        return self.net.init(k_head, psi), critic_state
 
-    def q(self, params, features, obs, action):
-        rep = self.rep_params(features)
+    def q(self, params, critic_state, obs, action):
+        rep = self.rep_params(critic_state)
         if not self.grad_to_rep:
             rep = jax.lax.stop_gradient(rep)
-        return self.net.apply(params, self.representation.features(rep, obs, action))
+        return self.net.apply(params, self.representation.psi(rep, obs, action))
 
-    def update_features(self, features, sampler, key, hp, critic_loss):
+    def update_critic_state(self, critic_state, sampler, key, hp, critic_loss):
         extra = None
         if self.grad_to_rep:
             def extra(rep_params, batch, k):
-                return critic_loss(features.replace(learner=features.learner.replace(params=rep_params)), batch, k)
-        return self.representation.update(features, sampler, key, hp, extra)
+                learner = critic_state.learner.replace(params=rep_params)
+                return critic_loss(critic_state.replace(learner=learner), batch, k)
+        return self.representation.update(critic_state, sampler, key, hp, extra)
 
-    def diagnostics(self, features, batch, key) -> dict:
-        return self.representation.diagnostics(features, batch, key)
+    def diagnostics(self, critic_state, batch, key) -> dict:
+        return self.representation.diagnostics(critic_state, batch, key)
 
 
 def mlp_critic(config, obs_dim: int, action_dim: int, num: int) -> MLPCritic:

@@ -29,7 +29,7 @@ class DeterministicState:
     target_actor: Any
     critic: Learner
     target_critic: Any
-    features: Any  # the critic component's own state (None for an MLP critic)
+    critic_state: Any  # the critic component's own state (None for an MLP critic)
     hp: dict
 
 
@@ -68,10 +68,10 @@ class DeterministicActorCritic:
     def init(self, key, hp: dict) -> DeterministicState:
         k_actor, k_critic = jax.random.split(key)
         actor_params = self.actor_net.init(k_actor, jnp.zeros((1, self.obs_dim)))
-        critic_params, features = self.critic.init(k_critic, self.obs_dim, self.action_dim, hp)
+        critic_params, critic_state = self.critic.init(k_critic, self.obs_dim, self.action_dim, hp)
         return DeterministicState(Learner.create(actor_params, adam(named(hp).actor_critic.actor_lr)), actor_params,
                                   Learner.create(critic_params, adam(named(hp).actor_critic.critic_lr)), critic_params,
-                                  features, hp)
+                                  critic_state, hp)
 
     def act(self, state: DeterministicState, obs, key, deterministic: bool):
         """mu(s), or mu(s) + N(0, expl_noise^2) clipped to [-1, 1] while exploring."""
@@ -89,16 +89,16 @@ class DeterministicActorCritic:
             noise = jnp.clip(own.policy_noise * jax.random.normal(key, next_a.shape), -own.noise_clip,
                              own.noise_clip)
             next_a = jnp.clip(next_a + noise, -1.0, 1.0)
-        next_q = jnp.min(self.critic.q(state.target_critic, state.features, batch.next_obs, next_a), axis=0)
+        next_q = jnp.min(self.critic.q(state.target_critic, state.critic_state, batch.next_obs, next_a), axis=0)
         target = jax.lax.stop_gradient(td_target(batch.reward, batch.terminated, next_q,
                                                  named(state.hp).actor_critic.gamma))
-        q = self.critic.q(critic_params, state.features, batch.obs, batch.action)  # (num_q, B)
+        q = self.critic.q(critic_params, state.critic_state, batch.obs, batch.action)  # (num_q, B)
         loss = jnp.sum(jnp.mean((q - target) ** 2, axis=-1))
         return loss, {"critic_loss": loss, "q_mean": q.mean(), "q_std": q.std(), "target_q": target.mean()}
 
     def actor_loss(self, actor_params, state: DeterministicState, batch):
         a = self.actor_net.apply(actor_params, batch.obs)
-        q = self.critic.q(state.critic.params, state.features, batch.obs, a)
+        q = self.critic.q(state.critic.params, state.critic_state, batch.obs, a)
         loss = -jnp.mean(reduce_heads(q, self.variant.actor_q))
         return loss, {"actor_loss": loss}
 
@@ -128,4 +128,4 @@ class DeterministicActorCritic:
         return learner_step(self, state, sampler, key, update_idx)
 
     def diagnostics(self, state: DeterministicState, batch, key) -> dict:
-        return self.critic.diagnostics(state.features, batch, key)
+        return self.critic.diagnostics(state.critic_state, batch, key)

@@ -239,7 +239,8 @@ class PolyGRAD:
         v_target = self.value_net.apply(state.target_value, states)[..., 0]  # (B, H)
         cont = 1.0 - terminated[:, :-1]
         rates = named(hp)
-        returns = lambda_returns(rewards[:, :-1], rates.actor_critic.gamma * cont, v_target, rates.polygrad.lam)  # (B, H-1)
+        discounts = rates.actor_critic.gamma * cont
+        returns = lambda_returns(rewards[:, :-1], discounts, v_target, rates.polygrad.lam)  # (B, H-1)
         weights = jnp.cumprod(jnp.concatenate([jnp.ones_like(cont[:, :1]), cont[:, :-1]], axis=1), axis=1)
         (_, v_info), v_grads = jax.value_and_grad(self.value_loss, has_aux=True)(
             state.value.params, state, states, returns, weights)

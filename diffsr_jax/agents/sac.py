@@ -20,6 +20,16 @@ from diffsr_jax.networks.actors import TanhGaussianActor, sample_tanh_gaussian
 from diffsr_jax.optim import Learner, adam, periodic_soft_update
 
 
+@flax.struct.dataclass
+class SACState:
+    actor: Learner
+    critic: Learner
+    target_critic: Any
+    log_alpha: Learner
+    critic_state: Any  # the critic component's own state (None for an MLP critic)
+    hp: dict
+
+
 def defaults() -> ml_collections.ConfigDict:
     return ml_collections.ConfigDict({
         "alpha_lr": 3e-4,  # the temperature's learning rate
@@ -41,16 +51,6 @@ def validate(config) -> None:
 
 
 SAC_CONFIG = ConfigGroup("sac", defaults, validate, "SAC's own: the temperature, the actor's log-std range")
-
-
-@flax.struct.dataclass
-class SACState:
-    actor: Learner
-    critic: Learner
-    target_critic: Any
-    log_alpha: Learner
-    features: Any  # the critic component's own state (None for an MLP critic)
-    hp: dict
 
 
 NUM_Q = 2  # twin critics
@@ -76,10 +76,10 @@ class SAC:
         rates = named(hp)
         actor_params = self.actor_net.init(k_actor, jnp.zeros((1, self.obs_dim)))
         actor = Learner.create(actor_params, adam(rates.actor_critic.actor_lr))
-        critic_params, features = self.critic.init(k_critic, self.obs_dim, self.action_dim, hp)
+        critic_params, critic_state = self.critic.init(k_critic, self.obs_dim, self.action_dim, hp)
         critic = Learner.create(critic_params, adam(rates.actor_critic.critic_lr))
         log_alpha = Learner.create(jnp.log(rates.sac.init_alpha), adam(rates.sac.alpha_lr))
-        return SACState(actor, critic, critic_params, log_alpha, features, hp)
+        return SACState(actor, critic, critic_params, log_alpha, critic_state, hp)
 
     def act(self, state: SACState, obs, key, deterministic: bool):
         mean, log_std = self.actor_net.apply(state.actor.params, obs)
@@ -91,9 +91,10 @@ class SAC:
         mean, log_std = self.actor_net.apply(state.actor.params, batch.next_obs)
         next_a, next_logp = sample_tanh_gaussian(key, mean, log_std)
         alpha = jnp.exp(state.log_alpha.params)
-        next_q = jnp.min(self.critic.q(state.target_critic, state.features, batch.next_obs, next_a), axis=0)
-        target = td_target(batch.reward, batch.terminated, next_q - alpha * next_logp, named(state.hp).actor_critic.gamma)
-        q = self.critic.q(critic_params, state.features, batch.obs, batch.action)
+        next_q = jnp.min(self.critic.q(state.target_critic, state.critic_state, batch.next_obs, next_a), axis=0)
+        gamma = named(state.hp).actor_critic.gamma
+        target = td_target(batch.reward, batch.terminated, next_q - alpha * next_logp, gamma)
+        q = self.critic.q(critic_params, state.critic_state, batch.obs, batch.action)
         loss = jnp.sum(jnp.mean((q - jax.lax.stop_gradient(target)) ** 2, axis=-1))
         return loss, {"critic_loss": loss, "q_mean": q.mean(), "q_std": q.std(), "target_q": target.mean()}
 
@@ -101,7 +102,7 @@ class SAC:
         mean, log_std = self.actor_net.apply(actor_params, batch.obs)
         a, logp = sample_tanh_gaussian(key, mean, log_std)
         alpha = jnp.exp(state.log_alpha.params)
-        q = jnp.min(self.critic.q(state.critic.params, state.features, batch.obs, a), axis=0)
+        q = jnp.min(self.critic.q(state.critic.params, state.critic_state, batch.obs, a), axis=0)
         loss = jnp.mean(alpha * logp - q)
         return loss, {"actor_loss": loss, "entropy": -logp.mean(), "logp": logp}
 
@@ -121,7 +122,8 @@ class SAC:
         state = state.replace(log_alpha=state.log_alpha.apply_gradients(alpha_grad))
         do_target = (update_idx % self.own.target_update_every) == 0
         state = state.replace(
-            target_critic=periodic_soft_update(state.target_critic, state.critic.params, named(state.hp).actor_critic.tau, do_target)
+            target_critic=periodic_soft_update(state.target_critic, state.critic.params,
+                                               named(state.hp).actor_critic.tau, do_target)
         )
         return state, {**c_info, **a_info, "alpha": jnp.exp(state.log_alpha.params)}
 
@@ -130,4 +132,4 @@ class SAC:
         return learner_step(self, state, sampler, key, update_idx)
 
     def diagnostics(self, state: SACState, batch, key) -> dict:
-        return self.critic.diagnostics(state.features, batch, key)
+        return self.critic.diagnostics(state.critic_state, batch, key)

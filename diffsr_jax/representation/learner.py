@@ -77,9 +77,9 @@ class DiffSRRepresentation:
         return RepresentationState(Learner.create(params, adam(named(hp).representation.lr)),
                                    params if self.keep_target else None, params["model"])
 
-    def features(self, params, obs, action):
+    def psi(self, params, obs, action):
         """psi(s, a): (B, d_s), (B, d_a) -> (B, F)."""
-        return self.model.apply(params["model"], obs, action, method=DiffusionRepresentation.features)
+        return self.model.apply(params["model"], obs, action, method=DiffusionRepresentation.psi)
 
     def _zeta_fn(self, params):
         return lambda x, level, ab: self.model.apply(params["model"], x, level, ab, method=DiffusionRepresentation.zeta)
@@ -88,7 +88,7 @@ class DiffSRRepresentation:
         """The representation's own objective (score matching + reward_weight x reward-head MSE; nothing with
         objective "none") + ``extra_loss``, on one batch -> (scalar, info)."""
         k_sm, k_extra = jax.random.split(key)
-        psi = self.features(params, batch.obs, batch.action)  # computed once, shared by both heads
+        psi = self.psi(params, batch.obs, batch.action)  # computed once, shared by both heads
         total, info = jnp.zeros(()), {}
         if self.objective == "score_matching":
             sm = score_matching_loss(psi, self._zeta_fn(params), k_sm, batch.next_obs, self.schedule,
@@ -125,12 +125,12 @@ class DiffSRRepresentation:
         initialisation (``probe_r2_dynamics_init``, ``probe_r2_reward_init``)."""
         params = state.learner.params
         levels = np.linspace(0, self.schedule.num_levels - 1, DIAGNOSTIC_LEVELS).astype(np.int32)
-        psi = self.features(params, batch.obs, batch.action)
+        psi = self.psi(params, batch.obs, batch.action)
         per_level = score_matching_loss(psi, self._zeta_fn(params), key, batch.next_obs, self.schedule,
                                         self.parameterization, self.noise_scale, levels=levels)
         out = {f"sm_loss_level{int(lv)}": per_level[i] for i, lv in enumerate(levels.tolist())}
         out["psi_norm"] = jnp.mean(jnp.linalg.norm(psi, axis=-1))
-        psi_init = self.features({"model": state.initial}, batch.obs, batch.action)
+        psi_init = self.psi({"model": state.initial}, batch.obs, batch.action)
         for suffix, feats in (("", psi), ("_init", psi_init)):
             for name, r2 in transition_probes(feats, batch).items():
                 out[f"probe_r2_{name}{suffix}"] = r2

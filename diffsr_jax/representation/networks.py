@@ -96,13 +96,13 @@ class ZetaNet(nn.Module):
 class DiffusionRepresentation(nn.Module):
     """psi and zeta together. ``__call__`` returns the factorised prediction psi^T zeta : (B, d_s).
 
-    Use ``method=DiffusionRepresentation.features`` for psi alone.
+    Use ``method=DiffusionRepresentation.psi`` for psi alone.
     """
 
     psi_net: PsiNet
     zeta_net: ZetaNet
 
-    def features(self, obs, action):
+    def psi(self, obs, action):
         """psi(s, a) : (B, F)."""
         return self.psi_net(obs, action)
 

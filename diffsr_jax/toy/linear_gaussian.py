@@ -139,7 +139,7 @@ def fit_score_model(key, system: LinearGaussianSystem, cfg: ScoreFitConfig):
     opt_state = tx.init(params)
 
     def sm_loss(p, key, s, a, s_next):
-        psi = model.apply(p, s, a, method=DiffusionRepresentation.features)
+        psi = model.apply(p, s, a, method=DiffusionRepresentation.psi)
         zeta_fn = lambda x, level, ab: model.apply(p, x, level, ab, method=DiffusionRepresentation.zeta)
         return score_matching_loss(psi, zeta_fn, key, s_next, schedule, cfg.parameterization, cfg.noise_scale)
 

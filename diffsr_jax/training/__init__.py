@@ -1,5 +1,3 @@
-"""The compiled training program: ``Trainer`` pieces and ``make_train``."""
-
-from diffsr_jax.training.trainer import RunnerState, Trainer, make_train
-
-__all__ = ["RunnerState", "Trainer", "make_train"]
+"""The host side of a run, around the compiled program (``diffsr_jax.program``): the run's plan (``plan``), the host
+loop (``host_loop``: chunks, metrics, checkpoints, signals), checkpoints, devices and processes, memory, provenance,
+and a finished run read back (``saved_run``, ``evaluation``)."""

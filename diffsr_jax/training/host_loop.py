@@ -49,7 +49,7 @@ from diffsr_jax.training.memory import (
     replay_memory,
 )
 from diffsr_jax.training.provenance import record_start
-from diffsr_jax.training.trainer import Trainer
+from diffsr_jax.program.trainer import Trainer
 
 # row fields that measure the machine rather than the run; excluded when comparing runs
 TIMING_FIELDS = ("run/wall_time", "run/frames_per_s")

@@ -13,7 +13,7 @@ import jax
 
 from diffsr_jax.training.checkpoint import Checkpointer
 from diffsr_jax.training.members import make_members, parse_sweeps
-from diffsr_jax.training.trainer import RunnerState, Trainer
+from diffsr_jax.program.trainer import RunnerState, Trainer
 from diffsr_jax.fields import ConfigError
 from diffsr_jax.training.plan import stored_run
 

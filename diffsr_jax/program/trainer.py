@@ -42,7 +42,7 @@ from diffsr_jax.data.transition import Transition
 from diffsr_jax.envs import AutoReset, EnvState, ResetPool, make_env_from_config
 from diffsr_jax.envs.base import freeze_where
 from diffsr_jax.config.budget import eval_schedule, iterations, replay_capacity
-from diffsr_jax.training.retrace import strongly_typed, trace_guard
+from diffsr_jax.program.retrace import strongly_typed, trace_guard
 
 EVAL_STREAM = 0x65766131  # fold_in constant of the evaluation key; far from the small counters ``split`` uses
 DIAGNOSTIC_BATCH = 2048  # replay transitions the diagnostics see at each evaluation (the probes fit on half of them)

@@ -12,6 +12,7 @@ import os
 import jax
 import numpy as np
 
+from diffsr_jax.envs.rendering import render_episode
 from diffsr_jax.logging.writers import member_label
 from diffsr_jax.training.saved_run import SavedRun
 
@@ -57,8 +58,6 @@ def evaluation_table(result: dict) -> str:
 def render_saved(saved: SavedRun, episodes: int | None = None, seed: int | None = None, member: int = 0) -> str:
     """Write episode 0 of ``member``'s evaluation (the first row of ``evaluate_saved`` with the same arguments) as
     ``<logdir>/rollout-<frames>`` (.html for Brax, .gif otherwise). Returns the path."""
-    from diffsr_jax.envs.rendering import render_episode
-
     trainer = saved.trainer
     n = int(saved.config.run.eval_episodes) if episodes is None else int(episodes)
     one = jax.tree_util.tree_map(lambda x: x[member], saved.runner)

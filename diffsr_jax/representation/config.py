@@ -18,8 +18,9 @@ from diffsr_jax.representation.networks import ARCHS, LEVEL_INPUTS
 
 def defaults() -> ml_collections.ConfigDict:
     g = ml_collections.ConfigDict()
-    g.objective = "score_matching"  # score_matching (Diff-SR) | none (ablation: psi frozen, or trained only through
-    # the critic with config.psi_critic.grad_to_rep=True)
+    g.objective = "score_matching"  # score_matching (Diff-SR) | flow_matching (psi^T zeta as the velocity of the
+    # straight noise-to-s' path, representation/flow.py) | none (ablation: psi frozen, or trained only through the
+    # critic with config.psi_critic.grad_to_rep=True)
     g.arch = "mlp"  # mlp (Diff-SR-SAC) | residual (Diff-SR-TD3)
     g.feature_dim = 256  # F, the size of psi
     g.psi_hidden = (256,)
@@ -63,4 +64,4 @@ def validate(config) -> None:
         f.fail("level_embed_dim", f"must be even, got {g.level_embed_dim}")
 
 
-REPRESENTATION = ConfigGroup("representation", defaults, validate, "psi, zeta and their score-matching objective")
+REPRESENTATION = ConfigGroup("representation", defaults, validate, "psi, zeta and their objective (score or flow matching)")

@@ -27,11 +27,12 @@ from diffsr_jax.fields import named, traced_values
 from diffsr_jax.optim import Learner, adam, soft_update
 from diffsr_jax.diffusion import NoiseSchedule
 from diffsr_jax.representation.networks import DiffusionRepresentation
+from diffsr_jax.representation.flow import flow_matching_loss
 from diffsr_jax.representation.objective import score_matching_loss
 from diffsr_jax.representation.probes import transition_probes
 
 DIAGNOSTIC_LEVELS = 4
-OBJECTIVES = ("score_matching", "none")
+OBJECTIVES = ("score_matching", "flow_matching", "none")
 
 ExtraLoss = Callable[[Any, Any, jax.Array], jnp.ndarray]
 """(rep params, Transition batch, key) -> scalar added to the representation loss (e.g. the critic's TD loss)."""
@@ -84,16 +85,26 @@ class DiffSRRepresentation:
     def _zeta_fn(self, params):
         return lambda x, level, ab: self.model.apply(params["model"], x, level, ab, method=DiffusionRepresentation.zeta)
 
+    def objective_loss(self, psi, params, key, next_obs, at=None):
+        """The objective of psi^T zeta on ``next_obs`` (B, d_s): score matching (zeta read at a noise level) or flow
+        matching (at a time of the noise-to-s' path). ``at``: None for the training loss (a scalar), or the diagnostic
+        levels (L,) ints, for flow matching the times level / (num_levels - 1): the loss at each, (L,)."""
+        zeta_fn = self._zeta_fn(params)
+        if self.objective == "flow_matching":
+            times = None if at is None else jnp.asarray(at, jnp.float32) / (self.schedule.num_levels - 1)
+            return flow_matching_loss(psi, zeta_fn, key, next_obs, self.schedule.num_levels, self.noise_scale, times)
+        return score_matching_loss(psi, zeta_fn, key, next_obs, self.schedule, self.parameterization,
+                                   self.noise_scale, levels=at)
+
     def loss(self, params, batch, key, hp: dict, extra_loss: ExtraLoss | None = None):
         """The representation's own objective (score matching + reward_weight x reward-head MSE; nothing with
         objective "none") + ``extra_loss``, on one batch -> (scalar, info)."""
         k_sm, k_extra = jax.random.split(key)
         psi = self.psi(params, batch.obs, batch.action)  # computed once, shared by both heads
         total, info = jnp.zeros(()), {}
-        if self.objective == "score_matching":
-            sm = score_matching_loss(psi, self._zeta_fn(params), k_sm, batch.next_obs, self.schedule,
-                                     self.parameterization, self.noise_scale)
-            total, info = sm, {"score_matching_loss": sm}
+        if self.objective != "none":
+            own = self.objective_loss(psi, params, k_sm, batch.next_obs)
+            total, info = own, {f"{self.objective}_loss": own}
             if self.reward_head is not None:
                 r_loss = jnp.mean((self.reward_head.apply(params["reward"], psi) - batch.reward) ** 2)
                 total = total + named(hp).representation.reward_weight * r_loss
@@ -119,16 +130,21 @@ class DiffSRRepresentation:
         return state.replace(learner=learner, target=target), jax.tree_util.tree_map(jnp.mean, info)
 
     def diagnostics(self, state: RepresentationState, batch, key) -> dict:
-        """Scalars: score-matching loss at a few levels (``sm_loss_level<k>``), ``psi_norm``, ``reward_loss``, and the
+        """Scalars: score-matching loss at a few levels (``sm_loss_level<k>``; flow matching: ``fm_loss_level<k>``, at
+        t = k / (num_levels - 1)), ``psi_norm``, ``reward_loss``, and the
         linear probes (``probes.transition_probes``: ridge R^2 of s' - s and of r, fitted on one half of ``batch``,
         scored on the other) of the current psi (``probe_r2_dynamics``, ``probe_r2_reward``) and of psi at its
         initialisation (``probe_r2_dynamics_init``, ``probe_r2_reward_init``)."""
         params = state.learner.params
         levels = np.linspace(0, self.schedule.num_levels - 1, DIAGNOSTIC_LEVELS).astype(np.int32)
         psi = self.psi(params, batch.obs, batch.action)
-        per_level = score_matching_loss(psi, self._zeta_fn(params), key, batch.next_obs, self.schedule,
-                                        self.parameterization, self.noise_scale, levels=levels)
-        out = {f"sm_loss_level{int(lv)}": per_level[i] for i, lv in enumerate(levels.tolist())}
+        if self.objective == "flow_matching":
+            per_level, prefix = self.objective_loss(psi, params, key, batch.next_obs, at=levels), "fm_loss_level"
+        else:  # score matching, or none (psi frozen or trained by the critic: its score loss is still worth seeing)
+            per_level = score_matching_loss(psi, self._zeta_fn(params), key, batch.next_obs, self.schedule,
+                                            self.parameterization, self.noise_scale, levels=levels)
+            prefix = "sm_loss_level"
+        out = {f"{prefix}{int(lv)}": per_level[i] for i, lv in enumerate(levels.tolist())}
         out["psi_norm"] = jnp.mean(jnp.linalg.norm(psi, axis=-1))
         psi_init = self.psi({"model": state.initial}, batch.obs, batch.action)
         for suffix, feats in (("", psi), ("_init", psi_init)):

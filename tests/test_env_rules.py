@@ -9,7 +9,8 @@ from diffsr_jax.config import default_config, validate_config
 from diffsr_jax.envs import pomdp, rules
 from tests.helpers import PointMass
 from diffsr_jax.envs.config import validate_env
-from diffsr_jax.envs.registry import ENV_FAMILIES, EnvFamily, make_env
+from diffsr_jax.envs.families import ENV_FAMILIES, EnvFamily
+from diffsr_jax.envs.registry import make_env
 from diffsr_jax.fields import ConfigError
 
 # rule -> (its module, env settings that break it, the message it raises)

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from diffsr_jax.config import ConfigError, validate_config
-from diffsr_jax.envs.registry import ENV_FAMILIES, EnvFamily
+from diffsr_jax.envs.families import ENV_FAMILIES, EnvFamily
 from diffsr_jax.program import make_train
 from tests.helpers import PointMass, preset
 

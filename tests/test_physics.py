@@ -9,7 +9,7 @@ import pytest
 
 from diffsr_jax.config import ConfigError, stored_config, validate_config
 from diffsr_jax.envs import ENV_FAMILIES, make_env
-from diffsr_jax.envs.registry import resolve_physics
+from diffsr_jax.envs.families import resolve_physics
 from experiments.configs import load_preset
 
 LIGHT = {"iterations": 1, "ls_iterations": 4, "euler_damping": False}
@@ -118,7 +118,7 @@ def test_fixed_action_check(name):
     test asserts only what any two simulators of the same task must meet: the returns agree to 50% of the native mean
     or 3 standard errors (a light setting that did not apply, or blew up, fails)."""
     from benchmarks.physics_faithfulness import env_pair, open_loop_checks
-    from diffsr_jax.envs.registry import BRAX_LIGHT_FAITHFUL
+    from diffsr_jax.envs.families import BRAX_LIGHT_FAITHFUL
 
     native, light = env_pair(f"brax/{name}", episode_length=200)
     assert native.solver != light.solver

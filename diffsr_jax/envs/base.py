@@ -63,7 +63,7 @@ class Env:
     - every ``Env``: ``innermost(state) -> (adapter, its EnvState)`` through any wrappers (``envs.pomdp``);
     - every adapter: ``backend_env``, the third-party env object it steps (Brax, Playground, gymnax);
       ``velocity_indices() -> (n_vel,) int``, where the velocity entries of its observation sit, for the names its
-      family's ``pomdp_supported`` accepts (``envs.registry.EnvFamily``);
+      family's ``pomdp_supported`` accepts (``envs.families.EnvFamily``);
     - ``BraxEnv``: ``system`` (the Brax ``System`` it steps), ``solver``, ``physics``;
     - ``PlaygroundEnv``: ``mj_model`` (``mujoco.MjModel``), ``mjx_model`` (the MJX model it steps), ``solver``,
       ``physics``, ``impl``;

@@ -10,15 +10,7 @@ import contextlib
 import jax
 
 from diffsr_jax.envs import rules
-from diffsr_jax.envs.families import (  # noqa: F401 - re-exported: the registry's public names
-    BRAX_LIGHT_FAITHFUL,
-    ENV_FAMILIES,
-    EnvFamily,
-    available_envs,
-    family_of,
-    resolve_physics,
-    validate_env_name,
-)
+from diffsr_jax.envs.families import family_of, resolve_physics
 from diffsr_jax.envs.pomdp import PartialObsEnv
 
 

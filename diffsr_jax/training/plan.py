@@ -21,7 +21,8 @@ import os
 from diffsr_jax.agents.registry import hparam_names
 from diffsr_jax.config import ConfigError, default_config, legacy, stored_config, validate_config
 from diffsr_jax.config.budget import replay_capacity
-from diffsr_jax.envs.registry import make_env_from_config, resolve_physics
+from diffsr_jax.envs.families import resolve_physics
+from diffsr_jax.envs.registry import make_env_from_config
 from diffsr_jax.training.memory import free_memory_bytes, replay_memory
 from diffsr_jax.training.members import parse_sweeps
 from diffsr_jax.training.logdir import check_logdir

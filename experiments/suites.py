@@ -140,6 +140,13 @@ SUITES = {s.name: s for s in (
                 if t.name in ("halfcheetah", "hopper_et", "walker_et", "ant_et")),
           (("run.total_steps", 100_000), ("run.warmup_steps", 5_000), ("run.eval_every", 5_000),
            ("run.eval_episodes", 10))),
+    Suite("exploration", "where entropy or action noise alone tends to settle on doing nothing (issue 31): gymnax "
+          "MountainCarContinuous (+100 at the flag, -0.1 a^2 per step, 999 steps) and Playground's "
+          "CartpoleSwingupSparse (reward only near upright) at action repeat 2; 50k env frames, 5k random warm-up",
+          (_t("mountaincar", "gymnax/MountainCarContinuous-v0"),
+           _t("cartpole_swingup_sparse", "playground/CartpoleSwingupSparse", action_repeat=2)),
+          (("run.total_steps", 50_000), ("run.warmup_steps", 5_000), ("run.eval_every", 5_000),
+           ("run.eval_episodes", 10))),
     Suite("cpu", "three cheap paper tasks for a CPU: gymnax Pendulum, Brax inverted pendulum and reacher "
           "(positional backend)",
           (_t("pendulum", "gymnax/Pendulum-v1", "Pendulum"),
@@ -160,6 +167,8 @@ ABLATIONS = {
     "critic_psi": {"representation.objective": "none", "psi_critic.grad_to_rep": True, "psi_critic.reads": "online"},
     "rep_updates4": {"representation.steps_per_update": 4},  # the paper's ratio
     "features256": {"representation.feature_dim": 256},  # the paper's F
+    # not an ablation but an addition (issue 31): the elliptical bonus on psi in the TD target (agents/optimism.py)
+    "optimism": {"optimism.enabled": True},
 }
 
 

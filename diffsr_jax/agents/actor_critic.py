@@ -57,11 +57,15 @@ def learner_step(agent, state, sampler, key, update_idx):
     and ``hp``. Returns (state, metrics)."""
     k_features, k_batch, k_ac = jax.random.split(key, 3)
 
+    def with_td_reward(critic_state, batch):  # the reward the TD target reads: the critic's say (a bonus, or none)
+        return batch.replace(reward=agent.critic.td_reward(critic_state, batch, state.hp))
+
     def critic_loss_of(critic_state, batch, k):
-        return agent.critic_loss(state.critic.params, state.replace(critic_state=critic_state), batch, k)[0]
+        return agent.critic_loss(state.critic.params, state.replace(critic_state=critic_state),
+                                 with_td_reward(critic_state, batch), k)[0]
 
     critic_state, f_info = agent.critic.update_critic_state(state.critic_state, sampler, k_features, state.hp,
                                                             critic_loss_of)
-    state, info = agent.update_actor_critic(state.replace(critic_state=critic_state), sampler.batch(k_batch), k_ac,
-                                            update_idx)
+    state, info = agent.update_actor_critic(state.replace(critic_state=critic_state),
+                                            with_td_reward(critic_state, sampler.batch(k_batch)), k_ac, update_idx)
     return state, {**f_info, **info}

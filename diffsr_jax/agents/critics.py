@@ -1,6 +1,6 @@
 """How an actor-critic's critic sees (s, a): the component a base agent (SAC, TD3, DDPG) takes as its critic.
 
-Every critic offers the same five calls, so a base agent's losses never know which one it holds:
+Every critic offers the same six calls, so a base agent's losses never know which one it holds:
 
 - ``init(key, obs_dim, action_dim, hp) -> (critic params, critic_state)``: ``critic_state`` is the critic's own state
   (None for ``MLPCritic``; the representation's state for ``RepresentationCritic``); the agent keeps it in its
@@ -9,12 +9,14 @@ Every critic offers the same five calls, so a base agent's losses never know whi
 - ``update_critic_state(critic_state, sampler, key, hp, critic_loss) -> (critic_state, info)``: the critic's own
   learning, run before each actor-critic step; ``critic_loss(critic_state, batch, key) -> scalar`` is the agent's TD
   loss as a function of that state (for a representation trained end to end through the critic).
+- ``td_reward(critic_state, batch, hp) -> (B,)``: the reward the agent's TD target reads (``batch.reward``; plus an
+  exploration bonus with ``agents.optimism``).
 - ``diagnostics(critic_state, batch, key) -> dict`` of scalars; ``hparams() -> {group: {name: float32}}``: the traced
   values it reads from ``hp`` (the agent merges them into its own).
 
 Config groups: ``config.mlp_critic`` (``MLPCritic``) and ``config.psi_critic`` (the heads on psi; the paper calls
 them RFF heads: a learned dense layer followed by sin, then an MLP); ``mlp_critic(...)`` and ``psi_critic(...)`` build
-the components from them.
+the components from them (``psi_critic`` with the optimism bonus of ``config.optimism`` when it is on).
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ import flax.linen as nn
 import jax
 import ml_collections
 
+from diffsr_jax.agents.optimism import optimistic
 from diffsr_jax.diffusion import make_schedule
 from diffsr_jax.fields import ConfigError, ConfigGroup, Fields
 from diffsr_jax.networks.activations import ACTIVATIONS
@@ -102,6 +105,10 @@ class MLPCritic:
         del sampler, key, hp, critic_loss
         return critic_state, {}
 
+    def td_reward(self, critic_state, batch, hp):
+        del critic_state, hp
+        return batch.reward
+
     def diagnostics(self, critic_state, batch, key) -> dict:
         del critic_state, batch, key
         return {}
@@ -141,6 +148,14 @@ class RepresentationCritic:
             rep = jax.lax.stop_gradient(rep)
         return self.net.apply(params, self.representation.psi(rep, obs, action))
 
+    def features(self, critic_state, obs, action):
+        """The psi the heads read, (B, F), as a constant (no gradient to psi's parameters or the action)."""
+        return jax.lax.stop_gradient(self.representation.psi(self.rep_params(critic_state), obs, action))
+
+    def td_reward(self, critic_state, batch, hp):
+        del critic_state, hp
+        return batch.reward
+
     def update_critic_state(self, critic_state, sampler, key, hp, critic_loss):
         extra = None
         if self.grad_to_rep:
@@ -162,7 +177,7 @@ def mlp_critic(config, obs_dim: int, action_dim: int, num: int) -> MLPCritic:
 
 def psi_critic(config, obs_dim: int, action_dim: int, num: int) -> RepresentationCritic:
     """``num`` heads on psi(s, a) of the Diff-SR representation (spec sections 3 and 4), from
-    ``config.psi_critic`` and ``config.representation``."""
+    ``config.psi_critic`` and ``config.representation``; with ``config.optimism``'s bonus when it is on."""
     del action_dim
     r, q = config.representation, config.psi_critic
     model = DiffusionRepresentation(
@@ -180,4 +195,4 @@ def psi_critic(config, obs_dim: int, action_dim: int, num: int) -> Representatio
         noise_scale=r.noise_scale, feature_dim=r.feature_dim, traced=r,
         reward_head=head() if r.reward_weight > 0 else None, steps_per_update=r.steps_per_update,
         keep_target=q.reads == "target", objective=r.objective)
-    return RepresentationCritic(representation, head(), num, q.reads, bool(q.grad_to_rep))
+    return optimistic(RepresentationCritic(representation, head(), num, q.reads, bool(q.grad_to_rep)), config)

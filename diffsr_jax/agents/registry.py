@@ -40,7 +40,7 @@ BASES = {  # one line per base algorithm
     "ddpg": Base(ddpg.DDPG, ddpg.NUM_Q, ddpg.DDPG_CONFIG),
 }
 DIFFSR_PREFIX = "diffsr_"
-CRITICS = {"mlp": (mlp_critic, ("mlp_critic",)), "diffsr": (psi_critic, ("psi_critic", "representation"))}
+CRITICS = {"mlp": (mlp_critic, ("mlp_critic",)), "diffsr": (psi_critic, ("psi_critic", "representation", "optimism"))}
 """critic kind -> (builder (config, obs_dim, action_dim, num) -> critic component, the config groups it reads)."""
 
 

@@ -9,6 +9,7 @@ component it configures (a ``fields.ConfigGroup``), collected here.
     config.mlp_critic        the MLP critic on concat(s, a)                              (agents/critics.py)
     config.psi_critic        the critic's heads on psi(s, a) (diffsr_* agents)          (agents/critics.py)
     config.representation    psi, zeta and their score-matching objective                (representation/config.py)
+    config.optimism          an exploration bonus on psi in the TD target (diffsr_* agents) (agents/optimism.py)
     config.trajectory_model  the sampling-based baselines' trajectory diffusion model    (agents/trajectory_model.py)
     config.planner / polygrad  each baseline's own fields                                (agents/<baseline>.py)
 
@@ -24,6 +25,7 @@ import ml_collections
 from diffsr_jax.agents.actor_critic import ACTOR_CRITIC
 from diffsr_jax.agents.critics import MLP_CRITIC, PSI_CRITIC
 from diffsr_jax.agents.diffusion_planner import PLANNER
+from diffsr_jax.agents.optimism import OPTIMISM, check_reader
 from diffsr_jax.agents.polygrad import POLYGRAD
 from diffsr_jax.agents.registry import AGENTS, BASES, unknown_agent_message
 from diffsr_jax.agents.trajectory_model import TRAJECTORY_MODEL
@@ -35,7 +37,7 @@ from diffsr_jax.representation.config import REPRESENTATION
 
 ENV = ConfigGroup("env", env_defaults, validate_env, "the environment, how it is stepped and reset")
 COMPONENT_GROUPS = (ACTOR_CRITIC, *(base.config for base in BASES.values()), MLP_CRITIC, PSI_CRITIC, REPRESENTATION,
-                    TRAJECTORY_MODEL, PLANNER, POLYGRAD)  # each base's own group comes with its registry line
+                    OPTIMISM, TRAJECTORY_MODEL, PLANNER, POLYGRAD)  # each base's own group comes with its registry line
 GROUPS = {g.name: g for g in (RUN, ENV, REPLAY, *COMPONENT_GROUPS)}
 ALWAYS = ("run", "env", "replay")  # the groups every agent reads
 
@@ -84,6 +86,8 @@ def validate_config(config) -> None:
                           "from a preset (experiments/configs/<agent>.py) or diffsr_jax.config.default_config()")
     for group in groups:
         GROUPS[group].validate(config)
+    if "optimism" in config:
+        check_reader(config, "optimism" in groups)
 
 
 def unknown_field_message(name: str, config=None) -> str:

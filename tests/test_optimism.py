@@ -1,0 +1,132 @@
+"""The optimism bonus on psi (agents/optimism.py): b = beta sqrt(psi^T Sigma^-1 psi), Sigma = lambda I + n E[psi psi^T].
+
+Its closed form on features with a known second moment; large where the replay's features are sparse and small where
+they are dense, shrinking as 1 / sqrt(n); through every base (SAC, TD3, DDPG) the TD target reads r + b with the
+whitener the critic keeps; beta = 0 learns what no bonus learns; off, the agent is the one it was (no wrapper, no
+traced values); the config's rules."""
+
+import chex
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from diffsr_jax.agents.critics import RepresentationCritic
+from diffsr_jax.agents.optimism import OptimisticCritic, bonus, moment_step, sigma, whitener
+from diffsr_jax.agents.registry import hparam_names
+from diffsr_jax.config import validate_config
+from diffsr_jax.fields import ConfigError
+from tests.helpers import preset
+from tests.test_diffsr_agents import DIFFSR_AGENTS, _agent, _data, _sampler, _updates
+
+
+def _bonus_after_one_step(features, count, ridge, beta, rate=0.3):
+    f = features.shape[-1]
+    moment, weight = moment_step(jnp.zeros((f, f)), jnp.zeros(()), features, rate)
+    return lambda x: bonus(x, whitener(sigma(moment, weight, count, ridge)), beta)
+
+
+def test_bonus_is_the_closed_form_on_a_known_second_moment():
+    """Rows sqrt(F m_i) e_i have E[phi phi^T] = diag(m); one bias-corrected step of the average is that moment, so
+    b(x) = beta sqrt(sum_i x_i^2 / (lambda + n m_i))."""
+    m = jnp.array([4.0, 1.0, 0.25, 0.0])
+    features = jnp.sqrt(4 * m)[:, None] * jnp.eye(4)
+    n, ridge, beta = 1000.0, 0.5, 2.0
+    b = _bonus_after_one_step(features, n, ridge, beta)
+    x = jax.random.normal(jax.random.PRNGKey(0), (16, 4))
+    expected = beta * jnp.sqrt(jnp.sum(x**2 / (ridge + n * m), axis=-1))
+    np.testing.assert_allclose(b(x), expected, rtol=1e-5)
+    # nothing seen yet (weight 0): Sigma = lambda I
+    w0 = whitener(sigma(jnp.zeros((4, 4)), jnp.zeros(()), 0.0, ridge))
+    np.testing.assert_allclose(bonus(x, w0, beta), beta * jnp.linalg.norm(x, axis=-1) / np.sqrt(ridge), rtol=1e-5)
+
+
+def test_bonus_is_small_where_data_is_dense_and_large_where_it_is_not():
+    k1, k2 = jax.random.split(jax.random.PRNGKey(1))
+    # 8-dim features: spread over the first 4 directions, almost nothing along the last 4
+    scale = jnp.array([1.0] * 4 + [1e-3] * 4)
+    features = jax.random.normal(k1, (4096, 8)) * scale
+    dense, sparse = jnp.eye(8)[:4], jnp.eye(8)[4:]
+    at_1e2 = _bonus_after_one_step(features, 1e2, 1.0, 1.0)
+    at_1e4 = _bonus_after_one_step(features, 1e4, 1.0, 1.0)
+    assert float(at_1e4(dense).max()) < 0.05 * float(at_1e4(sparse).min())
+    # where data is dense it shrinks as 1 / sqrt(n); where there is none it stays at 1 / sqrt(lambda)
+    np.testing.assert_allclose(at_1e4(dense) / at_1e2(dense), 0.1, rtol=0.05)
+    np.testing.assert_allclose(at_1e4(sparse), 1.0, rtol=0.05)
+    # an unseen region of the data's own distribution: a sample far out in the dense directions gets more bonus
+    # than a typical one
+    typical = jax.random.normal(k2, (256, 8)) * scale
+    assert float(at_1e4(6.0 * typical).mean()) > 3.0 * float(at_1e4(typical).mean())
+
+
+def test_moment_average_is_bias_corrected():
+    x1, x2 = jnp.eye(3), 2.0 * jnp.eye(3)
+    m, w = moment_step(jnp.zeros((3, 3)), jnp.zeros(()), x1, 0.1)
+    np.testing.assert_allclose(m / w, jnp.eye(3) / 3, rtol=1e-6)  # one step: the batch's own moment
+    m, w = moment_step(m, w, x2, 0.1)
+    expected = (0.9 * 0.1 * (1 / 3) + 0.1 * (4 / 3)) / (0.9 * 0.1 + 0.1)
+    np.testing.assert_allclose(m / w, expected * jnp.eye(3), rtol=1e-6)
+
+
+@pytest.mark.parametrize("name", DIFFSR_AGENTS)
+def test_every_base_reads_reward_plus_bonus_from_the_kept_whitener(name):
+    agent, state = _agent(name, **{"optimism.enabled": True, "optimism.beta": 0.5})
+    assert isinstance(agent.critic, OptimisticCritic)
+    assert "optimism" in state.hp
+    data = _data(jax.random.PRNGKey(1), 1024)
+    sampler = _sampler(data)
+    new, metrics = _updates(agent, state, 20, sampler)
+    cs = new.critic_state
+    # the whitener is the factor of Sigma = ridge I + n moment / weight
+    sig = sigma(cs.moment, cs.weight, 1024.0, 1.0)
+    np.testing.assert_allclose(cs.whitener.T @ cs.whitener @ sig, np.eye(sig.shape[0]), atol=2e-3)
+    assert 0.0 < float(cs.weight) < 1.0 and float(jnp.trace(cs.moment)) > 0
+    batch = sampler.batch(jax.random.PRNGKey(3))
+    b = agent.critic.td_reward(cs, batch, new.hp) - batch.reward
+    feats = agent.critic.features(cs, batch.obs, batch.action)
+    np.testing.assert_allclose(b, 0.5 * jnp.sqrt(jnp.einsum("bf,gf,gh,bh->b", feats, cs.whitener, cs.whitener,
+                                                            feats)), rtol=1e-3, atol=1e-6)
+    assert float(b.min()) > 0
+    # states the replay never held (10x the data's spread) get more bonus than the replay's own
+    far = batch.replace(obs=10.0 * batch.obs)
+    assert float((agent.critic.td_reward(cs, far, new.hp) - far.reward).mean()) > 1.5 * float(b.mean())
+    assert np.all(np.isfinite(np.asarray(metrics["optimism_bonus_mean"])))
+
+
+@pytest.mark.parametrize("name", ["diffsr_sac", "diffsr_td3"])
+def test_beta_zero_learns_what_no_bonus_learns(name):
+    plain, s_plain = _agent(name)
+    zero, s_zero = _agent(name, **{"optimism.enabled": True, "optimism.beta": 0.0})
+    new_plain, _ = _updates(plain, s_plain, 10)
+    new_zero, _ = _updates(zero, s_zero, 10)
+    chex.assert_trees_all_close(new_zero.critic.params, new_plain.critic.params, rtol=1e-5, atol=1e-6)
+    chex.assert_trees_all_close(new_zero.actor.params, new_plain.actor.params, rtol=1e-5, atol=1e-6)
+    # and a bonus changes the critic
+    some, s_some = _agent(name, **{"optimism.enabled": True, "optimism.beta": 1.0})
+    new_some, _ = _updates(some, s_some, 10)
+    diff = jax.tree_util.tree_map(lambda a, b: float(jnp.abs(a - b).max()), new_some.critic.params,
+                                  new_plain.critic.params)
+    assert max(jax.tree_util.tree_leaves(diff)) > 1e-4
+
+
+@pytest.mark.parametrize("name", DIFFSR_AGENTS)
+def test_off_the_agent_is_unwrapped_and_has_no_optimism_values(name):
+    agent, state = _agent(name)
+    assert isinstance(agent.critic, RepresentationCritic) and "optimism" not in state.hp
+    cfg = preset(name, overrides={"optimism.enabled": True})
+    assert {"optimism.beta", "optimism.ridge", "optimism.moment_rate"} <= set(hparam_names(cfg))  # --sweep covers them
+    assert not any(h.startswith("optimism.") for h in hparam_names(preset(name)))
+
+
+@pytest.mark.parametrize("overrides,message", [
+    ({"run.agent": "sac", "optimism.enabled": True}, "which sac has not: use diffsr_sac"),
+    ({"run.agent": "td3", "optimism.enabled": True}, "use diffsr_td3"),
+    ({"optimism.ridge": 0.0}, "config.optimism.ridge must be > 0"),
+    ({"optimism.beta": -1.0}, "config.optimism.beta must be >= 0"),
+    ({"optimism.moment_rate": 0.0}, "config.optimism.moment_rate"),
+])
+def test_config_rules(overrides, message):
+    agent = overrides.get("run.agent", "diffsr_sac")
+    cfg = preset(agent, overrides={**overrides, "run.agent": agent})
+    with pytest.raises(ConfigError, match=message.replace(".", r"\.")):
+        validate_config(cfg)

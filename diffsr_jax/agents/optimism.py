@@ -15,13 +15,21 @@ the cost of the solve.
 How Sigma is kept, on device, inside the compiled chunk: psi moves as the representation learns, so a running sum of
 old features would describe features that no longer exist. Each learner update draws one replay batch, takes psi of
 the representation the critic reads, and moves an exponential average of psi psi^T (rate ``moment_rate``, bias
-corrected like Adam's moments) towards the batch's mean; then Sigma is rebuilt and factored: a Cholesky factor L and
-W = L^-1, so psi^T Sigma^-1 psi = |W psi|^2 (two F^3/3 solves per update; cost in WORKSPACE.md, issue 31).
+corrected like Adam's moments) towards the batch's mean. Sigma^-1 is tracked, not recomputed: ``inverse_iters``
+Newton-Schulz steps P <- P (2I - Sigma P) per update, warm-started from the last update's P (``track_inverse``): Sigma moves by about ``moment_rate``
+per update, so the steps square a small error; P is first scaled so that Sigma P's largest eigenvalue (a power-iteration
+estimate) is at most about 1, so a jump (the first update, from I / lambda) cannot make the steps diverge: the
+directions the data fills converge at once and the sparse ones over the next updates (P underestimates the bonus
+there meanwhile).
+Matrix products only, at full float32 precision: a Cholesky factor and triangular solve per update made a
+paper-preset update (F = 256) 60% slower on the 2-core CPU (LAPACK inside the compiled program), the Newton-Schulz
+steps a few percent (WORKSPACE.md, issue 31). ``optimism_inverse_residual`` (|I - Sigma P|_F / sqrt(F)) says how
+well P is tracked.
 
 ``OptimisticCritic`` wraps a critic that has ``features`` (``critics.RepresentationCritic``), so every base (SAC, TD3,
 DDPG) gets the bonus through the critic boundary it already uses: ``td_reward`` is the reward its TD target reads.
 Config group ``config.optimism`` (off by default; read by the diffsr_* agents); ``beta``, ``ridge`` (lambda) and
-``moment_rate`` are traced, so ``--sweep`` covers them.
+``moment_rate`` are traced, so ``--sweep`` covers them; ``inverse_iters`` is a size (static).
 """
 
 from __future__ import annotations
@@ -37,6 +45,7 @@ import ml_collections
 from diffsr_jax.fields import ConfigError, ConfigGroup, Fields, named, traced_values
 
 HPARAMS = ("beta", "ridge", "moment_rate")
+EXACT = jax.lax.Precision.HIGHEST  # the inverse's products (a TF32 product on a GPU would lose the sparse directions)
 
 
 def defaults() -> ml_collections.ConfigDict:
@@ -45,6 +54,7 @@ def defaults() -> ml_collections.ConfigDict:
     g.beta = 1.0  # the bonus's scale, in reward units
     g.ridge = 1.0  # lambda: Sigma = lambda I + n E[psi psi^T]
     g.moment_rate = 0.01  # rate of the exponential average of psi psi^T over replay batches (one per update)
+    g.inverse_iters = 2  # Newton-Schulz steps per update that track Sigma^-1 (static)
     return g
 
 
@@ -54,6 +64,7 @@ def validate(config) -> None:
         f.fail("beta", f"must be >= 0, got {config.optimism.beta}")
     f.positive("ridge")
     f.within("moment_rate", 0.0, 1.0, low_open=True)
+    f.integer("inverse_iters")
 
 
 def check_reader(config, reads_optimism: bool) -> None:
@@ -71,7 +82,7 @@ class OptimismState:
     inner: Any  # the wrapped critic's own state
     moment: jax.Array  # (F, F) exponential average of psi psi^T over replay batches (biased towards 0 early)
     weight: jax.Array  # () the same average of 1: moment / weight is the bias-corrected second moment
-    whitener: jax.Array  # (F, F) W = L^-1 with L L^T = Sigma, so psi^T Sigma^-1 psi = |W psi|^2
+    inverse: jax.Array  # (F, F) P, tracking Sigma^-1
 
 
 def sigma(moment, weight, count, ridge):
@@ -81,22 +92,52 @@ def sigma(moment, weight, count, ridge):
     return ridge * jnp.eye(moment.shape[0], dtype=moment.dtype) + count * second
 
 
-def whitener(sigma_matrix):
-    """W = L^-1 for the Cholesky factor L of ``sigma_matrix`` (F, F), so x^T Sigma^-1 x = |W x|^2."""
-    chol = jnp.linalg.cholesky(sigma_matrix)
-    return jax.scipy.linalg.solve_triangular(chol, jnp.eye(chol.shape[0], dtype=chol.dtype), lower=True)
+def residual(sigma_matrix, inverse):
+    """|I - Sigma P|_F: how far P is from Sigma^-1."""
+    eye = jnp.eye(sigma_matrix.shape[0], dtype=sigma_matrix.dtype)
+    return jnp.linalg.norm(eye - jnp.matmul(sigma_matrix, inverse, precision=EXACT))
 
 
-def bonus(features, whitener_matrix, beta):
-    """beta * sqrt(phi^T Sigma^-1 phi) for features (B, F) -> (B,)."""
+POWER_STEPS = 12  # power-iteration steps that estimate Sigma P's largest eigenvalue
+
+
+def largest_eigenvalue(matrix):
+    """|A v| after ``POWER_STEPS`` power-iteration steps from a fixed random unit v: an estimate of the largest
+    eigenvalue of ``matrix`` (F, F) when its eigenvalues are real and positive (as Sigma P's are)."""
+    v = jax.random.normal(jax.random.PRNGKey(0), (matrix.shape[0],), matrix.dtype)
+    v = v / jnp.linalg.norm(v)
+    for _ in range(POWER_STEPS):
+        w = jnp.matmul(matrix, v, precision=EXACT)
+        v = w / jnp.maximum(jnp.linalg.norm(w), 1e-30)
+    return jnp.linalg.norm(jnp.matmul(matrix, v, precision=EXACT))
+
+
+def track_inverse(sigma_matrix, previous, iters: int):
+    """``iters`` Newton-Schulz steps P <- P (2I - Sigma P) towards Sigma^-1 (F, F) from ``previous`` (symmetric
+    positive definite), first scaled by 1 / max(1, the largest eigenvalue of Sigma P): the steps converge from any P
+    whose Sigma P has every eigenvalue in (0, 2), and after the scaling the largest is about 1 (the power estimate
+    would have to be off by 2x to leave that range). Near Sigma^-1 the scale is about 1 and each step squares the
+    error; after a jump of Sigma (the first update, from I / lambda) the large directions converge at once and each
+    small one doubles per step until it arrives. Never diverges, no branch."""
+    eye = jnp.eye(sigma_matrix.shape[0], dtype=sigma_matrix.dtype)
+    p = previous / jnp.maximum(largest_eigenvalue(jnp.matmul(sigma_matrix, previous, precision=EXACT)), 1.0)
+    for _ in range(iters):
+        p = jnp.matmul(p, 2.0 * eye - jnp.matmul(sigma_matrix, p, precision=EXACT), precision=EXACT)
+        p = 0.5 * (p + p.T)
+    return p
+
+
+def bonus(features, inverse, beta):
+    """beta * sqrt(phi^T P phi) for features (B, F), P ~ Sigma^-1 -> (B,)."""
     chex.assert_rank(features, 2)
-    chex.assert_shape(whitener_matrix, (features.shape[-1], features.shape[-1]))
-    return beta * jnp.sqrt(jnp.sum((features @ whitener_matrix.T) ** 2, axis=-1))
+    chex.assert_shape(inverse, (features.shape[-1], features.shape[-1]))
+    quad = jnp.einsum("bf,fg,bg->b", features, inverse, features, precision=EXACT)
+    return beta * jnp.sqrt(jnp.maximum(quad, 0.0))
 
 
 def moment_step(moment, weight, features, rate):
     """Move the averages towards the batch's mean of psi psi^T: ((F, F), ())."""
-    batch_moment = features.T @ features / features.shape[0]
+    batch_moment = jnp.matmul(features.T, features, precision=EXACT) / features.shape[0]
     return (1.0 - rate) * moment + rate * batch_moment, (1.0 - rate) * weight + rate
 
 
@@ -110,6 +151,7 @@ class OptimisticCritic:
             raise TypeError(f"{type(critic).__name__} has no features(critic_state, obs, action): no psi to put the "
                             "bonus on")
         self.critic, self.traced = critic, {k: config_group[k] for k in HPARAMS}
+        self.inverse_iters = int(config_group.inverse_iters)
 
     def hparams(self) -> dict:
         return {**self.critic.hparams(), "optimism": traced_values(self.traced, HPARAMS)}
@@ -117,9 +159,8 @@ class OptimisticCritic:
     def init(self, key, obs_dim: int, action_dim: int, hp: dict):
         params, inner = self.critic.init(key, obs_dim, action_dim, hp)
         f = self.critic.features(inner, jnp.zeros((1, obs_dim)), jnp.zeros((1, action_dim))).shape[-1]
-        moment, weight = jnp.zeros((f, f)), jnp.zeros(())
-        w = whitener(sigma(moment, weight, 0.0, named(hp).optimism.ridge))
-        return params, OptimismState(inner, moment, weight, w)
+        inverse = jnp.eye(f) / named(hp).optimism.ridge  # Sigma^-1 before any data
+        return params, OptimismState(inner, jnp.zeros((f, f)), jnp.zeros(()), inverse)
 
     def features(self, critic_state: OptimismState, obs, action):
         return self.critic.features(critic_state.inner, obs, action)
@@ -129,7 +170,7 @@ class OptimisticCritic:
 
     def td_reward(self, critic_state: OptimismState, batch, hp):
         """r + b(s, a): (B,)."""
-        b = bonus(self.features(critic_state, batch.obs, batch.action), critic_state.whitener,
+        b = bonus(self.features(critic_state, batch.obs, batch.action), critic_state.inverse,
                   named(hp).optimism.beta)
         return self.critic.td_reward(critic_state.inner, batch, hp) + b
 
@@ -145,11 +186,12 @@ class OptimisticCritic:
         batch = sampler.batch(jax.random.fold_in(key, 0x0B7))
         feats = jax.lax.stop_gradient(self.critic.features(inner, batch.obs, batch.action))
         moment, weight = moment_step(critic_state.moment, critic_state.weight, feats, o.moment_rate)
-        count = sampler.buffer.size.astype(jnp.float32)
-        w = whitener(sigma(moment, weight, count, o.ridge))
-        b = bonus(feats, w, o.beta)
-        info = {**info, "optimism_bonus_mean": b.mean(), "optimism_bonus_max": b.max()}
-        return OptimismState(inner, moment, weight, w), info
+        sig = sigma(moment, weight, sampler.buffer.size.astype(jnp.float32), o.ridge)
+        inverse = track_inverse(sig, critic_state.inverse, self.inverse_iters)
+        b = bonus(feats, inverse, o.beta)
+        info = {**info, "optimism_bonus_mean": b.mean(), "optimism_bonus_max": b.max(),
+                "optimism_inverse_residual": residual(sig, inverse) / jnp.sqrt(float(sig.shape[0]))}
+        return OptimismState(inner, moment, weight, inverse), info
 
     def diagnostics(self, critic_state: OptimismState, batch, key) -> dict:
         return self.critic.diagnostics(critic_state.inner, batch, key)

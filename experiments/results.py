@@ -36,6 +36,7 @@ class Study:
     pairs: tuple  # (Diff-SR agent, its base) compared on every task
     command: str  # the suite command that runs (or resumes) it
     earlier: bool = False  # superseded setting, kept and labelled
+    success: tuple = ()  # ((task, threshold, what reaching it means), ...): success rates where the task has one
 
 
 STUDIES = (
@@ -56,6 +57,17 @@ STUDIES = (
           "python -m experiments.suite --suite=mbbl_pomdp --tasks=halfcheetah_pomdp,hopper_et_pomdp "
           "--agents=sac,diffsr_sac --num_seeds=4 --total_steps=100000 --root=runs/suites_pomdp "
           "--set=run.warmup_steps=5000"),
+    Study("exploration", "exploration, 50k",
+          "Exploration (issue 31): Diff-SR-SAC with and without the optimism bonus on psi, and SAC, on tasks where "
+          "entropy alone tends to settle on doing nothing, 50k frames", "suites_explore/exploration",
+          ("mountaincar", "cartpole_swingup_sparse"),
+          (("diffsr_sac+optimism", "diffsr_sac"), ("diffsr_sac+optimism", "sac"), ("diffsr_sac", "sac")),
+          "python -m experiments.suite --suite=exploration --agents=sac,diffsr_sac,diffsr_sac+optimism --num_seeds=4 "
+          "--root=runs/suites_explore",
+          success=(("mountaincar", 0.0, "the final evaluation's mean return is above 0, which only episodes that "
+                    "reach the flag can give (-0.1 a^2 per step otherwise)"),
+                   ("cartpole_swingup_sparse", 100.0, "the final evaluation's mean return is above 100: the pole "
+                    "held upright and centred for at least a fifth of the 500 decisions"))),
     Study("spring_ar2", "earlier: spring, repeat 2, 100k",
           "Earlier: Hopper-ET and Walker-ET on Brax spring, action repeat 2, 100k frames",
           "suites_ar2/mbbl_spring", ("hopper_et", "walker_et"), (("diffsr_sac", "sac"),),
@@ -125,20 +137,33 @@ def comparison_rows(study: Study, runs: list[dict], reps: int) -> tuple[list, li
             p, lo, hi = stats.improvement(x["scores"][np.isfinite(x["scores"])],
                                           y["scores"][np.isfinite(y["scores"])], reps=reps)
             ours = "ahead" if lo > 0.5 else "behind" if hi < 0.5 else "level"
+            first = agent if base.startswith("diffsr_") else "Diff-SR"  # an addition to Diff-SR is named itself
             paper_txt, paper_ahead = paper_standing(x)
             verdict = ("no paper claim" if paper_ahead is None else
                        "reproduced" if paper_ahead and ours == "ahead" else
                        "not reproduced" if paper_ahead else "paper has the base ahead")
             rows.append([task, f"{agent} vs {base}", _fmt_iqm(x, reps), _fmt_iqm(y, reps),
-                         f"{p:.2f} [{lo:.2f}, {hi:.2f}]", f"Diff-SR {ours}", paper_txt, verdict])
+                         f"{p:.2f} [{lo:.2f}, {hi:.2f}]", f"{first} {ours}", paper_txt, verdict])
     return rows, missing
+
+
+def success_rows(study: Study, runs: list[dict], reps: int) -> list:
+    """[task, agent, what success is, seeds succeeding / seeds, IQM [95% CI]] for every finished run of a task with a
+    success threshold: a seed succeeds when its final evaluation's mean return is above the threshold."""
+    rows = []
+    for task, threshold, what in study.success:
+        for r in sorted((r for r in runs if r["task"] == task and r["finished"]), key=lambda r: r["agent"]):
+            final = r["returns"][:, -1]
+            rows.append([task, r["agent"], f"> {threshold:g}: {what}", f"{int(np.sum(final > threshold))} / "
+                         f"{final.size}", _fmt_iqm(r, reps)])
+    return rows
 
 
 def build_results(runs_root: str, out_dir: str, reps: int) -> dict[str, str]:
     """Every study's report and RESULTS.md -> {path relative to out_dir: markdown}; figures written under out_dir."""
     from experiments.report import _md_table, build_report
 
-    files, summary, pending, notes = {}, [], [], []
+    files, summary, pending, notes, success = {}, [], [], [], []
     studies_md = []
     for study in STUDIES:
         runs = study_runs(study, runs_root)
@@ -151,6 +176,7 @@ def build_results(runs_root: str, out_dir: str, reps: int) -> dict[str, str]:
             files[rel] = build_report(runs, plot_dir, "figures", COMMAND, reps, study.title)
         rows, missing = comparison_rows(study, runs, reps)
         summary += [[row[0], study.label, *row[1:]] for row in rows]
+        success += [[row[0], study.label, *row[1:]] for row in success_rows(study, runs, reps)]
         if missing:
             pending.append(f"- {study.title}: " + "; ".join(missing) + f". Run or resume: `{study.command}`")
         done = sum(r["finished"] for r in runs)
@@ -171,6 +197,10 @@ def build_results(runs_root: str, out_dir: str, reps: int) -> dict[str, str]:
     out += _md_table(["task", "setting", "comparison", "Diff-SR IQM [95% CI]", "base IQM [95% CI]",
                       "P(Diff-SR > base) [95% CI]", "ours", "paper (Diff-SR vs SAC)", "verdict"],
                      summary) if summary else ["(none yet)"]
+    if success:
+        out += ["", "**Success rates** (where a task has a success threshold; IQM of the seeds' last-4-evaluation "
+                "scores):", ""]
+        out += _md_table(["task", "setting", "agent", "success", "seeds succeeding", "IQM [95% CI]"], success)
     out += ["", "**Not yet tested** (planned comparisons without both runs finished):", ""]
     out += pending or ["- none"]
     out += ["", "## Studies", ""] + studies_md + [f"- **Archived** (kept as written, cannot be rebuilt): [{path}]({path}), "

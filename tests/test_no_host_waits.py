@@ -17,12 +17,12 @@ ITERS = 4
 READ_ONLY_COMPILE = {"xla_backend_optimization_level": 0, "xla_llvm_disable_expensive_passes": True}
 
 
-def _chunk_census(agent, env, physics="auto", warmup=0):
+def _chunk_census(agent, env, physics="auto", warmup=0, extra=None):
     from diffsr_jax.program import Trainer
     from diffsr_jax.training.devices import over_members
 
     overrides = {"env.name": env, "env.physics": physics, "run.eval_episodes": 2, "run.total_steps": 64,
-                 "run.warmup_steps": 0, "replay.capacity": 64, "env.reset_pool_refill": 2}
+                 "run.warmup_steps": 0, "replay.capacity": 64, "env.reset_pool_refill": 2, **(extra or {})}
     trainer = Trainer(preset(agent, "fast", overrides))
     keys = jax.random.split(jax.random.PRNGKey(0), 2)
     hp = jax.tree_util.tree_map(lambda v: jnp.stack([v, v]), trainer.default_hparams())
@@ -52,6 +52,14 @@ def test_learning_chunk_has_no_conditional_and_no_unbounded_loop(agent, env):
     # the census sees the iterations: the refill blocks (2 iterations each) nest the step's scan in a scan of 2
     trips = sorted(lp["trip_count"] for lp in c["while_loops"])
     assert ITERS // 2 in trips and 2 in trips and c["kernels_per_iteration"] > 10
+
+
+def test_optimism_bonus_adds_no_conditional_and_no_loop_of_unknown_length():
+    """The bonus's inverse is tracked by a fixed number of Newton-Schulz steps from a scaled start (a select), never
+    a solve that loops to a tolerance."""
+    c = _chunk_census("diffsr_sac", "gymnax/Pendulum-v1", extra={"optimism.enabled": True})
+    assert c["conditionals"] == [] and c["unbounded_loops"] == [], (_where(c["conditionals"]),
+                                                                    _where(c["unbounded_loops"]))
 
 
 def test_warmup_chunk_has_no_conditional():

@@ -137,3 +137,18 @@ def test_config_rules(overrides, message):
     cfg = preset(agent, overrides={**overrides, "run.agent": agent})
     with pytest.raises(ConfigError, match=message.replace(".", r"\.")):
         validate_config(cfg)
+
+
+@pytest.mark.parametrize("name", ["diffsr_sac", "diffsr_td3"])
+def test_paper_presets_carry_the_bonus(name):
+    """At the paper's sizes (F = 256 for Diff-SR-SAC, 512 for Diff-SR-TD3) the bonus is tracked and finite."""
+    cfg = preset(name, "paper", {"optimism.enabled": True, "replay.batch_size": 64})
+    validate_config(cfg)
+    from diffsr_jax.agents.registry import make_agent
+
+    agent = make_agent(cfg, 3, 1)
+    state = agent.init(jax.random.PRNGKey(0), agent.hparams())
+    assert state.critic_state.inverse.shape == (cfg.representation.feature_dim,) * 2
+    new, metrics = _updates(agent, state, 3)
+    assert np.all(np.isfinite(np.asarray(metrics["optimism_bonus_mean"])))
+    assert np.all(np.asarray(metrics["optimism_bonus_mean"]) > 0)

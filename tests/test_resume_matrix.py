@@ -8,8 +8,8 @@ persistent compilation cache, so the killed and resumed runs reuse the reference
 (env, agent) is its own test, so pytest-xdist spreads them over the cores.
 
 By default a covering set runs: every env family and backend, and every agent, at least once, Diff-SR-SAC on the
-compile-heavy families (its state holds more than SAC's): gymnax x both, Brax MJX and Playground x Diff-SR-SAC,
-Brax positional x SAC. The other four pairs run with -m slow (about 12 CPU-minutes). Each case then evaluates a
+compile-heavy families (its state holds more than SAC's): gymnax, Brax MJX and Playground x Diff-SR-SAC,
+Brax positional x SAC; and Diff-SR-SAC with the optimism bonus on gymnax. The other seven pairs run with -m slow. Each case then evaluates a
 checkpoint the resumed run wrote with experiments.evaluate (the same episodes as its logged evaluation), so the
 evaluate command restores on every env family by default (tests/test_evaluate.py trains its own runs for rendering
 and bad input: gymnax by default, the other families with -m slow).
@@ -34,17 +34,22 @@ ENVS = {  # id -> flags
     "brax_positional": ["--env=brax/inverted_pendulum", "--config.env.backend=positional"],
     "playground": ["--env=playground/CartpoleSwingup"],
 }
-AGENTS = {
-    "sac": ["--config.actor_critic.actor_hidden=32,32", "--config.mlp_critic.hidden=32,32"],
-    "diffsr_sac": ["--config.actor_critic.actor_hidden=32,32", "--config.representation.feature_dim=16", "--config.representation.psi_hidden=32",
-                   "--config.representation.zeta_hidden=32", "--config.psi_critic.rff_dim=32", "--config.psi_critic.rff_hidden=32"],
+SMALL_PSI = ["--config.actor_critic.actor_hidden=32,32", "--config.representation.feature_dim=16",
+             "--config.representation.psi_hidden=32", "--config.representation.zeta_hidden=32",
+             "--config.psi_critic.rff_dim=32", "--config.psi_critic.rff_hidden=32"]
+AGENTS = {  # case id -> (agent, flags)
+    "sac": ("sac", ["--config.actor_critic.actor_hidden=32,32", "--config.mlp_critic.hidden=32,32"]),
+    "diffsr_sac": ("diffsr_sac", SMALL_PSI),
+    # the optimism bonus's state (the second moment, Sigma^-1) is checkpointed with the critic's
+    "diffsr_sac_optimism": ("diffsr_sac", [*SMALL_PSI, "--config.optimism.enabled=true"]),
 }
 TOTAL, CHUNK = 600, 100
 EVAL_AT = 2 * CHUNK  # a checkpoint written after the resume
 
 
 def _args(env, agent, logdir, cache):
-    return [f"--agent={agent}", *ENVS[env], *AGENTS[agent], f"--total_steps={TOTAL}", f"--eval_every={CHUNK}",
+    name, flags = AGENTS[agent]
+    return [f"--agent={name}", *ENVS[env], *flags, f"--total_steps={TOTAL}", f"--eval_every={CHUNK}",
             "--config.run.warmup_steps=100", f"--config.run.checkpoint_every={CHUNK}", "--config.run.keep_checkpoints=10",
             "--config.env.episode_length=30", "--config.run.eval_episodes=1", "--config.replay.batch_size=16",
             "--config.env.reset_pool_size=4", "--config.env.reset_pool_refill=50", "--tensorboard=false",
@@ -96,7 +101,8 @@ def _pipeline(env, agent, root, cache):
     return out
 
 
-SLOW = {("brax_mjx", "sac"), ("playground", "sac"), ("brax_positional", "diffsr_sac"), ("gymnax", "sac")}
+SLOW = {("brax_mjx", "sac"), ("playground", "sac"), ("brax_positional", "diffsr_sac"), ("gymnax", "sac"),
+        *((e, "diffsr_sac_optimism") for e in ENVS if e != "gymnax")}
 
 
 @pytest.mark.parametrize("env,agent", [pytest.param(e, a, marks=pytest.mark.slow) if (e, a) in SLOW else (e, a)

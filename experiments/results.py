@@ -68,6 +68,12 @@ STUDIES = (
                     "reach the flag can give (-0.1 a^2 per step otherwise)"),
                    ("cartpole_swingup_sparse", 100.0, "the final evaluation's mean return is above 100: the pole "
                     "held upright and centred for at least a fifth of the 500 decisions"))),
+    Study("objectives", "spring, flow vs score, 100k",
+          "Flow matching vs score matching (issue 31): Diff-SR-SAC with each objective on HalfCheetah, Brax spring, "
+          "100k frames", "suites_objectives/mbbl_spring", ("halfcheetah",),
+          (("diffsr_sac+flow_matching", "diffsr_sac"),),
+          "python -m experiments.suite --suite=mbbl_spring --tasks=halfcheetah "
+          "--agents=diffsr_sac,diffsr_sac+flow_matching --num_seeds=3 --root=runs/suites_objectives"),
     Study("spring_ar2", "earlier: spring, repeat 2, 100k",
           "Earlier: Hopper-ET and Walker-ET on Brax spring, action repeat 2, 100k frames",
           "suites_ar2/mbbl_spring", ("hopper_et", "walker_et"), (("diffsr_sac", "sac"),),

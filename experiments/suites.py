@@ -169,6 +169,8 @@ ABLATIONS = {
     "features256": {"representation.feature_dim": 256},  # the paper's F
     # not an ablation but an addition (issue 31): the elliptical bonus on psi in the TD target (agents/optimism.py)
     "optimism": {"optimism.enabled": True},
+    # psi^T zeta trained as the velocity of the straight noise-to-s' path instead of the score (issue 31)
+    "flow_matching": {"representation.objective": "flow_matching"},
 }
 
 

@@ -152,3 +152,13 @@ def test_paper_presets_carry_the_bonus(name):
     new, metrics = _updates(agent, state, 3)
     assert np.all(np.isfinite(np.asarray(metrics["optimism_bonus_mean"])))
     assert np.all(np.asarray(metrics["optimism_bonus_mean"]) > 0)
+
+
+def test_sweeping_the_bonus_while_it_is_off_says_how_to_switch_it_on():
+    from diffsr_jax.agents.registry import hparam_names as names
+    from diffsr_jax.training.members import parse_sweeps
+
+    with pytest.raises(ConfigError, match=r"--config\.optimism\.enabled=true"):
+        parse_sweeps(["optimism.beta=0.1,1"], names(preset("diffsr_sac")))
+    assert len(parse_sweeps(["optimism.beta=0.1,1"], names(preset("diffsr_sac", overrides={
+        "optimism.enabled": True})))) == 2

@@ -22,7 +22,11 @@ def parse_sweeps(specs, hparam_names=None) -> list[dict]:
             raise ConfigError(f"--sweep={spec}: write it as group.field=v1,v2,... (e.g. "
                               "--sweep=actor_critic.critic_lr=1e-3,3e-4)")
         if hparam_names is not None and name not in hparam_names:
-            raise ConfigError(f"--sweep: {name!r} is not a traced hyperparameter of this agent; "
+            group = name.partition(".")[0]
+            why = ("" if "." not in name or any(h.startswith(group + ".") for h in hparam_names) else
+                   f" (it traces nothing of config.{group}: a group this agent does not read, or one switched off, "
+                   "e.g. config.optimism until --config.optimism.enabled=true)")
+            raise ConfigError(f"--sweep: {name!r} is not a traced hyperparameter of this agent{why}; "
                               f"sweepable: {', '.join(hparam_names)}")
         try:
             axes.append([(name, float(v)) for v in values.split(",")])

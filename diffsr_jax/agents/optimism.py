@@ -71,7 +71,8 @@ def check_reader(config, reads_optimism: bool) -> None:
     """The one rule on who may switch the bonus on: an agent whose critic has psi (a diffsr_* agent)."""
     if config.optimism.enabled and not reads_optimism:
         raise ConfigError(f"config.optimism.enabled=True puts a bonus on psi(s, a), which {config.run.agent} has "
-                          f"not: use diffsr_{config.run.agent} (or set config.optimism.enabled=False)")
+                          "not: use a diffsr_* agent (diffsr_sac, diffsr_td3, diffsr_ddpg) or set "
+                          "config.optimism.enabled=False")
 
 
 OPTIMISM = ConfigGroup("optimism", defaults, validate, "an exploration bonus on psi, added to the TD target's reward")

@@ -1,9 +1,9 @@
 """The optimism bonus on psi (agents/optimism.py): b = beta sqrt(psi^T Sigma^-1 psi), Sigma = lambda I + n E[psi psi^T].
 
 Its closed form on features with a known second moment; large where the replay's features are sparse and small where
-they are dense, shrinking as 1 / sqrt(n); the tracked inverse; through every base (SAC, TD3, DDPG) the TD target reads r + b
-from the inverse the critic keeps; beta = 0 learns what no bonus learns; off, the agent is the one it was (no wrapper, no
-traced values); the config's rules."""
+they are dense, shrinking as 1 / sqrt(n); the tracked inverse; through every base (SAC, TD3, DDPG) the TD target
+reads r + b from the inverse the critic keeps; beta = 0 learns what no bonus learns; off, the agent is the one it was
+(no wrapper, no traced values); the config's rules."""
 
 import re
 

@@ -14,7 +14,8 @@ import numpy as np
 import pytest
 
 from diffsr_jax.agents.critics import RepresentationCritic
-from diffsr_jax.agents.optimism import OptimisticCritic, bonus, moment_step, residual, sigma, track_inverse
+from diffsr_jax.agents.optimism import (OptimisticCritic, bonus, feature_scale, moment_step, residual, sigma,
+                                        track_inverse)
 from diffsr_jax.agents.registry import hparam_names
 from diffsr_jax.config import validate_config
 from diffsr_jax.fields import ConfigError
@@ -30,23 +31,25 @@ def _converged(sig, iters=40):
 def _bonus_after_one_step(features, count, ridge, beta, rate=0.3):
     f = features.shape[-1]
     moment, weight = moment_step(jnp.zeros((f, f)), jnp.zeros(()), features, rate)
-    return lambda x: bonus(x, _converged(sigma(moment, weight, count, ridge)), beta)
+    scale = feature_scale(moment, weight)
+    return lambda x: bonus(x, _converged(sigma(moment, weight, count, ridge)), beta, scale)
 
 
 def test_bonus_is_the_closed_form_on_a_known_second_moment():
-    """Rows sqrt(F m_i) e_i have E[phi phi^T] = diag(m); one bias-corrected step of the average is that moment, so
-    b(x) = beta sqrt(sum_i x_i^2 / (lambda + n m_i))."""
+    """Rows sqrt(F m_i) e_i have E[psi psi^T] = diag(m); one bias-corrected step of the average is that moment, so
+    with s = tr(m) (psi's mean squared norm), b(x) = beta sqrt(sum_i (x_i^2 / s) / (lambda + n m_i / s))."""
     m = jnp.array([4.0, 1.0, 0.25, 0.0])
     features = jnp.sqrt(4 * m)[:, None] * jnp.eye(4)
     n, ridge, beta = 1000.0, 0.5, 2.0
     b = _bonus_after_one_step(features, n, ridge, beta)
     x = jax.random.normal(jax.random.PRNGKey(0), (16, 4))
-    expected = beta * jnp.sqrt(jnp.sum(x**2 / (ridge + n * m), axis=-1))
+    sc = float(m.sum())
+    expected = beta * jnp.sqrt(jnp.sum((x**2 / sc) / (ridge + n * m / sc), axis=-1))
     np.testing.assert_allclose(b(x), expected, rtol=1e-4)
     # nothing seen yet (weight 0): Sigma = lambda I, and I / lambda is its inverse (within reach: kept)
     sig0 = sigma(jnp.zeros((4, 4)), jnp.zeros(()), 0.0, ridge)
     p0 = track_inverse(sig0, jnp.eye(4) / ridge, 1)
-    np.testing.assert_allclose(bonus(x, p0, beta), beta * jnp.linalg.norm(x, axis=-1) / np.sqrt(ridge), rtol=1e-5)
+    np.testing.assert_allclose(bonus(x, p0, beta, 1.0), beta * jnp.linalg.norm(x, axis=-1) / np.sqrt(ridge), rtol=1e-5)
 
 
 def test_tracking_converges_from_any_start_and_follows_a_moving_sigma():
@@ -63,6 +66,37 @@ def test_tracking_converges_from_any_start_and_follows_a_moving_sigma():
     moved = 0.99 * sig + 0.01 * sigma(b @ b.T / 256, 1.0, 1e4, 1.0)
     before, after = float(residual(moved, p)), float(residual(moved, track_inverse(moved, p, 2)))
     assert after < 0.2 * before and after / 8 < 1e-2, (before, after)
+
+
+def test_tracking_stays_exact_over_a_long_run_with_large_features():
+    """What a MountainCar run does to the tracker: psi with norms ~30, the replay growing from 5k to 50k, and half the
+    directions appearing only midway, a few never (psi of a 3-dim (s, a) spans few of its 64 directions). Over 400
+    updates the bonus stays within 2% of the float64 closed form (it went to 0 when psi was not measured in units of
+    its RMS norm: condition number ~1e8 in float32)."""
+    f, steps = 16, 400
+    keys = jax.random.split(jax.random.PRNGKey(5), steps)
+    late = jnp.concatenate([jnp.ones(6), 1e-3 * jnp.ones(10)])  # the first half's spread
+    always = jnp.concatenate([jnp.ones(12), 1e-3 * jnp.ones(4)])  # the second half's
+
+    def update(carry, xs):
+        moment, weight, p = carry
+        k, t = xs
+        scale = jnp.where(t < steps // 2, late, always)
+        feats = 30.0 * jax.random.normal(k, (256, f)) * scale
+        moment, weight = moment_step(moment, weight, feats, 0.01)
+        sig = sigma(moment, weight, 5000.0 + 112.5 * t, 1.0)
+        p = track_inverse(sig, p, 2)
+        return (moment, weight, p), residual(sig, p) / np.sqrt(f)
+
+    (moment, weight, p), resid = jax.jit(lambda c: jax.lax.scan(update, c, (keys, jnp.arange(steps))))(
+        (jnp.zeros((f, f)), jnp.zeros(()), jnp.eye(f)))
+    x = 30.0 * jax.random.normal(jax.random.PRNGKey(6), (64, f))
+    sig64 = np.asarray(sigma(moment, weight, 5000.0 + 112.5 * (steps - 1), 1.0), np.float64)
+    exact = np.sqrt(np.einsum("bf,fg,bg->b", np.asarray(x, np.float64), np.linalg.inv(sig64), np.asarray(x, np.float64))
+                    / float(feature_scale(moment, weight)))
+    got = np.asarray(bonus(x, p, 1.0, feature_scale(moment, weight)))
+    np.testing.assert_allclose(got, exact, rtol=2e-2)
+    assert float(resid[-1]) < 0.05 and float(jnp.max(resid)) < 1.5, resid
 
 
 def test_moment_average_is_bias_corrected():
@@ -92,7 +126,8 @@ def test_every_base_reads_reward_plus_bonus_from_the_tracked_inverse(name):
     batch = sampler.batch(jax.random.PRNGKey(3))
     b = agent.critic.td_reward(cs, batch, new.hp) - batch.reward
     feats = agent.critic.features(cs, batch.obs, batch.action)
-    exact = 0.5 * jnp.sqrt(jnp.einsum("bf,fg,bg->b", feats, jnp.linalg.inv(sig), feats))
+    exact = 0.5 * jnp.sqrt(jnp.einsum("bf,fg,bg->b", feats, jnp.linalg.inv(sig), feats)
+                           / feature_scale(cs.moment, cs.weight))
     np.testing.assert_allclose(b, exact, rtol=1e-2, atol=1e-6)  # measured: within 3e-4
     assert float(b.min()) > 0
     # states the replay never held (10x the data's spread) get more bonus than the replay's own

@@ -86,11 +86,21 @@ class OptimismState:
     inverse: jax.Array  # (F, F) P, tracking Sigma^-1
 
 
+def feature_scale(moment, weight):
+    """E|psi|^2 over the replay (the trace of the bias-corrected second moment; 1 before any data): psi is measured in
+    units of its RMS norm, so Sigma's condition number is at most 1 + n / lambda whatever psi's scale (float32
+    products then keep the sparse directions), and lambda is a pseudo-count."""
+    second = moment / jnp.maximum(weight, 1e-12)
+    return jnp.where(weight > 0, jnp.maximum(jnp.trace(second), 1e-12), 1.0)
+
+
 def sigma(moment, weight, count, ridge):
-    """Sigma = ridge I + count * moment / weight: (F, F). ``weight`` 0 (nothing seen yet) gives ridge I."""
+    """Sigma = ridge I + count * E[phi phi^T], phi = psi / sqrt(feature_scale): (F, F). ``weight`` 0 (nothing seen
+    yet) gives ridge I."""
     chex.assert_rank(moment, 2)
     second = moment / jnp.maximum(weight, 1e-12)
-    return ridge * jnp.eye(moment.shape[0], dtype=moment.dtype) + count * second
+    return (ridge * jnp.eye(moment.shape[0], dtype=moment.dtype)
+            + count * second / feature_scale(moment, weight))
 
 
 def residual(sigma_matrix, inverse):
@@ -119,20 +129,26 @@ def track_inverse(sigma_matrix, previous, iters: int):
     whose Sigma P has every eigenvalue in (0, 2), and after the scaling the largest is about 1 (the power estimate
     would have to be off by 2x to leave that range). Near Sigma^-1 the scale is about 1 and each step squares the
     error; after a jump of Sigma (the first update, from I / lambda) the large directions converge at once and each
-    small one doubles per step until it arrives. Never diverges, no branch."""
-    eye = jnp.eye(sigma_matrix.shape[0], dtype=sigma_matrix.dtype)
-    p = previous / jnp.maximum(largest_eigenvalue(jnp.matmul(sigma_matrix, previous, precision=EXACT)), 1.0)
+    small one doubles per step until it arrives. If ``previous`` is lost (|I - Sigma P|_F above sqrt(F), more than
+    any start in that range leaves), the steps restart from I / tr(Sigma). Selects, no branch."""
+    f = sigma_matrix.shape[0]
+    eye = jnp.eye(f, dtype=sigma_matrix.dtype)
+    sp = jnp.matmul(sigma_matrix, previous, precision=EXACT)
+    lost = jnp.linalg.norm(eye - sp) > jnp.sqrt(float(f))
+    scaled = previous / jnp.maximum(largest_eigenvalue(sp), 1.0)
+    p = jnp.where(lost, eye / jnp.trace(sigma_matrix), scaled)
     for _ in range(iters):
         p = jnp.matmul(p, 2.0 * eye - jnp.matmul(sigma_matrix, p, precision=EXACT), precision=EXACT)
         p = 0.5 * (p + p.T)
     return p
 
 
-def bonus(features, inverse, beta):
-    """beta * sqrt(phi^T P phi) for features (B, F), P ~ Sigma^-1 -> (B,)."""
+def bonus(features, inverse, beta, scale):
+    """beta * sqrt(phi^T P phi) for psi features (B, F), phi = psi / sqrt(scale) (``feature_scale``), P ~ Sigma^-1
+    -> (B,)."""
     chex.assert_rank(features, 2)
     chex.assert_shape(inverse, (features.shape[-1], features.shape[-1]))
-    quad = jnp.einsum("bf,fg,bg->b", features, inverse, features, precision=EXACT)
+    quad = jnp.einsum("bf,fg,bg->b", features, inverse, features, precision=EXACT) / scale
     return beta * jnp.sqrt(jnp.maximum(quad, 0.0))
 
 
@@ -172,7 +188,7 @@ class OptimisticCritic:
     def td_reward(self, critic_state: OptimismState, batch, hp):
         """r + b(s, a): (B,)."""
         b = bonus(self.features(critic_state, batch.obs, batch.action), critic_state.inverse,
-                  named(hp).optimism.beta)
+                  named(hp).optimism.beta, feature_scale(critic_state.moment, critic_state.weight))
         return self.critic.td_reward(critic_state.inner, batch, hp) + b
 
     def update_critic_state(self, critic_state: OptimismState, sampler, key, hp, critic_loss):
@@ -189,7 +205,7 @@ class OptimisticCritic:
         moment, weight = moment_step(critic_state.moment, critic_state.weight, feats, o.moment_rate)
         sig = sigma(moment, weight, sampler.buffer.size.astype(jnp.float32), o.ridge)
         inverse = track_inverse(sig, critic_state.inverse, self.inverse_iters)
-        b = bonus(feats, inverse, o.beta)
+        b = bonus(feats, inverse, o.beta, feature_scale(moment, weight))
         info = {**info, "optimism_bonus_mean": b.mean(), "optimism_bonus_max": b.max(),
                 "optimism_inverse_residual": residual(sig, inverse) / jnp.sqrt(float(sig.shape[0]))}
         return OptimismState(inner, moment, weight, inverse), info

@@ -52,7 +52,7 @@ def defaults() -> ml_collections.ConfigDict:
     g = ml_collections.ConfigDict()
     g.enabled = False  # add the bonus to the reward in the TD target (diffsr_* agents)
     g.beta = 1.0  # the bonus's scale, in reward units
-    g.ridge = 1.0  # lambda: Sigma = lambda I + n E[psi psi^T]
+    g.ridge = 1.0  # lambda: Sigma = lambda I + n E[phi phi^T], phi = psi / rms(psi) (a pseudo-count)
     g.moment_rate = 0.01  # rate of the exponential average of psi psi^T over replay batches (one per update)
     g.inverse_iters = 2  # Newton-Schulz steps per update that track Sigma^-1 (static)
     return g
@@ -86,21 +86,24 @@ class OptimismState:
     inverse: jax.Array  # (F, F) P, tracking Sigma^-1
 
 
+def second_moment(moment, weight):
+    """The bias-corrected E[psi psi^T]: (F, F) (zeros before any data)."""
+    return moment / jnp.maximum(weight, 1e-12)
+
+
 def feature_scale(moment, weight):
     """E|psi|^2 over the replay (the trace of the bias-corrected second moment; 1 before any data): psi is measured in
     units of its RMS norm, so Sigma's condition number is at most 1 + n / lambda whatever psi's scale (float32
     products then keep the sparse directions), and lambda is a pseudo-count."""
-    second = moment / jnp.maximum(weight, 1e-12)
-    return jnp.where(weight > 0, jnp.maximum(jnp.trace(second), 1e-12), 1.0)
+    return jnp.where(weight > 0, jnp.maximum(jnp.trace(second_moment(moment, weight)), 1e-12), 1.0)
 
 
 def sigma(moment, weight, count, ridge):
     """Sigma = ridge I + count * E[phi phi^T], phi = psi / sqrt(feature_scale): (F, F). ``weight`` 0 (nothing seen
     yet) gives ridge I."""
     chex.assert_rank(moment, 2)
-    second = moment / jnp.maximum(weight, 1e-12)
     return (ridge * jnp.eye(moment.shape[0], dtype=moment.dtype)
-            + count * second / feature_scale(moment, weight))
+            + count * second_moment(moment, weight) / feature_scale(moment, weight))
 
 
 def residual(sigma_matrix, inverse):

@@ -3,7 +3,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from diffsr_jax.data.normalizer import normalize, stats_init, stats_update
-from diffsr_jax.data.replay import replay_add, replay_init, replay_sample
+from diffsr_jax.data.replay import replay_add, replay_init, replay_sample, replay_window
 
 
 def test_replay_wraps_and_keeps_the_latest_items():
@@ -22,6 +22,15 @@ def test_replay_samples_uniformly_from_filled_part_only():
     assert s.min() == 0 and s.max() == 9  # never an empty slot
     counts = np.bincount(s.astype(int), minlength=10)
     assert np.all(np.abs(counts / 50_000 - 0.1) < 0.01)
+
+
+def test_replay_window_reads_consecutive_slots_and_marks_the_unfilled():
+    buf = replay_add(replay_init(jnp.zeros(2), 8), jnp.arange(10.0).reshape(5, 2))  # 5 of 8 slots filled
+    items, valid = jax.jit(replay_window, static_argnums=2)(buf, jnp.int32(3), 4)
+    np.testing.assert_array_equal(valid, [True, True, False, False])
+    np.testing.assert_array_equal(items[:2], [[6.0, 7.0], [8.0, 9.0]])
+    items, valid = replay_window(buf, jnp.int32(6), 4)  # past the capacity: the last slot, invalid
+    assert items.shape == (4, 2) and not bool(valid.any())
 
 
 def test_running_stats_match_numpy():

@@ -1,7 +1,9 @@
-"""The optimism bonus on psi (agents/optimism.py): b = beta sqrt(psi^T Sigma^-1 psi), Sigma = lambda I + n E[psi psi^T].
+"""The optimism bonus on psi (agents/optimism.py): b = beta sqrt(phi^T Sigma^-1 phi), Sigma = lambda I + the sum of phi
+phi^T over the replay, phi = psi / rms(psi).
 
-Its closed form on features with a known second moment; large where the replay's features are sparse and small where
-they are dense, shrinking as 1 / sqrt(n); the tracked inverse; through every base (SAC, TD3, DDPG) the TD target
+Its closed form on features with a known sum; large where the replay's features are sparse and small where they are
+dense, shrinking as 1 / sqrt(n); the sweep that sums every filled slot once; the tracked inverse, exact even in a
+direction a handful of the replay's transitions hold; through every base (SAC, TD3, DDPG) the TD target
 reads r + b from the inverse the critic keeps; beta = 0 learns what no bonus learns; off, the agent is the one it was
 (no wrapper, no traced values); the config's rules."""
 
@@ -14,8 +16,8 @@ import numpy as np
 import pytest
 
 from diffsr_jax.agents.critics import RepresentationCritic
-from diffsr_jax.agents.optimism import (OptimisticCritic, bonus, feature_scale, moment_step, residual, sigma,
-                                        track_inverse)
+from diffsr_jax.agents.optimism import (OptimisticCritic, bonus, feature_scale, gram_init, gram_step, gram_sum,
+                                        residual, sigma, track_inverse)
 from diffsr_jax.agents.registry import hparam_names
 from diffsr_jax.config import validate_config
 from diffsr_jax.fields import ConfigError
@@ -28,106 +30,137 @@ def _converged(sig, iters=40):
     return track_inverse(sig, jnp.eye(sig.shape[0]), iters)
 
 
-def _bonus_after_one_step(features, count, ridge, beta, rate=0.3):
-    f = features.shape[-1]
-    moment, weight = moment_step(jnp.zeros((f, f)), jnp.zeros(()), features, rate)
-    scale = feature_scale(moment, weight)
-    return lambda x: bonus(x, _converged(sigma(moment, weight, count, ridge)), beta, scale)
+def _swept(features, width=None):
+    """The replay's sum of psi psi^T after one complete sweep over ``features`` (N, F), ``width`` slots a step."""
+    n, f = features.shape
+    width = width or n
+    gram = gram_init(f)
+    for _ in range(-(-n // width)):
+        idx = gram.cursor + jnp.arange(width)
+        gram = gram_step(gram, features[jnp.minimum(idx, n - 1)], idx < n, n)
+    return gram
 
 
-def test_bonus_is_the_closed_form_on_a_known_second_moment():
-    """Rows sqrt(F m_i) e_i have E[psi psi^T] = diag(m); one bias-corrected step of the average is that moment, so
-    with s = tr(m) (psi's mean squared norm), b(x) = beta sqrt(sum_i (x_i^2 / s) / (lambda + n m_i / s))."""
-    m = jnp.array([4.0, 1.0, 0.25, 0.0])
-    features = jnp.sqrt(4 * m)[:, None] * jnp.eye(4)
-    n, ridge, beta = 1000.0, 0.5, 2.0
-    b = _bonus_after_one_step(features, n, ridge, beta)
+def test_bonus_is_the_closed_form_on_a_known_sum():
+    """Rows sqrt(c_i) e_i sum to diag(c); with s = tr(c) / N (psi's mean squared norm over the N rows),
+    b(x) = beta sqrt(sum_i (x_i^2 / s) / (lambda + c_i / s))."""
+    c = jnp.array([4000.0, 1000.0, 250.0, 0.0])
+    features = jnp.sqrt(c)[:, None] * jnp.eye(4)
+    ridge, beta = 0.5, 2.0
+    total, count = gram_sum(_swept(features))
+    assert float(count) == 4.0
     x = jax.random.normal(jax.random.PRNGKey(0), (16, 4))
-    sc = float(m.sum())
-    expected = beta * jnp.sqrt(jnp.sum((x**2 / sc) / (ridge + n * m / sc), axis=-1))
-    np.testing.assert_allclose(b(x), expected, rtol=1e-4)
-    # nothing seen yet (weight 0): Sigma = lambda I, and I / lambda is its inverse (within reach: kept)
-    sig0 = sigma(jnp.zeros((4, 4)), jnp.zeros(()), 0.0, ridge)
+    sc = float(c.sum()) / 4
+    got = bonus(x, _converged(sigma(total, count, ridge)), beta, feature_scale(total, count))
+    expected = beta * jnp.sqrt(jnp.sum((x**2 / sc) / (ridge + c / sc), axis=-1))
+    np.testing.assert_allclose(got, expected, rtol=1e-4)
+    # nothing seen yet: Sigma = lambda I, and I / lambda is its inverse (within reach: kept)
+    sig0 = sigma(*gram_sum(gram_init(4)), ridge)
+    np.testing.assert_allclose(sig0, ridge * np.eye(4))
     p0 = track_inverse(sig0, jnp.eye(4) / ridge, 1)
     np.testing.assert_allclose(bonus(x, p0, beta, 1.0), beta * jnp.linalg.norm(x, axis=-1) / np.sqrt(ridge), rtol=1e-5)
 
 
+def test_the_sweep_sums_every_filled_slot_once():
+    """A sweep reads ``width`` slots a step from slot 0; past the filled part it completes (the sum becomes Sigma's)
+    and the next starts at 0. Slots filled after the cursor passed them count from the next sweep on; during the
+    first sweep, the sum so far is used."""
+    x = jax.random.normal(jax.random.PRNGKey(7), (1000, 5))
+    g = gram_init(5)
+    idx = g.cursor + jnp.arange(256)
+    g = gram_step(g, x[jnp.minimum(idx, 999)], idx < 700, 700)  # 700 slots filled
+    total, count = gram_sum(g)  # first sweep, under way: its first 256 slots
+    assert float(count) == 256 and int(g.cursor) == 256
+    np.testing.assert_allclose(total, x[:256].T @ x[:256], rtol=1e-5, atol=1e-3)
+    for filled in (700, 760):  # the replay grows while the sweep runs; it ends once the cursor passes the filled part
+        idx = g.cursor + jnp.arange(256)
+        g = gram_step(g, x[jnp.minimum(idx, 999)], idx < filled, filled)
+    assert int(g.cursor) == 0 and float(g.complete_count) == 760
+    total, count = gram_sum(g)
+    np.testing.assert_allclose(total, x[:760].T @ x[:760], rtol=1e-5, atol=1e-3)
+    for _ in range(4):  # the next sweep over 1000 filled slots: the complete sum holds until it ends
+        idx = g.cursor + jnp.arange(256)
+        g = gram_step(g, x[jnp.minimum(idx, 999)], idx < 1000, 1000)
+    total, count = gram_sum(g)
+    assert float(count) == 1000
+    np.testing.assert_allclose(total, x.T @ x, rtol=1e-5, atol=1e-3)
+
+
 def test_tracking_converges_from_any_start_and_follows_a_moving_sigma():
     """From a P far out of reach (plain Newton-Schulz would diverge) the scaled start converges; warm-started, one
-    update's steps follow Sigma as it moves by the moment's rate."""
+    update's steps follow Sigma as it moves by 1%."""
     a = jax.random.normal(jax.random.PRNGKey(3), (64, 256)) * jnp.linspace(0.01, 1.0, 64)[:, None]
-    sig = sigma(a @ a.T / 256, 1.0, 1e4, 1.0)  # condition number ~1e4
+    sig = sigma(1e4 * a @ a.T / 256, 1e4, 1.0)  # condition number ~1e4
     bad = 1e3 * jnp.eye(64)
     assert float(residual(sig, bad)) > 1e3
     p = _converged(sig, 40)
     np.testing.assert_allclose(p @ sig, np.eye(64), atol=1e-2)
-    # Sigma moves by 1% (the moment's rate): 2 warm-started steps bring P back close
+    # Sigma moves by 1%: 2 warm-started steps bring P back close
     b = jax.random.normal(jax.random.PRNGKey(4), (64, 256)) * jnp.linspace(0.01, 1.0, 64)[:, None]
-    moved = 0.99 * sig + 0.01 * sigma(b @ b.T / 256, 1.0, 1e4, 1.0)
+    moved = 0.99 * sig + 0.01 * sigma(1e4 * b @ b.T / 256, 1e4, 1.0)
     before, after = float(residual(moved, p)), float(residual(moved, track_inverse(moved, p, 2)))
     assert after < 0.2 * before and after / 8 < 1e-2, (before, after)
 
 
-def test_tracking_stays_exact_over_a_long_run_with_large_features():
-    """What a MountainCar run does to the tracker: psi with norms ~30, the replay growing from 5k to 50k, and half the
-    directions appearing only midway, a few never (psi of a 3-dim (s, a) spans few of its 64 directions). Over 400
-    updates the bonus stays within 2% of the float64 closed form (it went to 0 when psi was not measured in units of
-    its RMS norm: condition number ~1e8 in float32)."""
-    f, steps = 16, 400
-    keys = jax.random.split(jax.random.PRNGKey(5), steps)
-    late = jnp.concatenate([jnp.ones(6), 1e-3 * jnp.ones(10)])  # the first half's spread
-    always = jnp.concatenate([jnp.ones(12), 1e-3 * jnp.ones(4)])  # the second half's
+def test_the_bonus_is_exact_in_a_direction_a_handful_of_transitions_hold():
+    """What a MountainCar run does to the bonus: psi with norms ~30, the replay growing from 5k to 50k transitions
+    while it is swept 256 slots per update, most directions dense, two held by only 3 and 12 transitions (the rare
+    states exploration is about), a few never. After every sweep, within the updates the next one takes, the tracked
+    bonus is the float64 closed form of the replay's sum within 2%, in the rare directions too (an exponential
+    average of psi psi^T over random batches, the first version, moved Sigma there by ~rate n / (batch k) per
+    update: noise; its run's residual reached 1)."""
+    f, width, steps = 16, 256, 600
+    spread = jnp.concatenate([jnp.ones(10), jnp.zeros(6)])
+    feats = 30.0 * jax.random.normal(jax.random.PRNGKey(5), (50_000, f)) * spread
+    rare = jnp.zeros((50_000, f))
+    rare = rare.at[jnp.array([7_000, 31_000, 44_000]), 10].set(30.0)  # direction 10: 3 transitions
+    rare = rare.at[20_000 + 100 * jnp.arange(12), 11].set(30.0)  # direction 11: 12
+    feats = feats + rare
 
-    def update(carry, xs):
-        moment, weight, p = carry
-        k, t = xs
-        scale = jnp.where(t < steps // 2, late, always)
-        feats = 30.0 * jax.random.normal(k, (256, f)) * scale
-        moment, weight = moment_step(moment, weight, feats, 0.01)
-        sig = sigma(moment, weight, 5000.0 + 112.5 * t, 1.0)
+    def update(carry, t):
+        gram, p = carry
+        filled = 5_000 + 75 * t
+        idx = gram.cursor + jnp.arange(width)
+        gram = gram_step(gram, feats[jnp.minimum(idx, 49_999)], idx < filled, filled)
+        sig = sigma(*gram_sum(gram), 1.0)
         p = track_inverse(sig, p, 2)
-        return (moment, weight, p), residual(sig, p) / np.sqrt(f)
+        return (gram, p), residual(sig, p) / np.sqrt(f)
 
-    (moment, weight, p), resid = jax.jit(lambda c: jax.lax.scan(update, c, (keys, jnp.arange(steps))))(
-        (jnp.zeros((f, f)), jnp.zeros(()), jnp.eye(f)))
-    x = 30.0 * jax.random.normal(jax.random.PRNGKey(6), (64, f))
-    sig64 = np.asarray(sigma(moment, weight, 5000.0 + 112.5 * (steps - 1), 1.0), np.float64)
-    exact = np.sqrt(np.einsum("bf,fg,bg->b", np.asarray(x, np.float64), np.linalg.inv(sig64), np.asarray(x, np.float64))
-                    / float(feature_scale(moment, weight)))
-    got = np.asarray(bonus(x, p, 1.0, feature_scale(moment, weight)))
+    (gram, p), resid = jax.jit(lambda c: jax.lax.scan(update, c, jnp.arange(steps)))((gram_init(f), jnp.eye(f)))
+    total, count = gram_sum(gram)
+    assert 40_000 < float(count) <= 50_000
+    probes = jnp.concatenate([30.0 * jnp.eye(f)[10:14], 30.0 * jax.random.normal(jax.random.PRNGKey(6), (8, f))
+                              * spread])  # the rare directions, two never seen, and dense draws
+    t64, p64 = np.asarray(total, np.float64), np.asarray(probes, np.float64)
+    scale = np.trace(t64) / float(count)
+    exact = np.sqrt(np.einsum("bf,fg,bg->b", p64, np.linalg.inv(np.eye(f) + t64 / scale), p64) / scale)
+    got = np.asarray(bonus(probes, p, 1.0, feature_scale(total, count)))
     np.testing.assert_allclose(got, exact, rtol=2e-2)
-    assert float(resid[-1]) < 0.05 and float(jnp.max(resid)) < 1.5, resid
-
-
-def test_moment_average_is_bias_corrected():
-    x1, x2 = jnp.eye(3), 2.0 * jnp.eye(3)
-    m, w = moment_step(jnp.zeros((3, 3)), jnp.zeros(()), x1, 0.1)
-    np.testing.assert_allclose(m / w, jnp.eye(3) / 3, rtol=1e-6)  # one step: the batch's own moment
-    m, w = moment_step(m, w, x2, 0.1)
-    expected = (0.9 * 0.1 * (1 / 3) + 0.1 * (4 / 3)) / (0.9 * 0.1 + 0.1)
-    np.testing.assert_allclose(m / w, expected * jnp.eye(3), rtol=1e-6)
+    # never seen > 3 transitions > 12 > dense (phi's unit: one transition adds 0.1 to Sigma in a rare direction here)
+    assert exact[2] > exact[0] > exact[1] > 10 * exact[4:].max(), exact
+    assert float(resid[-1]) < 0.05 and float(jnp.max(resid[steps // 2:])) < 1.0, resid
 
 
 @pytest.mark.parametrize("name", DIFFSR_AGENTS)
 def test_every_base_reads_reward_plus_bonus_from_the_tracked_inverse(name):
-    agent, state = _agent(name, **{"optimism.enabled": True, "optimism.beta": 0.5})
+    agent, state = _agent(name, **{"optimism.enabled": True, "optimism.beta": 0.5, "optimism.sweep_width": 128})
     assert isinstance(agent.critic, OptimisticCritic)
     assert "optimism" in state.hp
     data = _data(jax.random.PRNGKey(1), 1024)
     sampler = _sampler(data)
     new, metrics = _updates(agent, state, 60, sampler)
     cs = new.critic_state
-    # P tracks the inverse of Sigma = ridge I + n moment / weight (60 updates from I / lambda; measured ~0.025, and
-    # ~0.97 where the scaling is too cautious for the small directions to arrive)
-    sig = sigma(cs.moment, cs.weight, 1024.0, 1.0)
+    # P tracks the inverse of Sigma = ridge I + the replay's sum (60 updates from I / lambda; 1024 transitions swept
+    # 128 a step: a new Sigma every 8 updates, the last 4 updates before the end)
+    total, count = gram_sum(cs.gram)
+    assert float(count) == 1024 and float(jnp.trace(total)) > 0
+    sig = sigma(total, count, 1.0)
     residuals = np.asarray(metrics["optimism_inverse_residual"])
     assert residuals[0] > 0.5 and residuals[-1] < 0.06, residuals
-    assert 0.0 < float(cs.weight) < 1.0 and float(jnp.trace(cs.moment)) > 0
     batch = sampler.batch(jax.random.PRNGKey(3))
     b = agent.critic.td_reward(cs, batch, new.hp) - batch.reward
     feats = agent.critic.features(cs, batch.obs, batch.action)
-    exact = 0.5 * jnp.sqrt(jnp.einsum("bf,fg,bg->b", feats, jnp.linalg.inv(sig), feats)
-                           / feature_scale(cs.moment, cs.weight))
+    exact = 0.5 * jnp.sqrt(jnp.einsum("bf,fg,bg->b", feats, jnp.linalg.inv(sig), feats) / feature_scale(total, count))
     np.testing.assert_allclose(b, exact, rtol=1e-2, atol=1e-6)  # measured: within 3e-4
     assert float(b.min()) > 0
     # states the replay never held (10x the data's spread) get more bonus than the replay's own
@@ -157,7 +190,7 @@ def test_off_the_agent_is_unwrapped_and_has_no_optimism_values(name):
     agent, state = _agent(name)
     assert isinstance(agent.critic, RepresentationCritic) and "optimism" not in state.hp
     cfg = preset(name, overrides={"optimism.enabled": True})
-    assert {"optimism.beta", "optimism.ridge", "optimism.moment_rate"} <= set(hparam_names(cfg))  # --sweep covers them
+    assert {"optimism.beta", "optimism.ridge"} <= set(hparam_names(cfg))  # --sweep covers them
     assert not any(h.startswith("optimism.") for h in hparam_names(preset(name)))
 
 
@@ -166,7 +199,7 @@ def test_off_the_agent_is_unwrapped_and_has_no_optimism_values(name):
     ({"run.agent": "polygrad", "optimism.enabled": True}, "which polygrad has not"),
     ({"optimism.ridge": 0.0}, "config.optimism.ridge must be > 0"),
     ({"optimism.beta": -1.0}, "config.optimism.beta must be >= 0"),
-    ({"optimism.moment_rate": 0.0}, "config.optimism.moment_rate"),
+    ({"optimism.sweep_width": 0}, "config.optimism.sweep_width must be an integer >= 1"),
     ({"optimism.inverse_iters": 0}, "config.optimism.inverse_iters must be an integer >= 1"),
 ])
 def test_config_rules(overrides, message):
@@ -199,3 +232,24 @@ def test_sweeping_the_bonus_while_it_is_off_says_how_to_switch_it_on():
         parse_sweeps(["optimism.beta=0.1,1"], names(preset("diffsr_sac")))
     assert len(parse_sweeps(["optimism.beta=0.1,1"], names(preset("diffsr_sac", overrides={
         "optimism.enabled": True})))) == 2
+
+
+def test_a_run_of_the_averaged_bonus_is_read_but_not_continued(tmp_path):
+    """Runs of the first version (Sigma as an exponential average, optimism.moment_rate) hold another agent state:
+    their config is read (reports), resuming or evaluating them says where they run, in one line."""
+    import json
+
+    from diffsr_jax.training.plan import stored_run
+
+    saved = json.loads(json.dumps(preset("diffsr_sac", overrides={"optimism.enabled": True}).to_dict()))
+    del saved["optimism"]["sweep_width"]
+    saved["optimism"]["moment_rate"] = 0.01
+    (tmp_path / "config.json").write_text(json.dumps(saved))
+    config, _ = stored_run(str(tmp_path))
+    assert config.optimism.enabled
+    for use in ("continued", "evaluated"):
+        with pytest.raises(ConfigError, match=r"exponential average .*\(git checkout a220fe3\)"):
+            stored_run(str(tmp_path), use=use)
+    saved["optimism"]["enabled"] = False  # off, its state is the plain critic's
+    (tmp_path / "config.json").write_text(json.dumps(saved))
+    stored_run(str(tmp_path), use="continued")

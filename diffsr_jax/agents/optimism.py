@@ -1,10 +1,10 @@
 """Optimism from psi: an elliptical exploration bonus on the representation, added to the reward in the TD target.
 
-    b(s, a) = beta * sqrt(psi(s, a)^T Sigma^-1 psi(s, a)),   Sigma = lambda I + n E_replay[psi psi^T]
+    b(s, a) = beta * sqrt(phi(s, a)^T Sigma^-1 phi(s, a)),   Sigma = lambda I + sum over the replay of phi phi^T
 
-with n the transitions in the replay: Sigma is the ridge-regularised sum of psi psi^T over the replay (the elliptical
-bonus of the spectral-representation line: CTRL, LV-Rep, SPEDER), so the bonus is large where the replay's features
-are sparse and shrinks as 1 / sqrt(n) where they are dense.
+with phi = psi / rms(psi) (psi in units of its RMS norm over the replay): Sigma is the ridge-regularised sum of the
+features' outer products over the replay (the elliptical bonus of the spectral-representation line: CTRL, LV-Rep,
+SPEDER), so the bonus is large where the replay's features are sparse and shrinks as 1 / sqrt(n) where they are dense.
 
 Why psi and not the critic's random-Fourier layer: psi is the feature in which the transition factorises (the score
 of the noised s' is psi^T zeta; in the linear-MDP reading P(s' | s, a) = psi(s, a)^T mu(s')), so psi^T Sigma^-1 psi is
@@ -12,15 +12,20 @@ the uncertainty of the learned transition at (s, a). The critic's sin(W psi) lay
 per Q head and changes at every critic step; and psi (F = 64 fast, 256 paper) is smaller than that layer, which sets
 the cost of the solve.
 
-How Sigma is kept, on device, inside the compiled chunk: psi moves as the representation learns, so a running sum of
-old features would describe features that no longer exist. Each learner update draws one replay batch, takes psi of
-the representation the critic reads, and moves an exponential average of psi psi^T (rate ``moment_rate``, bias
-corrected like Adam's moments) towards the batch's mean. Sigma^-1 is tracked, not recomputed: ``inverse_iters``
-Newton-Schulz steps P <- P (2I - Sigma P) per update, warm-started from the last update's P (``track_inverse``): Sigma moves by about ``moment_rate``
-per update, so the steps square a small error; P is first scaled so that Sigma P's largest eigenvalue (a power-iteration
-estimate) is at most about 1, so a jump (the first update, from I / lambda) cannot make the steps diverge: the
-directions the data fills converge at once and the sparse ones over the next updates (P underestimates the bonus
-there meanwhile).
+How Sigma is kept, on device, inside the compiled chunk: a sweep over the replay (``ReplayGram``). Each learner update
+reads the next ``sweep_width`` slots of the replay in order, takes psi of the representation the critic reads, and adds
+their psi psi^T to a running sum; when the sweep passes the filled part, that sum becomes Sigma's and a new sweep
+starts (selects, no branch). So Sigma is the exact sum over every transition in the replay (psi at most one sweep,
+n / sweep_width updates, old), with no sampling noise. An earlier version averaged psi psi^T over random replay batches
+(an exponential average scaled by n): in a direction the replay holds k times, one batch moved that Sigma by about
+rate * n / (batch * k), so the rare directions, the ones the bonus is for, were noise (a MountainCar run's tracked
+inverse drifted to a residual of 1, WORKSPACE.md, issue 31).
+Sigma^-1 is tracked, not recomputed: ``inverse_iters`` Newton-Schulz steps P <- P (2I - Sigma P) per update,
+warm-started from the last update's P (``track_inverse``). Sigma holds still within a sweep, so the steps converge to
+its inverse (each squares the error once P is close), and after the jump at a sweep's end the directions the new data
+fills converge at once and the sparse ones over the next updates (P underestimates the bonus there meanwhile). P is
+first scaled so that Sigma P's largest eigenvalue (a power-iteration estimate) is at most about 1, so a jump cannot make
+the steps diverge.
 Matrix products only, at full float32 precision: a Cholesky factor and triangular solve per update made a
 paper-preset update (F = 256) 60% slower on the 2-core CPU (LAPACK inside the compiled program), the Newton-Schulz
 steps a few percent (WORKSPACE.md, issue 31). ``optimism_inverse_residual`` (|I - Sigma P|_F / sqrt(F)) says how
@@ -28,8 +33,8 @@ well P is tracked.
 
 ``OptimisticCritic`` wraps a critic that has ``features`` (``critics.RepresentationCritic``), so every base (SAC, TD3,
 DDPG) gets the bonus through the critic boundary it already uses: ``td_reward`` is the reward its TD target reads.
-Config group ``config.optimism`` (off by default; read by the diffsr_* agents); ``beta``, ``ridge`` (lambda) and
-``moment_rate`` are traced, so ``--sweep`` covers them; ``inverse_iters`` is a size (static).
+Config group ``config.optimism`` (off by default; read by the diffsr_* agents); ``beta`` and ``ridge`` (lambda) are
+traced, so ``--sweep`` covers them; ``sweep_width`` and ``inverse_iters`` are sizes (static).
 """
 
 from __future__ import annotations
@@ -44,7 +49,7 @@ import ml_collections
 
 from diffsr_jax.fields import ConfigError, ConfigGroup, Fields, named, traced_values
 
-HPARAMS = ("beta", "ridge", "moment_rate")
+HPARAMS = ("beta", "ridge")
 EXACT = jax.lax.Precision.HIGHEST  # the inverse's products (a TF32 product on a GPU would lose the sparse directions)
 
 
@@ -52,9 +57,9 @@ def defaults() -> ml_collections.ConfigDict:
     g = ml_collections.ConfigDict()
     g.enabled = False  # add the bonus to the reward in the TD target (diffsr_* agents)
     g.beta = 1.0  # the bonus's scale, in reward units
-    g.ridge = 1.0  # lambda: Sigma = lambda I + n E[phi phi^T], phi = psi / rms(psi) (a pseudo-count)
-    g.moment_rate = 0.01  # rate of the exponential average of psi psi^T over replay batches (one per update)
-    g.inverse_iters = 2  # Newton-Schulz steps per update that track Sigma^-1 (static)
+    g.ridge = 1.0  # lambda: Sigma = lambda I + sum over the replay of phi phi^T, phi = psi / rms(psi) (a pseudo-count)
+    g.sweep_width = 256  # replay slots added to Sigma's sweep per update (static): a sweep of n takes n / width updates
+    g.inverse_iters = 4  # Newton-Schulz steps per update that track Sigma^-1 (static)
     return g
 
 
@@ -63,7 +68,7 @@ def validate(config) -> None:
     if config.optimism.beta < 0:
         f.fail("beta", f"must be >= 0, got {config.optimism.beta}")
     f.positive("ridge")
-    f.within("moment_rate", 0.0, 1.0, low_open=True)
+    f.integer("sweep_width")
     f.integer("inverse_iters")
 
 
@@ -79,31 +84,61 @@ OPTIMISM = ConfigGroup("optimism", defaults, validate, "an exploration bonus on 
 
 
 @flax.struct.dataclass
+class ReplayGram:
+    """sum of psi psi^T over the replay, kept by a sweep over its slots (``gram_step``)."""
+    complete: jax.Array  # (F, F) the sum over the last finished sweep
+    complete_count: jax.Array  # () transitions in it (0 before the first sweep ends)
+    partial: jax.Array  # (F, F) the running sweep's sum so far
+    partial_count: jax.Array  # ()
+    cursor: jax.Array  # () int32, the next slot the sweep reads
+
+
+def gram_init(f: int) -> ReplayGram:
+    zeros = jnp.zeros((f, f))
+    return ReplayGram(zeros, jnp.zeros(()), zeros, jnp.zeros(()), jnp.zeros((), jnp.int32))
+
+
+def gram_step(gram: ReplayGram, features, valid, filled) -> ReplayGram:
+    """Add the psi (W, F) of the ``W`` slots from ``gram.cursor`` (``valid`` (W,): the filled ones) to the running
+    sweep; once the cursor passes ``filled`` (the replay's filled slots), the sweep's sum becomes the complete one and
+    the next sweep starts at slot 0. Selects, no branch."""
+    chex.assert_rank([features, valid], [2, 1])
+    w = valid.astype(features.dtype)
+    partial = gram.partial + jnp.matmul((features * w[:, None]).T, features, precision=EXACT)
+    partial_count = gram.partial_count + w.sum()
+    cursor = gram.cursor + features.shape[0]
+    done = cursor >= filled
+    return ReplayGram(jnp.where(done, partial, gram.complete), jnp.where(done, partial_count, gram.complete_count),
+                      jnp.where(done, 0.0, partial), jnp.where(done, 0.0, partial_count),
+                      jnp.where(done, 0, cursor).astype(jnp.int32))
+
+
+def gram_sum(gram: ReplayGram):
+    """(sum of psi psi^T (F, F), transitions in it): the last finished sweep's; during the first sweep, the sweep so
+    far."""
+    first = gram.complete_count == 0
+    return (jnp.where(first, gram.partial, gram.complete), jnp.where(first, gram.partial_count, gram.complete_count))
+
+
+@flax.struct.dataclass
 class OptimismState:
     inner: Any  # the wrapped critic's own state
-    moment: jax.Array  # (F, F) exponential average of psi psi^T over replay batches (biased towards 0 early)
-    weight: jax.Array  # () the same average of 1: moment / weight is the bias-corrected second moment
+    gram: ReplayGram  # sum of psi psi^T over the replay
     inverse: jax.Array  # (F, F) P, tracking Sigma^-1
 
 
-def second_moment(moment, weight):
-    """The bias-corrected E[psi psi^T]: (F, F) (zeros before any data)."""
-    return moment / jnp.maximum(weight, 1e-12)
+def feature_scale(total, count):
+    """E|psi|^2 over the replay (the trace of the sum / its count; 1 before any data): psi is measured in units of its
+    RMS norm, so Sigma's condition number is at most 1 + n / lambda whatever psi's scale (float32 products then keep
+    the sparse directions), and lambda is a pseudo-count."""
+    return jnp.where(count > 0, jnp.maximum(jnp.trace(total) / jnp.maximum(count, 1.0), 1e-12), 1.0)
 
 
-def feature_scale(moment, weight):
-    """E|psi|^2 over the replay (the trace of the bias-corrected second moment; 1 before any data): psi is measured in
-    units of its RMS norm, so Sigma's condition number is at most 1 + n / lambda whatever psi's scale (float32
-    products then keep the sparse directions), and lambda is a pseudo-count."""
-    return jnp.where(weight > 0, jnp.maximum(jnp.trace(second_moment(moment, weight)), 1e-12), 1.0)
-
-
-def sigma(moment, weight, count, ridge):
-    """Sigma = ridge I + count * E[phi phi^T], phi = psi / sqrt(feature_scale): (F, F). ``weight`` 0 (nothing seen
-    yet) gives ridge I."""
-    chex.assert_rank(moment, 2)
-    return (ridge * jnp.eye(moment.shape[0], dtype=moment.dtype)
-            + count * second_moment(moment, weight) / feature_scale(moment, weight))
+def sigma(total, count, ridge):
+    """Sigma = ridge I + sum of phi phi^T = ridge I + total / feature_scale: (F, F), from ``total`` the sum of psi
+    psi^T over ``count`` transitions. ``count`` 0 (nothing seen yet) gives ridge I."""
+    chex.assert_rank(total, 2)
+    return ridge * jnp.eye(total.shape[0], dtype=total.dtype) + total / feature_scale(total, count)
 
 
 def residual(sigma_matrix, inverse):
@@ -155,12 +190,6 @@ def bonus(features, inverse, beta, scale):
     return beta * jnp.sqrt(jnp.maximum(quad, 0.0))
 
 
-def moment_step(moment, weight, features, rate):
-    """Move the averages towards the batch's mean of psi psi^T: ((F, F), ())."""
-    batch_moment = jnp.matmul(features.T, features, precision=EXACT) / features.shape[0]
-    return (1.0 - rate) * moment + rate * batch_moment, (1.0 - rate) * weight + rate
-
-
 class OptimisticCritic:
     """``critic`` (with ``features(critic_state, obs, action) -> (B, F)``, the psi its heads read) and the bonus on
     those features. Q-values, the critic's own learning and its diagnostics are the wrapped critic's; ``td_reward``
@@ -171,7 +200,7 @@ class OptimisticCritic:
             raise TypeError(f"{type(critic).__name__} has no features(critic_state, obs, action): no psi to put the "
                             "bonus on")
         self.critic, self.traced = critic, {k: config_group[k] for k in HPARAMS}
-        self.inverse_iters = int(config_group.inverse_iters)
+        self.inverse_iters, self.sweep_width = int(config_group.inverse_iters), int(config_group.sweep_width)
 
     def hparams(self) -> dict:
         return {**self.critic.hparams(), "optimism": traced_values(self.traced, HPARAMS)}
@@ -180,7 +209,7 @@ class OptimisticCritic:
         params, inner = self.critic.init(key, obs_dim, action_dim, hp)
         f = self.critic.features(inner, jnp.zeros((1, obs_dim)), jnp.zeros((1, action_dim))).shape[-1]
         inverse = jnp.eye(f) / named(hp).optimism.ridge  # Sigma^-1 before any data
-        return params, OptimismState(inner, jnp.zeros((f, f)), jnp.zeros(()), inverse)
+        return params, OptimismState(inner, gram_init(f), inverse)
 
     def features(self, critic_state: OptimismState, obs, action):
         return self.critic.features(critic_state.inner, obs, action)
@@ -191,27 +220,30 @@ class OptimisticCritic:
     def td_reward(self, critic_state: OptimismState, batch, hp):
         """r + b(s, a): (B,)."""
         b = bonus(self.features(critic_state, batch.obs, batch.action), critic_state.inverse,
-                  named(hp).optimism.beta, feature_scale(critic_state.moment, critic_state.weight))
+                  named(hp).optimism.beta, feature_scale(*gram_sum(critic_state.gram)))
         return self.critic.td_reward(critic_state.inner, batch, hp) + b
 
     def update_critic_state(self, critic_state: OptimismState, sampler, key, hp, critic_loss):
-        """The wrapped critic's learning, then Sigma from one more replay batch of its (new) psi."""
+        """The wrapped critic's learning, then the sweep over the replay a window further with its (new) psi, and
+        P a few steps closer to Sigma^-1."""
         def inner_loss(inner, batch, k):
             return critic_loss(critic_state.replace(inner=inner), batch, k)
 
-        # the wrapped critic gets the key it would get unwrapped (so beta = 0 learns what no bonus learns); the
-        # moment's batch a key folded from it
+        # the wrapped critic gets the key it would get unwrapped (so beta = 0 learns what no bonus learns)
         inner, info = self.critic.update_critic_state(critic_state.inner, sampler, key, hp, inner_loss)
         o = named(hp).optimism
-        batch = sampler.batch(jax.random.fold_in(key, 0x0B7))
-        feats = jax.lax.stop_gradient(self.critic.features(inner, batch.obs, batch.action))
-        moment, weight = moment_step(critic_state.moment, critic_state.weight, feats, o.moment_rate)
-        sig = sigma(moment, weight, sampler.buffer.size.astype(jnp.float32), o.ridge)
+        window, valid = sampler.window(critic_state.gram.cursor, self.sweep_width)
+        feats = jax.lax.stop_gradient(self.critic.features(inner, window.obs, window.action))
+        gram = gram_step(critic_state.gram, feats, valid, sampler.buffer.size)
+        total, count = gram_sum(gram)
+        sig = sigma(total, count, o.ridge)
         inverse = track_inverse(sig, critic_state.inverse, self.inverse_iters)
-        b = bonus(feats, inverse, o.beta, feature_scale(moment, weight))
-        info = {**info, "optimism_bonus_mean": b.mean(), "optimism_bonus_max": b.max(),
+        b = bonus(feats, inverse, o.beta, feature_scale(total, count))  # on the window's transitions (the replay's)
+        w = valid.astype(b.dtype)
+        info = {**info, "optimism_bonus_mean": (b * w).sum() / jnp.maximum(w.sum(), 1.0),
+                "optimism_bonus_max": jnp.max(jnp.where(valid, b, 0.0)),
                 "optimism_inverse_residual": residual(sig, inverse) / jnp.sqrt(float(sig.shape[0]))}
-        return OptimismState(inner, moment, weight, inverse), info
+        return OptimismState(inner, gram, inverse), info
 
     def diagnostics(self, critic_state: OptimismState, batch, key) -> dict:
         return self.critic.diagnostics(critic_state.inner, batch, key)

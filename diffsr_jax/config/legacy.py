@@ -107,6 +107,17 @@ def is_first_generation(saved: dict) -> bool:
     return any(isinstance(fields, dict) and any(f"{g}.{k}" in _SPLIT for k in fields) for g, fields in saved.items())
 
 
+LAST_AVERAGED_OPTIMISM = "a220fe3"
+"""the last revision whose optimism bonus kept Sigma as an exponential average of psi psi^T over replay batches
+(``optimism.moment_rate``); today's sweeps the replay, so those runs' checkpoints hold another agent state."""
+
+
+def averaged_optimism(saved: dict) -> bool:
+    """Whether a run's config.json has the optimism bonus on, kept by the exponential average."""
+    optimism = saved.get("optimism")
+    return isinstance(optimism, dict) and bool(optimism.get("enabled")) and "moment_rate" in optimism
+
+
 BEFORE_FIELD = {("env", "physics"): "native"}
 """(group, field) -> what a run written before that field existed ran with, where today's default differs (``auto``
 may mean ``light``)."""

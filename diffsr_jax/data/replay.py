@@ -1,7 +1,8 @@
 """A fixed-capacity circular replay buffer that lives on device as a pytree.
 
 Insert and sample are pure and O(batch): ``add`` writes a batch of n items at the write pointer
-(wrapping), ``sample`` draws indices uniformly with replacement from the filled part.
+(wrapping), ``sample`` draws indices uniformly with replacement from the filled part, ``window`` reads consecutive
+slots (a sweep over the whole replay, a window per step).
 """
 
 from __future__ import annotations
@@ -53,6 +54,18 @@ def replay_sample(buffer: ReplayBuffer, key, batch_size: int):
     batch = jax.tree_util.tree_map(lambda d: d[idx], buffer.data)
     chex.assert_tree_shape_prefix(batch, (batch_size,))
     return batch
+
+
+def replay_window(buffer: ReplayBuffer, start, length: int):
+    """Slots ``start .. start + length - 1`` (``start`` traced, ``length`` static): (items with leaves (length, ...),
+    valid (length,) bool), valid where the slot is filled; slots past the capacity read the last one, marked invalid."""
+    _check_buffer(buffer)
+    slots = start + jnp.arange(length)
+    valid = slots < buffer.size
+    idx = jnp.minimum(slots, buffer.capacity - 1)
+    items = jax.tree_util.tree_map(lambda d: d[idx], buffer.data)
+    chex.assert_tree_shape_prefix(items, (length,))
+    return items, valid
 
 
 def _check_buffer(buffer: ReplayBuffer):

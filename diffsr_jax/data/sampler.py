@@ -1,6 +1,8 @@
 """What an agent's update may draw from the run's replay: a pytree, so it passes through jit / vmap / scan.
 
 ``sampler.batch(key)`` -> Transition with leaves (batch_size, ...), drawn uniformly with replacement;
+``sampler.window(start, length)`` -> (Transition with leaves (length, ...), valid (length,)): the replay's slots
+``start .. start + length - 1`` (a sweep over the whole replay);
 ``sampler.segments(key, batch_size, length)`` -> (Transition with leaves (batch_size, length, ...), valid
 (batch_size, length)): contiguous steps of one env (see ``data.segments``).
 Observations come out normalised as the agent sees them (``obs_stats`` None: as stored).
@@ -11,7 +13,7 @@ from __future__ import annotations
 import flax.struct
 
 from diffsr_jax.data.normalizer import RunningStats, normalize
-from diffsr_jax.data.replay import ReplayBuffer, replay_sample
+from diffsr_jax.data.replay import ReplayBuffer, replay_sample, replay_window
 from diffsr_jax.data.segments import sample_segments
 
 
@@ -30,6 +32,11 @@ class ReplaySampler:
     def batch(self, key):
         """(batch_size, ...) transitions, uniform over the filled replay."""
         return self._normalized(replay_sample(self.buffer, key, self.batch_size))
+
+    def window(self, start, length: int):
+        """(Transition (length, ...), valid (length,) bool): the replay's slots start .. start + length - 1."""
+        tr, valid = replay_window(self.buffer, start, length)
+        return self._normalized(tr), valid
 
     def segments(self, key, batch_size: int, length: int):
         """(Transition (batch_size, length, ...), valid (batch_size, length) float)."""

@@ -76,6 +76,12 @@ def stored_run(logdir: str, use: str = "read"):
                           f"its checkpoints hold another agent state and cannot be {use}; {use.rstrip('d')} it with "
                           f"diffsr-jax {legacy.LAST_FIRST_GENERATION} (git checkout {legacy.LAST_FIRST_GENERATION}) "
                           "or start a new run in another --logdir")
+    if use != "read" and legacy.averaged_optimism(saved):
+        rev = legacy.LAST_AVERAGED_OPTIMISM
+        raise ConfigError(f"the run in {logdir} kept its optimism bonus's Sigma by an exponential average "
+                          f"(optimism.moment_rate), so its checkpoints hold another agent state and cannot be {use}; "
+                          f"{use.rstrip('d')} it with diffsr-jax {rev} (git checkout {rev}) or start a new run in "
+                          "another --logdir")
     sweep_path = os.path.join(logdir, "sweep.json")
     specs = json.load(open(sweep_path)) if os.path.exists(sweep_path) else []
     return stored_config(saved), specs

@@ -84,6 +84,13 @@ STUDIES = (
           ("hopper_et", "walker_et"), (("diffsr_sac", "sac"),),
           "python -m experiments.suite --suite=mbbl_spring --tasks=hopper_et,walker_et --agents=sac,diffsr_sac "
           "--num_seeds=4 --root=runs/suites_ar2_200k --set=env.action_repeat=2 --total_steps=200000", earlier=True),
+    Study("exploration_ema", "earlier: averaged Sigma, 50k",
+          "Earlier: MountainCar, Diff-SR-SAC with the first version of the optimism bonus (Sigma an exponential "
+          "average of psi psi^T over random replay batches, at a220fe3 and before), 50k frames",
+          "suites_explore_ema/exploration", ("mountaincar",), (), "git checkout 66c92e9 && python -m experiments.suite "
+          "--suite=exploration --tasks=mountaincar --agents=diffsr_sac+optimism --num_seeds=4 "
+          "--root=runs/suites_explore_ema", earlier=True,
+          success=(("mountaincar", 0.0, "the final evaluation's mean return is above 0 (the flag reached)"),)),
     Study("spring_features256", "earlier: spring, F=256, 100k",
           "Earlier: HalfCheetah on Brax spring, Diff-SR-SAC with F = 256, 100k frames",
           "suites/mbbl_spring", ("halfcheetah",), (), "python -m experiments.suite --suite=mbbl_spring "

@@ -106,9 +106,7 @@ def test_the_bonus_is_exact_in_a_direction_a_handful_of_transitions_hold():
     """What a MountainCar run does to the bonus: psi with norms ~30, the replay growing from 5k to 50k transitions
     while it is swept 256 slots per update, most directions dense, two held by only 3 and 12 transitions (the rare
     states exploration is about), a few never. After every sweep, within the updates the next one takes, the tracked
-    bonus is the float64 closed form of the replay's sum within 2%, in the rare directions too (an exponential
-    average of psi psi^T over random batches, the first version, moved Sigma there by ~rate n / (batch k) per
-    update: noise; its run's residual reached 1)."""
+    bonus is the float64 closed form of the replay's sum within 2%, in the rare directions too."""
     f, width, steps = 16, 256, 600
     spread = jnp.concatenate([jnp.ones(10), jnp.zeros(6)])
     feats = 30.0 * jax.random.normal(jax.random.PRNGKey(5), (50_000, f)) * spread

@@ -16,10 +16,9 @@ How Sigma is kept, on device, inside the compiled chunk: a sweep over the replay
 reads the next ``sweep_width`` slots of the replay in order, takes psi of the representation the critic reads, and adds
 their psi psi^T to a running sum; when the sweep passes the filled part, that sum becomes Sigma's and a new sweep
 starts (selects, no branch). So Sigma is the exact sum over every transition in the replay (psi at most one sweep,
-n / sweep_width updates, old), with no sampling noise. An earlier version averaged psi psi^T over random replay batches
-(an exponential average scaled by n): in a direction the replay holds k times, one batch moved that Sigma by about
-rate * n / (batch * k), so the rare directions, the ones the bonus is for, were noise (a MountainCar run's tracked
-inverse drifted to a residual of 1, WORKSPACE.md, issue 31).
+n / sweep_width updates, old), with no sampling noise, and it holds still between sweeps. An earlier version averaged
+psi psi^T over random replay batches (scaled by n), a target that moved at every update. Neither keeps P close on
+MountainCar late in a run (the residual rises towards 1 as n grows in both; not on Cartpole): WORKSPACE.md, issue 31.
 Sigma^-1 is tracked, not recomputed: ``inverse_iters`` Newton-Schulz steps P <- P (2I - Sigma P) per update,
 warm-started from the last update's P (``track_inverse``). Sigma holds still within a sweep, so the steps converge to
 its inverse (each squares the error once P is close), and after the jump at a sweep's end the directions the new data

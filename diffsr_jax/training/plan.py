@@ -60,6 +60,12 @@ def fix_at_first_start(config) -> None:
         config.env.physics = resolve_physics(config.env.name, config.env.backend, config.env.physics)
 
 
+def _refuse_older(logdir: str, use: str, why: str, rev: str):
+    raise ConfigError(f"the run in {logdir} {why}, so its checkpoints hold another agent state and cannot be {use}; "
+                      f"{use.rstrip('d')} it with diffsr-jax {rev} (git checkout {rev}) or start a new run in another "
+                      "--logdir")
+
+
 def stored_run(logdir: str, use: str = "read"):
     """(config, sweep specs) of the run in ``logdir``; ConfigError naming the problem when it is not a run or was
     written by a version whose agent state no longer matches (``use``: what the caller would do with it)."""
@@ -72,16 +78,11 @@ def stored_run(logdir: str, use: str = "read"):
         raise ConfigError(f"the run in {logdir} was written by an older version of diffsr-jax (its config has no "
                           f"field groups) and cannot be {use}; start a new run in another --logdir")
     if use != "read" and legacy.is_first_generation(saved):
-        raise ConfigError(f"the run in {logdir} was written before the config groups were split per component, so "
-                          f"its checkpoints hold another agent state and cannot be {use}; {use.rstrip('d')} it with "
-                          f"diffsr-jax {legacy.LAST_FIRST_GENERATION} (git checkout {legacy.LAST_FIRST_GENERATION}) "
-                          "or start a new run in another --logdir")
+        _refuse_older(logdir, use, "was written before the config groups were split per component",
+                      legacy.LAST_FIRST_GENERATION)
     if use != "read" and legacy.averaged_optimism(saved):
-        rev = legacy.LAST_AVERAGED_OPTIMISM
-        raise ConfigError(f"the run in {logdir} kept its optimism bonus's Sigma by an exponential average "
-                          f"(optimism.moment_rate), so its checkpoints hold another agent state and cannot be {use}; "
-                          f"{use.rstrip('d')} it with diffsr-jax {rev} (git checkout {rev}) or start a new run in "
-                          "another --logdir")
+        _refuse_older(logdir, use, "kept its optimism bonus's Sigma by an exponential average (optimism.moment_rate)",
+                      legacy.LAST_AVERAGED_OPTIMISM)
     sweep_path = os.path.join(logdir, "sweep.json")
     specs = json.load(open(sweep_path)) if os.path.exists(sweep_path) else []
     return stored_config(saved), specs

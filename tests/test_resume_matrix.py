@@ -40,7 +40,7 @@ SMALL_PSI = ["--config.actor_critic.actor_hidden=32,32", "--config.representatio
 AGENTS = {  # case id -> (agent, flags)
     "sac": ("sac", ["--config.actor_critic.actor_hidden=32,32", "--config.mlp_critic.hidden=32,32"]),
     "diffsr_sac": ("diffsr_sac", SMALL_PSI),
-    # the optimism bonus's state (the second moment, Sigma^-1) is checkpointed with the critic's
+    # the optimism bonus's state (the sweep's sums of psi psi^T, the factor Z of Sigma^-1) is checkpointed with the critic's
     "diffsr_sac_optimism": ("diffsr_sac", [*SMALL_PSI, "--config.optimism.enabled=true"]),
 }
 TOTAL, CHUNK = 600, 100

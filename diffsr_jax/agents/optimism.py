@@ -16,24 +16,33 @@ How Sigma is kept, on device, inside the compiled chunk: a sweep over the replay
 reads the next ``sweep_width`` slots of the replay in order, takes psi of the representation the critic reads, and adds
 their psi psi^T to a running sum; when the sweep passes the filled part, that sum becomes Sigma's and a new sweep
 starts (selects, no branch). So Sigma is the exact sum over every transition in the replay (psi at most one sweep,
-n / sweep_width updates, old), with no sampling noise, and it holds still between sweeps. An earlier version averaged
-psi psi^T over random replay batches (scaled by n), a target that moved at every update. Neither keeps P close on
-MountainCar late in a run (the residual rises towards 1 as n grows in both; not on Cartpole): WORKSPACE.md, issue 31.
-Sigma^-1 is tracked, not recomputed: ``inverse_iters`` Newton-Schulz steps P <- P (2I - Sigma P) per update,
-warm-started from the last update's P (``track_inverse``). Sigma holds still within a sweep, so the steps converge to
-its inverse (each squares the error once P is close), and after the jump at a sweep's end the directions the new data
-fills converge at once and the sparse ones over the next updates (P underestimates the bonus there meanwhile). P is
-first scaled so that Sigma P's largest eigenvalue (a power-iteration estimate) is at most about 1, so a jump cannot make
-the steps diverge.
+n / sweep_width updates, old), with no sampling noise, and it holds still between sweeps. (An earlier version averaged
+psi psi^T over random replay batches, a target that moved at every update: WORKSPACE.md, issue 31.)
+
+Sigma^-1 is tracked as a factor, not recomputed: P = Z Z^T with Z^T Sigma Z -> I, by ``root_iters`` Newton-Schulz
+steps Z <- Z (3I - Z^T Sigma Z) / 2 per update, warm-started from the last update's Z (``track_root``). Each step maps
+every eigenvalue m of M = Z^T Sigma Z to m (3 - m)^2 / 4 (1 is a fixed point that each step squares the error to, a
+small m grows 2.25x per step, any m in (0, 3) converges), so Z is first scaled so that M's largest eigenvalue (a
+power-iteration estimate) is at most about 1: after the jump at a sweep's end the directions the new data fills
+converge at once and the sparse ones over the next updates (the bonus underestimates there meanwhile).
+Why the factor and not P itself: Sigma's condition number is 1 + (transitions in its densest direction) / lambda, 5e4
+on MountainCar at 50k frames, and the step P <- P (2I - Sigma P) in float32 loses P there: the rounding of Sigma P
+(eps |Sigma| |P|, ~1e-2) lands in P's dense direction, where P is 1 / 5e4, so Sigma P's eigenvalue there is off by
+hundreds and the steps diverge (its error grows like eps cond^2: measured on that run's Sigma, 20 steps from the exact
+inverse left |I - Sigma P| / sqrt(F) at 1-3; a run's residual rose to 1 from ~25k frames on and the scaling that kept
+the steps convergent shrank P in every sparse direction to 8% of Sigma^-1). Z's step multiplies on the right, so its
+rounding mixes Z's columns and stays in proportion to each direction's own scale: on the same Sigma the bonus in every
+eigendirection is within 5e-4 of the float64 closed form, from the exact factor or from a cold start after 10 updates
+(WORKSPACE.md, issue 31). The bonus is |Z^T phi|, never negative.
 Matrix products only, at full float32 precision: a Cholesky factor and triangular solve per update made a
-paper-preset update (F = 256) 60% slower on the 2-core CPU (LAPACK inside the compiled program), the Newton-Schulz
-steps a few percent (WORKSPACE.md, issue 31). ``optimism_inverse_residual`` (|I - Sigma P|_F / sqrt(F)) says how
-well P is tracked.
+paper-preset update (F = 256) 60% slower on the 2-core CPU (LAPACK inside the compiled program). ``root_iters`` steps
+cost 3 F^3 multiply-adds each. ``optimism_root_residual`` (|I - Z^T Sigma Z|_F / sqrt(F)) says how well Sigma^-1 is
+tracked.
 
 ``OptimisticCritic`` wraps a critic that has ``features`` (``critics.RepresentationCritic``), so every base (SAC, TD3,
 DDPG) gets the bonus through the critic boundary it already uses: ``td_reward`` is the reward its TD target reads.
 Config group ``config.optimism`` (off by default; read by the diffsr_* agents); ``beta`` and ``ridge`` (lambda) are
-traced, so ``--sweep`` covers them; ``sweep_width`` and ``inverse_iters`` are sizes (static).
+traced, so ``--sweep`` covers them; ``sweep_width`` and ``root_iters`` are sizes (static).
 """
 
 from __future__ import annotations
@@ -58,7 +67,7 @@ def defaults() -> ml_collections.ConfigDict:
     g.beta = 1.0  # the bonus's scale, in reward units
     g.ridge = 1.0  # lambda: Sigma = lambda I + sum over the replay of phi phi^T, phi = psi / rms(psi) (a pseudo-count)
     g.sweep_width = 256  # replay slots added to Sigma's sweep per update (static): a sweep of n takes n / width updates
-    g.inverse_iters = 4  # Newton-Schulz steps per update that track Sigma^-1 (static)
+    g.root_iters = 4  # Newton-Schulz steps per update that track Z, Z Z^T = Sigma^-1 (static)
     return g
 
 
@@ -68,7 +77,7 @@ def validate(config) -> None:
         f.fail("beta", f"must be >= 0, got {config.optimism.beta}")
     f.positive("ridge")
     f.integer("sweep_width")
-    f.integer("inverse_iters")
+    f.integer("root_iters")
 
 
 def check_reader(config, reads_optimism: bool) -> None:
@@ -123,13 +132,12 @@ def gram_sum(gram: ReplayGram):
 class OptimismState:
     inner: Any  # the wrapped critic's own state
     gram: ReplayGram  # sum of psi psi^T over the replay
-    inverse: jax.Array  # (F, F) P, tracking Sigma^-1
+    root: jax.Array  # (F, F) Z, Z Z^T tracking Sigma^-1
 
 
 def feature_scale(total, count):
     """E|psi|^2 over the replay (the trace of the sum / its count; 1 before any data): psi is measured in units of its
-    RMS norm, so Sigma's condition number is at most 1 + n / lambda whatever psi's scale (float32 products then keep
-    the sparse directions), and lambda is a pseudo-count."""
+    RMS norm, so lambda is a pseudo-count whatever psi's scale, and Sigma's condition number is at most 1 + n / lambda."""
     return jnp.where(count > 0, jnp.maximum(jnp.trace(total) / jnp.maximum(count, 1.0), 1e-12), 1.0)
 
 
@@ -140,18 +148,23 @@ def sigma(total, count, ridge):
     return ridge * jnp.eye(total.shape[0], dtype=total.dtype) + total / feature_scale(total, count)
 
 
-def residual(sigma_matrix, inverse):
-    """|I - Sigma P|_F: how far P is from Sigma^-1."""
-    eye = jnp.eye(sigma_matrix.shape[0], dtype=sigma_matrix.dtype)
-    return jnp.linalg.norm(eye - jnp.matmul(sigma_matrix, inverse, precision=EXACT))
+def whitened(sigma_matrix, root):
+    """M = Z^T Sigma Z (F, F): the identity when Z Z^T = Sigma^-1."""
+    return jnp.matmul(root.T, jnp.matmul(sigma_matrix, root, precision=EXACT), precision=EXACT)
 
 
-POWER_STEPS = 12  # power-iteration steps that estimate Sigma P's largest eigenvalue
+def root_residual(sigma_matrix, root):
+    """|I - Z^T Sigma Z|_F / sqrt(F): how far Z Z^T is from Sigma^-1 (0 exact; 1 where it says nothing)."""
+    f = sigma_matrix.shape[0]
+    return jnp.linalg.norm(jnp.eye(f, dtype=sigma_matrix.dtype) - whitened(sigma_matrix, root)) / jnp.sqrt(float(f))
+
+
+POWER_STEPS = 12  # power-iteration steps that estimate M's largest eigenvalue
 
 
 def largest_eigenvalue(matrix):
     """|A v| after ``POWER_STEPS`` power-iteration steps from a fixed random unit v: an estimate of the largest
-    eigenvalue of ``matrix`` (F, F) when its eigenvalues are real and positive (as Sigma P's are)."""
+    eigenvalue of ``matrix`` (F, F) symmetric positive semi-definite (never above it)."""
     v = jax.random.normal(jax.random.PRNGKey(0), (matrix.shape[0],), matrix.dtype)
     v = v / jnp.linalg.norm(v)
     for _ in range(POWER_STEPS):
@@ -160,33 +173,32 @@ def largest_eigenvalue(matrix):
     return jnp.linalg.norm(jnp.matmul(matrix, v, precision=EXACT))
 
 
-def track_inverse(sigma_matrix, previous, iters: int):
-    """``iters`` Newton-Schulz steps P <- P (2I - Sigma P) towards Sigma^-1 (F, F) from ``previous`` (symmetric
-    positive definite), first scaled by 1 / max(1, the largest eigenvalue of Sigma P): the steps converge from any P
-    whose Sigma P has every eigenvalue in (0, 2), and after the scaling the largest is about 1 (the power estimate
-    would have to be off by 2x to leave that range). Near Sigma^-1 the scale is about 1 and each step squares the
-    error; after a jump of Sigma (the first update, from I / lambda) the large directions converge at once and each
-    small one doubles per step until it arrives. If ``previous`` is lost (|I - Sigma P|_F above sqrt(F), more than
-    any start in that range leaves), the steps restart from I / tr(Sigma). Selects, no branch."""
+def track_root(sigma_matrix, previous, iters: int):
+    """``iters`` Newton-Schulz steps Z <- Z (3I - M) / 2, M = Z^T Sigma Z, towards Z Z^T = Sigma^-1 (Sigma (F, F)
+    symmetric positive definite) from ``previous`` (any nonsingular Z), first scaled by 1 / sqrt(max(1, M's largest
+    eigenvalue)): each step maps M's eigenvalues by m -> m (3 - m)^2 / 4, which takes every m in (0, 3) to 1 (the
+    scaled start has them in (0, ~1]); near 1 each step squares the error, a small m grows 2.25x per step. A
+    ``previous`` with a non-finite entry restarts from I / sqrt(tr Sigma). Selects, no branch."""
     f = sigma_matrix.shape[0]
     eye = jnp.eye(f, dtype=sigma_matrix.dtype)
-    sp = jnp.matmul(sigma_matrix, previous, precision=EXACT)
-    lost = jnp.linalg.norm(eye - sp) > jnp.sqrt(float(f))
-    scaled = previous / jnp.maximum(largest_eigenvalue(sp), 1.0)
-    p = jnp.where(lost, eye / jnp.trace(sigma_matrix), scaled)
-    for _ in range(iters):
-        p = jnp.matmul(p, 2.0 * eye - jnp.matmul(sigma_matrix, p, precision=EXACT), precision=EXACT)
-        p = 0.5 * (p + p.T)
-    return p
+    z = jnp.where(jnp.all(jnp.isfinite(previous)), previous, eye / jnp.sqrt(jnp.trace(sigma_matrix)))
+    m = whitened(sigma_matrix, z)
+    s = jnp.maximum(largest_eigenvalue(m), 1.0)
+    z, m = z / jnp.sqrt(s), m / s
+    for i in range(iters):
+        if i:
+            m = whitened(sigma_matrix, z)
+        z = jnp.matmul(z, 1.5 * eye - 0.5 * m, precision=EXACT)
+    return z
 
 
-def bonus(features, inverse, beta, scale):
-    """beta * sqrt(phi^T P phi) for psi features (B, F), phi = psi / sqrt(scale) (``feature_scale``), P ~ Sigma^-1
-    -> (B,)."""
+def bonus(features, root, beta, scale):
+    """beta * sqrt(phi^T Z Z^T phi) = beta |Z^T phi| for psi features (B, F), phi = psi / sqrt(scale)
+    (``feature_scale``), Z Z^T ~ Sigma^-1 -> (B,)."""
     chex.assert_rank(features, 2)
-    chex.assert_shape(inverse, (features.shape[-1], features.shape[-1]))
-    quad = jnp.einsum("bf,fg,bg->b", features, inverse, features, precision=EXACT) / scale
-    return beta * jnp.sqrt(jnp.maximum(quad, 0.0))
+    chex.assert_shape(root, (features.shape[-1], features.shape[-1]))
+    quad = jnp.sum(jnp.square(jnp.matmul(features, root, precision=EXACT)), axis=-1) / scale
+    return beta * jnp.sqrt(quad)
 
 
 class OptimisticCritic:
@@ -199,7 +211,7 @@ class OptimisticCritic:
             raise TypeError(f"{type(critic).__name__} has no features(critic_state, obs, action): no psi to put the "
                             "bonus on")
         self.critic, self.traced = critic, {k: config_group[k] for k in HPARAMS}
-        self.inverse_iters, self.sweep_width = int(config_group.inverse_iters), int(config_group.sweep_width)
+        self.root_iters, self.sweep_width = int(config_group.root_iters), int(config_group.sweep_width)
 
     def hparams(self) -> dict:
         return {**self.critic.hparams(), "optimism": traced_values(self.traced, HPARAMS)}
@@ -207,8 +219,8 @@ class OptimisticCritic:
     def init(self, key, obs_dim: int, action_dim: int, hp: dict):
         params, inner = self.critic.init(key, obs_dim, action_dim, hp)
         f = self.critic.features(inner, jnp.zeros((1, obs_dim)), jnp.zeros((1, action_dim))).shape[-1]
-        inverse = jnp.eye(f) / named(hp).optimism.ridge  # Sigma^-1 before any data
-        return params, OptimismState(inner, gram_init(f), inverse)
+        root = jnp.eye(f) / jnp.sqrt(named(hp).optimism.ridge)  # Sigma^-1 = I / lambda before any data
+        return params, OptimismState(inner, gram_init(f), root)
 
     def features(self, critic_state: OptimismState, obs, action):
         return self.critic.features(critic_state.inner, obs, action)
@@ -218,13 +230,13 @@ class OptimisticCritic:
 
     def td_reward(self, critic_state: OptimismState, batch, hp):
         """r + b(s, a): (B,)."""
-        b = bonus(self.features(critic_state, batch.obs, batch.action), critic_state.inverse,
+        b = bonus(self.features(critic_state, batch.obs, batch.action), critic_state.root,
                   named(hp).optimism.beta, feature_scale(*gram_sum(critic_state.gram)))
         return self.critic.td_reward(critic_state.inner, batch, hp) + b
 
     def update_critic_state(self, critic_state: OptimismState, sampler, key, hp, critic_loss):
         """The wrapped critic's learning, then the sweep over the replay a window further with its (new) psi, and
-        P a few steps closer to Sigma^-1."""
+        Z Z^T a few steps closer to Sigma^-1."""
         def inner_loss(inner, batch, k):
             return critic_loss(critic_state.replace(inner=inner), batch, k)
 
@@ -236,13 +248,13 @@ class OptimisticCritic:
         gram = gram_step(critic_state.gram, feats, valid, sampler.buffer.size)
         total, count = gram_sum(gram)
         sig = sigma(total, count, o.ridge)
-        inverse = track_inverse(sig, critic_state.inverse, self.inverse_iters)
-        b = bonus(feats, inverse, o.beta, feature_scale(total, count))  # on the window's transitions (the replay's)
+        root = track_root(sig, critic_state.root, self.root_iters)
+        b = bonus(feats, root, o.beta, feature_scale(total, count))  # on the window's transitions (the replay's)
         w = valid.astype(b.dtype)
         info = {**info, "optimism_bonus_mean": (b * w).sum() / jnp.maximum(w.sum(), 1.0),
                 "optimism_bonus_max": jnp.max(jnp.where(valid, b, 0.0)),
-                "optimism_inverse_residual": residual(sig, inverse) / jnp.sqrt(float(sig.shape[0]))}
-        return OptimismState(inner, gram, inverse), info
+                "optimism_root_residual": root_residual(sig, root)}
+        return OptimismState(inner, gram, root), info
 
     def diagnostics(self, critic_state: OptimismState, batch, key) -> dict:
         return self.critic.diagnostics(critic_state.inner, batch, key)

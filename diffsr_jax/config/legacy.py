@@ -107,15 +107,22 @@ def is_first_generation(saved: dict) -> bool:
     return any(isinstance(fields, dict) and any(f"{g}.{k}" in _SPLIT for k in fields) for g, fields in saved.items())
 
 
-LAST_AVERAGED_OPTIMISM = "a220fe3"
-"""the last revision whose optimism bonus kept Sigma as an exponential average of psi psi^T over replay batches
-(``optimism.moment_rate``); today's sweeps the replay, so those runs' checkpoints hold another agent state."""
+OLDER_OPTIMISM = (
+    ("moment_rate", "kept its optimism bonus's Sigma by an exponential average (optimism.moment_rate)", "a220fe3"),
+    ("inverse_iters", "tracked its optimism bonus's Sigma^-1 itself (optimism.inverse_iters), not its factor",
+     "dc12d54"),
+)
+"""(the optimism field only that version had, what it did, the last revision that did it): versions of the bonus whose
+checkpoints hold another agent state than today's (which sweeps the replay and tracks a factor Z of Sigma^-1)."""
 
 
-def averaged_optimism(saved: dict) -> bool:
-    """Whether a run's config.json has the optimism bonus on, kept by the exponential average."""
+def older_optimism(saved: dict) -> tuple[str, str] | None:
+    """(what it did, the last revision that did it) when a run's config.json has the optimism bonus on as an older
+    version kept it; None otherwise (off, its state is the plain critic's)."""
     optimism = saved.get("optimism")
-    return isinstance(optimism, dict) and bool(optimism.get("enabled")) and "moment_rate" in optimism
+    if not (isinstance(optimism, dict) and optimism.get("enabled")):
+        return None
+    return next(((why, rev) for field, why, rev in OLDER_OPTIMISM if field in optimism), None)
 
 
 BEFORE_FIELD = {("env", "physics"): "native"}

@@ -80,9 +80,9 @@ def stored_run(logdir: str, use: str = "read"):
     if use != "read" and legacy.is_first_generation(saved):
         _refuse_older(logdir, use, "was written before the config groups were split per component",
                       legacy.LAST_FIRST_GENERATION)
-    if use != "read" and legacy.averaged_optimism(saved):
-        _refuse_older(logdir, use, "kept its optimism bonus's Sigma by an exponential average (optimism.moment_rate)",
-                      legacy.LAST_AVERAGED_OPTIMISM)
+    older = legacy.older_optimism(saved) if use != "read" else None
+    if older:
+        _refuse_older(logdir, use, *older)
     sweep_path = os.path.join(logdir, "sweep.json")
     specs = json.load(open(sweep_path)) if os.path.exists(sweep_path) else []
     return stored_config(saved), specs

@@ -39,6 +39,12 @@ class Study:
     success: tuple = ()  # ((task, threshold, what reaching it means), ...): success rates where the task has one
 
 
+# success thresholds (task, threshold, what reaching it means), shared by the studies of a task
+MOUNTAINCAR_FLAG = ("mountaincar", 0.0, "the final evaluation's mean return is above 0, which only episodes that reach "
+                    "the flag can give (-0.1 a^2 per step otherwise)")
+CARTPOLE_UPRIGHT = ("cartpole_swingup_sparse", 100.0, "the final evaluation's mean return is above 100: the pole held "
+                    "upright and centred for at least a fifth of the 500 decisions")
+
 STUDIES = (
     Study("mjx", "Brax mjx, 100k",
           "Hopper-ET and Walker-ET on Brax mjx (the faithful ports of Gym's models), 100k frames",
@@ -64,10 +70,7 @@ STUDIES = (
           (("diffsr_sac+optimism", "diffsr_sac"), ("diffsr_sac+optimism", "sac"), ("diffsr_sac", "sac")),
           "python -m experiments.suite --suite=exploration --agents=sac,diffsr_sac,diffsr_sac+optimism --num_seeds=4 "
           "--root=runs/suites_explore",
-          success=(("mountaincar", 0.0, "the final evaluation's mean return is above 0, which only episodes that "
-                    "reach the flag can give (-0.1 a^2 per step otherwise)"),
-                   ("cartpole_swingup_sparse", 100.0, "the final evaluation's mean return is above 100: the pole "
-                    "held upright and centred for at least a fifth of the 500 decisions"))),
+          success=(MOUNTAINCAR_FLAG, CARTPOLE_UPRIGHT)),
     Study("objectives", "spring, flow vs score, 100k",
           "Flow matching vs score matching (issue 31): Diff-SR-SAC with each objective on HalfCheetah, Brax spring, "
           "100k frames", "suites_objectives/mbbl_spring", ("halfcheetah",),
@@ -91,15 +94,14 @@ STUDIES = (
           "git checkout a508f6b && python -m experiments.suite --suite=exploration "
           "--tasks=cartpole_swingup_sparse,mountaincar --agents=diffsr_sac+optimism --num_seeds=4 "
           "--root=runs/suites_explore_swept", earlier=True,
-          success=(("mountaincar", 0.0, "the final evaluation's mean return is above 0 (the flag reached)"),
-                   ("cartpole_swingup_sparse", 100.0, "the final evaluation's mean return is above 100"))),
+          success=(MOUNTAINCAR_FLAG, CARTPOLE_UPRIGHT)),
     Study("exploration_ema", "earlier: averaged Sigma, 50k",
           "Earlier: MountainCar, Diff-SR-SAC with the first version of the optimism bonus (Sigma an exponential "
           "average of psi psi^T over random replay batches, at a220fe3 and before), 50k frames",
           "suites_explore_ema/exploration", ("mountaincar",), (), "git checkout 66c92e9 && python -m experiments.suite "
           "--suite=exploration --tasks=mountaincar --agents=diffsr_sac+optimism --num_seeds=4 "
           "--root=runs/suites_explore_ema", earlier=True,
-          success=(("mountaincar", 0.0, "the final evaluation's mean return is above 0 (the flag reached)"),)),
+          success=(MOUNTAINCAR_FLAG,)),
     Study("spring_features256", "earlier: spring, F=256, 100k",
           "Earlier: HalfCheetah on Brax spring, Diff-SR-SAC with F = 256, 100k frames",
           "suites/mbbl_spring", ("halfcheetah",), (), "python -m experiments.suite --suite=mbbl_spring "

@@ -21,8 +21,8 @@ psi psi^T over random replay batches, a target that moved at every update: WORKS
 
 Sigma^-1 is tracked as a factor, not recomputed: P = Z Z^T with Z^T Sigma Z -> I, by ``root_iters`` Newton-Schulz
 steps Z <- Z (3I - Z^T Sigma Z) / 2 per update, warm-started from the last update's Z (``track_root``). Each step maps
-every eigenvalue m of M = Z^T Sigma Z to m (3 - m)^2 / 4 (1 is a fixed point that each step squares the error to, a
-small m grows 2.25x per step, any m in (0, 3) converges), so Z is first scaled so that M's largest eigenvalue (a
+every eigenvalue m of M = Z^T Sigma Z to m (3 - m)^2 / 4 (1 is a fixed point, near which each step squares the
+error; a small m grows 2.25x per step; any m in (0, 3) converges), so Z is first scaled so that M's largest eigenvalue (a
 power-iteration estimate) is at most about 1: after the jump at a sweep's end the directions the new data fills
 converge at once and the sparse ones over the next updates (the bonus underestimates there meanwhile).
 Why the factor and not P itself: Sigma's condition number is 1 + (transitions in its densest direction) / lambda, 5e4

@@ -1,10 +1,18 @@
 """A run over two processes (jax.distributed) on localhost, each with 2 simulated CPU devices: 4 seeds laid over the
 4 devices of both, through the launcher as a user starts it.
 
-- The metrics equal those of one process with 4 CPU devices (the same per-device programs), to float tolerance
-  (``_assert_same_metrics``); only process 0 writes them, and one process evaluates the checkpoint both wrote to the logged return.
+- The metrics equal, bit for bit, those of two one-process runs each doing what one process of the pair does (seeds
+  0-1 and 2-3, 2 CPU devices each: ``_reference``); only process 0 writes them, and one process evaluates the
+  checkpoint both wrote to the logged return.
 - SIGTERM to process 1 checkpoints and stops both; a resumed pair then loses process 1 to SIGKILL: process 0 ends
   within a bounded time with one clear line; resumed again, the pair finishes with the uninterrupted metrics.
+
+Why the reference is two 2-device processes and not one 4-device process: XLA's CPU client sizes its thread pool
+max(cores, devices in the process), and the compiler splits large elementwise loops into that many parts
+(``outer_dimension_partitions`` in the optimized HLO; measured: 4 parts with 4 devices, 2 with 2, on 2 cores). Where
+a split moves an element between a vectorised loop body and its scalar tail, a transcendental (the log1p of
+``jax.random.normal``) rounds differently in the last bit, and 600 Diff-SR-SAC updates grow that to 10% in the
+entropy. With the same devices per process the per-device programs are the same, whatever the machine's cores.
 
 The default suite runs the first for Diff-SR-SAC and the second for SAC; -m slow adds the other agent of each, and
 experiments.suite joining from a (simulated) SLURM environment with --distributed.
@@ -18,7 +26,6 @@ import subprocess
 import sys
 import time
 
-import chex
 import numpy as np
 import pytest
 
@@ -57,46 +64,37 @@ def _finish(procs, timeout=900):
     return [(p.returncode, o, e) for p, (o, e) in zip(procs, outs)]
 
 
-def _assert_rows_close(one, two):
-    """Warm-up rows equal; after it, every number close. SAC came out bitwise equal; Diff-SR-SAC's larger matmuls
-    round differently in the last bits when the process has another number of CPU threads, which 600 updates grow
-    to (measured) 4e-3 relative in the critic loss, 5e-3 absolute in the entropy and 2e-3 in the returns."""
-    def part(row, keys):
-        return {k: row[k] for k in keys}
-
-    for a, b in zip(one, two):
-        at = f"at {a['frames']}"
-        chex.assert_trees_all_equal_structs(b, a, custom_message=at)  # the same names, None (NaN by design) alike
-        warm = a["frames"] <= WARMUP
-        exact = [k for k in a if a[k] is None or isinstance(a[k], str)]  # None: no update or episode yet
-        assert part(b, exact) == part(a, exact), at
-        tight = [k for k in a if k not in exact and (warm or k in ("frames", "decisions"))]
-        chex.assert_trees_all_close(part(b, tight), part(a, tight), rtol=1e-5, custom_message=at)
-        loose = [k for k in a if k not in exact and k not in tight
-                 and (k.startswith("train/") and "return" not in k or k == "eval/return")]
-        chex.assert_trees_all_close(part(b, loose), part(a, loose), rtol=2e-2, atol=2e-2, custom_message=at)
+def _assert_same_metrics(reference, two):
+    """Every row of the pair equals the reference's, every number bit for bit (timings aside), and only process 0
+    wrote: each row once."""
+    assert len(two) == 4 * TOTAL // 200
+    assert [(r["frames"], r["seed"]) for r in two] == [(r["frames"], r["seed"]) for r in reference]
+    for a, b in zip(reference, two):
+        assert b == a, f"at {a['frames']}, seed {a['seed']}: " + ", ".join(
+            f"{k} {b.get(k)} != {a.get(k)}" for k in sorted(set(a) | set(b)) if a.get(k) != b.get(k))
+    # not trivially equal: after the warm-up the seeds' rows differ
+    learned = {s: [r for r in reference if r["seed"] == s and r["frames"] > WARMUP] for s in (0, 1)}
+    assert all(x["train/critic_loss"] != y["train/critic_loss"] for x, y in zip(learned[0], learned[1]))
 
 
-def _assert_same_metrics(one, two):
-    assert [(r["frames"], r["seed"]) for r in one] == [(r["frames"], r["seed"]) for r in two]
-    assert len(one) == 4 * TOTAL // 200  # every row once: only process 0 wrote
-    _assert_rows_close(one, two)
-    # the tolerance means something: after the warm-up, another seed's rows are not close
-    seed = {s: [r for r in one if r["seed"] == s and r["frames"] > WARMUP] for s in (0, 1)}
-    with pytest.raises(AssertionError):
-        _assert_rows_close(seed[0], [{**r, "seed": 0} for r in seed[1]])
-
-
-def _one_process(agent, logdir):
-    p = subprocess.run(_train(f"--agent={agent}", f"--logdir={logdir}", "--config.run.cpu_devices=4", *COMMON),
-                       cwd=ROOT, env=_env(), capture_output=True, text=True, timeout=900)
-    assert p.returncode == 0, p.stdout[-2000:] + p.stderr[-3000:]
-    return run_rows(logdir)
+def _reference(agent, root):
+    """The rows the pair must write: what each of its processes computes, run in one process each (seeds 0-1, then
+    2-3, one per device of 2 CPU devices), merged in the pair's order (frames, then seed)."""
+    common = [a for a in COMMON if not a.startswith("--num_seeds=")]
+    rows = []
+    for first in (0, 2):
+        logdir = root / f"seeds{first}"
+        p = subprocess.run(_train(f"--agent={agent}", f"--logdir={logdir}", "--config.run.cpu_devices=2",
+                                  "--num_seeds=2", f"--seed={first}", *common),
+                           cwd=ROOT, env=_env(), capture_output=True, text=True, timeout=900)
+        assert p.returncode == 0, p.stdout[-2000:] + p.stderr[-3000:]
+        rows += run_rows(logdir)
+    return sorted(rows, key=lambda r: (r["frames"], r["seed"]))
 
 
 @pytest.mark.parametrize("agent", [pytest.param("sac", marks=pytest.mark.slow), "diffsr_sac"])
-def test_two_processes_match_one_process(agent, tmp_path):
-    reference = _one_process(agent, tmp_path / "one")
+def test_two_processes_match_their_halves_run_alone(agent, tmp_path):
+    reference = _reference(agent, tmp_path / "one")
     logdir = tmp_path / "two"
     results = _finish(_start_pair(logdir, f"--agent={agent}", "--config.run.cpu_devices=2", *COMMON))
     for i, (code, out, err) in enumerate(results):
@@ -132,7 +130,7 @@ def _wait_for_rows(logdir, rows, procs, timeout=600):
 
 @pytest.mark.parametrize("agent", ["sac", pytest.param("diffsr_sac", marks=pytest.mark.slow)])
 def test_a_signal_or_a_lost_process_stops_every_process_and_resume_continues(agent, tmp_path):
-    reference = _one_process(agent, tmp_path / "one")
+    reference = _reference(agent, tmp_path / "one")
     logdir = tmp_path / "two"
     args = [f"--agent={agent}", "--config.run.cpu_devices=2", *COMMON]
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import re
 import sys
 
 import numpy as np
@@ -144,6 +145,29 @@ def paper_standing(run: dict) -> tuple[str, bool | None]:
     return f"{d:,.0f} vs {b:,.0f} ({meta.paper_task})", d > b
 
 
+def unfinished(study: Study, runs: list[dict]) -> list[tuple[str, str]]:
+    """(task, agent) of every run the study plans whose raw logs are not those of a finished run."""
+    done = {(r["task"], r["agent"]) for r in runs if r["finished"]}
+    agents = list(dict.fromkeys(a for pair in study.pairs for a in pair[::-1]))  # bases first, as the suite runs
+    return [(t, a) for t in study.tasks for a in agents if (t, a) not in done]
+
+
+def resume_commands(study: Study, todo: list[tuple[str, str]]) -> list[str]:
+    """The study's suite command narrowed to the runs in ``todo``: one command per set of agents (tasks sharing it
+    go together), so that a fresh checkout runs only what is missing, never a run whose logs are committed."""
+    by_task = {}
+    for task, agent in todo:
+        by_task.setdefault(task, []).append(agent)
+    groups = {}
+    for task, agents in by_task.items():
+        groups.setdefault(tuple(agents), []).append(task)
+    commands = []
+    for agents, tasks in groups.items():
+        cmd = re.sub(r"--tasks=\S+", f"--tasks={','.join(tasks)}", study.command)
+        commands.append(re.sub(r"--agents=\S+", f"--agents={','.join(agents)}", cmd))
+    return commands
+
+
 def comparison_rows(study: Study, runs: list[dict], reps: int) -> tuple[list, list]:
     """(table rows, comparisons planned but without both runs finished) for one study."""
     from experiments import stats
@@ -204,7 +228,8 @@ def build_results(runs_root: str, out_dir: str, reps: int) -> dict[str, str]:
         summary += [[row[0], study.label, *row[1:]] for row in rows]
         success += [[row[0], study.label, *row[1:]] for row in success_rows(study, runs, reps)]
         if missing:
-            pending.append(f"- {study.title}: " + "; ".join(missing) + f". Run or resume: `{study.command}`")
+            commands = "; ".join(f"`{c}`" for c in resume_commands(study, unfinished(study, runs)))
+            pending.append(f"- {study.title}: " + "; ".join(missing) + f". Run or resume (only these runs): {commands}")
         done = sum(r["finished"] for r in runs)
         link = f"[report]({rel})" if rel in files else "no evaluation logged yet"
         state = f"{done} of {len(runs)} runs finished" if runs else "no runs yet"

@@ -82,3 +82,24 @@ def test_bad_input_is_one_line(tmp_path):
                         f"--out_dir={tmp_path}"], cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert p.returncode == 2 and "Traceback" not in p.stderr and len(p.stderr.strip().splitlines()) == 1, p.stderr
     assert "--runs_root" in p.stderr
+
+
+def test_the_resume_advice_names_only_the_missing_runs():
+    """A fresh checkout has the committed logs but not the suite's run folders: the pending line's command must name
+    only the runs not finished, or it would train the finished ones again."""
+    from experiments.results import Study, resume_commands, unfinished
+
+    study = Study("s", "l", "t", "root/suite", ("cheetahrun", "hopperhop"), (("diffsr_td3", "td3"),),
+                  "python -m experiments.suite --suite=dmc --tasks=cheetahrun,hopperhop --agents=td3,diffsr_td3 "
+                  "--num_seeds=4 --set=td3.policy_delay=1,run.warmup_steps=10000")
+    run = lambda task, agent, finished=True: {"task": task, "agent": agent, "finished": finished}  # noqa: E731
+    assert unfinished(study, [run("cheetahrun", "td3"), run("cheetahrun", "diffsr_td3"), run("hopperhop", "td3"),
+                              run("hopperhop", "diffsr_td3", False)]) == [("hopperhop", "diffsr_td3")]
+    assert resume_commands(study, [("hopperhop", "diffsr_td3")]) == [
+        "python -m experiments.suite --suite=dmc --tasks=hopperhop --agents=diffsr_td3 --num_seeds=4 "
+        "--set=td3.policy_delay=1,run.warmup_steps=10000"]
+    everything = unfinished(study, [])
+    assert len(everything) == 4 and resume_commands(study, everything) == [study.command]
+    split = resume_commands(study, [("cheetahrun", "td3"), ("hopperhop", "td3"), ("hopperhop", "diffsr_td3")])
+    assert [c.split()[4:6] for c in split] == [["--tasks=cheetahrun", "--agents=td3"],
+                                               ["--tasks=hopperhop", "--agents=td3,diffsr_td3"]]

@@ -252,8 +252,11 @@ def build_results(runs_root: str, out_dir: str, reps: int) -> dict[str, str]:
         out += ["", "**Success rates** (where a task has a success threshold; IQM of the seeds' last-4-evaluation "
                 "scores):", ""]
         out += _md_table(["task", "setting", "agent", "success", "seeds succeeding", "IQM [95% CI]"], success)
-    out += ["", "**Not yet tested** (planned comparisons without both runs finished):", ""]
+    out += ["", "**Planned comparisons not yet run** (without both runs finished):", ""]
     out += pending or ["- none"]
+    summary_note = os.path.join(ROOT, "results", "notes", "conclusion.md")
+    if os.path.exists(summary_note):  # hand-written, no numbers: what the table says, and what no study has tested
+        out += ["", "### In words", "", open(summary_note).read().strip()]
     out += ["", "## Studies", ""] + studies_md + [f"- **Archived** (kept as written, cannot be rebuilt): [{path}]({path}), "
                                                  f"{what}." for path, what in ARCHIVE] + [""]
     if notes:

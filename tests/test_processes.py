@@ -7,12 +7,12 @@
 - SIGTERM to process 1 checkpoints and stops both; a resumed pair then loses process 1 to SIGKILL: process 0 ends
   within a bounded time with one clear line; resumed again, the pair finishes with the uninterrupted metrics.
 
-Why the reference is two 2-device processes and not one 4-device process: XLA's CPU client sizes its thread pool
-max(cores, devices in the process), and the compiler splits large elementwise loops into that many parts
-(``outer_dimension_partitions`` in the optimized HLO; measured: 4 parts with 4 devices, 2 with 2, on 2 cores). Where
-a split moves an element between a vectorised loop body and its scalar tail, a transcendental (the log1p of
-``jax.random.normal``) rounds differently in the last bit, and 600 Diff-SR-SAC updates grow that to 10% in the
-entropy. With the same devices per process the per-device programs are the same, whatever the machine's cores.
+Why the reference is two 2-device processes and not one 4-device process: the optimized HLO of the two setups
+differs only in how XLA's CPU compiler splits 5 elementwise loops (``outer_dimension_partitions``, measured on 2
+cores: 4 parts with 4 devices in the process, 2 with 2; our reading, not checked in XLA's source: it splits by its
+thread pool, max(cores, devices)). Those loops hold ``jax.random.normal``'s erfinv/log1p, which then round
+differently in the last bit (measured: 1e-7 to 1e-5 at the first update row), and 600 Diff-SR-SAC updates grow that
+to 10% in the entropy. With the same devices per process the compiled per-device programs are the same.
 
 The default suite runs the first for Diff-SR-SAC and the second for SAC; -m slow adds the other agent of each, and
 experiments.suite joining from a (simulated) SLURM environment with --distributed.

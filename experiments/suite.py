@@ -5,8 +5,10 @@
     python -m experiments.suite --suite=cpu --tasks=pendulum --total_steps=4000 --set=eval_episodes=5
 
 Each (task, agent) is one ``run_training`` call into <root>/<suite>/<task>/<agent>/ (the usual run outputs plus
-run.json: status, wall-clock, command, machine). The suite's protocol (total steps, eval interval, episodes; see
-experiments/suites.py) replaces the preset's; --total_steps / --eval_every / --set override it. Rerunning the same
+run.json: status, wall-clock, command, machine). With ``--preset=fast`` the suite's protocol (total steps, warm-up,
+eval interval, episodes; see experiments/suites.py) replaces the preset's, which is sized for Pendulum; the ``study``
+and ``paper`` presets carry the paper's own budget (200k frames, 25k warm-up, evaluation every 5k; DMC's for TD3) and
+keep it. --total_steps / --eval_every / --set override either. Rerunning the same
 command skips finished runs and resumes interrupted ones from their latest checkpoint. Tables and plots:
 ``python -m experiments.report <root>/<suite>``.
 
@@ -27,6 +29,7 @@ from absl import app, flags
 from experiments.cli import define_process_flags, fail, parse_flags, process_spec
 
 FLAGS = flags.FLAGS
+PRESETS = ("fast", "study", "paper")
 
 
 def build_config(suite, task, agent: str, preset: str, num_seeds: int, total_steps=None, eval_every=None, sets=(),
@@ -44,8 +47,8 @@ def build_config(suite, task, agent: str, preset: str, num_seeds: int, total_ste
         raise ConfigError(f"agent {agent!r} has no preset file experiments/configs/{agent}.py") from None
     except ValueError as e:
         raise ConfigError(str(e)) from None
-    overrides = {**dict(suite.budget), **task.config_overrides(), **ABLATIONS.get(ablation, {}),
-                 "run.num_seeds": num_seeds}
+    budget = dict(suite.budget) if preset == "fast" else {}  # study / paper: the preset's own (the paper's) budget
+    overrides = {**budget, **task.config_overrides(), **ABLATIONS.get(ablation, {}), "run.num_seeds": num_seeds}
     if total_steps:
         overrides["run.total_steps"] = total_steps
     if eval_every:
@@ -92,8 +95,8 @@ def plan_runs(argv_flags) -> list[tuple]:
             if not agent.startswith("diffsr_"):
                 raise ConfigError(f"--agents={name}: ablations change the Diff-SR representation; use a diffsr_* agent")
         variants.append((agent, ablation or None))
-    if f.preset not in ("fast", "paper"):
-        raise ConfigError(f"unknown preset {f.preset!r}; choose fast or paper")
+    if f.preset not in PRESETS:
+        raise ConfigError(f"unknown preset {f.preset!r}; choose one of {', '.join(PRESETS)}")
     if f.num_seeds < 1:
         raise ConfigError(f"--num_seeds must be >= 1, got {f.num_seeds}")
     for ab in f.ablations:
@@ -264,7 +267,7 @@ def define_flags():
     flags.DEFINE_list("agents", ["diffsr_sac", "sac"], "agents (any registered agent with experiments/configs/<agent>.py); "
                       "'<agent>+<ablation>' runs that ablation alone")
     flags.DEFINE_integer("num_seeds", 3, "seeds per run (vmapped)")
-    flags.DEFINE_string("preset", "fast", "agent preset: fast or paper")
+    flags.DEFINE_string("preset", "fast", "agent preset: fast, study or paper (study and paper keep their own budget)")
     flags.DEFINE_list("tasks", [], "subset of the suite's tasks (default: all)")
     flags.DEFINE_list("ablations", [], "also run each diffsr_* agent with these ablations (experiments/suites.py "
                       "ABLATIONS), as agent '<agent>+<ablation>'")

@@ -97,28 +97,36 @@ def _t(name, env, paper=None, **env_fields):
     return Task(name, env, tuple((f"env.{k}", v) for k, v in env_fields.items()), paper, NOTES.get(env, ""))
 
 
-# MBBL episode lengths: Reacher 50, Pendulum and CartPole 200, the rest 1000. "-ET" tasks are brax's defaults
-# (terminate_when_unhealthy=True); HalfCheetah, Reacher and the pendulums never terminate on falling.
+# MBBL episode lengths: Reacher 50, Pendulum and CartPole 200, the rest 1000. The locomotion tasks are MBBL's own
+# definitions (``mbbl/<name>``: its observation, reward and termination over Brax's mjx models, envs/mbbl.py);
+# Humanoid-ET (MBBL's 376-d observation) stays Brax's humanoid; Reacher and the pendulums are the nearest Brax / gymnax /
+# Playground tasks (other reward scales).
 MBBL_TASKS = (
-    _t("halfcheetah", "brax/halfcheetah", "HalfCheetah"),
+    _t("halfcheetah", "mbbl/halfcheetah", "HalfCheetah", backend="mjx", physics="native"),
     _t("reacher", "brax/reacher", "Reacher", episode_length=50),
     _t("humanoid_et", "brax/humanoid", "Humanoid-ET"),
+    _t("slimhumanoid_et", "mbbl/slimhumanoid_et", "S-Humanoid-ET", backend="mjx", physics="native"),
     _t("pendulum", "gymnax/Pendulum-v1", "Pendulum"),
     _t("inverted_pendulum", "brax/inverted_pendulum", "I-Pendulum"),
-    _t("ant_et", "brax/ant", "Ant-ET"),
-    _t("hopper_et", "brax/hopper", "Hopper-ET"),
+    _t("ant_et", "mbbl/ant_et", "Ant-ET", backend="mjx", physics="native"),
+    _t("hopper_et", "mbbl/hopper_et", "Hopper-ET", backend="mjx", physics="native"),
     _t("cartpole", "playground/CartpoleBalance", "CartPole", episode_length=200),
-    _t("walker_et", "brax/walker2d", "Walker-ET"),
+    _t("walker_et", "mbbl/walker_et", "Walker-ET", backend="mjx", physics="native"),
 )
-PAPER_BUDGET = (("run.total_steps", 200_000), ("run.eval_every", 5_000), ("run.eval_episodes", 10))
+PAPER_BUDGET = (("run.total_steps", 200_000), ("run.warmup_steps", 25_000), ("run.eval_every", 5_000),
+                ("run.eval_episodes", 10))
+BRAX_OWN = {"halfcheetah": "brax/halfcheetah", "hopper_et": "brax/hopper", "walker_et": "brax/walker2d",
+            "ant_et": "brax/ant"}  # the earlier studies' tasks: Brax's own reward and observation
 
 SUITES = {s.name: s for s in (
-    Suite("mbbl", "the paper's MBBL tasks on Brax (mjx), gymnax and Playground; -ET = early termination on falling "
-          "(S-Humanoid-ET has no Brax counterpart)", MBBL_TASKS, PAPER_BUDGET),
-    Suite("mbbl_noet", "the locomotion tasks without early termination (brax terminate_when_unhealthy=False)",
-          (_t("humanoid", "brax/humanoid", early_termination=False), _t("ant", "brax/ant", early_termination=False),
-           _t("hopper", "brax/hopper", early_termination=False),
-           _t("walker", "brax/walker2d", early_termination=False)), PAPER_BUDGET),
+    Suite("mbbl", "the paper's MBBL tasks: MBBL's own definitions over Brax's mjx models (mbbl/*), Brax, gymnax and "
+          "Playground for the rest; -ET = early termination on falling", MBBL_TASKS, PAPER_BUDGET),
+    Suite("mbbl_noet", "the locomotion tasks without early termination (MBBL's no_termination option; humanoid: "
+          "brax terminate_when_unhealthy=False)",
+          (_t("humanoid", "brax/humanoid", early_termination=False),
+           _t("ant", "mbbl/ant_et", early_termination=False, backend="mjx", physics="native"),
+           _t("hopper", "mbbl/hopper_et", early_termination=False, backend="mjx", physics="native"),
+           _t("walker", "mbbl/walker_et", early_termination=False, backend="mjx", physics="native")), PAPER_BUDGET),
     Suite("mbbl_pomdp", "partially observable (paper App. E): velocities dropped, last 3 observations stacked",
           tuple(_t(f"{t.name}_pomdp", t.env, t.paper_task, pomdp=True, pomdp_history=3,
                    **{k.split(".")[1]: v for k, v in t.overrides})
@@ -130,14 +138,15 @@ SUITES = {s.name: s for s in (
           (("run.total_steps", 1_000_000), ("run.eval_every", 10_000), ("run.eval_episodes", 10))),
     Suite("mbbl_spring", "the four tasks where the paper's Diff-SR gained most over SAC (HalfCheetah, Hopper-ET, "
           "Walker-ET, Ant-ET) on Brax's spring backend, fast on a CPU; 100k env steps, 5k random warm-up",
-          tuple(_t(t.name, t.env, t.paper_task, backend="spring") for t in MBBL_TASKS
-                if t.name in ("halfcheetah", "hopper_et", "walker_et", "ant_et")),
+          tuple(_t(t, env, dict((x.name, x.paper_task) for x in MBBL_TASKS)[t], backend="spring")
+                for t, env in BRAX_OWN.items()),
           (("run.total_steps", 100_000), ("run.warmup_steps", 5_000), ("run.eval_every", 5_000),
            ("run.eval_episodes", 10))),
     Suite("mbbl_mjx", "the same four tasks on Brax's mjx backend (MuJoCo's solver: the faithful ports of Gym's "
-          "models) with each env's own solver settings (physics=native); 100k env steps, 5k random warm-up",
-          tuple(_t(t.name, t.env, t.paper_task, backend="mjx", physics="native") for t in MBBL_TASKS
-                if t.name in ("halfcheetah", "hopper_et", "walker_et", "ant_et")),
+          "models) with each env's own solver settings (physics=native) and Brax's own reward; 100k env steps, 5k "
+          "random warm-up",
+          tuple(_t(t, env, dict((x.name, x.paper_task) for x in MBBL_TASKS)[t], backend="mjx", physics="native")
+                for t, env in BRAX_OWN.items()),
           (("run.total_steps", 100_000), ("run.warmup_steps", 5_000), ("run.eval_every", 5_000),
            ("run.eval_episodes", 10))),
     Suite("exploration", "where entropy or action noise alone tends to settle on doing nothing (issue 31): gymnax "

@@ -167,7 +167,7 @@ def define_flags():
     one beside modules whose flags share names."""
     flags.DEFINE_string("agent", DEFAULT_AGENT, "sac, td3, ddpg, their Diff-SR versions diffsr_<base>, polygrad or "
                         "diffusion_planner; selects experiments/configs/<agent>.py:fast")
-    flags.DEFINE_string("env", None, "environment: brax/<name>, playground/<Name> or gymnax/<name>")
+    flags.DEFINE_string("env", None, "environment: brax/<name>, mbbl/<name> (the paper's Table 1 tasks), playground/<Name> or gymnax/<name>")
     flags.DEFINE_integer("num_seeds", None, "independent agents run in parallel (vmapped) in one program")
     flags.DEFINE_integer("seed", None, "first seed; seed i of the run is seed + i")
     flags.DEFINE_integer("total_steps", None, "env frames per seed (decisions x action_repeat)")

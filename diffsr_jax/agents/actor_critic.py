@@ -10,6 +10,7 @@ import ml_collections
 
 from diffsr_jax.fields import ConfigGroup, Fields, traced_values
 from diffsr_jax.networks.activations import ACTIVATIONS
+from diffsr_jax.networks.init import INITS
 
 HPARAMS = ("gamma", "tau", "actor_lr", "critic_lr")
 """The traced fields of ``config.actor_critic`` (``state.hp["actor_critic"]``), read by every base."""
@@ -24,6 +25,7 @@ def defaults() -> ml_collections.ConfigDict:
     g.actor_hidden = (256, 256)
     g.activation = "relu"  # the actor's
     g.actor_layer_norm = False
+    g.actor_init = "lecun"  # the actor's layers (networks.init): lecun | torch | orthogonal (rl-rep's SAC actor)
     return g
 
 
@@ -33,6 +35,7 @@ def validate(config) -> None:
     f.within("tau", 0.0, 1.0, low_open=True)
     f.positive("actor_lr", "critic_lr")
     f.choice("activation", tuple(ACTIVATIONS))
+    f.choice("actor_init", INITS)
 
 
 ACTOR_CRITIC = ConfigGroup("actor_critic", defaults, validate, "what every base actor-critic shares")

@@ -30,6 +30,7 @@ from diffsr_jax.diffusion import make_schedule
 from diffsr_jax.fields import ConfigError, ConfigGroup, Fields
 from diffsr_jax.networks.activations import ACTIVATIONS
 from diffsr_jax.networks.critics import Ensemble, MLPQHead, RFFHead
+from diffsr_jax.networks.init import INITS
 from diffsr_jax.networks.rff import RFF_KINDS
 from diffsr_jax.representation import DiffusionRepresentation, PsiNet, ZetaNet
 from diffsr_jax.representation.learner import DiffSRRepresentation
@@ -42,11 +43,14 @@ def mlp_critic_defaults() -> ml_collections.ConfigDict:
     g.hidden = (256, 256)
     g.activation = "relu"
     g.hidden_layer_norm = False  # LayerNorm after each hidden layer
+    g.init = "lecun"  # its layers' initialisation (networks.init): lecun | torch | orthogonal
     return g
 
 
 def validate_mlp_critic(config) -> None:
-    Fields(config.mlp_critic, "mlp_critic").choice("activation", tuple(ACTIVATIONS))
+    f = Fields(config.mlp_critic, "mlp_critic")
+    f.choice("activation", tuple(ACTIVATIONS))
+    f.choice("init", INITS)
 
 
 def psi_critic_defaults() -> ml_collections.ConfigDict:
@@ -59,6 +63,7 @@ def psi_critic_defaults() -> ml_collections.ConfigDict:
     g.hidden_layer_norm = False  # LayerNorm after the hidden layer
     g.reads = "online"  # online | target: the psi the heads read
     g.grad_to_rep = False  # the critic's TD loss also trains psi (end to end)
+    g.init = "lecun"  # the heads' layers (networks.init): lecun | torch (rl-rep's RFF critic keeps PyTorch's default)
     return g
 
 
@@ -76,6 +81,7 @@ def validate_psi_critic(config) -> None:
     f = Fields(g, "psi_critic")
     f.choice("activation", tuple(ACTIVATIONS))
     f.choice("rff_kind", RFF_KINDS)
+    f.choice("init", INITS)
     f.integer("rff_dim", "rff_hidden")
     check_reads(g.reads, bool(g.grad_to_rep))
 
@@ -172,7 +178,7 @@ def mlp_critic(config, obs_dim: int, action_dim: int, num: int) -> MLPCritic:
     """``num`` MLP heads on concat(s, a), from ``config.mlp_critic``."""
     del obs_dim, action_dim
     c = config.mlp_critic
-    return MLPCritic(MLPQHead(tuple(c.hidden), c.activation, c.hidden_layer_norm), num)
+    return MLPCritic(MLPQHead(tuple(c.hidden), c.activation, c.hidden_layer_norm, c.init), num)
 
 
 def psi_critic(config, obs_dim: int, action_dim: int, num: int) -> RepresentationCritic:
@@ -182,17 +188,18 @@ def psi_critic(config, obs_dim: int, action_dim: int, num: int) -> Representatio
     r, q = config.representation, config.psi_critic
     model = DiffusionRepresentation(
         PsiNet(r.feature_dim, r.arch, tuple(r.psi_hidden), r.activation, r.enc_hidden, r.enc_out, r.res_width,
-               r.res_blocks),
+               r.res_blocks, r.res_final_layer_norm, r.init),
         ZetaNet(r.feature_dim, obs_dim, r.arch, tuple(r.zeta_hidden), r.activation, r.level_input, r.level_embed_dim,
-                r.enc_hidden, r.enc_out, r.res_width, r.res_blocks),
+                r.enc_hidden, r.enc_out, r.res_width, r.res_blocks, r.res_final_layer_norm, r.init),
     )
 
     def head():  # the critic's heads and the reward head have the same shape
-        return RFFHead(q.rff_dim, q.rff_hidden, q.rff_kind, q.input_layer_norm, q.hidden_layer_norm, q.activation)
+        return RFFHead(q.rff_dim, q.rff_hidden, q.rff_kind, q.input_layer_norm, q.hidden_layer_norm, q.activation,
+                       q.init)
 
     representation = DiffSRRepresentation(
         model, make_schedule(r.schedule, r.num_levels), parameterization=r.parameterization,
         noise_scale=r.noise_scale, feature_dim=r.feature_dim, traced=r,
         reward_head=head() if r.reward_weight > 0 else None, steps_per_update=r.steps_per_update,
-        keep_target=q.reads == "target", objective=r.objective)
+        keep_target=q.reads == "target", objective=r.objective, sigma_power=int(r.score_sigma_power))
     return optimistic(RepresentationCritic(representation, head(), num, q.reads, bool(q.grad_to_rep)), config)

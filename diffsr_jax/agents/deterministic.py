@@ -59,7 +59,7 @@ class DeterministicActorCritic:
         self.variant, self.shared, self.own, self.critic = variant, shared, own, critic
         self.obs_dim, self.action_dim = obs_dim, action_dim
         self.actor_net = DeterministicActor(action_dim, tuple(shared.actor_hidden), shared.activation,
-                                            shared.actor_layer_norm)
+                                            shared.actor_layer_norm, shared.actor_init)
         self.own_hparams = ("expl_noise", "policy_noise", "noise_clip") if variant.smoothing else ("expl_noise",)
 
     def hparams(self) -> dict:

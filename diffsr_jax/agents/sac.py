@@ -32,7 +32,8 @@ class SACState:
 
 def defaults() -> ml_collections.ConfigDict:
     return ml_collections.ConfigDict({
-        "alpha_lr": 3e-4,  # the temperature's learning rate
+        "alpha_lr": 3e-4,  # the temperature's learning rate; 0 keeps alpha at init_alpha (the condition of rl-rep's
+        #                   first upload, whose alpha never moved: a bug there, a choice here)
         "init_alpha": 1.0,
         "target_entropy_scale": 1.0,  # target entropy = -scale * |A|
         "log_std_min": -5.0,  # the actor's log-std range
@@ -43,7 +44,9 @@ def defaults() -> ml_collections.ConfigDict:
 
 def validate(config) -> None:
     f = Fields(config.sac, "sac")
-    f.positive("alpha_lr", "init_alpha")
+    f.positive("init_alpha")
+    if not config.sac.alpha_lr >= 0:
+        f.fail("alpha_lr", f"must be >= 0 (0: alpha fixed at init_alpha), got {config.sac.alpha_lr}")
     f.integer("target_update_every")
     if not config.sac.log_std_min < config.sac.log_std_max:
         f.fail("log_std_min", f"must be < config.sac.log_std_max, got {config.sac.log_std_min} and "
@@ -65,7 +68,8 @@ class SAC:
         self.obs_dim, self.action_dim = obs_dim, action_dim
         shared, own = self.shared, self.own
         self.actor_net = TanhGaussianActor(action_dim, tuple(shared.actor_hidden), shared.activation,
-                                           shared.actor_layer_norm, own.log_std_min, own.log_std_max)
+                                           shared.actor_layer_norm, own.log_std_min, own.log_std_max,
+                                           shared.actor_init)
         self.target_entropy = -float(action_dim) * own.target_entropy_scale
 
     def hparams(self) -> dict:

@@ -31,6 +31,7 @@ def defaults() -> ml_collections.ConfigDict:
     g.eval_every = 2_000  # env frames between evaluations
     g.eval_episodes = 10
     g.updates_per_step = 1  # learner updates per iteration (per agent decision)
+    g.random_action_prob = 0.0  # after warm-up, each action uniform at random with this probability (rl-rep: 0.01)
     g.checkpoint_every = 10_000  # env frames, taken at the first evaluation boundary past each multiple; and at the end
     g.keep_checkpoints = 3
     g.nan_policy = "stop"  # stop: end the run at the first non-finite value | drop: drop that seed, continue
@@ -48,6 +49,7 @@ def replay_defaults() -> ml_collections.ConfigDict:
     g.capacity = 0  # fixed by the launcher at a run's first start: min(buffer_size, transitions of the run)
     g.batch_size = 256
     g.normalize_obs = False  # running mean/std of observations, applied to what the agent sees
+    g.normalize_clip = 10.0  # normalised observations clipped to +-this (0: not clipped, as spectral-rl2)
     return g
 
 
@@ -57,6 +59,7 @@ def validate(config) -> None:
               "keep_checkpoints")
     f.integer("warmup_steps", "seed", minimum=0)
     f.choice("nan_policy", ("stop", "drop"))
+    f.within("random_action_prob", 0.0, 1.0)
     f.choice("matmul_precision", MATMUL_PRECISIONS)
     f.choice("command_buffers", tuple(COMMAND_BUFFERS))
     f.integer("devices", "cpu_devices", minimum=0)
@@ -70,6 +73,8 @@ def validate_replay(config) -> None:
     f = Fields(config.replay, "replay")
     f.integer("buffer_size", "batch_size")
     f.integer("capacity", minimum=0)
+    if not config.replay.normalize_clip >= 0:
+        f.fail("normalize_clip", f"must be >= 0 (0: no clipping), got {config.replay.normalize_clip}")
     capacity = replay_capacity(config)
     if config.replay.batch_size > capacity:
         raise ConfigError(f"config.replay.batch_size ({config.replay.batch_size:,}) is larger than the replay, which "

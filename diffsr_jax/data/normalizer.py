@@ -33,8 +33,9 @@ def stats_update(stats: RunningStats, x) -> RunningStats:
 
 
 def normalize(stats: RunningStats, x, clip: float = 10.0, eps: float = 1e-6):
-    """(x - mean) / std, clipped to [-clip, clip]; identity while no data has been seen."""
+    """(x - mean) / std, clipped to [-clip, clip] (``clip`` 0: not clipped); identity while no data has been seen."""
     chex.assert_axis_dimension(x, -1, stats.mean.shape[0])  # (..., d)
     z = (x - stats.mean) / jnp.sqrt(stats.var + eps)
-    z = jnp.clip(z, -clip, clip)
+    if clip:
+        z = jnp.clip(z, -clip, clip)
     return jnp.where(stats.count > 0, z, x)

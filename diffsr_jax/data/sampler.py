@@ -23,11 +23,13 @@ class ReplaySampler:
     obs_stats: RunningStats | None  # None: observations are not normalised
     batch_size: int = flax.struct.field(pytree_node=False)
     stride: int = flax.struct.field(pytree_node=False, default=1)  # slots between one env's consecutive steps
+    clip: float = flax.struct.field(pytree_node=False, default=10.0)  # normalised observations' bound (0: none)
 
     def _normalized(self, tr):
         if self.obs_stats is None:
             return tr
-        return tr.replace(obs=normalize(self.obs_stats, tr.obs), next_obs=normalize(self.obs_stats, tr.next_obs))
+        return tr.replace(obs=normalize(self.obs_stats, tr.obs, self.clip),
+                          next_obs=normalize(self.obs_stats, tr.next_obs, self.clip))
 
     def batch(self, key):
         """(batch_size, ...) transitions, uniform over the filled replay."""

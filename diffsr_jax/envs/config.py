@@ -15,7 +15,7 @@ from diffsr_jax.fields import Fields
 
 def env_defaults() -> ml_collections.ConfigDict:
     g = ml_collections.ConfigDict()
-    g.name = "gymnax/Pendulum-v1"  # <family>/<name>: brax/<name>, playground/<Name>, gymnax/<name>
+    g.name = "gymnax/Pendulum-v1"  # <family>/<name>: brax/<name>, mbbl/<name>, playground/<Name>, gymnax/<name>
     g.backend = "mjx"  # brax backend: mjx, generalized, positional, spring
     g.physics = "auto"  # MuJoCo solver (brax mjx, playground): native (the env's own) | light (1 iteration, 4 line-search
     #                     iterations, no Euler damping) | auto: light where measured faithful (envs.physics), else native

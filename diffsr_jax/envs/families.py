@@ -1,6 +1,7 @@
 """Env families, each registered once: ``ENV_FAMILIES[family]`` says how to list, build and validate its envs and
 where their velocities sit (for the partially observable setting). Names on the command line are
-``<family>/<name>``: ``brax/<name>``, ``playground/<Name>``, ``gymnax/<name>``.
+``<family>/<name>``: ``brax/<name>``, ``mbbl/<name>`` (MBBL's task definitions over Brax's models, the paper's
+Table 1 tasks), ``playground/<Name>``, ``gymnax/<name>``.
 """
 
 from __future__ import annotations
@@ -8,7 +9,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Callable
 
-from diffsr_jax.envs import brax_env, gymnax_env, playground_env  # no brax/playground/gymnax import at module level
+from diffsr_jax.envs import brax_env, gymnax_env, mbbl, playground_env  # no brax/playground/gymnax import at module level
 from diffsr_jax.fields import ConfigError
 
 GYMNAX_CONTINUOUS = ("Pendulum-v1", "MountainCarContinuous-v0")
@@ -39,6 +40,10 @@ def _build_gymnax(name, backend, max_steps, early_termination):
 def _build_brax(name, backend, max_steps, early_termination, physics="native"):
     kwargs = {} if early_termination else {"terminate_when_unhealthy": False}
     return brax_env.BraxEnv(name, backend, max_steps, physics=physics, **kwargs)
+
+
+def _build_mbbl(name, backend, max_steps, early_termination, physics="native"):
+    return mbbl.MBBLEnv(name, backend, max_steps, early_termination, physics=physics)
 
 
 def _build_playground(name, backend, max_steps, early_termination, physics="native", impl="jax"):
@@ -78,6 +83,10 @@ ENV_FAMILIES: dict[str, EnvFamily] = {
                       early_termination=("ant", "hopper", "humanoid", "walker2d"),
                       light_physics=lambda backend: backend == "mjx", light_by_default=BRAX_LIGHT_FAITHFUL,
                       options=("physics",), pomdp_names=brax_env.POMDP_NAMES),
+    "mbbl": EnvFamily(lambda: tuple(mbbl.MBBL_TASKS), _build_mbbl, lambda name: name in mbbl.MBBL_TASKS,
+                      backends=brax_env.BRAX_BACKENDS, early_termination=mbbl.MBBL_EARLY_TERMINATION,
+                      light_physics=lambda backend: backend == "mjx", light_by_default=(),
+                      options=("physics",), pomdp_names=tuple(mbbl.MBBL_TASKS)),
     "playground": EnvFamily(_playground_names, _build_playground, playground_env.pomdp_supported,
                             light_physics=lambda backend: True, impls=("jax", "warp"), options=("physics", "impl"),
                             pomdp_names=playground_env.POMDP_NAMES),

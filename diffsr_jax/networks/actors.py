@@ -9,6 +9,7 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
+from diffsr_jax.networks.init import dense
 from diffsr_jax.networks.mlp import MLP
 
 
@@ -21,12 +22,13 @@ class TanhGaussianActor(nn.Module):
     layer_norm: bool = False
     log_std_min: float = -5.0
     log_std_max: float = 2.0
+    init_scheme: str = "lecun"  # every dense layer's (networks.init)
 
     @nn.compact
     def __call__(self, obs):
-        h = MLP(self.hidden, None, self.activation, self.layer_norm)(obs)
-        mean = nn.Dense(self.action_dim)(h)
-        log_std = jnp.tanh(nn.Dense(self.action_dim)(h))
+        h = MLP(self.hidden, None, self.activation, self.layer_norm, init_scheme=self.init_scheme)(obs)
+        mean = dense(self.action_dim, self.init_scheme, h.shape[-1])(h)
+        log_std = jnp.tanh(dense(self.action_dim, self.init_scheme, h.shape[-1])(h))
         log_std = self.log_std_min + 0.5 * (self.log_std_max - self.log_std_min) * (log_std + 1.0)
         chex.assert_shape([mean, log_std], obs.shape[:-1] + (self.action_dim,))
         return mean, log_std
@@ -75,9 +77,11 @@ class DeterministicActor(nn.Module):
     hidden: Sequence[int] = (256, 256)
     activation: str = "relu"
     layer_norm: bool = False
+    init_scheme: str = "lecun"  # every dense layer's (networks.init)
 
     @nn.compact
     def __call__(self, obs):
-        action = jnp.tanh(MLP(self.hidden, self.action_dim, self.activation, self.layer_norm)(obs))
+        action = jnp.tanh(MLP(self.hidden, self.action_dim, self.activation, self.layer_norm,
+                                 init_scheme=self.init_scheme)(obs))
         chex.assert_shape(action, obs.shape[:-1] + (self.action_dim,))
         return action

@@ -16,6 +16,7 @@ import flax.linen as nn
 import jax.numpy as jnp
 
 from diffsr_jax.networks.activations import get_activation
+from diffsr_jax.networks.init import dense
 from diffsr_jax.networks.mlp import MLP
 from diffsr_jax.networks.rff import LearnedRFF
 
@@ -27,17 +28,18 @@ class RFFHead(nn.Module):
     input_layer_norm: bool = False
     hidden_layer_norm: bool = False
     activation: str = "elu"
+    init_scheme: str = "lecun"  # every dense layer's (networks.init)
 
     @nn.compact
     def __call__(self, psi):
         chex.assert_rank(psi, 2)  # (B, F)
         x = nn.LayerNorm()(psi) if self.input_layer_norm else psi
-        x = LearnedRFF(self.rff_dim, self.rff_kind)(x)
-        x = nn.Dense(self.hidden)(x)
+        x = LearnedRFF(self.rff_dim, self.rff_kind, self.init_scheme)(x)
+        x = dense(self.hidden, self.init_scheme, x.shape[-1])(x)
         if self.hidden_layer_norm:
             x = nn.LayerNorm()(x)
         x = get_activation(self.activation)(x)
-        q = nn.Dense(1)(x)[..., 0]
+        q = dense(1, self.init_scheme, x.shape[-1])(x)[..., 0]
         chex.assert_shape(q, psi.shape[:1])  # (B,)
         return q
 
@@ -46,13 +48,14 @@ class MLPQHead(nn.Module):
     hidden: Sequence[int] = (256, 256)
     activation: str = "relu"
     layer_norm: bool = False
+    init_scheme: str = "lecun"
 
     @nn.compact
     def __call__(self, obs, action):
         chex.assert_rank([obs, action], 2)  # (B, d_s), (B, d_a)
         chex.assert_equal_shape_prefix([obs, action], 1)
         x = jnp.concatenate([obs, action], axis=-1)
-        q = MLP(self.hidden, 1, self.activation, self.layer_norm)(x)[..., 0]
+        q = MLP(self.hidden, 1, self.activation, self.layer_norm, init_scheme=self.init_scheme)(x)[..., 0]
         chex.assert_shape(q, obs.shape[:1])  # (B,)
         return q
 

@@ -8,6 +8,7 @@ import flax.linen as nn
 import jax.numpy as jnp
 
 from diffsr_jax.networks.activations import get_activation
+from diffsr_jax.networks.init import dense
 
 
 def sinusoidal_embedding(t, dim: int, max_period: float = 10000.0):
@@ -27,9 +28,10 @@ class LevelEmbedding(nn.Module):
     hidden: int = 256
     out: int = 128
     activation: str = "mish"
+    init_scheme: str = "lecun"
 
     @nn.compact
     def __call__(self, t):
         h = sinusoidal_embedding(t, self.dim)
-        h = get_activation(self.activation)(nn.Dense(self.hidden)(h))
-        return nn.Dense(self.out)(h)
+        h = get_activation(self.activation)(dense(self.hidden, self.init_scheme, self.dim)(h))
+        return dense(self.out, self.init_scheme, self.hidden)(h)

@@ -14,6 +14,8 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
+from diffsr_jax.networks.init import dense
+
 RFF_KINDS = ("sin", "sincos")
 
 
@@ -51,12 +53,13 @@ class LearnedRFF(nn.Module):
 
     num_features: int
     kind: str = "sin"
+    init_scheme: str = "lecun"
 
     @nn.compact
     def __call__(self, x):
         if self.kind not in RFF_KINDS:
             raise ValueError(f"unknown RFF kind {self.kind!r}; choose one of {', '.join(RFF_KINDS)}")
-        z = nn.Dense(self.num_features)(x)
+        z = dense(self.num_features, self.init_scheme, x.shape[-1])(x)
         out = jnp.sin(z) if self.kind == "sin" else jnp.concatenate([jnp.sin(z), jnp.cos(z)], axis=-1)
         width = self.num_features * (1 if self.kind == "sin" else 2)
         chex.assert_shape(out, x.shape[:-1] + (width,))  # (..., D) or (..., 2D)

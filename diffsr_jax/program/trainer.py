@@ -77,7 +77,7 @@ class Trainer:
 
     # --- helpers ---------------------------------------------------------------------------------
     def normalize(self, stats, obs):
-        return normalize(stats, obs) if self.config.replay.normalize_obs else obs
+        return normalize(stats, obs, float(self.config.replay.normalize_clip)) if self.config.replay.normalize_obs else obs
 
     def default_hparams(self) -> dict:
         return self.agent.hparams()
@@ -102,7 +102,7 @@ class Trainer:
         normalised as the agent sees them."""
         stats = runner.obs_stats if self.config.replay.normalize_obs else None
         size = int(self.config.replay.batch_size) if batch_size is None else batch_size
-        return ReplaySampler(runner.buffer, stats, size, self.num_envs)
+        return ReplaySampler(runner.buffer, stats, size, self.num_envs, float(self.config.replay.normalize_clip))
 
     def learn(self, runner: RunnerState, key, t):
         """The ``updates_per_step`` learner updates of iteration ``t`` on the run's replay: (agent state, metrics
@@ -122,8 +122,16 @@ class Trainer:
         return jax.random.uniform(key, (self.num_envs, self.env.action_dim), minval=-1.0, maxval=1.0)
 
     def explore_action(self, runner: RunnerState, key):
-        """(num_envs, d_a) actions of the learning policy, exploring."""
-        return self.agent.act(runner.agent, self.normalize(runner.obs_stats, runner.env_state.obs), key, False)
+        """(num_envs, d_a) actions of the learning policy, exploring; with ``run.random_action_prob`` > 0 each env's
+        action is uniform at random with that probability (rl-rep's loop takes 1%)."""
+        obs = self.normalize(runner.obs_stats, runner.env_state.obs)
+        prob = float(self.config.run.random_action_prob)
+        if not prob:  # the policy's key as it always was: runs without the option keep their random stream
+            return self.agent.act(runner.agent, obs, key, False)
+        k_policy, k_coin, k_random = jax.random.split(key, 3)
+        action = self.agent.act(runner.agent, obs, k_policy, False)
+        coin = jax.random.uniform(k_coin, (self.num_envs, 1)) < prob
+        return jnp.where(coin, self.random_action(k_random), action)
 
     def store(self, runner: RunnerState, tr: Transition) -> RunnerState:
         """The iteration's transitions (leaves (num_envs, ...)) into the replay, their observations into the running

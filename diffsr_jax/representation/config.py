@@ -12,6 +12,7 @@ import ml_collections
 from diffsr_jax.diffusion import PARAMETERIZATIONS, SCHEDULE_KINDS
 from diffsr_jax.fields import ConfigGroup, Fields
 from diffsr_jax.networks.activations import ACTIVATIONS
+from diffsr_jax.networks.init import INITS
 from diffsr_jax.representation.learner import OBJECTIVES
 from diffsr_jax.representation.networks import ARCHS, LEVEL_INPUTS
 
@@ -36,6 +37,11 @@ def defaults() -> ml_collections.ConfigDict:
     g.num_levels = 1000
     g.noise_scale = 0.449
     g.parameterization = "score"  # score | eps
+    g.score_sigma_power = 2  # score parameterisation: the loss weights psi^T zeta by (1 - alpha_bar) sigma^p. 2: psi^T
+    #   zeta learns the score of the sigma-scaled kernel (the paper's Eq. 18 with the scaled noise); 1: rl-rep's coded
+    #   loss, whose psi^T zeta is sigma x that score (the same loss values, a 1/sigma larger gradient to psi, zeta)
+    g.init = "lecun"  # psi's and zeta's layers (networks.init): lecun | torch (rl-rep keeps PyTorch's default)
+    g.res_final_layer_norm = True  # residual arch: LayerNorm before the last activation (spectral-rl2: none)
     g.lr = 3e-3
     g.steps_per_update = 4  # representation steps per learner update, each on a fresh batch
     g.reward_weight = 0.0  # > 0 adds an RFF reward head on psi
@@ -52,6 +58,8 @@ def validate(config) -> None:
     f.choice("schedule", SCHEDULE_KINDS)
     f.choice("parameterization", PARAMETERIZATIONS)
     f.choice("activation", tuple(ACTIVATIONS))
+    f.choice("init", INITS)
+    f.choice("score_sigma_power", (1, 2))
     f.integer("feature_dim", "num_levels", "steps_per_update", "res_width", "enc_hidden", "enc_out", "level_embed_dim")
     f.integer("res_blocks", minimum=0)
     f.positive("lr", "noise_scale")

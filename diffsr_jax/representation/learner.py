@@ -53,12 +53,14 @@ class DiffSRRepresentation:
 
     def __init__(self, model: DiffusionRepresentation, schedule: NoiseSchedule, *, parameterization: str,
                  noise_scale: float, feature_dim: int, traced: dict, reward_head: nn.Module | None = None,
-                 steps_per_update: int = 1, keep_target: bool = False, objective: str = "score_matching"):
+                 steps_per_update: int = 1, keep_target: bool = False, objective: str = "score_matching",
+                 sigma_power: int = 2):
         if objective not in OBJECTIVES:
             raise ValueError(f"unknown representation objective {objective!r}; choose one of {', '.join(OBJECTIVES)}")
         self.model, self.schedule = model, schedule
         self.objective = objective
         self.parameterization, self.noise_scale = parameterization, float(noise_scale)
+        self.sigma_power = int(sigma_power)  # the score parameterisation's weighting (diffusion.denoising_loss)
         self.feature_dim = int(feature_dim)
         self.reward_head = reward_head
         self.steps_per_update = int(steps_per_update)
@@ -94,7 +96,7 @@ class DiffSRRepresentation:
             times = None if at is None else jnp.asarray(at, jnp.float32) / (self.schedule.num_levels - 1)
             return flow_matching_loss(psi, zeta_fn, key, next_obs, self.schedule.num_levels, self.noise_scale, times)
         return score_matching_loss(psi, zeta_fn, key, next_obs, self.schedule, self.parameterization,
-                                   self.noise_scale, levels=at)
+                                   self.noise_scale, levels=at, sigma_power=self.sigma_power)
 
     def loss(self, params, batch, key, hp: dict, extra_loss: ExtraLoss | None = None):
         """The representation's own objective (score matching + reward_weight x reward-head MSE; nothing with
@@ -142,7 +144,8 @@ class DiffSRRepresentation:
             per_level, prefix = self.objective_loss(psi, params, key, batch.next_obs, at=levels), "fm_loss_level"
         else:  # score matching, or none (psi frozen or trained by the critic: its score loss is still worth seeing)
             per_level = score_matching_loss(psi, self._zeta_fn(params), key, batch.next_obs, self.schedule,
-                                            self.parameterization, self.noise_scale, levels=levels)
+                                            self.parameterization, self.noise_scale, levels=levels,
+                                            sigma_power=self.sigma_power)
             prefix = "sm_loss_level"
         out = {f"{prefix}{int(lv)}": per_level[i] for i, lv in enumerate(levels.tolist())}
         out["psi_norm"] = jnp.mean(jnp.linalg.norm(psi, axis=-1))

@@ -18,6 +18,7 @@ import jax.numpy as jnp
 
 from diffsr_jax.networks.activations import get_activation
 from diffsr_jax.networks.embeddings import LevelEmbedding
+from diffsr_jax.networks.init import dense
 from diffsr_jax.networks.mlp import MLP, ResidualMLP
 from diffsr_jax.representation.score import factorized_score
 
@@ -29,10 +30,12 @@ class _Encoder(nn.Module):
     hidden: int
     out: int
     activation: str
+    init_scheme: str = "lecun"
 
     @nn.compact
     def __call__(self, x):
-        return nn.Dense(self.out)(get_activation(self.activation)(nn.Dense(self.hidden)(x)))
+        h = get_activation(self.activation)(dense(self.hidden, self.init_scheme, x.shape[-1])(x))
+        return dense(self.out, self.init_scheme, self.hidden)(h)
 
 
 class PsiNet(nn.Module):
@@ -46,16 +49,20 @@ class PsiNet(nn.Module):
     enc_out: int = 128
     res_width: int = 512
     res_blocks: int = 3
+    final_layer_norm: bool = True  # residual arch: LayerNorm before the last activation
+    init_scheme: str = "lecun"  # every dense layer's (networks.init)
 
     @nn.compact
     def __call__(self, obs, action):
         if self.arch == "mlp":
-            return MLP(self.hidden, self.feature_dim, self.activation)(jnp.concatenate([obs, action], -1))
+            return MLP(self.hidden, self.feature_dim, self.activation, init_scheme=self.init_scheme)(
+                jnp.concatenate([obs, action], -1))
         if self.arch == "residual":
-            hs = _Encoder(self.enc_hidden, self.enc_out, self.activation)(obs)
-            ha = _Encoder(self.enc_hidden, self.enc_out, self.activation)(action)
+            hs = _Encoder(self.enc_hidden, self.enc_out, self.activation, self.init_scheme)(obs)
+            ha = _Encoder(self.enc_hidden, self.enc_out, self.activation, self.init_scheme)(action)
             x = jnp.concatenate([hs, ha], -1)
-            return ResidualMLP(self.res_width, self.res_blocks, self.feature_dim, self.activation)(x)
+            return ResidualMLP(self.res_width, self.res_blocks, self.feature_dim, self.activation,
+                               self.final_layer_norm, self.init_scheme)(x)
         raise ValueError(f"unknown representation arch {self.arch!r}; choose one of {', '.join(ARCHS)}")
 
 
@@ -73,21 +80,23 @@ class ZetaNet(nn.Module):
     enc_out: int = 128
     res_width: int = 512
     res_blocks: int = 3
+    final_layer_norm: bool = True  # residual arch: LayerNorm before the last activation
+    init_scheme: str = "lecun"  # every dense layer's (networks.init)
 
     @nn.compact
     def __call__(self, x_noisy, level, alpha_bar):
         if self.level_input == "alpha_bar":
             cond = jnp.asarray(alpha_bar, x_noisy.dtype)[:, None]
         elif self.level_input == "embedding":
-            cond = LevelEmbedding(self.embed_dim, self.enc_hidden, self.enc_out, self.activation)(level)
+            cond = LevelEmbedding(self.embed_dim, self.enc_hidden, self.enc_out, self.activation, self.init_scheme)(level)
         else:
             raise ValueError(f"unknown level_input {self.level_input!r}; choose one of {', '.join(LEVEL_INPUTS)}")
         x = jnp.concatenate([x_noisy, cond], -1)
         out = self.feature_dim * self.state_dim
         if self.arch == "mlp":
-            z = MLP(self.hidden, out, self.activation)(x)
+            z = MLP(self.hidden, out, self.activation, init_scheme=self.init_scheme)(x)
         elif self.arch == "residual":
-            z = ResidualMLP(self.res_width, self.res_blocks, out, self.activation)(x)
+            z = ResidualMLP(self.res_width, self.res_blocks, out, self.activation, self.final_layer_norm, self.init_scheme)(x)
         else:
             raise ValueError(f"unknown representation arch {self.arch!r}; choose one of {', '.join(ARCHS)}")
         return z.reshape(z.shape[:-1] + (self.feature_dim, self.state_dim))

@@ -15,9 +15,9 @@ def base_config() -> ml_collections.ConfigDict:
 
 
 def mbbl_budget(c: ml_collections.ConfigDict) -> ml_collections.ConfigDict:
-    """The paper's state-MDP run (spec section 5) on brax/halfcheetah: 200k env steps, 25k random warm-up steps,
-    evaluation every 5k steps with 10 episodes."""
-    c.env.name = "brax/halfcheetah"
+    """The paper's state-MDP run (spec section 5) on MBBL's HalfCheetah (``mbbl/halfcheetah``, Brax mjx): 200k env
+    steps, 25k random warm-up steps, evaluation every 5k steps with 10 episodes."""
+    c.env.name = "mbbl/halfcheetah"
     c.run.update(total_steps=200_000, warmup_steps=25_000, eval_every=5_000, eval_episodes=10)
     return c
 

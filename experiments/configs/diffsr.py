@@ -1,21 +1,36 @@
 """Diff-SR on any registered base algorithm: the base's preset with its critic replaced by the RFF critic on the
-Diff-SR representation psi(s, a). ``--agent=diffsr_<base>`` without a preset file of its own runs this:
+Diff-SR representation psi(s, a). Only the critic and representation groups (``representation``, ``psi_critic``)
+are set here, so ``diffsr_<base>`` and ``<base>`` differ in nothing else (tests/test_presets_pairs.py).
+``--agent=diffsr_<base>`` without a preset file of its own runs this:
 
     --config=experiments/configs/diffsr.py:ddpg,fast
 
-The representation follows Diff-SR-SAC (spec section 3): MLP psi/zeta, beta_cdf levels, score parameterisation,
-ELU RFF critic. ``paper`` keeps the spec's sizes (F=256, 4 representation updates per env step); ``fast`` the CPU
-sizes of diffsr_sac's fast preset.
+The representation is Diff-SR-SAC's (spec section 3): MLP psi/zeta, beta_cdf levels, score parameterisation, ELU
+RFF critic.
+
+- ``paper``: the spec's sizes and rl-rep's details: F=256, psi 256, zeta 512, 4 steps of batch 256 per env step at
+  lr 3e-3, RFF 256/256, PyTorch's default init of psi, zeta and the heads, the score loss as rl-rep codes it.
+- ``study``: the paper's update volume per env step (4 psi/zeta steps on fresh batches of 256 at lr 3e-3) and its
+  details, with psi, zeta and the heads at half the paper's widths (F=128, psi 256, zeta 256, RFF 128/128): zeta's
+  output layer (F x d_s) is what makes the paper's update ~5x slower on a 2-core CPU (benchmarks/results/update_cost_
+  presets.md), and 200k-frame runs of the paper's sizes do not fit the CPU-hours a study has here.
+- ``fast``: CPU minutes on gymnax/Pendulum-v1 (F=64, 1 step at lr 1e-3, RFF 128/128, Flax's init).
 """
 
 import importlib
 
 
 def with_representation(c, preset: str):
-    """Set ``c.representation`` and the heads on psi of ``c.psi_critic`` for ``preset`` (the defaults are the paper's)."""
+    """Set ``c.representation`` and ``c.psi_critic`` for ``preset`` (the defaults are the paper's sizes)."""
     c.psi_critic.activation = "elu"
     if preset == "fast":
         c.representation.update(feature_dim=64, psi_hidden=(128,), zeta_hidden=(128,), steps_per_update=1, lr=1e-3)
+        c.psi_critic.update(rff_dim=128, rff_hidden=128)
+        return c
+    c.representation.update(init="torch", score_sigma_power=1)  # rl-rep: PyTorch's default init, its coded loss
+    c.psi_critic.init = "torch"
+    if preset == "study":
+        c.representation.update(feature_dim=128, psi_hidden=(256,), zeta_hidden=(256,))
         c.psi_critic.update(rff_dim=128, rff_hidden=128)
     return c
 

@@ -1,0 +1,60 @@
+"""The official code's details as config fields (issue: the paper's comparison, exactly): each field does what its
+docstring says, measured on the networks and losses it changes."""
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from diffsr_jax.diffusion import denoising_loss, pred_to_score
+from diffsr_jax.networks.critics import RFFHead
+from diffsr_jax.networks.mlp import MLP
+
+
+def test_torch_init_is_uniform_within_one_over_sqrt_fan_in_biases_too():
+    params = MLP((300,), 50, init_scheme="torch").init(jax.random.PRNGKey(0), jnp.zeros((1, 400)))["params"]
+    k0, b0 = params["Dense_0"]["kernel"], params["Dense_0"]["bias"]
+    bound = 1 / np.sqrt(400)
+    for x in (k0, b0):
+        assert float(jnp.abs(x).max()) <= bound and float(jnp.abs(x).max()) > 0.95 * bound
+    # uniform: variance bound^2 / 3; a normal init of the same scale would put ~5% of entries past 2 sigma
+    assert float(k0.var()) == pytest.approx(bound**2 / 3, rel=0.03)
+    k1 = params["Dense_1"]["kernel"]
+    assert float(jnp.abs(k1).max()) <= 1 / np.sqrt(300)
+
+
+def test_orthogonal_init_has_orthonormal_columns_and_zero_bias():
+    params = MLP((64,), None, init_scheme="orthogonal").init(jax.random.PRNGKey(1), jnp.zeros((1, 100)))["params"]
+    k = params["Dense_0"]["kernel"]  # (100, 64)
+    np.testing.assert_allclose(k.T @ k, np.eye(64), atol=1e-5)
+    assert float(jnp.abs(params["Dense_0"]["bias"]).max()) == 0.0
+
+
+def test_lecun_default_unchanged_and_rff_head_reads_its_init():
+    x = jnp.zeros((2, 256))
+    lecun = RFFHead(init_scheme="lecun").init(jax.random.PRNGKey(0), x)["params"]
+    torch = RFFHead(init_scheme="torch").init(jax.random.PRNGKey(0), x)["params"]
+    assert float(jnp.abs(lecun["LearnedRFF_0"]["Dense_0"]["bias"]).max()) == 0.0  # Flax: zero biases
+    assert float(jnp.abs(torch["LearnedRFF_0"]["Dense_0"]["bias"]).max()) > 0.0
+
+    ratio = float(lecun["LearnedRFF_0"]["Dense_0"]["kernel"].std() / torch["LearnedRFF_0"]["Dense_0"]["kernel"].std())
+    # lecun-normal std 1/sqrt(fan_in) vs torch 1/sqrt(3 fan_in): the sin layer starts sqrt(3) wider
+    assert ratio == pytest.approx(np.sqrt(3), rel=0.03)
+
+
+@pytest.mark.parametrize("power", [1, 2])
+def test_score_loss_sigma_power_minimiser(power):
+    """The loss is minimised at pred = -eps / (sqrt(1 - a) sigma^(p - 1)); pred_to_score maps it to the true score
+    -eps / (sqrt(1 - a) sigma) either way, and the loss values at the two minimisers' scales agree."""
+    sigma, a = 0.449, jnp.array([0.6, 0.9])
+    eps = jax.random.normal(jax.random.PRNGKey(2), (2, 5))
+    best = -eps / (jnp.sqrt(1 - a)[:, None] * sigma ** (power - 1))
+    np.testing.assert_allclose(denoising_loss(best, eps, a, "score", sigma, power), 0.0, atol=1e-10)
+    grad = jax.grad(lambda p: denoising_loss(p, eps, a, "score", sigma, power).sum())(best)
+    np.testing.assert_allclose(grad, 0.0, atol=1e-5)
+    np.testing.assert_allclose(pred_to_score(best, a, "score", sigma, power), -eps / (jnp.sqrt(1 - a)[:, None] * sigma),
+                               rtol=1e-5)
+    other = best + 0.3
+    l_p = denoising_loss(other * sigma ** (2 - power), eps, a, "score", sigma, power)
+    l_2 = denoising_loss(other, eps, a, "score", sigma, 2)
+    np.testing.assert_allclose(l_p, l_2, rtol=1e-5)  # the same loss, the output on another scale

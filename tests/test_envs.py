@@ -55,7 +55,7 @@ def test_brax_termination_is_not_truncation():
 
 @pytest.mark.parametrize("name,msg", [
     ("gymnax/Pendulum-v9", "choose one of: Pendulum-v1, MountainCarContinuous-v0"),
-    ("mujoco/hopper", "family one of brax, playground, gymnax"),
+    ("mujoco/hopper", "family one of brax, mbbl, playground, gymnax"),
     ("brax/hoper", "choose one of: ant, halfcheetah, hopper"),
     ("playground/Cheetah", "CheetahRun"),
 ])

@@ -63,7 +63,7 @@ def test_launcher_writes_every_output(tmp_path):
     (["--config.actor_critic.gamma=high"], "error: flag --config.actor_critic.gamma=high: could not convert string to float"),
     (["--no_such_flag=1"], "error: Unknown command line flag 'no_such_flag'"),
     (["--config=nonexistent.py"], "error: --config=nonexistent.py: could not load it ([Errno 2] No such file"),
-    (["--config=experiments/configs/sac.py:bogus"], "unknown sac preset 'bogus'; choose one of fast, paper"),
+    (["--config=experiments/configs/sac.py:bogus"], "unknown sac preset 'bogus'; choose one of fast, study, paper"),
     (["--config.replay.batch_size=100000000"], "config.replay.batch_size (100,000,000) is larger than the replay, which holds "
                                         "12,000 transitions"),
     (["--config.replay.buffer_size=10"], "config.replay.batch_size (256) is larger than the replay, which holds 10 transitions"),
@@ -129,7 +129,7 @@ def _saved_run(logdir, agent="sac", **fields):
     (["--config.replay.batch_size=64"], "replay.batch_size: 32 -> 64"),
     (["--env=brax/hopper", "--config.actor_critic.actor_hidden=64,64"],
      "actor_critic.actor_hidden: [128, 128] -> [64, 64]; env.name: "),
-    (["--config=experiments/configs/sac.py:paper"], "actor_critic.activation: 'relu' -> 'elu'"),
+    (["--config=experiments/configs/sac.py:paper"], "actor_critic.actor_init: 'lecun' -> 'orthogonal'"),
     (["--sweep=actor_critic.critic_lr=1e-3,1e-4"], "sweep: [] -> ['actor_critic.critic_lr=1e-3,1e-4']"),
 ])
 def test_resume_with_another_config_is_refused_naming_the_fields(args, message, tmp_path):

@@ -58,3 +58,29 @@ def test_score_loss_sigma_power_minimiser(power):
     l_p = denoising_loss(other * sigma ** (2 - power), eps, a, "score", sigma, power)
     l_2 = denoising_loss(other, eps, a, "score", sigma, 2)
     np.testing.assert_allclose(l_p, l_2, rtol=1e-5)  # the same loss, the output on another scale
+
+
+def test_random_action_prob_replaces_the_policy_action_with_a_uniform_one():
+    from diffsr_jax.program.trainer import Trainer
+    from tests.helpers import preset
+
+    always = Trainer(preset("sac", "fast", {"run.random_action_prob": 1.0, "env.num_envs": 3}))
+    never = Trainer(preset("sac", "fast", {"env.num_envs": 3}))
+    runner = always.init(jax.random.PRNGKey(0))
+    key = jax.random.PRNGKey(5)
+    np.testing.assert_array_equal(always.explore_action(runner, key),
+                                  always.random_action(jax.random.split(key, 3)[2]))
+    # without the option the policy acts with the key as given (the random stream of earlier runs is kept)
+    policy = never.agent.act(runner.agent, runner.env_state.obs, key, False)
+    np.testing.assert_array_equal(never.explore_action(runner, key), policy)
+
+
+def test_alpha_lr_zero_keeps_alpha_fixed_and_the_critic_still_learns():
+    from diffsr_jax.program import make_train
+    from tests.helpers import preset
+
+    cfg = preset("diffsr_sac", "fast", {"sac.alpha_lr": 0.0, "run.total_steps": 1_400, "run.eval_every": 700,
+                                        "run.eval_episodes": 1})
+    _, m = jax.jit(make_train(cfg))(jax.random.PRNGKey(0))
+    np.testing.assert_allclose(np.asarray(m["train/alpha"])[-1], 0.1, rtol=1e-6)  # init_alpha, never moved
+    assert np.isfinite(np.asarray(m["train/critic_loss"])[-1])

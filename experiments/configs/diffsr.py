@@ -11,9 +11,9 @@ RFF critic.
 - ``paper``: the spec's sizes and rl-rep's details: F=256, psi 256, zeta 512, 4 steps of batch 256 per env step at
   lr 3e-3, RFF 256/256, PyTorch's default init of psi, zeta and the heads, the score loss as rl-rep codes it.
 - ``study``: the paper's update volume per env step (4 psi/zeta steps on fresh batches of 256 at lr 3e-3) and its
-  details, with psi, zeta and the heads at half the paper's widths (F=128, psi 256, zeta 256, RFF 128/128): zeta's
-  output layer (F x d_s) is what makes the paper's update ~5x slower on a 2-core CPU (benchmarks/results/update_cost_
-  presets.md), and 200k-frame runs of the paper's sizes do not fit the CPU-hours a study has here.
+  details, with psi, zeta and the heads at half the paper's widths (F=128, psi 256, zeta 256, RFF 128/128). The
+  paper's update is 6.4x the study's on this 2-core CPU (230 vs 36 ms, d_s 17: benchmarks/results/update_cost_presets.md),
+  mostly zeta's output layer (F x d_s); 200k frames of 4 seeds at the paper's sizes is ~20 h here, beyond a study.
 - ``fast``: CPU minutes on gymnax/Pendulum-v1 (F=64, 1 step at lr 1e-3, RFF 128/128, Flax's init).
 """
 

@@ -276,8 +276,9 @@ def build_report(runs: list[dict], plot_dir: str, plot_rel: str, command: str, r
              "over seeds, and the IQM with a 95% stratified-bootstrap percentile interval; P(X > Y) = the probability "
              "that a seed of X scores above a seed of Y (ties half), with its interval; learning curves = IQM over "
              f"seeds at each evaluation with its 95% band. All from rliable ({reps} resamples, seed {stats.SEED}). "
-             "With 4 seeds the IQM is the mean of the middle two, and the intervals are wide: read them as the spread "
-             "of the seeds."),
+             "With 4 seeds the IQM is the mean of the middle two and its 95% interval is just the range of the seeds, "
+             "lowest to highest (with 3, the IQM is the plain mean and its interval again the range): read the "
+             "intervals as the spread of the seeds."),
             (f"- Paper numbers are spec section 5 ({PAPER_SOURCE}; 200K steps, 4 seeds): other reward scales and "
             "episode definitions, so compare standings, not values."), ""]
     if conclusion:

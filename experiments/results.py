@@ -9,6 +9,12 @@ what a reader asks first: task by task, Diff-SR against its base under the rule 
 the comparisons planned but not run yet, and each study's written notes (results/notes/<study>.md, by hand: what the
 numbers mean, never the numbers themselves). tests/test_results.py rebuilds every markdown file and fails on a
 difference, so nothing in them is copied by hand.
+
+A comparison's standing and its verdict on the paper's claim are two functions of data (``no_verdict_reason``,
+``standing``, ``confounders``, ``verdict``), each tested on synthetic input (tests/test_results_verdicts.py): no
+verdict with under 2 seeds a side, a NaN seed score, or where neither agent reaches the task's success threshold;
+*confounded* where the two runs' config.json differ outside the critic's groups. (Over 250 lines because it is one
+page: the studies, the archived table the rule is re-applied to, those rules and the page's text belong together.)
 """
 from __future__ import annotations
 
@@ -22,9 +28,30 @@ from absl import app, flags
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 COMMAND = "python -m experiments.results"
-VERDICT_RULE = ("Diff-SR is *ahead* of its base when the 95% interval of P(Diff-SR > base) lies above 0.5, "
-                "*behind* when it lies below, *level* when it holds 0.5. The paper's claim is *reproduced* where the paper has "
-                "Diff-SR ahead and so do we, *not reproduced* where we find it level or behind.")
+EXEMPT_FIELDS = ("run.agent", "run.preset")  # what names the agent and its preset, not what it runs
+
+
+def critic_groups() -> tuple:
+    """The config groups of the critics (agents/registry.py CRITICS: mlp_critic; psi_critic, representation,
+    optimism): what a comparison of two critics on one base is meant to vary."""
+    from diffsr_jax.agents.registry import CRITICS
+
+    return tuple(dict.fromkeys(g for _, groups in CRITICS.values() for g in groups))
+
+
+def verdict_rule() -> str:
+    return ("In a comparison *A vs B*, A is *ahead* of B when the 95% interval of P(A > B) lies above 0.5, *behind* "
+            "when it lies below, *level* when it holds 0.5. A comparison gets *no verdict* where a side has fewer than "
+            "2 seeds or a seed whose score is NaN, or, on a task with a success threshold (the success table below), "
+            "where no seed of either agent reaches it at any evaluation: their order then says nothing about the "
+            "task. A comparison is *confounded* where the two runs' stored configs (config.json; older ones read "
+            "through `diffsr_jax/config/legacy.py`) differ in any field outside the critic's groups ("
+            + ", ".join(f"`{g}`" for g in critic_groups()) + ") other than " + " and ".join(
+                f"`{f}`" for f in EXEMPT_FIELDS) + ": the verdict names those fields, the statistics stay, and no "
+            "claim of the paper is reproduced or not by it, since its difference is not the critic's alone. The "
+            "paper's claim (Diff-SR-SAC ahead of SAC) is *reproduced* where the paper has Diff-SR ahead and so do we, "
+            "*not reproduced* where we find it level or behind, in a comparison neither confounded nor without a "
+            "verdict.")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -111,9 +138,28 @@ STUDIES = (
 # reports whose raw logs are gone: kept as written, labelled, never rebuilt
 ARCHIVE = (("results/archive/RESULTS_spring_100k.md", "the first spring study (HalfCheetah, Hopper-ET, Walker-ET, "
             "Ant-ET at 100k frames; SAC, Diff-SR-SAC and five ablations; 2026-11-24): its raw logs were lost with the "
-            "machine that ran them"),
+            "machine that ran them. Its conclusion was written before the rule above: its Diff-SR-SAC vs SAC "
+            "comparisons are judged by the rule in the table (the rows \"archived\"), where Ant-ET, which it calls "
+            "reproduced in direction, is level, and all four are confounded"),
            ("results/archive/RESULTS_cpu_suite.md", "the cpu suite (gymnax Pendulum, Brax inverted pendulum and "
-            "reacher at 10k frames; 2026-11-22): its raw logs were not kept"))
+            "reacher at 20k env steps, 3 seeds; 2026-11-22): its raw logs were not kept; its Diff-SR-SAC and SAC "
+            "presets differ in the actor's activation and the target period as the spring study's do (confounded)"))
+# The archived spring study's Diff-SR-SAC and SAC rows (results/archive/RESULTS_spring_100k.md, "Per-task results":
+# 4 seeds each; score mean, population std, IQM and the IQM's interval, which with 4 seeds is the range of the seeds):
+# stats.seeds_from_summary gives the four seeds back, so the rule above can be applied to them.
+ARCHIVED_LABEL = "archived: spring, 100k (seeds rebuilt from its table)"
+ARCHIVED_SUITE = "mbbl_spring"
+ARCHIVED_SUMMARY = {  # task -> agent -> (mean, std, IQM, IQM interval low, high)
+    "halfcheetah": {"diffsr_sac": (2543.5, 623.7, 2300.0, 1980.8, 3593.0),
+                    "sac": (1289.1, 434.6, 1501.1, 540.7, 1613.4)},
+    "hopper_et": {"diffsr_sac": (350.4, 60.5, 356.9, 261.1, 426.8), "sac": (390.8, 50.2, 367.9, 351.5, 475.7)},
+    "walker_et": {"diffsr_sac": (304.5, 23.1, 298.0, 280.3, 341.9), "sac": (359.4, 32.5, 355.6, 321.1, 405.4)},
+    "ant_et": {"diffsr_sac": (2434.0, 727.9, 2641.9, 1257.3, 3195.0), "sac": (1180.4, 285.7, 1219.1, 750.9, 1532.6)},
+}
+# Its config.json files were lost with the runs. Both agents ran the `fast` presets of 67d1ef2 (its Setup), which
+# differ outside the critic's groups in these fields (`git show 67d1ef2:experiments/configs/diffsr_sac.py`, `sac.py`
+# and `diffsr_jax/config/actor_critic.py`, today's names): the same two every later Diff-SR-SAC vs SAC pair differs in.
+ARCHIVED_DIFFER = (("actor_critic.activation", "elu", "relu"), ("sac.target_update_every", 2, 1))
 
 
 def study_runs(study: Study, runs_root: str) -> list[dict]:
@@ -123,26 +169,33 @@ def study_runs(study: Study, runs_root: str) -> list[dict]:
     return [load_run(p) for p in find_runs([path])] if os.path.isdir(path) else []
 
 
-def _fmt_iqm(r, reps) -> str:
+def _fmt_iqm(scores, reps) -> str:
     from experiments import stats
 
-    s = r["scores"][np.isfinite(r["scores"])]
+    s = np.asarray(scores, np.float64)
+    s = s[np.isfinite(s)]
     if not s.size:
         return "n/a"
     lo, hi = stats.interval(s, reps=reps)
     return f"{stats.iqm(s):,.0f} [{lo:,.0f}, {hi:,.0f}]"
 
 
-def paper_standing(run: dict) -> tuple[str, bool | None]:
-    """(the paper's Diff-SR and base numbers for the run's task, whether the paper has Diff-SR ahead or None)."""
+def paper_standing(run: dict, agent: str, base: str) -> tuple[str, bool | None]:
+    """(the paper's numbers for ``agent`` and ``base`` on the run's task, whether the paper has ``agent`` ahead, or
+    None where it has no such pair). The paper's claim is plain Diff-SR against its base: an addition to Diff-SR
+    (``+``) or two Diff-SR variants is not its comparison."""
     from experiments.report import _task_meta
+    from experiments.suites import PAPER_AGENT
 
+    if "+" in agent or "+" in base or base.startswith("diffsr_"):
+        return "not the paper's comparison", None
     meta = _task_meta(run)
     paper = meta.paper_scores() if meta else {}
-    if "Diff-SR" not in paper or "SAC" not in paper:
+    a, b = PAPER_AGENT.get(agent), PAPER_AGENT.get(base)
+    if a is None or b is None or a not in paper or b not in paper:
         return "no paper number", None
-    d, b = paper["Diff-SR"][0], paper["SAC"][0]
-    return f"{d:,.0f} vs {b:,.0f} ({meta.paper_task})", d > b
+    d, s = paper[a][0], paper[b][0]
+    return f"{d:,.0f} vs {s:,.0f} ({meta.paper_task})", d > s
 
 
 def unfinished(study: Study, runs: list[dict]) -> list[tuple[str, str]]:
@@ -168,13 +221,105 @@ def resume_commands(study: Study, todo: list[tuple[str, str]]) -> list[str]:
     return commands
 
 
-def comparison_rows(study: Study, runs: list[dict], reps: int) -> tuple[list, list]:
-    """(table rows, comparisons planned but without both runs finished) for one study."""
+# --- the verdicts ---------------------------------------------------------------------------------------------------
+def no_verdict_reason(agent: str, base: str, x, y, neither_succeeds: bool = False) -> str | None:
+    """Why the seed scores ``x`` of ``agent`` and ``y`` of ``base`` (seeds,) cannot be ordered; None where they can."""
+    sides = ((agent, np.asarray(x, np.float64)), (base, np.asarray(y, np.float64)))
+    few = [f"{name} has {s.size}" for name, s in sides if s.size < 2]
+    if few:
+        return f"fewer than 2 seeds a side ({', '.join(few)})"
+    bad = [f"{name} seed {i}" for name, s in sides for i in np.flatnonzero(np.isnan(s))]
+    if bad:
+        return f"NaN seed score ({', '.join(bad)})"
+    if neither_succeeds:
+        return "neither agent reaches the success threshold"
+    return None
+
+
+def standing(lo: float, hi: float) -> str:
+    """A's standing against B from the 95% interval of P(A > B)."""
+    return "ahead" if lo > 0.5 else "behind" if hi < 0.5 else "level"
+
+
+def _normal(v):
+    """A config value compared as data: JSON lists and tuples alike, nested groups as sorted items."""
+    if isinstance(v, list | tuple):
+        return tuple(_normal(u) for u in v)
+    if isinstance(v, dict):
+        return tuple(sorted((k, _normal(u)) for k, u in v.items()))
+    return v
+
+
+def _fields(saved: dict) -> dict:
+    """A stored config.json of any generation (flat, the first groups, today's) as {"group.field": value} of today's
+    names, read as a resumed run reads it (``config.stored_config``: today's defaults under the stored values)."""
+    from diffsr_jax.config import stored_config
+    from diffsr_jax.config.legacy import grouped
+
+    config = stored_config(saved if "run" in saved else grouped(saved)).to_dict()
+    return {f"{g}.{k}" if isinstance(fields, dict) else g: _normal(v)
+            for g, fields in config.items() for k, v in (fields.items() if isinstance(fields, dict) else [(g, fields)])}
+
+
+ABSENT = "absent"
+
+
+def confounders(config_x: dict, config_y: dict) -> list[tuple[str, object, object]]:
+    """(field, value in x, value in y) of every field outside the critic's groups (``critic_groups``) and
+    ``EXEMPT_FIELDS`` whose value differs between two runs' stored configs (config.json dicts): what the two agents
+    differ in besides their critics."""
+    skip = set(critic_groups())
+    fx, fy = _fields(config_x), _fields(config_y)
+    return [(k, fx.get(k, ABSENT), fy.get(k, ABSENT)) for k in sorted(fx.keys() | fy.keys())
+            if k.split(".")[0] not in skip and k not in EXEMPT_FIELDS and fx.get(k, ABSENT) != fy.get(k, ABSENT)]
+
+
+def _value(v) -> str:
+    return "(" + ", ".join(map(_value, v)) + ")" if isinstance(v, tuple) else str(v)
+
+
+def verdict(ours: str | None, reason: str | None, differ, paper_ahead: bool | None) -> str:
+    """The verdict on the paper's claim: confounded (naming the fields) where the agents differ besides their critics,
+    no verdict where the scores cannot be ordered, else reproduced or not where the paper has a claim."""
+    if differ:
+        return "confounded: " + ", ".join(f"{k} ({_value(a)} vs {_value(b)})" for k, a, b in differ) + " differ"
+    if reason:
+        return f"no verdict: {reason}"
+    if paper_ahead is None:
+        return "no paper claim"
+    if not paper_ahead:
+        return "paper has the base ahead"
+    return "reproduced" if ours == "ahead" else "not reproduced"
+
+
+def judge(agent: str, base: str, x, y, reps: int, paper_ahead: bool | None = None, neither_succeeds: bool = False,
+          differ=()) -> list[str]:
+    """[P(agent > base) [95% CI], our standing, the verdict] for seed scores x of agent and y of base. The statistics
+    are shown over the finite seeds wherever there are any, also where they give no verdict."""
     from experiments import stats
 
+    x, y = np.asarray(x, np.float64), np.asarray(y, np.float64)
+    reason = no_verdict_reason(agent, base, x, y, neither_succeeds)
+    fx, fy = x[np.isfinite(x)], y[np.isfinite(y)]
+    p_txt, ours = "n/a", None
+    if fx.size and fy.size:
+        p, lo, hi = stats.improvement(fx, fy, reps=reps)
+        p_txt, ours = f"{p:.2f} [{lo:.2f}, {hi:.2f}]", standing(lo, hi)
+    shown = f"no verdict: {reason}" if reason else f"{agent} {ours}"
+    return [p_txt, shown, verdict(ours, reason, differ, paper_ahead)]
+
+
+def reaches(run: dict, threshold: float) -> bool:
+    """Whether any seed of the run scores above ``threshold`` at any evaluation."""
+    return bool(np.any(np.asarray(run["returns"], np.float64) > threshold))
+
+
+def comparison_rows(study: Study, runs: list[dict], reps: int) -> tuple[list, list]:
+    """(table rows, comparisons planned but without both runs finished) for one study."""
     by = {(r["task"], r["agent"]): r for r in runs}
     rows, missing = [], []
     for task in study.tasks:
+        threshold = next((t for name, t, _ in study.success if name == task), None)
         for agent, base in study.pairs:
             x, y = by.get((task, agent)), by.get((task, base))
             if x is None or y is None or not (x["finished"] and y["finished"]):
@@ -182,19 +327,28 @@ def comparison_rows(study: Study, runs: list[dict], reps: int) -> tuple[list, li
                                   for a, r in ((agent, x), (base, y)) if r is None or not r["finished"])
                 missing.append(f"{task}, {agent} vs {base} ({state})")
                 continue
-            p, lo, hi = stats.improvement(x["scores"][np.isfinite(x["scores"])],
-                                          y["scores"][np.isfinite(y["scores"])], reps=reps)
-            ours = "ahead" if lo > 0.5 else "behind" if hi < 0.5 else "level"
-            first = agent if base.startswith("diffsr_") else "Diff-SR"  # an addition to Diff-SR is named itself
-            # the paper compares plain Diff-SR with its base; an addition or another objective is not its claim
-            paper_txt, paper_ahead = (paper_standing(x) if "+" not in agent and not base.startswith("diffsr_")
-                                      else ("not the paper's comparison", None))
-            verdict = ("no paper claim" if paper_ahead is None else
-                       "reproduced" if paper_ahead and ours == "ahead" else
-                       "not reproduced" if paper_ahead else "paper has the base ahead")
-            rows.append([task, f"{agent} vs {base}", _fmt_iqm(x, reps), _fmt_iqm(y, reps),
-                         f"{p:.2f} [{lo:.2f}, {hi:.2f}]", f"{first} {ours}", paper_txt, verdict])
+            paper_txt, paper_ahead = paper_standing(x, agent, base)
+            neither = threshold is not None and not (reaches(x, threshold) or reaches(y, threshold))
+            p, ours, v = judge(agent, base, x["scores"], y["scores"], reps, paper_ahead, neither,
+                               confounders(x["config"], y["config"]))
+            rows.append([task, f"{agent} vs {base}", _fmt_iqm(x["scores"], reps), _fmt_iqm(y["scores"], reps), p, ours,
+                         paper_txt, v])
     return rows, missing
+
+
+def archived_rows(reps: int) -> list:
+    """The archived spring study's Diff-SR-SAC vs SAC comparisons, judged by the same rule on the seeds its table
+    gives back (``stats.seeds_from_summary``); confounded by ``ARCHIVED_DIFFER``."""
+    from experiments import stats
+
+    rows = []
+    for task, summary in ARCHIVED_SUMMARY.items():
+        x, y = (stats.seeds_from_summary(*summary[a]) for a in ("diffsr_sac", "sac"))
+        paper_txt, paper_ahead = paper_standing({"suite": ARCHIVED_SUITE, "task": task}, "diffsr_sac", "sac")
+        p, ours, v = judge("diffsr_sac", "sac", x, y, reps, paper_ahead, differ=ARCHIVED_DIFFER)
+        rows.append([task, ARCHIVED_LABEL, "diffsr_sac vs sac", _fmt_iqm(x, reps), _fmt_iqm(y, reps), p, ours,
+                     paper_txt, v])
+    return rows
 
 
 def success_rows(study: Study, runs: list[dict], reps: int) -> list:
@@ -205,15 +359,29 @@ def success_rows(study: Study, runs: list[dict], reps: int) -> list:
         for r in sorted((r for r in runs if r["task"] == task and r["finished"]), key=lambda r: r["agent"]):
             final = r["returns"][:, -1]
             rows.append([task, r["agent"], f"> {threshold:g}: {what}", f"{int(np.sum(final > threshold))} / "
-                         f"{final.size}", _fmt_iqm(r, reps)])
+                         f"{final.size}", _fmt_iqm(r["scores"], reps)])
     return rows
+
+
+def seeds_sentence(seeds: list[tuple[str, tuple]]) -> str:
+    """What the intervals are with the table's few seeds: (comparison, (seeds of A, seeds of B)) of every row."""
+    others = [f"{name}: {a} and {b}" for name, (a, b) in seeds if (a, b) != (4, 4)]
+    counts = {n for _, pair in seeds for n in pair}
+    text = ("Every comparison has 4 seeds a side" + (f" except {'; '.join(others)}" if others else "") + ". With 4 "
+            "seeds the IQM is the mean of the two middle seeds, and its 95% bootstrap interval is just the range of "
+            "the seeds, lowest to highest: a resample puts the lowest (highest) seed in both middle places 13 times in "
+            "256, more often than the 2.5% the interval leaves out at each end.")
+    if 3 in counts:
+        text += (" With 3 seeds the IQM is the plain mean, and its interval is again the range (1 resample in 27 draws "
+                 "the lowest seed three times).")
+    return text + " So an interval here shows how far the seeds spread, not how well the IQM is known."
 
 
 def build_results(runs_root: str, out_dir: str, reps: int) -> dict[str, str]:
     """Every study's report and RESULTS.md -> {path relative to out_dir: markdown}; figures written under out_dir."""
     from experiments.report import _md_table, build_report
 
-    files, summary, pending, notes, success = {}, [], [], [], []
+    files, summary, pending, notes, success, seeds = {}, [], [], [], [], []
     studies_md = []
     for study in STUDIES:
         runs = study_runs(study, runs_root)
@@ -226,6 +394,9 @@ def build_results(runs_root: str, out_dir: str, reps: int) -> dict[str, str]:
             files[rel] = build_report(runs, plot_dir, "figures", COMMAND, reps, study.title)
         rows, missing = comparison_rows(study, runs, reps)
         summary += [[row[0], study.label, *row[1:]] for row in rows]
+        by = {(r["task"], r["agent"]): r for r in runs}
+        seeds += [(f"{row[0]}, {row[1]} ({study.label})", tuple(len(by[row[0], a]["scores"]) for a in
+                                                                   row[1].split(" vs "))) for row in rows]
         success += [[row[0], study.label, *row[1:]] for row in success_rows(study, runs, reps)]
         if missing:
             commands = "; ".join(f"`{c}`" for c in resume_commands(study, unfinished(study, runs)))
@@ -237,16 +408,24 @@ def build_results(runs_root: str, out_dir: str, reps: int) -> dict[str, str]:
                           f"{state}; raw logs in `results/runs/{study.folder}`): {link}.")
         if note:
             notes += [f"### {study.title}", "", note, ""]
+    archived = archived_rows(reps)
+    summary += archived
+    seeds += [(f"{row[0]}, {row[2]} ({row[1]})", (4, 4)) for row in archived]
     out = ["# Results", "",
            f"Generated by `{COMMAND}` from the raw logs committed under `results/runs/` (config.json, metrics.jsonl, "
            "run.json, provenance.jsonl of every run); `tests/test_results.py` rebuilds this file and every study's "
-           "report and fails on a difference. Our agents only, same code, budget and seeds within a comparison.", "",
-           "## Conclusion, task by task", "", VERDICT_RULE + " Scores: a seed's mean over its last 4 evaluations; "
-           "IQM over seeds with its 95% stratified-bootstrap interval and P(Diff-SR > base) with its interval, all "
-           f"from rliable ({reps} resamples). The paper's numbers are Gym-MuJoCo (another simulator and reward "
-           "scale) at 200k steps: compare standings, not values.", ""]
-    out += _md_table(["task", "setting", "comparison", "Diff-SR IQM [95% CI]", "base IQM [95% CI]",
-                      "P(Diff-SR > base) [95% CI]", "ours", "paper (Diff-SR vs SAC)", "verdict"],
+           "report and fails on a difference. Our agents only, the same budget and seeds within a comparison (the "
+           "code revision of every run is in its study's report).", "",
+           "## Conclusion, task by task", "", verdict_rule() + " Scores: a seed's mean over its last 4 evaluations; "
+           "IQM over seeds with its 95% stratified-bootstrap interval and P(A > B) with its interval, all "
+           f"from rliable ({reps} resamples). " + seeds_sentence(seeds) + " The paper's numbers are Gym-MuJoCo "
+           "(another simulator and reward scale) at 200k steps: compare standings, not values. The archived rows are "
+           "the first spring study's, whose raw logs are lost: their seeds are rebuilt from its table (4 seeds each: "
+           "mean, population std, IQM and the IQM's interval, which with 4 seeds is the lowest and highest seed), and "
+           "their confounding fields are those of the presets that trained them (its config.json files were lost "
+           "too).", ""]
+    out += _md_table(["task", "setting", "comparison A vs B", "A IQM [95% CI]", "B IQM [95% CI]",
+                      "P(A > B) [95% CI]", "ours", "paper (Diff-SR vs SAC)", "verdict"],
                      summary) if summary else ["(none yet)"]
     if success:
         out += ["", "**Success rates** (where a task has a success threshold; IQM of the seeds' last-4-evaluation "

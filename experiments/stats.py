@@ -7,6 +7,8 @@
   (``StratifiedIndependentBootstrap``: each agent's runs resampled on their own).
 - ``iqm_curve``: the IQM over seeds at every evaluation with its interval (a sample-efficiency curve).
 - ``window_score``: the paper's score of a run, the mean of the evaluations in the last 10k env steps.
+- ``seeds_from_summary``: four seed scores back from a table's mean, population std, IQM and the IQM's interval (with
+  4 seeds the interval is the lowest and highest seed), for reports whose raw logs are lost.
 
 Scores are (runs, tasks) or (runs,) arrays; a fixed seed makes every interval reproducible (RESULTS.md is rebuilt and
 compared by a test).
@@ -108,3 +110,24 @@ def window_score(steps, returns, window: int = PAPER_WINDOW) -> np.ndarray:
         return np.full(r.shape[:1], np.nan)
     keep = steps > steps[-1] - window
     return r[:, keep].mean(1)
+
+
+def seeds_from_summary(mean: float, std: float, iqm_: float, lo: float, hi: float, tol: float = 0.5) -> np.ndarray:
+    """The four seed scores of a table row that gives their mean, population std, IQM and the IQM's 95% bootstrap
+    interval. With 4 seeds the IQM is the mean of the middle two, b + c = 2 IQM, and the interval is the lowest and
+    highest seed (``interval``: a resample has the lowest seed in both middle places 13 times in 256, more than the
+    2.5% the percentile interval leaves out), a = lo, d = hi; the std then gives b and c apart:
+    b^2 + c^2 = 4 (std^2 + mean^2) - a^2 - d^2. The sum of the four is checked against 4 mean, up to the table's
+    rounding (``tol``); ValueError where the numbers are not those of 4 seeds."""
+    middle = 4 * mean - lo - hi  # b + c from the mean; 2 IQM from the IQM
+    if abs(middle - 2 * iqm_) > tol:
+        raise ValueError(f"mean {mean}, IQM {iqm_} and interval [{lo}, {hi}] are not those of 4 seeds")
+    squares = 4 * (std ** 2 + mean ** 2) - lo ** 2 - hi ** 2
+    gap = 2 * squares - middle ** 2  # (c - b)^2
+    if gap < -tol * abs(middle):
+        raise ValueError(f"std {std} is too small for 4 seeds with mean {mean} and range [{lo}, {hi}]")
+    d = np.sqrt(max(gap, 0.0))
+    seeds = np.array([lo, (middle - d) / 2, (middle + d) / 2, hi])
+    if not (seeds[0] <= seeds[1] + tol and seeds[2] <= seeds[3] + tol):
+        raise ValueError(f"the middle seeds {seeds[1:3]} fall outside the range [{lo}, {hi}]")
+    return seeds

@@ -73,8 +73,10 @@ def test_the_paper_claim_is_only_diffsr_against_its_base():
     runs = study_runs(study, os.path.join(REPO, "results", "runs"))
     rows, _ = comparison_rows(study, runs, reps=50)
     assert rows and all(r[-2:] == ["not the paper's comparison", "no paper claim"] for r in rows), rows
-    txt, ahead = paper_standing(runs[0])  # the same run read as plain Diff-SR: the paper has Diff-SR ahead there
+    txt, ahead = paper_standing(runs[0], "diffsr_sac", "sac")  # as plain Diff-SR-SAC vs SAC: the paper has it ahead
     assert ahead is True and "HalfCheetah" in txt
+    assert paper_standing(runs[0], "diffsr_sac+flow_matching", "diffsr_sac") == ("not the paper's comparison", None)
+    assert paper_standing(runs[0], "diffsr_td3", "td3") == ("no paper number", None)  # the paper's table is vs SAC
 
 
 def test_bad_input_is_one_line(tmp_path):

@@ -63,3 +63,20 @@ def test_paper_presets_carry_the_official_details(agent):
         r = c.representation
         assert (r.init, r.score_sigma_power, r.steps_per_update, r.lr, r.feature_dim) == ("torch", 1, 4, 3e-3, 256)
         assert c.psi_critic.init == "torch" and c.psi_critic.reads == "online" and not c.psi_critic.grad_to_rep
+
+
+@pytest.mark.parametrize("preset,budget", [("fast", (100_000, 5_000)), ("study", (200_000, 25_000)),
+                                           ("paper", (200_000, 25_000))])
+def test_a_suite_keeps_the_study_and_paper_budget(preset, budget):
+    """A suite's own budget sizes ``fast`` runs; ``study`` and ``paper`` keep the paper's 200k frames and 25k warm-up
+    unless the command line says otherwise."""
+    from experiments.suite import build_config
+    from experiments.suites import SUITES
+
+    suite = SUITES["mbbl_mjx"]
+    cfg = build_config(suite, suite.task("hopper_et"), "diffsr_sac", preset, 4)
+    assert (cfg.run.total_steps, cfg.run.warmup_steps) == budget
+    assert cfg.run.num_seeds == 4 and cfg.env.name == "brax/hopper"
+    assert build_config(suite, suite.task("hopper_et"), "sac", preset, 4, total_steps=50_000).run.total_steps == 50_000
+    table1 = SUITES["mbbl"].task("hopper_et")
+    assert build_config(SUITES["mbbl"], table1, "sac", preset, 4).env.name == "mbbl/hopper_et"

@@ -74,6 +74,12 @@ CARTPOLE_UPRIGHT = ("cartpole_swingup_sparse", 100.0, "the final evaluation's me
                     "upright and centred for at least a fifth of the 500 decisions")
 
 STUDIES = (
+    Study("table1", "MBBL mjx, study preset, 200k",
+          "The paper's Table 1 on MBBL's tasks (Brax mjx models, native physics), 200k frames, 25k random warm-up, "
+          "the study preset: one protocol for both agents, only the critic and the representation differ",
+          "suites_table1/mbbl", ("halfcheetah", "hopper_et", "walker_et", "ant_et"), (("diffsr_sac", "sac"),),
+          "python -m experiments.suite --suite=mbbl --tasks=halfcheetah,hopper_et,walker_et,ant_et "
+          "--agents=sac,diffsr_sac --preset=study --num_seeds=4 --root=runs/suites_table1"),
     Study("mjx", "Brax mjx, 100k",
           "Hopper-ET and Walker-ET on Brax mjx (the faithful ports of Gym's models), 100k frames",
           "suites_mjx/mbbl_mjx", ("hopper_et", "walker_et"), (("diffsr_sac", "sac"),),

@@ -180,6 +180,8 @@ ABLATIONS = {
     "optimism": {"optimism.enabled": True},
     # psi^T zeta trained as the velocity of the straight noise-to-s' path instead of the score (issue 31)
     "flow_matching": {"representation.objective": "flow_matching"},
+    # the official run's condition: alpha frozen at its initial 0.1, as in rl-rep's first Diff-SR upload (a bug there)
+    "alpha_fixed": {"sac.alpha_lr": 0.0},
 }
 
 

@@ -84,3 +84,18 @@ def test_alpha_lr_zero_keeps_alpha_fixed_and_the_critic_still_learns():
     _, m = jax.jit(make_train(cfg))(jax.random.PRNGKey(0))
     np.testing.assert_allclose(np.asarray(m["train/alpha"])[-1], 0.1, rtol=1e-6)  # init_alpha, never moved
     assert np.isfinite(np.asarray(m["train/critic_loss"])[-1])
+
+
+def test_orthogonal_init_without_lapack_wide_and_tall():
+    """The orthogonal kernel is built from matrix products only (no LAPACK custom call, which deadlocks a program
+    sharded over several CPU devices); wide kernels get orthonormal rows."""
+    from diffsr_jax.networks.init import orthogonal
+
+    wide = orthogonal(jax.random.PRNGKey(0), (17, 256))
+    np.testing.assert_allclose(wide @ wide.T, np.eye(17), atol=1e-5)
+    square = orthogonal(jax.random.PRNGKey(1), (256, 256))
+    np.testing.assert_allclose(square.T @ square, np.eye(256), atol=2e-5)
+    hlo = jax.jit(lambda k: orthogonal(k, (64, 32))).lower(jax.random.PRNGKey(0)).as_text()
+    assert "custom_call" not in hlo and "lapack" not in hlo.lower()
+    # Haar: the entries of a 256x256 orthogonal matrix have variance 1/256
+    assert float(square.var()) == pytest.approx(1 / 256, rel=0.05)

@@ -1,7 +1,8 @@
 """Members (seeds) laid over several devices give the same run as on one device: 2 simulated CPU devices
 (``run.cpu_devices=2``, i.e. ``jax_num_cpu_devices``) through the launcher, for SAC and Diff-SR-SAC, including a
 checkpoint written from sharded state and resumed on 2 devices, and on 1. Four seeds, two per device: a LAPACK solve in the
-chunk deadlocked exactly this layout (two seeds, one per device, did not show it).
+chunk deadlocked exactly this layout (two seeds, one per device, did not show it), and so did a LAPACK QR in the
+orthogonal initialisation of rl-rep's actor (``networks.init``), which the runs here use.
 
 Bitwise equality is not expected (a member computed alone on a device vs batched with another rounds differently
 in the last bit, as for vmapped seeds, see tests/test_vmap_seeds.py): the warm-up rows are identical, and after 200
@@ -21,7 +22,7 @@ from tests.helpers import checkpoint_steps, run_rows
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 COMMON = ["--num_seeds=4", "--eval_every=200", "--config.run.warmup_steps=400", "--config.run.eval_episodes=2",
-          "--tensorboard=false"]
+          "--config.actor_critic.actor_init=orthogonal", "--tensorboard=false"]
 
 
 def _launch(agent, logdir, devices, *extra):

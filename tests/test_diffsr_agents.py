@@ -178,3 +178,27 @@ def test_diagnostics_track_the_representation_as_it_learns():
     assert float(after["psi_norm"]) > 0
     for k in ("sm_loss_level16", "reward_loss"):
         assert float(after[k]) < 0.5 * float(before[k]), (k, float(before[k]), float(after[k]))
+
+
+class _KeySpy:
+    """A replay sampler that records the key of every batch drawn (run eagerly, under ``jax.disable_jit``)."""
+
+    def __init__(self, sampler):
+        self.inner, self.keys = sampler, []
+
+    def batch(self, key):
+        self.keys.append(np.asarray(key).tolist())
+        return self.inner.batch(key)
+
+
+@pytest.mark.parametrize("step_batch", ["fresh", "last_feature"])
+def test_the_actor_critic_step_reuses_the_last_feature_batch_when_asked(step_batch):
+    """rl-rep's critic and actor learn on the last of the 4 score-matching batches (``psi_critic.step_batch=
+    last_feature``); by default the actor-critic step draws a batch of its own."""
+    agent, state = _agent("diffsr_sac", **{"representation.steps_per_update": 3, "psi_critic.step_batch": step_batch})
+    spy = _KeySpy(_sampler(_data(jax.random.PRNGKey(1), 1024)))
+    with jax.disable_jit():
+        agent.update(state, spy, jax.random.PRNGKey(4), 0)
+    assert len(spy.keys) == 4  # 3 psi/zeta steps, then the actor-critic step
+    assert len({str(k) for k in spy.keys[:3]}) == 3  # fresh batches for psi/zeta
+    assert (spy.keys[3] == spy.keys[2]) == (step_batch == "last_feature")

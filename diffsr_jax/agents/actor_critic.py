@@ -55,7 +55,7 @@ def td_target(reward, terminated, next_value, gamma):
 def learner_step(agent, state, sampler, key, update_idx):
     """One learner update of an actor-critic whose critic is a component (``agents.critics``): the critic's own
     feature learning (``critic.update_critic_state``, on fresh batches), then the agent's actor-critic step on another
-    batch. ``agent`` has ``critic``, ``critic_loss(critic_params, state, batch, key) -> (loss, info)`` and
+    batch (or, where the critic says so, ``critic.step_batch_key``, on the last batch its feature learning drew). ``agent`` has ``critic``, ``critic_loss(critic_params, state, batch, key) -> (loss, info)`` and
     ``update_actor_critic(state, batch, key, update_idx) -> (state, info)``; ``state`` has ``critic``, ``critic_state``
     and ``hp``. Returns (state, metrics)."""
     k_features, k_batch, k_ac = jax.random.split(key, 3)
@@ -69,6 +69,7 @@ def learner_step(agent, state, sampler, key, update_idx):
 
     critic_state, f_info = agent.critic.update_critic_state(state.critic_state, sampler, k_features, state.hp,
                                                             critic_loss_of)
+    batch = sampler.batch(agent.critic.step_batch_key(k_features, k_batch))  # fresh, or the features' last batch
     state, info = agent.update_actor_critic(state.replace(critic_state=critic_state),
-                                            with_td_reward(critic_state, sampler.batch(k_batch)), k_ac, update_idx)
+                                            with_td_reward(critic_state, batch), k_ac, update_idx)
     return state, {**f_info, **info}

@@ -11,6 +11,9 @@ Every critic offers the same six calls, so a base agent's losses never know whic
   loss as a function of that state (for a representation trained end to end through the critic).
 - ``td_reward(critic_state, batch, hp) -> (B,)``: the reward the agent's TD target reads (``batch.reward``; plus an
   exploration bonus with ``agents.optimism``).
+- ``step_batch_key(key_features, key_fresh) -> key``: the key of the batch the agent's actor-critic step draws:
+  ``key_fresh`` (its own batch), or the key of the last batch ``update_critic_state`` drew from ``key_features``
+  (``config.psi_critic.step_batch=last_feature``: rl-rep's critic and actor reuse the last score-matching batch).
 - ``diagnostics(critic_state, batch, key) -> dict`` of scalars; ``hparams() -> {group: {name: float32}}``: the traced
   values it reads from ``hp`` (the agent merges them into its own).
 
@@ -36,6 +39,9 @@ from diffsr_jax.representation import DiffusionRepresentation, PsiNet, ZetaNet
 from diffsr_jax.representation.learner import DiffSRRepresentation
 
 CRITIC_READS = ("online", "target")
+
+
+STEP_BATCHES = ("fresh", "last_feature")
 
 
 def mlp_critic_defaults() -> ml_collections.ConfigDict:
@@ -64,6 +70,8 @@ def psi_critic_defaults() -> ml_collections.ConfigDict:
     g.reads = "online"  # online | target: the psi the heads read
     g.grad_to_rep = False  # the critic's TD loss also trains psi (end to end)
     g.init = "lecun"  # the heads' layers (networks.init): lecun | torch (rl-rep's RFF critic keeps PyTorch's default)
+    g.step_batch = "fresh"  # the actor-critic step's batch: fresh (its own) | last_feature (the last batch psi/zeta
+    #                         learned on, as rl-rep's critic and actor do)
     return g
 
 
@@ -82,6 +90,7 @@ def validate_psi_critic(config) -> None:
     f.choice("activation", tuple(ACTIVATIONS))
     f.choice("rff_kind", RFF_KINDS)
     f.choice("init", INITS)
+    f.choice("step_batch", STEP_BATCHES)
     f.integer("rff_dim", "rff_hidden")
     check_reads(g.reads, bool(g.grad_to_rep))
 
@@ -115,6 +124,10 @@ class MLPCritic:
         del critic_state, hp
         return batch.reward
 
+    def step_batch_key(self, key_features, key_fresh):
+        del key_features  # no feature learning, no batch of its own
+        return key_fresh
+
     def diagnostics(self, critic_state, batch, key) -> dict:
         del critic_state, batch, key
         return {}
@@ -129,10 +142,11 @@ class RepresentationCritic:
     gradient w.r.t. the *action* still flows through psi, which the actor needs).
     """
 
-    def __init__(self, representation, head: nn.Module, num: int = 2, read: str = "online", grad_to_rep: bool = False):
+    def __init__(self, representation, head: nn.Module, num: int = 2, read: str = "online", grad_to_rep: bool = False,
+                 step_batch: str = "fresh"):
         check_reads(read, grad_to_rep)
         self.representation, self.net = representation, Ensemble(head, num)
-        self.read, self.grad_to_rep = read, grad_to_rep
+        self.read, self.grad_to_rep, self.step_batch = read, grad_to_rep, step_batch
 
     def hparams(self) -> dict:
         return self.representation.hparams()
@@ -161,6 +175,12 @@ class RepresentationCritic:
     def td_reward(self, critic_state, batch, hp):
         del critic_state, hp
         return batch.reward
+
+    def step_batch_key(self, key_features, key_fresh):
+        """``step_batch`` fresh: ``key_fresh``; last_feature: the key of the representation's last batch (a fresh
+        one where it draws none)."""
+        last = self.representation.last_batch_key(key_features, self.grad_to_rep)
+        return key_fresh if self.step_batch == "fresh" or last is None else last
 
     def update_critic_state(self, critic_state, sampler, key, hp, critic_loss):
         extra = None
@@ -202,4 +222,5 @@ def psi_critic(config, obs_dim: int, action_dim: int, num: int) -> Representatio
         noise_scale=r.noise_scale, feature_dim=r.feature_dim, traced=r,
         reward_head=head() if r.reward_weight > 0 else None, steps_per_update=r.steps_per_update,
         keep_target=q.reads == "target", objective=r.objective, sigma_power=int(r.score_sigma_power))
-    return optimistic(RepresentationCritic(representation, head(), num, q.reads, bool(q.grad_to_rep)), config)
+    return optimistic(RepresentationCritic(representation, head(), num, q.reads, bool(q.grad_to_rep), q.step_batch),
+                      config)

@@ -234,6 +234,9 @@ class OptimisticCritic:
                   named(hp).optimism.beta, feature_scale(*gram_sum(critic_state.gram)))
         return self.critic.td_reward(critic_state.inner, batch, hp) + b
 
+    def step_batch_key(self, key_features, key_fresh):
+        return self.critic.step_batch_key(key_features, key_fresh)
+
     def update_critic_state(self, critic_state: OptimismState, sampler, key, hp, critic_loss):
         """The wrapped critic's learning, then the sweep over the replay a window further with its (new) psi, and
         Z Z^T a few steps closer to Sigma^-1."""

@@ -127,9 +127,20 @@ class DiffSRRepresentation:
                 learner.params, sampler.batch(k_batch), k_loss, hp, extra_loss)
             return learner.apply_gradients(grads), info
 
-        learner, info = jax.lax.scan(step, state.learner, jax.random.split(key, self.steps_per_update))
+        learner, info = jax.lax.scan(step, state.learner, self._step_keys(key))
         target = soft_update(state.target, learner.params, named(hp).representation.tau) if self.keep_target else None
         return state.replace(learner=learner, target=target), jax.tree_util.tree_map(jnp.mean, info)
+
+    def _step_keys(self, key):
+        """(steps_per_update,) keys of ``update``'s steps; step i draws its batch with ``split(keys[i])[0]``."""
+        return jax.random.split(key, self.steps_per_update)
+
+    def last_batch_key(self, key, trained_by_critic: bool = False):
+        """The key with which ``update(..., key)`` drew its last batch; None where it draws none (objective "none"
+        and psi not trained through the critic)."""
+        if self.objective == "none" and not trained_by_critic:
+            return None
+        return jax.random.split(self._step_keys(key)[-1])[0]
 
     def diagnostics(self, state: RepresentationState, batch, key) -> dict:
         """Scalars: score-matching loss at a few levels (``sm_loss_level<k>``; flow matching: ``fm_loss_level<k>``, at

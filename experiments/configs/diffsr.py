@@ -28,7 +28,7 @@ def with_representation(c, preset: str):
         c.psi_critic.update(rff_dim=128, rff_hidden=128)
         return c
     c.representation.update(init="torch", score_sigma_power=1)  # rl-rep: PyTorch's default init, its coded loss
-    c.psi_critic.init = "torch"
+    c.psi_critic.update(init="torch", step_batch="last_feature")  # rl-rep's critic and actor reuse the last batch
     if preset == "study":
         c.representation.update(feature_dim=128, psi_hidden=(256,), zeta_hidden=(256,))
         c.psi_critic.update(rff_dim=128, rff_hidden=128)

@@ -1,6 +1,6 @@
 """How an actor-critic's critic sees (s, a): the component a base agent (SAC, TD3, DDPG) takes as its critic.
 
-Every critic offers the same six calls, so a base agent's losses never know which one it holds:
+Every critic offers the same seven calls, so a base agent's losses never know which one it holds:
 
 - ``init(key, obs_dim, action_dim, hp) -> (critic params, critic_state)``: ``critic_state`` is the critic's own state
   (None for ``MLPCritic``; the representation's state for ``RepresentationCritic``); the agent keeps it in its

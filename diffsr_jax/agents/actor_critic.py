@@ -56,8 +56,9 @@ def learner_step(agent, state, sampler, key, update_idx):
     """One learner update of an actor-critic whose critic is a component (``agents.critics``): the critic's own
     feature learning (``critic.update_critic_state``, on fresh batches), then the agent's actor-critic step on another
     batch (or, where the critic says so, ``critic.step_batch_key``, on the last batch its feature learning drew).
-    ``agent`` has ``critic``, ``critic_loss(critic_params, state, batch, key) -> (loss, info)`` and ``update_actor_critic(state, batch, key, update_idx) -> (state, info)``; ``state`` has ``critic``, ``critic_state``
-    and ``hp``. Returns (state, metrics)."""
+    ``agent`` has ``critic``, ``critic_loss(critic_params, state, batch, key) -> (loss, info)`` and
+    ``update_actor_critic(state, batch, key, update_idx) -> (state, info)``; ``state`` has ``critic``,
+    ``critic_state`` and ``hp``. Returns (state, metrics)."""
     k_features, k_batch, k_ac = jax.random.split(key, 3)
 
     def with_td_reward(critic_state, batch):  # the reward the TD target reads: the critic's say (a bonus, or none)

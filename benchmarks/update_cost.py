@@ -48,35 +48,43 @@ def matmul_peak_gflops(n: int = 2048, repeats: int = 5) -> float:
     return 2 * n**3 / float(np.min(times)) / 1e9
 
 
+def setup_update(spec: str, obs_dim: int, action_dim: int):
+    """``agent:preset[+ablation]`` -> (agent, state, sampler, config): an initialised agent and a replay of 100k random
+    transitions of the given sizes to sample from (the cost of an update does not depend on the data)."""
+    import jax
+    import jax.numpy as jnp
+
+    from diffsr_jax.agents.registry import make_agent
+    from diffsr_jax.config import set_fields
+    from diffsr_jax.data import ReplaySampler, replay_add, replay_init
+    from diffsr_jax.data.transition import Transition
+    from experiments.configs import load_preset
+    from experiments.suites import ABLATIONS
+
+    agent_name, preset = spec.split(":")
+    preset, _, ablation = preset.partition("+")  # e.g. diffsr_sac:fast+frozen_psi (experiments/suites.py ABLATIONS)
+    cfg = load_preset(agent_name, preset)
+    set_fields(cfg, ABLATIONS[ablation] if ablation else {})
+    agent = make_agent(cfg, obs_dim, action_dim)
+    state = agent.init(jax.random.PRNGKey(0), agent.hparams())
+    n_data = 100_000
+    k = jax.random.split(jax.random.PRNGKey(1), 4)
+    data = Transition(jax.random.normal(k[0], (n_data, obs_dim)),
+                      jax.random.uniform(k[1], (n_data, action_dim), minval=-1, maxval=1),
+                      jax.random.normal(k[2], (n_data,)), jax.random.normal(k[3], (n_data, obs_dim)),
+                      jnp.zeros(n_data))
+    buffer = replay_add(replay_init(jax.tree_util.tree_map(lambda x: x[0], data), n_data), data)
+    return agent, state, ReplaySampler(buffer, None, int(cfg.replay.batch_size)), cfg
+
+
 def measure(spec: str) -> dict:
     import jax
     import jax.numpy as jnp
     import numpy as np
 
     from benchmarks.flops import matmul_flops
-    from diffsr_jax.data.transition import Transition
-    from diffsr_jax.agents.registry import make_agent
 
-    agent_name, preset = spec.split(":")
-    preset, _, ablation = preset.partition("+")  # e.g. diffsr_sac:fast+frozen_psi (experiments/suites.py ABLATIONS)
-    from diffsr_jax.config import set_fields
-    from experiments.configs import load_preset
-    from experiments.suites import ABLATIONS
-    cfg = load_preset(agent_name, preset)
-    set_fields(cfg, ABLATIONS[ablation] if ablation else {})
-    agent = make_agent(cfg, FLAGS.obs_dim, FLAGS.action_dim)
-    state = agent.init(jax.random.PRNGKey(0), agent.hparams())
-    n_data = 100_000
-    k = jax.random.split(jax.random.PRNGKey(1), 4)
-    data = Transition(jax.random.normal(k[0], (n_data, FLAGS.obs_dim)),
-                      jax.random.uniform(k[1], (n_data, FLAGS.action_dim), minval=-1, maxval=1),
-                      jax.random.normal(k[2], (n_data,)), jax.random.normal(k[3], (n_data, FLAGS.obs_dim)),
-                      jnp.zeros(n_data))
-
-    from diffsr_jax.data import ReplaySampler, replay_add, replay_init
-
-    buffer = replay_add(replay_init(jax.tree_util.tree_map(lambda x: x[0], data), n_data), data)
-    sample = ReplaySampler(buffer, None, int(cfg.replay.batch_size))
+    agent, state, sample, cfg = setup_update(spec, FLAGS.obs_dim, FLAGS.action_dim)
     flops = matmul_flops(lambda s, k: agent.update(s, sample, k, 0), state, jax.random.PRNGKey(2))
     num_updates = max(1, min(FLAGS.num_updates, int(FLAGS.gflop_per_call * 1e9 / max(flops, 1.0))))
 

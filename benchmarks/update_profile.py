@@ -1,0 +1,325 @@
+"""Where one learner update's time goes, by kind of work, from XLA's own profile of the compiled update on this CPU,
+and how many kernels it launches.
+
+    python -m benchmarks.update_profile                                    # SAC, TD3, Diff-SR-SAC, Diff-SR-TD3, fast + paper
+    python -m benchmarks.update_profile --presets=diffsr_sac:fast --num_seeds=4 --name=update_profile_dsac
+
+Each ``agent:preset`` is set up as in ``benchmarks.update_cost`` (HalfCheetah's sizes, d_s 17, d_a 6; a replay of random
+transitions), ``--num_seeds`` seeds a ``jax.vmap`` axis, and ``--num_updates`` updates run in one jitted ``lax.scan``
+whose per-update metrics are returned (as the trainer returns them). Measured per update:
+
+- ``ms``: wall-clock, median of ``--repeats`` calls after an untimed first one;
+- ``ms_no_metrics``: the same scan with the metrics dropped (XLA removes what only they need), so ``ms - ms_no_metrics``
+  is what computing the metrics costs;
+- ``kernels``: the kernels one call launches (``benchmarks.hlo_census``'s rules: each fusion, library call and unfused
+  op that does work, loop bodies weighted by their trip counts) divided by ``--num_updates``;
+- the split by kind: a ``jax.profiler`` trace of ``--profile_calls`` calls, whose events XLA:CPU's thunk executor names
+  by HLO instruction (``args.hlo_op``); each instruction's time is summed and filed under one kind:
+
+  ``rng``           random numbers: anything JAX's ``random`` functions lowered (threefry hashing, its loops, the
+                    uniform-to-normal transforms), by the instruction's ``op_name``;
+  ``optimizer``     Adam and target-network averaging: instructions whose Python source is optax or ``diffsr_jax/optim.py``;
+  ``dot``           matrix multiplies: ``dot`` / ``convolution``, a matmul library call, or a fusion that contains a dot
+                    (XLA:CPU's ``__ynn_fusion`` library fusions);
+  ``copy``          copies and transposes (alone or as a fusion's root);
+  ``gather/slice``  ``gather``, ``scatter``, ``dynamic-slice``, ``dynamic-update-slice`` (replay sampling, the scan's
+                    per-step outputs);
+  ``reduction``     reduce fusions and unfused reductions;
+  ``elementwise``   every other fusion and unfused op (activations, losses' arithmetic, broadcasts).
+
+  ``kernel_ms`` is the kinds' sum per update; ``ms - kernel_ms`` is what the runtime spends between kernels (dispatch,
+  loop control; negative where kernels overlapped on the two cores).
+
+The kinds are counted in kernels too (``kernels_by_kind``). Times are this machine's under its load at the time (say
+so when comparing); compare revisions by running both in one script, alternated.
+
+Random numbers and the kernel count. JAX lowers its threefry hash differently per platform: on a GPU as one unrolled
+chain that XLA fuses into a kernel or two per draw, on a CPU as a 5-trip ``while`` loop (shorter compiles), whose body's
+kernels and carried-value copies the census counts once per trip. So on this CPU most of an update's kernels are
+random-number loops that a GPU never launches. ``--rng_lowering=unrolled`` compiles with the GPU's lowering on the
+CPU (``use_unrolled_threefry``), which counts what a GPU would launch for them; the default (``platform``) measures
+what this CPU runs.
+"""
+
+from __future__ import annotations
+
+import glob
+import gzip
+import json
+import os
+import re
+import sys
+import tempfile
+import time
+from collections import Counter
+
+from absl import app, flags
+
+FLAGS = flags.FLAGS
+KINDS = ("dot", "elementwise", "rng", "optimizer", "reduction", "copy", "gather/slice", "other")
+_RNG_OP = re.compile(r"_threefry|threefry2x32|random_bits|jit\(_normal|jit\(_uniform|jit\(_randint|random_split|"
+                     r"random_wrap|random_unwrap|jit\(_truncated_normal|jit\(_bernoulli")
+_DOT_TARGET = re.compile(r"matmul|gemm|dot", re.IGNORECASE)
+
+
+def use_unrolled_threefry() -> None:
+    """Lower JAX's threefry hash on the CPU as it is lowered on a GPU (unrolled, no loop), for every later compile of
+    this process. JAX exposes no option for this, so it goes through ``jax._src``; ``tests/test_update_profile.py``
+    fails if that path moves."""
+    from jax._src.interpreters import mlir
+    from jax._src.random import threefry2x32
+
+    mlir.register_lowering(threefry2x32.threefry2x32_p, threefry2x32._threefry2x32_lowering_rule, platform="cpu")
+
+
+# --- kinds of instructions ----------------------------------------------------------------------------------------
+def _frames_files(module, meta: dict) -> list:
+    """The source files of every Python frame of an instruction's metadata (innermost first)."""
+
+
+    out, fid, seen = [], meta.get("stack_frame_id"), set()
+    while fid and fid in module.frames and fid not in seen:
+        seen.add(fid)
+        f, _, _, parent = module.frames[fid]
+        out.append(f)
+        fid = parent
+    if not out and "source_file" in meta:
+        out.append(meta["source_file"])
+    return out
+
+
+def _fused_opcodes(module, ins) -> list:
+    called = ins.called("calls")
+    comp = module.computations.get(called[0]) if called else None
+    if comp is None:
+        return []
+    ops = []
+    for i in comp.instrs:
+        ops.append(i.opcode)
+        if i.opcode == "fusion":
+            ops += _fused_opcodes(module, i)
+    return ops
+
+
+def _fusion_root_opcode(module, ins) -> str | None:
+    called = ins.called("calls")
+    comp = module.computations.get(called[0]) if called else None
+    return comp.root.opcode if comp is not None and comp.root is not None else None
+
+
+def kind_of(module, ins) -> str:
+    """One of ``KINDS`` for a kernel instruction (see the module docstring for the rules, applied in that order)."""
+    meta = ins.metadata()
+    if _RNG_OP.search(meta.get("op_name", "")):
+        return "rng"
+    files = _frames_files(module, meta)
+    if any("/optax/" in f or f.endswith("diffsr_jax/optim.py") for f in files):
+        return "optimizer"
+    op = ins.opcode
+    if op in ("dot", "convolution"):
+        return "dot"
+    if op == "custom-call":
+        t = re.search(r'custom_call_target="([^"]*)"', ins.attrs)
+        return "dot" if t and _DOT_TARGET.search(t.group(1)) else "other"
+    if op == "fusion":
+        fused = _fused_opcodes(module, ins)
+        if "dot" in fused or "convolution" in fused or "ynn_fusion" in ins.attrs:
+            return "dot"
+        root = _fusion_root_opcode(module, ins)
+        if root in ("copy", "transpose") or set(fused) <= {"parameter", "copy", "transpose", "bitcast", "reshape"}:
+            return "copy"
+        if root in ("dynamic-update-slice", "dynamic-slice", "gather", "scatter") or "scatter" in fused:
+            return "gather/slice"
+        if ins.attr("kind") == "kInput" or root == "reduce":
+            return "reduction"
+        return "elementwise"
+    if op in ("copy", "transpose"):
+        return "copy"
+    if op in ("gather", "scatter", "dynamic-slice", "dynamic-update-slice"):
+        return "gather/slice"
+    if op in ("reduce", "reduce-window"):
+        return "reduction"
+    if op in ("sort", "rng", "rng-bit-generator", "rng-get-and-update-state"):
+        return "rng" if op.startswith("rng") else "other"
+    return "elementwise"
+
+
+def kernel_table(hlo_text: str):
+    """(module, {instruction name: kind}, Counter kind -> kernels per call): every kernel of one call of the program,
+    weighted by its loops' trip counts (``benchmarks.hlo_census`` rules; a loop of unknown count weighs 1)."""
+    from benchmarks.hlo_census import CONTROL_FLOW, _is_kernel, parse_hlo, trip_count
+
+    module = parse_hlo(hlo_text)
+    kinds, weighted = {}, Counter()
+
+    def visit(name: str, weight: int, stack: tuple):
+        comp = module.computations.get(name)
+        if comp is None or name in stack:
+            return
+        stack = stack + (name,)
+        for ins in comp.instrs:
+            if ins.opcode == "while":
+                n = trip_count(module, comp, ins)[0] or 1
+                visit((ins.called("body") or [""])[0], weight * n, stack)
+                visit((ins.called("condition") or [""])[0], weight * (n + 1), stack)
+            elif ins.opcode == "conditional":
+                for b in ins.called("branch_computations") + ins.called("true_computation") + ins.called(
+                        "false_computation"):
+                    visit(b, weight, stack)  # an upper bound: every branch counted
+            elif ins.opcode in CONTROL_FLOW:
+                for c in ins.called("to_apply") + ins.called("calls") + ins.called("called_computations"):
+                    visit(c, weight, stack)
+            elif _is_kernel(ins):
+                k = kinds.setdefault(ins.name, kind_of(module, ins))
+                weighted[k] += weight
+
+    visit(module.entry, 1, ())
+    return module, kinds, weighted
+
+
+def trace_times(trace_dir: str, kinds: dict) -> Counter:
+    """Instruction name -> total microseconds of its events in the ``jax.profiler`` trace under ``trace_dir`` (each
+    event is named by its HLO instruction, ``args.hlo_op``; instructions not in ``kinds`` are skipped: control flow and
+    other programs)."""
+    paths = glob.glob(os.path.join(trace_dir, "**", "*.trace.json.gz"), recursive=True)
+    if not paths:
+        raise RuntimeError(f"no trace written under {trace_dir}")
+    with gzip.open(sorted(paths)[-1]) as f:
+        data = json.load(f)
+    events = data["traceEvents"] if isinstance(data, dict) else data
+    us = Counter()
+    for e in events:
+        op = (e.get("args") or {}).get("hlo_op")
+        if e.get("ph") == "X" and op in kinds:
+            us[op] += float(e.get("dur", 0.0))
+    return us
+
+
+# --- one preset -----------------------------------------------------------------------------------------------------
+def measure(spec: str) -> dict:
+    import jax
+    import jax.numpy as jnp
+    import numpy as np
+
+    from benchmarks.update_cost import setup_update
+
+    agent, _, sample, cfg = setup_update(spec, FLAGS.obs_dim, FLAGS.action_dim)
+    n, s = FLAGS.num_updates, FLAGS.num_seeds
+    states = jax.vmap(lambda k: agent.init(k, agent.hparams()))(jax.random.split(jax.random.PRNGKey(0), s))
+
+    def updates(keep_metrics: bool):
+        def one_seed(state, key):
+            def body(st, xs):
+                st, metrics = agent.update(st, sample, *xs)
+                return st, (metrics if keep_metrics else None)
+            return jax.lax.scan(body, state, (jax.random.split(key, n), jnp.arange(n)))
+        return jax.jit(jax.vmap(one_seed))
+
+    keys = jax.random.split(jax.random.PRNGKey(1), s)
+    out = {"preset": spec, "rng_lowering": FLAGS.rng_lowering, "num_seeds": s, "num_updates_per_call": n,
+           "batch_size": int(cfg.replay.batch_size)}
+    compiled = {}
+    for label, keep in (("ms", True), ("ms_no_metrics", False)):
+        t0 = time.perf_counter()
+        compiled[label] = updates(keep).lower(states, keys).compile()
+        out[f"compile_s{'' if keep else '_no_metrics'}"] = time.perf_counter() - t0
+    times = {label: [] for label in compiled}
+    for label, c in compiled.items():
+        jax.block_until_ready(c(states, keys))
+    for _ in range(FLAGS.repeats):  # alternated, so load changes touch both alike
+        for label, c in compiled.items():
+            t0 = time.perf_counter()
+            jax.block_until_ready(c(states, keys))
+            times[label].append(time.perf_counter() - t0)
+    for label, t in times.items():
+        out[label] = 1e3 * float(np.median(t)) / n
+    out["metrics_ms"] = out["ms"] - out["ms_no_metrics"]
+
+    module, kinds, weighted = kernel_table(compiled["ms"].as_text())
+    out["kernels"] = sum(weighted.values()) / n
+    out["kernels_by_kind"] = {k: weighted[k] / n for k in KINDS if weighted[k]}
+    with tempfile.TemporaryDirectory() as trace_dir:
+        with jax.profiler.trace(trace_dir, create_perfetto_trace=True):
+            for _ in range(FLAGS.profile_calls):
+                jax.block_until_ready(compiled["ms"](states, keys))
+        per_op = trace_times(trace_dir, kinds)
+    calls = FLAGS.profile_calls * n
+    by_kind = Counter()
+    for op, t in per_op.items():
+        by_kind[kinds[op]] += t
+    out["ms_by_kind"] = {k: by_kind[k] / 1e3 / calls for k in KINDS if by_kind[k]}
+    out["kernel_ms"] = sum(out["ms_by_kind"].values())
+    out["between_kernels_ms"] = out["ms"] - out["kernel_ms"]
+    out["top"] = [{"op": op, "kind": kinds[op], "ms": t / 1e3 / calls, **_describe(module, op)}
+                  for op, t in per_op.most_common(FLAGS.top)]
+    return out
+
+
+def _describe(module, name: str) -> dict:
+    """The shape, op_name tail and Python source of instruction ``name``."""
+    for comp in module.computations.values():
+        ins = comp.by_name.get(name)
+        if ins is not None and not comp.name.startswith("fused"):
+            meta = ins.metadata()
+            return {"shape": ins.shape[:60], "op_name": "/".join(meta.get("op_name", "").split("/")[-3:]),
+                    "source": module.where(meta, 2)}
+    return {}
+
+
+def _row(r: dict) -> list:
+    share = {k: r["ms_by_kind"].get(k, 0.0) for k in KINDS}
+    return ([r["preset"], r["num_seeds"], f"{r['ms']:.2f}", f"{r['metrics_ms']:.2f}", f"{r['kernel_ms']:.2f}"]
+            + [f"{share[k]:.2f}" for k in KINDS]
+            + [f"{r['between_kernels_ms']:.2f}", f"{r['kernels']:.0f}"]
+            + [f"{r['kernels_by_kind'].get(k, 0):.0f}" for k in ("dot", "elementwise", "rng", "optimizer")])
+
+
+HEADER = (["preset", "seeds", "ms/update", "metrics ms", "kernel ms"] + [f"{k} ms" for k in KINDS]
+          + ["between kernels ms", "kernels/update", "dot kernels", "elementwise kernels", "rng kernels",
+             "optimizer kernels"])
+
+
+def main(_):
+    from benchmarks.common import machine, write_results
+
+    if FLAGS.rng_lowering == "unrolled":
+        use_unrolled_threefry()
+    results = []
+    for spec in FLAGS.presets:
+        r = measure(spec)
+        results.append(r)
+        print(" | ".join(str(c) for c in _row(r)), flush=True)
+    md = write_results(FLAGS.name, {"machine": machine(), "command": " ".join(sys.argv), "load_at_start": os.getloadavg(),
+                                    "results": results}, [_row(r) for r in results], HEADER, FLAGS.out)
+    with open(os.path.join(FLAGS.out, f"{FLAGS.name}.md"), "a") as f:
+        for r in results:
+            f.write(f"\n## {r['preset']}, {r['num_seeds']} seed(s): the {len(r['top'])} most expensive instructions\n\n"
+                    "| instruction | kind | ms/update | shape | op_name | source |\n|---|---|---|---|---|---|\n")
+            for t in r["top"]:
+                f.write(f"| {t['op']} | {t['kind']} | {t['ms']:.3f} | `{t.get('shape', '')}` | {t.get('op_name', '')} | "
+                        f"{t.get('source') or ''} |\n")
+    print(md)
+
+
+# --- the script -----------------------------------------------------------------------------------------------------
+def define_flags():
+    """The command line's flags, defined only when run as a script (tests import this module beside others)."""
+    flags.DEFINE_list("presets", [f"{a}:{p}" for p in ("fast", "paper") for a in ("sac", "td3", "diffsr_sac",
+                                                                                     "diffsr_td3")],
+                      "agent:preset, or agent:preset+ablation (experiments/suites.py ABLATIONS)")
+    flags.DEFINE_integer("obs_dim", 17, "observation size")
+    flags.DEFINE_integer("action_dim", 6, "action size")
+    flags.DEFINE_integer("num_seeds", 1, "seeds, a jax.vmap axis")
+    flags.DEFINE_integer("num_updates", 10, "updates per call (one lax.scan)")
+    flags.DEFINE_integer("repeats", 5, "timed calls of each program, alternated; the median is reported")
+    flags.DEFINE_integer("profile_calls", 2, "calls traced by jax.profiler for the split by kind")
+    flags.DEFINE_enum("rng_lowering", "platform", ["platform", "unrolled"], "threefry as this platform lowers it, "
+                      "or unrolled as on a GPU (the module docstring)")
+    flags.DEFINE_integer("top", 20, "the most expensive instructions listed per preset (JSON and markdown)")
+    flags.DEFINE_string("out", "benchmarks/results", "output directory")
+    flags.DEFINE_string("name", "update_profile", "output file name")
+
+
+if __name__ == "__main__":
+    define_flags()
+    app.run(main)

@@ -1,0 +1,82 @@
+"""benchmarks.update_profile: every kernel of a compiled program filed under one kind, times read from XLA's own
+trace, and the GPU's threefry lowering on the CPU."""
+
+import json
+import subprocess
+import sys
+
+import jax
+import jax.numpy as jnp
+import optax
+from benchmarks.update_profile import KINDS, kernel_table, trace_times, use_unrolled_threefry
+
+
+def _step(params, opt_state, x, key):
+    """One Adam step of a sin-feature regression on noisy inputs: a dot, elementwise math, random numbers and an
+    optimizer, each of known count."""
+    tx = optax.adam(1e-3)
+
+    def loss(p):
+        noisy = x + jax.random.normal(key, x.shape)
+        return jnp.mean(jnp.sin(noisy @ p["w"]) ** 2)
+
+    grads = jax.grad(loss)(params)
+    updates, opt_state = tx.update(grads, opt_state, params)
+    return optax.apply_updates(params, updates), opt_state
+
+
+def _args(n=256):
+    params = {"w": jnp.ones((n, n)) / n}
+    return params, optax.adam(1e-3).init(params), jnp.ones((n, n)), jax.random.PRNGKey(0)
+
+
+def test_every_kernel_has_a_kind_and_the_kinds_are_the_right_ones():
+    compiled = jax.jit(_step).lower(*_args()).compile()
+    _, kinds, weighted = kernel_table(compiled.as_text())
+    assert set(kinds.values()) <= set(KINDS)
+    assert weighted["dot"] >= 2  # the forward dot and at least one of the backward's
+    assert weighted["rng"] >= 5  # the normal draw: on this CPU a 5-trip threefry loop, every trip counted
+    assert weighted["optimizer"] >= 1  # Adam's moment and parameter updates
+    assert weighted["elementwise"] >= 1  # sin, its derivative, the squares
+
+
+def test_the_trace_files_time_under_the_kinds_and_a_big_matmul_dominates(tmp_path):
+    n = 768  # a dot of 2 n^3 = 0.9 GFLOP against O(n^2) elementwise work
+    compiled = jax.jit(lambda a, b: jnp.tanh(a @ b) + 1.0).lower(jnp.ones((n, n)), jnp.ones((n, n))).compile()
+    _, kinds, _ = kernel_table(compiled.as_text())
+    a = jnp.ones((n, n))
+    jax.block_until_ready(compiled(a, a))
+    with jax.profiler.trace(str(tmp_path), create_perfetto_trace=True):
+        for _ in range(3):
+            jax.block_until_ready(compiled(a, a))
+    per_op = trace_times(str(tmp_path), kinds)
+    assert per_op, "no kernel of the program found in the trace"
+    by_kind = {}
+    for op, us in per_op.items():
+        by_kind[kinds[op]] = by_kind.get(kinds[op], 0.0) + us
+    assert by_kind.get("dot", 0.0) > 0.5 * sum(by_kind.values()), by_kind
+
+
+def test_the_unrolled_threefry_leaves_no_loop_and_the_same_numbers():
+    key = jax.random.PRNGKey(3)
+    draw = lambda k: jax.random.normal(k, (64,))  # noqa: E731
+    rolled = jax.jit(draw).lower(key).compile()
+    assert "while" in rolled.as_text()  # on this CPU, JAX's own lowering is a loop; if not, the docstring is stale
+    expected = rolled(key)
+    code = ("import jax, numpy as np; from benchmarks.update_profile import use_unrolled_threefry; "
+            "use_unrolled_threefry(); c = jax.jit(lambda k: jax.random.normal(k, (64,))).lower(jax.random.PRNGKey(3))"
+            ".compile(); print(int('while' in c.as_text())); print(list(map(float, np.asarray(c(jax.random.PRNGKey(3))))))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split("\n")
+    assert out[0] == "0"  # no loop left
+    assert jnp.allclose(jnp.asarray(json.loads(out[1])), expected, rtol=0, atol=0)  # the same hash, bit for bit
+
+
+def test_the_script_writes_one_row_per_preset_whose_kinds_add_up(tmp_path):
+    cmd = [sys.executable, "-m", "benchmarks.update_profile", "--presets=sac:fast", "--num_updates=2", "--repeats=1",
+           "--profile_calls=1", f"--out={tmp_path}", "--name=p"]
+    subprocess.run(cmd, check=True, capture_output=True, text=True)
+    (row,) = json.loads((tmp_path / "p.json").read_text())["results"]
+    assert row["preset"] == "sac:fast" and row["ms"] > 0 and row["kernels"] > 100
+    assert abs(sum(row["ms_by_kind"].values()) - row["kernel_ms"]) < 1e-9
+    assert row["ms_by_kind"].get("dot", 0) > 0 and row["kernels_by_kind"].get("optimizer", 0) > 0
+    assert "most expensive instructions" in (tmp_path / "p.md").read_text()

@@ -18,6 +18,7 @@ the suite alone; the run itself is planned and trained by the library, ``trainin
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shlex
@@ -165,6 +166,7 @@ def execute(suite_name: str, task, agent: str, config, logdir: str, command: str
     from diffsr_jax.training import processes
     from diffsr_jax.training.host_loop import run_training
     from diffsr_jax.training.logdir import check_logdir
+    from diffsr_jax.training.run_lock import RunLock
 
     state, plan = plan_one(config, logdir)
     processes.barrier(f"state of {logdir}")  # every process has read the run's state before one changes it
@@ -180,31 +182,34 @@ def execute(suite_name: str, task, agent: str, config, logdir: str, command: str
         with open(info_path) as f:
             info = json.load(f)
     config = plan.config
-    if state == "new" and primary:
-        check_logdir(logdir, overwrite=True)  # no checkpoint: start over
-    processes.barrier(f"ready {logdir}")
-    print(f"== {task.name} / {agent}: {config.env.name}, {config.run.total_steps:,} steps x {config.run.num_seeds} seeds "
-          f"({'resuming' if state == 'resume' else 'new'}) -> {logdir}", file=out, flush=True)
-    t0 = time.time()
-    result = run_training(config, logdir, tensorboard=False, out=out, resume=state == "resume")
-    wall = time.time() - t0
-    rows = result["rows"]
-    info.update({
-        "suite": suite_name, "task": task.name, "agent": agent, "env": config.env.name, "preset": config.run.preset,
-        "num_seeds": config.run.num_seeds, "total_steps": config.run.total_steps, "eval_every": config.run.eval_every,
-        "eval_episodes": config.run.eval_episodes, "status": result["status"],
-        "train_wall_s": max((r["run/wall_time"] for r in rows), default=0.0), "command": command, "machine": machine,
-    })
-    info["invocations"].append({"started": time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(t0)),
-                                "wall_s": round(wall, 1), "resumed": state == "resume"})
-    info["wall_s"] = round(sum(i["wall_s"] for i in info["invocations"]), 1)
-    if primary:
-        with open(info_path, "w") as f:
-            json.dump(info, f, indent=2)
-    print(f"   {result['status']} in {wall:.0f}s", file=out, flush=True)
-    if render and result["status"] == "finished":
-        render_final(logdir, out)
-    return result["status"]
+    with RunLock(logdir) if primary else contextlib.nullcontext():  # one writer per run dir while it runs
+        if state == "new" and primary:
+            check_logdir(logdir, overwrite=True)  # no checkpoint: start over
+        processes.barrier(f"ready {logdir}")
+        print(f"== {task.name} / {agent}: {config.env.name}, {config.run.total_steps:,} steps x "
+              f"{config.run.num_seeds} seeds ({'resuming' if state == 'resume' else 'new'}) -> {logdir}", file=out,
+              flush=True)
+        t0 = time.time()
+        result = run_training(config, logdir, tensorboard=False, out=out, resume=state == "resume")
+        wall = time.time() - t0
+        rows = result["rows"]
+        info.update({
+            "suite": suite_name, "task": task.name, "agent": agent, "env": config.env.name,
+            "preset": config.run.preset, "num_seeds": config.run.num_seeds, "total_steps": config.run.total_steps,
+            "eval_every": config.run.eval_every, "eval_episodes": config.run.eval_episodes, "status": result["status"],
+            "train_wall_s": max((r["run/wall_time"] for r in rows), default=0.0), "command": command,
+            "machine": machine,
+        })
+        info["invocations"].append({"started": time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(t0)),
+                                    "wall_s": round(wall, 1), "resumed": state == "resume"})
+        info["wall_s"] = round(sum(i["wall_s"] for i in info["invocations"]), 1)
+        if primary:
+            with open(info_path, "w") as f:
+                json.dump(info, f, indent=2)
+        print(f"   {result['status']} in {wall:.0f}s", file=out, flush=True)
+        if render and result["status"] == "finished":
+            render_final(logdir, out)
+        return result["status"]
 
 
 def main(argv):
@@ -229,6 +234,7 @@ def main(argv):
     from diffsr_jax.training.devices import place_members
     from diffsr_jax.training.compile_cache import DEFAULT_CACHE_DIR, setup_compile_cache
     from diffsr_jax.training.checkpoint import CheckpointWriteError
+    from diffsr_jax.training.disk import DiskFullError
     from diffsr_jax.training.host_loop import CheckpointError, NonFiniteError, OutOfMemoryError
     from experiments.suites import machine_info
 
@@ -248,10 +254,12 @@ def main(argv):
         try:
             status = execute(FLAGS.suite, task, agent, config, logdir, command, machine, out=out,
                              render=FLAGS.render_final)
-        except (NonFiniteError, CheckpointError, CheckpointWriteError, OutOfMemoryError) as e:
+        except (NonFiniteError, CheckpointError, CheckpointWriteError, DiskFullError, OutOfMemoryError) as e:
             fail(f"{task.name} / {agent}: {e}", code=3)
         except processes.PeerLostError as e:
             fail(f"{task.name} / {agent}: {e}; every process stops: rerun the same commands to resume", code=5)
+        except ConfigError as e:  # e.g. another process is writing this run
+            fail(f"{task.name} / {agent}: {e}")
         if status == "stopped":
             print("stopped by a signal; rerun the same command to resume", file=out, flush=True)
             processes.exit_now(1)

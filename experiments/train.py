@@ -98,6 +98,7 @@ def main(argv):
     from diffsr_jax.training.devices import place_members
     from diffsr_jax.training.logdir import check_logdir
     from diffsr_jax.training.plan import plan_run, prepare_run
+    from diffsr_jax.training.run_lock import RunLock
 
     requested = resolve_config()
     if FLAGS.resume and not FLAGS.logdir:
@@ -116,6 +117,8 @@ def main(argv):
         config = plan.config
         placement = place_members(config, plan.num_members, spec)  # first, before JAX computes anything
         ready = prepare_run(plan)
+        # one writer per run dir: taken before the directory is touched, held until this process ends
+        lock = RunLock(logdir).acquire() if processes.is_primary() else None
         if not FLAGS.resume:  # only now, so bad input leaves no empty log dir behind
             check_logdir(logdir, overwrite=FLAGS.overwrite, prepare=False)  # every process: the same refusals
             processes.barrier("logdir checked")
@@ -134,6 +137,7 @@ def main(argv):
           f"{f' (action repeat {repeat})' if repeat > 1 else ''} x {config.run.num_seeds} seed(s) x {len(ready.sweeps)} "
           f"setting(s) {placement}, eval every {config.run.eval_every:,}; logging to {logdir}", file=out)
     from diffsr_jax.training.checkpoint import CheckpointWriteError
+    from diffsr_jax.training.disk import DiskFullError
     from diffsr_jax.training.host_loop import CheckpointError, NonFiniteError, OutOfMemoryError, run_training
 
     try:
@@ -141,7 +145,7 @@ def main(argv):
                               env=ready.env, memory=ready.memory, out=out)
     except ConfigError as e:
         fail(str(e))
-    except (NonFiniteError, CheckpointError, CheckpointWriteError, OutOfMemoryError) as e:
+    except (NonFiniteError, CheckpointError, CheckpointWriteError, DiskFullError, OutOfMemoryError) as e:
         fail(str(e), code=3)
     except processes.PeerLostError as e:
         fail(f"{e}; every process stops: the last checkpoint in {logdir} is intact, continue by starting every "
@@ -159,6 +163,8 @@ def main(argv):
         except RenderError as e:
             fail(f"the run finished (outputs in {logdir}) but its rollout could not be drawn: {e}", code=4)
     print(f"outputs in {logdir}", file=out)
+    if lock is not None:
+        lock.release()
 
 
 # --- the script -------------------------------------------------------------------------------------------------

@@ -14,7 +14,8 @@ with the first differing leaf named, instead of being loaded into the wrong plac
 
 orbax writes each step to a temporary directory and renames it when complete, so a crash mid-write leaves the
 previous checkpoint intact; the last ``max_to_keep`` are kept. A failed write raises ``CheckpointWriteError``
-(one line: the path and the cause) and leaves the earlier checkpoints as they were. ``restore_latest`` walks back
+(one line: the path and the cause), or ``disk.DiskFullError`` where the disk ran out of space (the space needed and
+free), and leaves the earlier checkpoints as they were. ``restore_latest`` walks back
 from the newest step and skips any that fail to load (a truncated or corrupt file), reporting what it skipped.
 """
 
@@ -29,6 +30,9 @@ import jax.numpy as jnp
 import numpy as np
 import orbax.checkpoint as ocp
 
+from diffsr_jax.training.disk import DiskFullError, free_bytes, is_disk_full
+from diffsr_jax.training.memory import format_bytes
+
 FORMAT = "flat-leaves-v1"
 
 
@@ -42,6 +46,17 @@ class CheckpointMismatchError(RuntimeError):
 
 def _is_key(x) -> bool:
     return jnp.issubdtype(x.dtype, jax.dtypes.prng_key)
+
+
+def stored_bytes(state) -> int:
+    """Bytes of the arrays a checkpoint of ``state`` (arrays or ``ShapeDtypeStruct``s) writes (its files are a little
+    larger: metadata)."""
+    total = 0
+    for x in jax.tree_util.tree_leaves(state):
+        if x.size:
+            x = jax.eval_shape(jax.random.key_data, x) if _is_key(x) else x
+            total += int(np.prod(x.shape)) * np.dtype(x.dtype).itemsize
+    return total
 
 
 def leaf_spec(state) -> list[dict]:
@@ -127,6 +142,10 @@ class Checkpointer:
             self._manager.wait_until_finished()
         except Exception as e:  # noqa: BLE001 - any failure to write is reported the same way
             self._remove_partial(iteration)
+            if is_disk_full(e):
+                raise DiskFullError(
+                    f"the disk is full: could not write the checkpoint {path} ({format_bytes(stored_bytes(state))} "
+                    f"needed, {format_bytes(free_bytes(self.directory))} free in {self.directory})") from None
             cause = f"{type(e).__name__}: {str(e).splitlines()[0][:200]}" if str(e) else type(e).__name__
             raise CheckpointWriteError(f"could not write the checkpoint {path} ({cause})") from e
         finally:

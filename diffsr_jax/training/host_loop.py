@@ -39,7 +39,9 @@ from diffsr_jax.logging.writers import (
     read_metrics,
 )
 from diffsr_jax.config.budget import eval_schedule, iterations
-from diffsr_jax.training.checkpoint import Checkpointer, CheckpointWriteError
+from diffsr_jax.training.checkpoint import Checkpointer, CheckpointWriteError, stored_bytes
+from diffsr_jax.training.disk import DiskFullError, check_checkpoint_space, free_bytes, is_disk_full
+from diffsr_jax.training.memory import format_bytes
 from diffsr_jax.training import processes
 from diffsr_jax.training.devices import member_mesh, member_sharding, over_members, shard_members
 from diffsr_jax.training.members import make_members, summary_table
@@ -160,6 +162,8 @@ def save_checkpoint(ckpt: Checkpointer, p: RunPosition, trainer: Trainer, t_star
             "metrics_rows": len(p.rows), "alive": p.alive.tolist(), "wall_time": p.wall_offset + time.time() - t_start}
     try:
         ckpt.save(p.t_iter, p.runner, meta)
+    except DiskFullError as e:
+        raise DiskFullError(f"{e}; {intact(ckpt, fpi, logdir, exclude=p.t_iter)}") from None
     except CheckpointWriteError as e:
         if processes.is_cross_process_failure(e.__cause__):  # another process ended while all were writing
             raise processes.peer_lost(e.__cause__) from None
@@ -167,6 +171,15 @@ def save_checkpoint(ckpt: Checkpointer, p: RunPosition, trainer: Trainer, t_star
         kept = (f"the previous checkpoint (env frame {last[-1] * fpi:,}) is intact; continue with --resume "
                 f"--logdir={logdir}" if last else "no earlier checkpoint exists")
         raise CheckpointWriteError(f"{e}; {kept}") from None
+
+
+def intact(ckpt: Checkpointer, frames_per_iter: int, logdir: str, exclude: int | None = None) -> str:
+    """What a run stopped by a full disk still has, and how to continue it."""
+    steps = [s for s in ckpt.steps() if s != exclude]
+    if not steps:
+        return "no checkpoint was written yet: free space, then start the run again"
+    return (f"the checkpoint at env frame {steps[-1] * frames_per_iter:,} is intact: free space, then --resume "
+            f"--logdir={logdir}")
 
 
 class StopRequest:
@@ -201,7 +214,8 @@ def run_training(config, logdir: str, *, tensorboard: bool = True, out=sys.stdou
                  resume: bool = False, env=None, memory: str | None = None) -> dict:
     """Train with checkpoints in ``logdir/checkpoints``. Returns {"rows", "status", "message"} where status is
     "finished" or "stopped" (signal). Raises ReplayMemoryError before compiling if the replay cannot fit,
-    NonFiniteError (after flushing metrics; checkpoints kept), CheckpointError / CheckpointWriteError,
+    NonFiniteError (after flushing metrics; checkpoints kept), CheckpointError / CheckpointWriteError, DiskFullError
+    (a write failed for lack of space), DiskSpaceError (before compiling: the checkpoints cannot fit),
     OutOfMemoryError, and, over several processes, PeerLostError when another process of the run ends. ``env``,
     ``sweeps`` and ``memory``: what ``training.plan.prepare_run`` gives, when the caller planned the run."""
     trainer = Trainer(config, env)
@@ -213,6 +227,8 @@ def run_training(config, logdir: str, *, tensorboard: bool = True, out=sys.stdou
         with jax.default_matmul_precision(config.run.matmul_precision):
             return _loop(trainer, config, logdir, members, keys, hp, tensorboard, out, resume, mesh)
     except Exception as e:
+        if isinstance(e, (DiskFullError, CheckpointWriteError)):  # their text may say RESOURCE_EXHAUSTED too
+            raise
         if processes.is_cross_process_failure(e) and not _is_out_of_memory(e):
             raise processes.peer_lost(e) from None
         if _is_out_of_memory(e):
@@ -231,6 +247,23 @@ def _loop(trainer, config, logdir, members, keys, hp, tensorboard, out, resume, 
     ckpt = Checkpointer(os.path.join(logdir, "checkpoints"), int(config.run.keep_checkpoints))
     t_start = time.time()
     p = restore_or_init(trainer, keys, hp, ckpt, metrics_path, resume, out, mesh)
+    primary = processes.is_primary()
+    if primary:  # before the chunk compiles: the checkpoints (replay included) must fit on the disk
+        print(check_checkpoint_space(ckpt.directory, stored_bytes(p.runner), int(config.run.keep_checkpoints)),
+              file=out)
+    try:
+        return _chunks(trainer, config, logdir, members, tensorboard, out, mesh, ckpt, metrics_path, p, t_start)
+    except Exception as e:
+        if isinstance(e, DiskFullError) or not is_disk_full(e):
+            raise
+        raise DiskFullError(f"the disk is full: a write to {logdir} failed ({format_bytes(free_bytes(logdir))} free: "
+                            f"{str(e).splitlines()[0][:120]}); {intact(ckpt, trainer.frames_per_iter, logdir)}") from None
+    finally:
+        ckpt.close()
+
+
+def _chunks(trainer, config, logdir, members, tensorboard, out, mesh, ckpt, metrics_path, p, t_start) -> dict:
+    """The chunks of ``_loop``: run, log, checkpoint, until the end of the run or a signal."""
     primary = processes.is_primary()
     if primary:
         write_run_files(logdir, config, p.rows)
@@ -275,7 +308,6 @@ def _loop(trainer, config, logdir, members, keys, hp, tensorboard, out, resume, 
     finally:
         progress.close()
         logger.close()
-        ckpt.close()
     if p.rows and primary:
         plot_comparison(curves_from_rows(p.rows), os.path.join(logdir, "curve.png"), f"{config.run.agent} on {config.env.name}")
         print(summary_table(p.rows, members), file=out)

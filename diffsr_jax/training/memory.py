@@ -14,7 +14,7 @@ class ReplayMemoryError(ConfigError):
     """The replay of all members cannot fit in the free memory."""
 
 
-def _fmt_bytes(n: float) -> str:
+def format_bytes(n: float) -> str:
     for unit in ("B", "kB", "MB", "GB", "TB"):
         if n < 1000 or unit == "TB":
             return f"{n:.1f} {unit}" if unit != "B" else f"{int(n)} B"
@@ -48,11 +48,11 @@ def replay_memory(env, capacity: int, num_members: int, free: int | None) -> str
     it cannot fit: a chunk of the compiled program holds its input and its output state, so twice the replay."""
     per = transition_bytes(env.obs_dim, env.action_dim)
     total = per * capacity * num_members
-    line = (f"replay: {capacity:,} transitions x {num_members} member(s) x {per} B = {_fmt_bytes(total)}"
-            + (f" ({_fmt_bytes(free)} free)" if free is not None else ""))
+    line = (f"replay: {capacity:,} transitions x {num_members} member(s) x {per} B = {format_bytes(total)}"
+            + (f" ({format_bytes(free)} free)" if free is not None else ""))
     if free is not None and 2 * total > free:
         raise ReplayMemoryError(
-            f"the replay needs {_fmt_bytes(total)} ({capacity:,} transitions x {num_members} member(s) x "
-            f"{per} B), twice that while a chunk runs, but only {_fmt_bytes(free)} is free: use fewer seeds "
+            f"the replay needs {format_bytes(total)} ({capacity:,} transitions x {num_members} member(s) x "
+            f"{per} B), twice that while a chunk runs, but only {format_bytes(free)} is free: use fewer seeds "
             f"(--num_seeds) or a smaller --config.replay.buffer_size")
     return line

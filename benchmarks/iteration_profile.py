@@ -7,8 +7,9 @@ the compiled learning chunk (kernels per iteration, while loops of unknown trip 
     python -m benchmarks.iteration_profile --env=brax/hopper --census_only      # only the chunk's census
     python -m benchmarks.iteration_profile --profile_dir=/tmp/trace              # + top events of a profiler trace
 
-Components (each its own jitted ``lax.scan`` of ``--reps`` repetitions of that component alone, seeds a ``jax.vmap``
-axis, on the state of a runner that already ran ``--warmup`` iterations, so the replay holds data):
+Components (each its own jitted ``lax.scan`` of ``--reps`` repetitions of that component alone, seeds a members
+axis (``training.devices.members_map``, as a run maps them), on the state of a runner that already ran ``--warmup``
+iterations, so the replay holds data):
 
 - ``act``: the exploring policy's action (``agent.act`` on normalised observations);
 - ``env_step``: ``jax.vmap(env.step)``: one decision in every env, action repeat included;
@@ -266,8 +267,9 @@ def chunk_census(trainer, runner, n: int) -> dict:
     import jax.numpy as jnp
 
     from benchmarks.hlo_census import census
+    from diffsr_jax.training.devices import members_map
 
-    fn = jax.jit(jax.vmap(lambda r, t: trainer.chunk(r, t, n), in_axes=(0, None)))
+    fn = jax.jit(members_map(lambda r, t: trainer.chunk(r, t, n), in_axes=(0, None)))
     compiled, secs = _compile(fn, runner, jnp.int32(trainer.warmup_iters))
     c = census(compiled.as_text(), n)
     c["other_ops"] = dict(list(c["other_ops"].items())[:10])
@@ -282,6 +284,7 @@ def measure(label: str, sets: list[str], cfg, trainer, num_seeds: int) -> dict:
 
     from benchmarks.hlo_census import census
     from diffsr_jax.config.budget import iterations
+    from diffsr_jax.training.devices import members_map
 
     reps, repeats = int(FLAGS.reps), int(FLAGS.repeats)
     t_start = time.time()
@@ -302,7 +305,7 @@ def measure(label: str, sets: list[str], cfg, trainer, num_seeds: int) -> dict:
     # compile everything (on shapes), a few programs at a time
     t = int(trainer.warmup_iters)
     ts_shape = jax.ShapeDtypeStruct((reps,), jnp.int32)
-    full = jax.jit(jax.vmap(lambda r, t: trainer.run_iterations(r, t, reps), in_axes=(0, None)))
+    full = jax.jit(members_map(lambda r, t: trainer.run_iterations(r, t, reps), in_axes=(0, None)))
     programs = component_programs(trainer, reps)
     base_key = jax.random.PRNGKey(FLAGS.seed + 1)
     xs_keys = {name: jax.random.split(jax.random.fold_in(base_key, i), num_seeds) for i, name in enumerate(programs)}
@@ -311,7 +314,7 @@ def measure(label: str, sets: list[str], cfg, trainer, num_seeds: int) -> dict:
         jobs = {"census": pool.submit(chunk_census, trainer, shapes, n_census),
                 "iteration": pool.submit(_compile, full, shapes, jnp.int32(t))}
         for name, (fn, _, donate) in programs.items():
-            jitted = jax.jit(jax.vmap(fn, in_axes=(0, 0, None)), donate_argnums=(0,) if donate else ())
+            jitted = jax.jit(members_map(fn, in_axes=(0, 0, None)), donate_argnums=(0,) if donate else ())
             xs = jax.eval_shape(make_xs[name], shapes, xs_keys[name])
             jobs[name] = pool.submit(_compile, jitted, state_of(name, shapes), xs, ts_shape)
         runner = jax.block_until_ready(jax.jit(init)(keys, hp))

@@ -5,8 +5,9 @@ and how many kernels it launches.
     python -m benchmarks.update_profile --presets=diffsr_sac:fast --num_seeds=4 --name=update_profile_dsac
 
 Each ``agent:preset`` is set up as in ``benchmarks.update_cost`` (HalfCheetah's sizes, d_s 17, d_a 6; a replay of random
-transitions), ``--num_seeds`` seeds a ``jax.vmap`` axis, and ``--num_updates`` updates run in one jitted ``lax.scan``
-whose per-update metrics are returned (as the trainer returns them). Measured per update:
+transitions), ``--num_seeds`` seeds a members axis (``training.devices.members_map``, as a run maps its seeds), and
+``--num_updates`` updates run in one jitted ``lax.scan`` whose per-update metrics are returned (as the trainer returns
+them). Measured per update:
 
 - ``ms``: wall-clock, median of ``--repeats`` calls after an untimed first one;
 - ``ms_no_metrics``: the same scan with the metrics dropped (XLA removes what only they need), so ``ms - ms_no_metrics``
@@ -196,52 +197,72 @@ def trace_times(trace_dir: str, kinds: dict) -> Counter:
 
 
 # --- one preset -----------------------------------------------------------------------------------------------------
-def measure(spec: str) -> dict:
+MAPS = ("members", "vmap")
+"""How the seeds are mapped: ``members`` as a run maps them (``training.devices.members_map``: one seed unbatched),
+``vmap`` always ``jax.vmap`` (what runs did before ``members_map``)."""
+
+
+def measure(spec: str) -> list[dict]:
+    """One row per ``--maps`` entry for ``spec``; every program of the preset is timed in turn, round after round."""
     import jax
     import jax.numpy as jnp
     import numpy as np
 
     from benchmarks.update_cost import setup_update
+    from diffsr_jax.training.devices import members_map
 
     agent, _, sample, cfg = setup_update(spec, FLAGS.obs_dim, FLAGS.action_dim)
     n, s = FLAGS.num_updates, FLAGS.num_seeds
     states = jax.vmap(lambda k: agent.init(k, agent.hparams()))(jax.random.split(jax.random.PRNGKey(0), s))
+    keys = jax.random.split(jax.random.PRNGKey(1), s)
 
-    def updates(keep_metrics: bool):
+    def updates(keep_metrics: bool, mapping: str):
         def one_seed(state, key):
             def body(st, xs):
                 st, metrics = agent.update(st, sample, *xs)
                 return st, (metrics if keep_metrics else None)
             return jax.lax.scan(body, state, (jax.random.split(key, n), jnp.arange(n)))
-        return jax.jit(jax.vmap(one_seed))
+        mapped = members_map(one_seed, in_axes=(0, 0)) if mapping == "members" else jax.vmap(one_seed)
+        return jax.jit(mapped)
 
-    keys = jax.random.split(jax.random.PRNGKey(1), s)
-    out = {"preset": spec, "rng_lowering": FLAGS.rng_lowering, "num_seeds": s, "num_updates_per_call": n,
-           "batch_size": int(cfg.replay.batch_size)}
-    compiled = {}
-    for label, keep in (("ms", True), ("ms_no_metrics", False)):
-        t0 = time.perf_counter()
-        compiled[label] = updates(keep).lower(states, keys).compile()
-        out[f"compile_s{'' if keep else '_no_metrics'}"] = time.perf_counter() - t0
-    times = {label: [] for label in compiled}
-    for label, c in compiled.items():
+    rows, compiled = {}, {}
+    for mapping in FLAGS.maps:
+        rows[mapping] = {"preset": spec, "map": mapping, "rng_lowering": FLAGS.rng_lowering, "num_seeds": s,
+                         "num_updates_per_call": n, "batch_size": int(cfg.replay.batch_size)}
+        for label, keep in (("ms", True), ("ms_no_metrics", False)):
+            t0 = time.perf_counter()
+            compiled[mapping, label] = updates(keep, mapping).lower(states, keys).compile()
+            rows[mapping][f"compile_s{'' if keep else '_no_metrics'}"] = time.perf_counter() - t0
+    times = {k: [] for k in compiled}
+    for c in compiled.values():
         jax.block_until_ready(c(states, keys))
-    for _ in range(FLAGS.repeats):  # alternated, so load changes touch both alike
-        for label, c in compiled.items():
+    for _ in range(FLAGS.repeats):  # alternated, so load changes touch every program alike
+        for k, c in compiled.items():
             t0 = time.perf_counter()
             jax.block_until_ready(c(states, keys))
-            times[label].append(time.perf_counter() - t0)
-    for label, t in times.items():
-        out[label] = 1e3 * float(np.median(t)) / n
-    out["metrics_ms"] = out["ms"] - out["ms_no_metrics"]
+            times[k].append(time.perf_counter() - t0)
+    for (mapping, label), t in times.items():
+        rows[mapping][label] = 1e3 * float(np.median(t)) / n
+    first = FLAGS.maps[0]
+    for mapping, out in rows.items():
+        out["metrics_ms"] = out["ms"] - out["ms_no_metrics"]
+        # per round, this mapping's time over the first's: a ratio that the machine's load changes less than the times
+        out[f"ms_over_{first}"] = float(np.median(np.array(times[mapping, "ms"]) / np.array(times[first, "ms"])))
+        _split(out, compiled[mapping, "ms"], states, keys, n)
+    return list(rows.values())
 
-    module, kinds, weighted = kernel_table(compiled["ms"].as_text())
+
+def _split(out: dict, compiled, states, keys, n: int) -> None:
+    """Kernels per update and the split of a profiled call's kernel time by kind, into ``out``."""
+    import jax
+
+    module, kinds, weighted = kernel_table(compiled.as_text())
     out["kernels"] = sum(weighted.values()) / n
     out["kernels_by_kind"] = {k: weighted[k] / n for k in KINDS if weighted[k]}
     with tempfile.TemporaryDirectory() as trace_dir:
         with jax.profiler.trace(trace_dir, create_perfetto_trace=True):
             for _ in range(FLAGS.profile_calls):
-                jax.block_until_ready(compiled["ms"](states, keys))
+                jax.block_until_ready(compiled(states, keys))
         per_op = trace_times(trace_dir, kinds)
     calls = FLAGS.profile_calls * n
     by_kind = Counter()
@@ -252,7 +273,6 @@ def measure(spec: str) -> dict:
     out["between_kernels_ms"] = out["ms"] - out["kernel_ms"]
     out["top"] = [{"op": op, "kind": kinds[op], "ms": t / 1e3 / calls, **_describe(module, op)}
                   for op, t in per_op.most_common(FLAGS.top)]
-    return out
 
 
 def _describe(module, name: str) -> dict:
@@ -268,13 +288,15 @@ def _describe(module, name: str) -> dict:
 
 def _row(r: dict) -> list:
     share = {k: r["ms_by_kind"].get(k, 0.0) for k in KINDS}
-    return ([r["preset"], r["num_seeds"], f"{r['ms']:.2f}", f"{r['metrics_ms']:.2f}", f"{r['kernel_ms']:.2f}"]
+    ratio = next(v for k, v in r.items() if k.startswith("ms_over_"))
+    return ([r["preset"], r["map"], r["num_seeds"], f"{r['ms']:.2f}", f"{ratio:.3f}", f"{r['metrics_ms']:.2f}",
+             f"{r['kernel_ms']:.2f}"]
             + [f"{share[k]:.2f}" for k in KINDS]
             + [f"{r['between_kernels_ms']:.2f}", f"{r['kernels']:.0f}"]
             + [f"{r['kernels_by_kind'].get(k, 0):.0f}" for k in ("dot", "elementwise", "rng", "optimizer")])
 
 
-HEADER = (["preset", "seeds", "ms/update", "metrics ms", "kernel ms"] + [f"{k} ms" for k in KINDS]
+HEADER = (["preset", "map", "seeds", "ms/update", "ms / first map's", "metrics ms", "kernel ms"] + [f"{k} ms" for k in KINDS]
           + ["between kernels ms", "kernels/update", "dot kernels", "elementwise kernels", "rng kernels",
              "optimizer kernels"])
 
@@ -286,14 +308,14 @@ def main(_):
         use_unrolled_threefry()
     results = []
     for spec in FLAGS.presets:
-        r = measure(spec)
-        results.append(r)
-        print(" | ".join(str(c) for c in _row(r)), flush=True)
+        for r in measure(spec):
+            results.append(r)
+            print(" | ".join(str(c) for c in _row(r)), flush=True)
     md = write_results(FLAGS.name, {"machine": machine(), "command": " ".join(sys.argv), "load_at_start": os.getloadavg(),
                                     "results": results}, [_row(r) for r in results], HEADER, FLAGS.out)
     with open(os.path.join(FLAGS.out, f"{FLAGS.name}.md"), "a") as f:
         for r in results:
-            f.write(f"\n## {r['preset']}, {r['num_seeds']} seed(s): the {len(r['top'])} most expensive instructions\n\n"
+            f.write(f"\n## {r['preset']} ({r['map']}), {r['num_seeds']} seed(s): the {len(r['top'])} most expensive instructions\n\n"
                     "| instruction | kind | ms/update | shape | op_name | source |\n|---|---|---|---|---|---|\n")
             for t in r["top"]:
                 f.write(f"| {t['op']} | {t['kind']} | {t['ms']:.3f} | `{t.get('shape', '')}` | {t.get('op_name', '')} | "
@@ -309,7 +331,11 @@ def define_flags():
                       "agent:preset, or agent:preset+ablation (experiments/suites.py ABLATIONS)")
     flags.DEFINE_integer("obs_dim", 17, "observation size")
     flags.DEFINE_integer("action_dim", 6, "action size")
-    flags.DEFINE_integer("num_seeds", 1, "seeds, a jax.vmap axis")
+    flags.DEFINE_integer("num_seeds", 1, "seeds, the members axis")
+    flags.DEFINE_list("maps", ["members"], f"how the seeds are mapped, one row each, timed in turn: {', '.join(MAPS)} "
+                      "(the MAPS docstring)")
+    flags.register_validator("maps", lambda v: bool(v) and set(v) <= set(MAPS),
+                             f"--maps takes one or more of {', '.join(MAPS)}")
     flags.DEFINE_integer("num_updates", 10, "updates per call (one lax.scan)")
     flags.DEFINE_integer("repeats", 5, "timed calls of each program, alternated; the median is reported")
     flags.DEFINE_integer("profile_calls", 2, "calls traced by jax.profiler for the split by kind")

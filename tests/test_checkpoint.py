@@ -11,6 +11,7 @@ import orbax.checkpoint as ocp
 import pytest
 
 from diffsr_jax.training.checkpoint import Checkpointer, CheckpointMismatchError, CheckpointWriteError
+from diffsr_jax.training.disk import DiskFullError
 
 
 def _state(scale=1.0):
@@ -48,21 +49,25 @@ def test_a_state_of_another_shape_is_refused_naming_the_leaf(tmp_path):
         ck.restore(1, jax.eval_shape(lambda: other))
 
 
-def test_failed_write_is_one_line_and_keeps_the_previous_checkpoint(tmp_path, monkeypatch):
+@pytest.mark.parametrize("error, raised, says", [
+    (OSError(28, "No space left on device"), DiskFullError, "the disk is full"),  # ENOSPC
+    (PermissionError(13, "Permission denied"), CheckpointWriteError, "Permission denied"),
+])
+def test_failed_write_is_one_line_and_keeps_the_previous_checkpoint(tmp_path, monkeypatch, error, raised, says):
     ck = Checkpointer(str(tmp_path))
     ck.save(1, _state(1.0), {"n": 1})
 
-    def failing_save(self, step, *args, **kwargs):  # a full disk part-way through the write
+    def failing_save(self, step, *args, **kwargs):  # a write that fails part-way
         partial = tmp_path / f"{step}.orbax-checkpoint-tmp-1234"
         partial.mkdir()
         (partial / "half_written").write_bytes(b"\0" * 100)
-        raise OSError(28, "No space left on device")
+        raise error
 
     monkeypatch.setattr(ocp.CheckpointManager, "save", failing_save)
-    with pytest.raises(CheckpointWriteError) as e:
+    with pytest.raises(raised) as e:
         ck.save(2, _state(2.0), {"n": 2})
     msg = str(e.value)
-    assert "\n" not in msg and os.path.join(str(tmp_path), "2") in msg and "No space left on device" in msg
+    assert "\n" not in msg and os.path.join(str(tmp_path), "2") in msg and says in msg
     monkeypatch.undo()
     assert not glob.glob(os.path.join(str(tmp_path), "*tmp*"))  # the partial write is cleaned up
     again = Checkpointer(str(tmp_path))

@@ -103,8 +103,8 @@ def test_two_processes_match_their_halves_run_alone(agent, tmp_path):
     assert "x 4 seed(s) x 1 setting(s) on 4 devices (cpu) of 2 processes" in out0, out0
     # one process speaks for the run (the collectives library prints its connections itself)
     assert [x for x in out1.splitlines() if x.strip() and not x.startswith("[Gloo]")] == [], out1
-    assert sorted(os.listdir(logdir)) == ["checkpoints", "config.json", "curve.png", "metrics.jsonl",
-                                          "provenance.jsonl", "sweep.json"]
+    assert sorted(os.listdir(logdir)) == [".writer.lock", "checkpoints", "config.json", "curve.png", "metrics.jsonl",
+                                          "provenance.jsonl", "sweep.json"]  # the lock: one writer, process 0
     assert len(open(logdir / "provenance.jsonl").readlines()) == 1
     assert checkpoint_steps(logdir) == [400, 800, 1000]
     _assert_same_metrics(reference, run_rows(logdir))

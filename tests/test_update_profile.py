@@ -72,10 +72,12 @@ def test_the_unrolled_threefry_leaves_no_loop_and_the_same_numbers():
 
 
 def test_the_script_writes_one_row_per_preset_whose_kinds_add_up(tmp_path):
-    cmd = [sys.executable, "-m", "benchmarks.update_profile", "--presets=sac:fast", "--num_updates=2", "--repeats=1",
-           "--profile_calls=1", f"--out={tmp_path}", "--name=p"]
+    cmd = [sys.executable, "-m", "benchmarks.update_profile", "--presets=sac:fast", "--maps=members,vmap",
+           "--num_updates=2", "--repeats=1", "--profile_calls=1", f"--out={tmp_path}", "--name=p"]
     subprocess.run(cmd, check=True, capture_output=True, text=True)
-    (row,) = json.loads((tmp_path / "p.json").read_text())["results"]
+    row, vmapped = json.loads((tmp_path / "p.json").read_text())["results"]
+    assert (row["map"], vmapped["map"]) == ("members", "vmap") and row["ms_over_members"] == 1.0
+    assert vmapped["ms_over_members"] > 0
     assert row["preset"] == "sac:fast" and row["ms"] > 0 and row["kernels"] > 100
     assert abs(sum(row["ms_by_kind"].values()) - row["kernel_ms"]) < 1e-9
     assert row["ms_by_kind"].get("dot", 0) > 0 and row["kernels_by_kind"].get("optimizer", 0) > 0

@@ -113,17 +113,36 @@ def shard_members(tree, mesh: Mesh | None):
 
 
 def over_members(fn, mesh: Mesh | None, in_axes, donate: tuple = ()):
-    """``jax.jit`` of ``jax.vmap(fn, in_axes)``, with each device running its own members when there is a mesh.
+    """``jax.jit`` of ``members_map(fn, in_axes)``, with each device running its own members when there is a mesh.
 
     ``in_axes``: per positional argument, 0 (has the members axis) or None (the same for every member). Outputs all
     have the members axis. ``donate``: positional arguments whose buffers the call may reuse (the run state).
     """
-    batched = jax.vmap(fn, in_axes=in_axes)
+    batched = members_map(fn, in_axes)
     if mesh is not None:
         specs = tuple(P(AXIS) if a == 0 else P() for a in in_axes)
         # check_vma off: the members never interact
         batched = jax.shard_map(batched, mesh=mesh, in_specs=specs, out_specs=P(AXIS), check_vma=False)
     return jax.jit(batched, donate_argnums=donate)
+
+
+def members_map(fn, in_axes):
+    """``jax.vmap(fn, in_axes)`` over the members axis, except that one member (on this device) runs unbatched, its
+    axis dropped on the way in and restored on the way out: the same random streams and the same result to float
+    rounding. XLA:CPU folds a size-1 batch axis away and then lays some weight-gradient dots out transposed, so their
+    consumers (Adam's moments) read them across strides: a vmapped single Diff-SR-SAC member's learner update ran
+    1.30x (paper sizes) and 1.09x (fast) slower than the same update unbatched (benchmarks/results/
+    members_map.md); from two members on, vmap is the faster of the two (against ``lax.map``)."""
+    batched = jax.vmap(fn, in_axes=in_axes)
+
+    def call(*args):
+        sizes = {leaf.shape[0] for a, ax in zip(args, in_axes) if ax == 0 for leaf in jax.tree_util.tree_leaves(a)}
+        if sizes != {1}:
+            return batched(*args)
+        one = [jax.tree_util.tree_map(lambda x: x[0], a) if ax == 0 else a for a, ax in zip(args, in_axes)]
+        return jax.tree_util.tree_map(lambda x: x[None], fn(*one))
+
+    return call
 
 
 def place_members(config, num_members: int, spec: processes.ProcessSpec = processes.ProcessSpec()) -> str:

@@ -37,8 +37,12 @@ class RunLock:
         self._fd = None
 
     def acquire(self) -> "RunLock":
-        os.makedirs(self.logdir, exist_ok=True)
-        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            os.makedirs(self.logdir, exist_ok=True)
+            fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        except OSError as e:
+            raise ConfigError(f"log dir {self.logdir!r} is not writable ({e.strerror}); pass --logdir=<a writable "
+                              "path>") from None
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:

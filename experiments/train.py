@@ -101,8 +101,11 @@ def main(argv):
     from diffsr_jax.training.run_lock import RunLock
 
     requested = resolve_config()
-    if FLAGS.resume and not FLAGS.logdir:
-        fail("--resume needs --logdir=<the run to continue>")
+    if FLAGS.resume != "false" and not FLAGS.logdir:
+        fail(f"--resume{'=auto' if FLAGS.resume == 'auto' else ''} needs --logdir=<the run to continue>")
+    # auto: continue the run the log dir holds (its config.json), or start it where there is none (a requeued job)
+    resume = FLAGS.resume == "true" or (FLAGS.resume == "auto" and os.path.exists(os.path.join(FLAGS.logdir,
+                                                                                                 "config.json")))
     spec = process_spec()
     if spec.distributed and not FLAGS.logdir:
         fail("a run over several processes needs --logdir=<a directory every process can reach>, the same for all")
@@ -112,14 +115,14 @@ def main(argv):
     logdir = FLAGS.logdir or os.path.join(
         "runs", f"{requested.run.agent}-{requested.env.name.replace('/', '_')}-{time.strftime('%Y%m%d-%H%M%S')}")
     try:
-        plan = plan_run(requested, logdir, resume=FLAGS.resume, requested=requested_fields(sys.argv[1:], requested),
-                        sweeps=FLAGS.sweep if (FLAGS["sweep"].present or not FLAGS.resume) else None)
+        plan = plan_run(requested, logdir, resume=resume, requested=requested_fields(sys.argv[1:], requested),
+                        sweeps=FLAGS.sweep if (FLAGS["sweep"].present or not resume) else None)
         config = plan.config
         placement = place_members(config, plan.num_members, spec)  # first, before JAX computes anything
         ready = prepare_run(plan)
         # one writer per run dir: taken before the directory is touched, held until this process ends
         lock = RunLock(logdir).acquire() if processes.is_primary() else None
-        if not FLAGS.resume:  # only now, so bad input leaves no empty log dir behind
+        if not resume:  # only now, so bad input leaves no empty log dir behind
             check_logdir(logdir, overwrite=FLAGS.overwrite, prepare=False)  # every process: the same refusals
             processes.barrier("logdir checked")
             if processes.is_primary():  # one process creates (or clears) it
@@ -141,7 +144,7 @@ def main(argv):
     from diffsr_jax.training.host_loop import CheckpointError, NonFiniteError, OutOfMemoryError, run_training
 
     try:
-        result = run_training(config, logdir, tensorboard=FLAGS.tensorboard, sweeps=ready.sweeps, resume=FLAGS.resume,
+        result = run_training(config, logdir, tensorboard=FLAGS.tensorboard, sweeps=ready.sweeps, resume=resume,
                               env=ready.env, memory=ready.memory, out=out)
     except ConfigError as e:
         fail(str(e))
@@ -167,6 +170,25 @@ def main(argv):
         lock.release()
 
 
+class ResumeParser(flags.ArgumentParser):
+    """``--resume`` (true), ``--noresume`` / absent (false) or ``--resume=auto``."""
+
+    syntactic_help = "true | false | auto"
+
+    def parse(self, argument):
+        value = str(argument).strip().lower()
+        if value in ("true", "1", "t", "yes"):
+            return "true"
+        if value in ("false", "0", "f", "no"):
+            return "false"
+        if value == "auto":
+            return "auto"
+        raise ValueError(f"--resume takes no value, or =auto; got {argument!r}")
+
+    def flag_type(self):
+        return "resume mode"
+
+
 # --- the script -------------------------------------------------------------------------------------------------
 def define_flags():
     """The command line's flags, defined only when run as a script, so that tests and other modules can import this
@@ -182,9 +204,10 @@ def define_flags():
     flags.DEFINE_string("compile_cache", DEFAULT_CACHE_DIR,
                         "persistent XLA compilation cache dir ('' disables)")
     flags.DEFINE_bool("tensorboard", True, "write TensorBoard events")
-    flags.DEFINE_bool("resume", False, "continue the run in --logdir from its latest checkpoint (uses its config.json; "
-                      "only --total_steps, --config.run.devices, --config.run.cpu_devices and "
-                      "--config.run.command_buffers may differ from it)")
+    flags.DEFINE(ResumeParser(), "resume", "false", "continue the run in --logdir from its latest checkpoint (uses "
+                 "its config.json; only --total_steps, --config.run.devices, --config.run.cpu_devices and "
+                 "--config.run.command_buffers may differ from it); --resume=auto continues it if --logdir holds a run "
+                 "and starts it otherwise (a requeued cluster job)", boolean=True)
     flags.DEFINE_bool("render_final", False, "at the end of the run, write episode 0 of the first seed's final "
                       "evaluation as rollout-<frames>.html (Brax) or .gif (Playground, gymnax) in --logdir")
     flags.DEFINE_bool("overwrite", False, "replace an existing run in --logdir")

@@ -147,3 +147,19 @@ def test_sweep_of_an_unknown_hyperparameter_is_refused():
     assert p.returncode == 2
     assert ("'hidden' is not a traced hyperparameter of this agent; sweepable: actor_critic.gamma, "
             "actor_critic.tau") in p.stderr
+
+
+def test_resume_auto_starts_an_empty_dir_continues_a_started_one_and_refuses_another_config(tmp_path):
+    logdir = tmp_path / "run"
+    base = ("--agent=sac", "--eval_every=200", "--config.run.warmup_steps=200", *TINY, f"--logdir={logdir}",
+            "--resume=auto", "--tensorboard=false")
+    first = _run(*base, "--total_steps=400")  # a requeued job's first start: nothing there yet
+    assert first.returncode == 0, first.stderr[-2000:]
+    assert "resuming" not in first.stdout and len((logdir / "metrics.jsonl").read_text().splitlines()) == 2
+    again = _run(*base, "--total_steps=600")  # the same command after a preemption: continues
+    assert again.returncode == 0, again.stderr[-2000:]
+    assert "resuming from env frame 400" in again.stdout
+    assert [json.loads(x)["frames"] for x in (logdir / "metrics.jsonl").read_text().splitlines()] == [200, 400, 600]
+    other = _run(*base, "--total_steps=600", "--config.replay.batch_size=64")  # not the run the dir holds
+    assert other.returncode == 2 and "Traceback" not in other.stderr
+    assert "replay.batch_size: 32 -> 64" in other.stderr, other.stderr

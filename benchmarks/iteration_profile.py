@@ -463,16 +463,17 @@ def main(argv):
         except (ConfigError, ValueError) as e:
             fail(f"variant {label}: {str(e).splitlines()[0] if str(e) else type(e).__name__}")
 
-    from benchmarks.common import machine, write_results
+    from benchmarks.common import machine
     from diffsr_jax.program import Trainer
 
     rows = []
+    name = FLAGS.name or f"iteration_profile_{FLAGS.agent}_{FLAGS.env.replace('/', '_')}"
     for label, sets, cfg in configs:
-        try:
-            trainer = Trainer(cfg)
-        except (ConfigError, ValueError) as e:  # e.g. an env the registry cannot build
-            fail(f"variant {label}: {str(e).splitlines()[0] if str(e) else type(e).__name__}")
         for s in seeds:
+            try:  # a Trainer per row: its retrace guard allows one trace per chunk shape, and seeds change the shape
+                trainer = Trainer(cfg)
+            except (ConfigError, ValueError) as e:  # e.g. an env the registry cannot build
+                fail(f"variant {label}: {str(e).splitlines()[0] if str(e) else type(e).__name__}")
             row = measure(label, sets, cfg, trainer, s)
             rows.append(row)
             c = row["census"]
@@ -482,15 +483,21 @@ def main(argv):
                 msg = (f"iteration {row['full_iteration']['ms']:.3f} ms (parts {row['parts_sum_ms']:.3f} ms), "
                        f"{row['env_frames_per_s']:.0f} env frames/s; {msg}")
             print(f"{label} seeds={s}: {msg} ({row['wall_s']:.0f} s)", flush=True)
-    name = FLAGS.name or f"iteration_profile_{FLAGS.agent}_{FLAGS.env.replace('/', '_')}"
+            md = _write(name, rows, machine())  # after every row: a run stopped later keeps what it finished
+    print(md)
+
+
+def _write(name: str, rows: list[dict], machine: dict) -> str:
+    from benchmarks.common import write_results
+
     header, body = table(rows)
-    payload = {"machine": machine(), "command": " ".join(sys.argv), "agent": FLAGS.agent, "preset": FLAGS.preset,
+    payload = {"machine": machine, "command": " ".join(sys.argv), "agent": FLAGS.agent, "preset": FLAGS.preset,
                "env": FLAGS.env, "census_only": bool(FLAGS.census_only), "components": list(COMPONENTS),
                "rows": rows}
     md = write_results(name, payload, body, header, FLAGS.out)
     with open(os.path.join(FLAGS.out, f"{name}.md"), "a") as f:
         f.write(details(rows))
-    print(md)
+    return md
 
 
 # --- the script -------------------------------------------------------------------------------------------------

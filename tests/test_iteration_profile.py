@@ -33,11 +33,13 @@ def _run(tmp_path, *extra):
 
 
 def test_iteration_profile_gymnax_sac(tmp_path):
-    p = _run(tmp_path, "--num_seeds=1", "--reps=3", "--repeats=2", "--warmup=6", "--census_iters=8")
+    # two seed counts, as the GPU plan runs them: each row its own programs (one trace per chunk shape)
+    p = _run(tmp_path, "--num_seeds=1,2", "--reps=3", "--repeats=2", "--warmup=6", "--census_iters=8")
     assert p.returncode == 0, p.stderr[-3000:]
     data = json.load(open(tmp_path / "ip.json"))
-    (row,) = data["rows"]
-    assert row["num_seeds"] == 1 and row["variant"] == "base"
+    row, two = data["rows"]
+    assert row["num_seeds"] == 1 and row["variant"] == "base" and two["num_seeds"] == 2
+    assert two["full_iteration"]["ms"] > 0
     assert set(row["components"]) == set(COMPONENTS)
     for name, comp in row["components"].items():
         assert comp["ms"] > 0, name

@@ -31,13 +31,10 @@ counts as ONE trip (so ``kernels`` is then a lower bound) and is listed in ``unb
 
 Trip counts. XLA's while-loop analysis writes ``"known_trip_count":{"n":"<n>"}`` into the ``while``'s
 ``backend_config`` on the CPU and GPU pipelines (jax 0.10: XLA:CPU prints it on every loop whose count it proved,
-e.g. every ``lax.scan`` / ``fori_loop`` with static bounds); that is read first (``trip_source: "xla"``). When it is
-absent, the count is derived from the HLO (``trip_source: "derived"``) only when all of this holds: the condition's
-root (directly or as the root of a fusion it calls) compares ``get-tuple-element(param, k)`` with an integer
-``constant`` (LT / LE / GT / GE / NE); element k of the ``tuple`` the ``while`` starts from is an integer
-``constant``; and element k of the body's root ``tuple`` is ``add(get-tuple-element(param, k), constant)`` (through
-``copy`` / ``bitcast`` / ``convert`` and single-op fusions) with a step of the right sign. Anything else (a
-data-dependent stop, as in ``lax.while_loop`` or MuJoCo MJX's solver loop) is unknown (``trip_count: None``).
+e.g. every ``lax.scan`` / ``fori_loop`` with static bounds; ``trip_source: "xla"``). Only that count is taken: a
+loop without it is one whose count the runtime does not know either, so on a GPU it may wait on the host at every
+trip, whatever its counter looks like; it is unknown (``trip_count: None``; a data-dependent stop, as in
+``lax.while_loop`` or MuJoCo MJX's solver loop, is always such a loop).
 
 Names. Each loop and conditional keeps its ``op_name`` from the instruction's metadata (``jit(f)/while`` for a
 ``lax.scan``, ``.../while`` for a ``lax.while_loop``, ``.../cond`` for a ``lax.cond``) and, where the HLO carries the
@@ -47,7 +44,6 @@ report can say e.g. that an unbounded loop is MJX's ``solver.py`` ``while_loop``
 
 from __future__ import annotations
 
-import math
 import os
 import re
 from collections import Counter
@@ -60,7 +56,6 @@ BOOKKEEPING = frozenset({
     "send-done", "recv-done", "get-dimension-size",
 })
 CONTROL_FLOW = frozenset({"while", "conditional", "call", "async-start"})
-_PASS_THROUGH = frozenset({"copy", "bitcast", "convert", "reshape"})
 
 _INSTR = re.compile(r"^\s*(ROOT\s+)?%?([^\s=]+)\s*=\s*(.*)$")
 _HEADER = re.compile(r"^(ENTRY\s+)?%?([^\s(]+)\s*\(.*\{\s*$")
@@ -265,122 +260,11 @@ def parse_hlo(text: str) -> Module:
 
 
 # --- trip counts ------------------------------------------------------------------------------------------------------
-def _int_constant(ins: Instr | None):
-    if ins is None or ins.opcode != "constant" or not re.match(r"^[su]\d+\[\]", ins.shape):
-        return None
-    try:
-        return int(ins.operand_text.strip())
-    except ValueError:
-        return None
-
-
-class _Resolver:
-    """Follows values through pass-through ops and single-purpose fusions (XLA:CPU wraps lone scalar ops as
-    ``wrapped_*`` fusions)."""
-
-    def __init__(self, module: Module):
-        self.m = module
-
-    def value(self, comp: Computation, name: str, depth: int = 0):
-        """-> ("const", int) | ("gte", index) of the computation's parameter | ("op", opcode, [args]) | None."""
-        ins = comp.by_name.get(name)
-        if ins is None or depth > 12:
-            return None
-        if ins.opcode in _PASS_THROUGH and len(ins.operands) == 1:
-            return self.value(comp, ins.operands[0], depth + 1)
-        c = _int_constant(ins)
-        if c is not None:
-            return ("const", c)
-        if ins.opcode == "get-tuple-element" and ins.operands:
-            src = comp.by_name.get(ins.operands[0])
-            if src is not None and src.opcode == "parameter":
-                idx = ins.attr("index")
-                return ("gte", int(idx)) if idx is not None else None
-            return None
-        if ins.opcode == "fusion":
-            called = ins.called("calls")
-            fc = self.m.computations.get(called[0]) if called else None
-            if fc is None or fc.root is None:
-                return None
-            return self._in_fusion(fc, fc.root.name, comp, ins, depth + 1)
-        if ins.opcode in ("add", "compare", "subtract"):
-            return ("op", ins.opcode, [self.value(comp, o, depth + 1) for o in ins.operands], ins.attr("direction"))
-        return None
-
-    def _in_fusion(self, fc: Computation, name: str, outer: Computation, fusion: Instr, depth: int):
-        ins = fc.by_name.get(name)
-        if ins is None or depth > 12:
-            return None
-        if ins.opcode == "parameter":
-            i = int(ins.operand_text.strip())
-            return self.value(outer, fusion.operands[i], depth + 1) if i < len(fusion.operands) else None
-        if ins.opcode in _PASS_THROUGH and len(ins.operands) == 1:
-            return self._in_fusion(fc, ins.operands[0], outer, fusion, depth + 1)
-        c = _int_constant(ins)
-        if c is not None:
-            return ("const", c)
-        if ins.opcode in ("add", "compare", "subtract"):
-            return ("op", ins.opcode, [self._in_fusion(fc, o, outer, fusion, depth + 1) for o in ins.operands],
-                    ins.attr("direction"))
-        return None
-
-
-def _derive_trip(module: Module, comp: Computation, loop: Instr):
-    """Trip count of ``loop`` (in ``comp``) from its condition, start tuple and body (see the module docstring)."""
-    r = _Resolver(module)
-    cond = module.computations.get((loop.called("condition") or [None])[0])
-    body = module.computations.get((loop.called("body") or [None])[0])
-    if cond is None or body is None or cond.root is None or body.root is None:
-        return None
-    v = r.value(cond, cond.root.name)
-    if not v or v[0] != "op" or v[1] != "compare" or len(v[2]) != 2 or None in v[2]:
-        return None
-    a, b, direction = v[2][0], v[2][1], v[3]
-    flip = {"LT": "GT", "GT": "LT", "LE": "GE", "GE": "LE", "NE": "NE"}
-    if a[0] == "const" and b[0] == "gte":
-        a, b, direction = b, a, flip.get(direction)
-    if not (a[0] == "gte" and b[0] == "const") or direction not in flip:
-        return None
-    k, limit = a[1], b[1]
-    start_ins = comp.by_name.get(loop.operands[0]) if loop.operands else None
-    if start_ins is None or start_ins.opcode != "tuple" or k >= len(start_ins.operands):
-        return None
-    init = r.value(comp, start_ins.operands[k])
-    if body.root.opcode != "tuple" or k >= len(body.root.operands) or not init or init[0] != "const":
-        return None
-    upd = r.value(body, body.root.operands[k])
-    if not upd or upd[0] != "op" or upd[1] != "add" or len(upd[2]) != 2:
-        return None
-    x, y = upd[2]
-    if x == ("gte", k) and y and y[0] == "const":
-        step = y[1]
-    elif y == ("gte", k) and x and x[0] == "const":
-        step = x[1]
-    else:
-        return None
-    c0 = init[1]
-    if step == 0:
-        return None
-    if direction == "LT" and step > 0:
-        return max(0, math.ceil((limit - c0) / step))
-    if direction == "LE" and step > 0:
-        return max(0, (limit - c0) // step + 1)
-    if direction == "GT" and step < 0:
-        return max(0, math.ceil((c0 - limit) / -step))
-    if direction == "GE" and step < 0:
-        return max(0, (c0 - limit) // -step + 1)
-    if direction == "NE" and (limit - c0) % step == 0 and (limit - c0) // step >= 0:
-        return (limit - c0) // step
-    return None
-
-
 def trip_count(module: Module, comp: Computation, loop: Instr):
-    """(trip count or None, "xla" | "derived" | None) of a ``while`` instruction."""
+    """(trip count or None, "xla" | None) of a ``while`` instruction: the count XLA annotated, if any."""
+    del module, comp
     m = _TRIP.search(loop.attrs)
-    if m:
-        return int(m.group(1)), "xla"
-    n = _derive_trip(module, comp, loop)
-    return (n, "derived") if n is not None else (None, None)
+    return (int(m.group(1)), "xla") if m else (None, None)
 
 
 # --- the census -------------------------------------------------------------------------------------------------------

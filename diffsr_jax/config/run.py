@@ -36,7 +36,8 @@ def defaults() -> ml_collections.ConfigDict:
     g.keep_checkpoints = 3
     g.nan_policy = "stop"  # stop: end the run at the first non-finite value | drop: drop that seed, continue
     g.devices = 0  # devices the members (seeds x settings) are laid over: 0 = all that divide them evenly
-    g.cpu_devices = 0  # a CPU-only host split into this many XLA devices (0 = auto: one per core, up to the members)
+    g.cpu_devices = 0  # a CPU-only host split into this many XLA devices (0 = auto: one per member where the members
+    #                    divide evenly, up to 4 per core)
     g.matmul_precision = "highest"  # default | high | highest: full float32 (TF32 is known to destabilise RL on GPUs)
     g.command_buffers = "default"  # XLA GPU command buffers (CUDA graphs): default | off | loops (while loops and
     #                                conditionals captured too); set before JAX starts, a CPU ignores it

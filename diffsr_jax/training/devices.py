@@ -32,13 +32,19 @@ def most_dividing(num_members: int, limit: int) -> int:
     return max(d for d in range(1, max(1, min(limit, num_members)) + 1) if num_members % d == 0)
 
 
+CPU_DEVICES_PER_CORE = 4
+"""The most XLA CPU devices auto placement makes per core (the most measured)."""
+
+
 def cpu_device_count(requested: int, num_members: int) -> int:
-    """XLA CPU devices for a run: ``requested`` if > 0, else (auto) the most devices, at most one per core, that
-    divide the members evenly. Measured on the 2-core dev machine (WORKSPACE.md): 2-8 seeds sharded over 2 CPU devices
-    ran 1.7-1.8x (SAC) and 1.4-1.5x (Diff-SR-SAC) faster than vmapped on one device."""
+    """XLA CPU devices for a run: ``requested`` if > 0, else (auto) the most devices that divide the members evenly,
+    up to ``CPU_DEVICES_PER_CORE`` per core: one member per device where it can. Measured on the 2-core dev machine
+    (WORKSPACE.md, issue 45, under load): 4 seeds of SAC fast on 4 devices 1.37x the env frames/s of 2 devices,
+    Diff-SR-SAC fast 1.25x (Pendulum) and 1.2-1.7x (brax/halfcheetah); 8 SAC seeds on 8 devices 1.64x 2 devices,
+    1.27x 4. (Before that: 2-8 seeds over 2 CPU devices ran 1.4-1.8x faster than vmapped on one.)"""
     if requested > 0:
         return requested
-    return most_dividing(num_members, os.cpu_count() or 1)
+    return most_dividing(num_members, CPU_DEVICES_PER_CORE * (os.cpu_count() or 1))
 
 
 def configure_cpu_devices(count: int) -> bool:

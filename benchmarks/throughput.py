@@ -25,7 +25,6 @@ FLAGS = flags.FLAGS
 
 
 def measure_one(env: str, agent: str) -> dict:
-    
     import jax
     import jax.numpy as jnp
     import numpy as np
@@ -42,11 +41,13 @@ def measure_one(env: str, agent: str) -> dict:
     cfg.run.total_steps = FLAGS.chunk * (FLAGS.repeats + 1)
     t0 = time.time()
     trainer = Trainer(cfg)
+    from diffsr_jax.training.devices import over_members
+
     t_env = time.time() - t0
     keys = jax.random.split(jax.random.PRNGKey(0), FLAGS.num_seeds)
     hp = jax.tree_util.tree_map(lambda v: jnp.broadcast_to(v, (FLAGS.num_seeds,)), trainer.default_hparams())
-    init = jax.jit(jax.vmap(trainer.init))
-    chunk = jax.jit(jax.vmap(lambda r, t: trainer.run_iterations(r, t, FLAGS.chunk), in_axes=(0, None)))
+    init = over_members(trainer.init, None, in_axes=(0, 0))  # the seeds mapped as a run maps them
+    chunk = over_members(lambda r, t: trainer.run_iterations(r, t, FLAGS.chunk), None, in_axes=(0, None))
     t0 = time.time()
     runner = jax.block_until_ready(init(keys, hp))
     compiled = chunk.lower(runner, jnp.int32(0)).compile()

@@ -93,7 +93,7 @@ def _reference(agent, root):
 
 
 @pytest.mark.parametrize("agent", [pytest.param("sac", marks=pytest.mark.slow), "diffsr_sac"])
-def test_two_processes_match_their_halves_run_alone(agent, tmp_path):
+def test_two_processes_match_their_halves_run_alone_and_one_process_continues(agent, tmp_path):
     reference = _reference(agent, tmp_path / "one")
     logdir = tmp_path / "two"
     results = _finish(_start_pair(logdir, f"--agent={agent}", "--config.run.cpu_devices=2", *COMMON))
@@ -118,6 +118,14 @@ def test_two_processes_match_their_halves_run_alone(agent, tmp_path):
     assert logged and evaluated, p.stdout
     for m in evaluated["members"]:
         np.testing.assert_allclose(m["mean"], logged[m["seed"]], rtol=1e-5)
+
+    # the run the two processes checkpointed (4 devices) continues in one process on 2 devices: another shape
+    p = subprocess.run(_train(f"--logdir={logdir}", "--resume", f"--total_steps={TOTAL + 200}",
+                              "--config.run.cpu_devices=2"), cwd=ROOT, env=_env(), capture_output=True, text=True,
+                       timeout=900)
+    assert p.returncode == 0, p.stdout[-2000:] + p.stderr[-3000:]
+    assert f"resuming from env frame {TOTAL:,}" in p.stdout and "on 2 devices (cpu)" in p.stdout, p.stdout
+    assert [r["frames"] for r in run_rows(logdir)][-4:] == [TOTAL + 200] * 4
 
 
 def _wait_for_rows(logdir, rows, procs, timeout=600):

@@ -136,8 +136,8 @@ def members_map(fn, in_axes):
     """``jax.vmap(fn, in_axes)`` over the members axis, except that one member (on this device) runs unbatched, its
     axis dropped on the way in and restored on the way out: the same random streams and the same result to float
     rounding. XLA:CPU folds a size-1 batch axis away and then lays some weight-gradient dots out transposed, so their
-    consumers (Adam's moments) read them across strides: a vmapped single Diff-SR-SAC member's learner update ran
-    1.30x (paper sizes) and 1.09x (fast) slower than the same update unbatched (benchmarks/results/
+    consumers (Adam's moments) read them across strides: a vmapped single Diff-SR-SAC member's learner update took
+    1.36x (paper sizes) the time of the same update unbatched, Diff-SR-TD3's (fast) 1.15x (benchmarks/results/
     members_map.md); from two members on, vmap is the faster of the two (against ``lax.map``)."""
     batched = jax.vmap(fn, in_axes=in_axes)
 

@@ -260,9 +260,8 @@ def parse_hlo(text: str) -> Module:
 
 
 # --- trip counts ------------------------------------------------------------------------------------------------------
-def trip_count(module: Module, comp: Computation, loop: Instr):
+def trip_count(loop: Instr):
     """(trip count or None, "xla" | None) of a ``while`` instruction: the count XLA annotated, if any."""
-    del module, comp
     m = _TRIP.search(loop.attrs)
     return (int(m.group(1)), "xla") if m else (None, None)
 
@@ -307,7 +306,7 @@ def census(hlo_text: str, iterations: int | None = None) -> dict:
         for ins in comp.instrs:
             op = ins.opcode
             if op == "while":
-                n, source = trip_count(module, comp, ins)
+                n, source = trip_count(ins)
                 meta = ins.metadata()
                 rec = {"op_name": meta.get("op_name"), "source": module.where(meta, 3), "trip_count": n,
                        "trip_source": source, "depth": depth, "entries": entries}

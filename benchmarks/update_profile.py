@@ -76,8 +76,6 @@ def use_unrolled_threefry() -> None:
 # --- kinds of instructions ----------------------------------------------------------------------------------------
 def _frames_files(module, meta: dict) -> list:
     """The source files of every Python frame of an instruction's metadata (innermost first)."""
-
-
     out, fid, seen = [], meta.get("stack_frame_id"), set()
     while fid and fid in module.frames and fid not in seen:
         seen.add(fid)
@@ -160,7 +158,7 @@ def kernel_table(hlo_text: str):
         stack = stack + (name,)
         for ins in comp.instrs:
             if ins.opcode == "while":
-                n = trip_count(module, comp, ins)[0] or 1
+                n = trip_count(ins)[0] or 1
                 visit((ins.called("body") or [""])[0], weight * n, stack)
                 visit((ins.called("condition") or [""])[0], weight * (n + 1), stack)
             elif ins.opcode == "conditional":

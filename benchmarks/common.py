@@ -22,15 +22,25 @@ def machine() -> dict:
     }
 
 
-def write_results(name: str, payload: dict, table_rows: list[list], header: list[str], outdir: str) -> str:
-    """Write ``<outdir>/<name>.json`` and ``<outdir>/<name>.md``; return the markdown table."""
+def write_results(name: str, payload: dict, table_rows: list[list], header: list[str], outdir: str,
+                  extra_md: str = "") -> str:
+    """Write ``<outdir>/<name>.json`` and ``<outdir>/<name>.md``, each replaced whole (``write_whole``: a process
+    stopped mid-write leaves the previous version); return the markdown table."""
     os.makedirs(outdir, exist_ok=True)
-    with open(os.path.join(outdir, f"{name}.json"), "w") as f:
-        json.dump(payload, f, indent=2)
+    write_whole(os.path.join(outdir, f"{name}.json"), json.dumps(payload, indent=2))
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     lines += ["| " + " | ".join(str(c) for c in row) + " |" for row in table_rows]
     md = "\n".join(lines)
     m = payload.get("machine", {})
-    with open(os.path.join(outdir, f"{name}.md"), "w") as f:
-        f.write(f"# {name}\n\nmachine: {m}\n\ncommand: `{payload.get('command', '')}`\n\n{md}\n")
+    write_whole(os.path.join(outdir, f"{name}.md"),
+                f"# {name}\n\nmachine: {m}\n\ncommand: `{payload.get('command', '')}`\n\n{md}\n" + extra_md)
     return md
+
+
+def write_whole(path: str, text: str) -> None:
+    """Write ``text`` to a temporary file beside ``path``, then rename it over ``path`` (atomic on POSIX): a reader,
+    or a benchmark killed by its budget's SIGTERM, never sees half a file."""
+    tmp = f"{path}.tmp{os.getpid()}"
+    with open(tmp, "w") as f:
+        f.write(text)
+    os.replace(tmp, path)

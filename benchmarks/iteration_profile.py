@@ -32,11 +32,16 @@ timed iteration is a learning one; ``--warmup`` only decides how much data the r
 depend on it). ``--profile_dir``: a ``jax.profiler`` trace (perfetto) of ``--profile_iters`` iteration-scan calls per
 row, and its top 15 events (by total duration, Python-tracer frames left out) in the JSON and markdown.
 
-Census (``benchmarks.hlo_census``) of ``jax.jit(jax.vmap(lambda r, t: trainer.chunk(r, t, n), in_axes=(0, None)))``
-with n = ``--census_iters`` (default: the config's iterations per evaluation, the chunk a run compiles): kernels per
-iteration (the chunk's evaluation and diagnostics amortised over n), while loops whose trip count XLA did not
-determine and conditionals, each named by its op_name and Python source. The JSON also holds the census of every
-component's program (``kernels_per_rep``) and of the iteration scan.
+Census (``benchmarks.hlo_census``), three programs compiled apart: the chunk a run calls,
+``jax.jit(members_map(lambda r, t: trainer.chunk(r, t, n), in_axes=(0, None)))`` with n = ``--census_iters`` (default:
+the config's iterations per evaluation): while loops whose trip count XLA did not determine and conditionals, each
+named by its op_name and Python source, and its kernels per iteration with the evaluation amortised over n; the
+iteration scan alone (``trainer.run_iterations``: kernels per learning iteration, ``iteration_census``); and one
+evaluation alone (``trainer.evaluate``: ``evaluation_census``; on Brax a 1000-step evaluation is most of a chunk's
+kernels). The JSON also holds the census of every component's program (``kernels_per_rep``).
+
+Rows are written (JSON and markdown, each replaced whole) after every row, so a run stopped by a budget's SIGTERM
+keeps every row it finished.
 
 ``--variants="label:group.field=v,group.field=v;label2:..."`` (alias ``--configs``) measures several configs in one
 run, each the preset + ``--set`` + its own overrides; the markdown has one row per (variant, seeds).
@@ -262,7 +267,10 @@ def summarize_trace(logdir: str, top: int = TOP_EVENTS) -> dict:
 
 # --- one (variant, seeds) ---------------------------------------------------------------------------------------------
 def chunk_census(trainer, runner, n: int) -> dict:
-    """Census of the compiled, seed-vmapped ``trainer.chunk`` of ``n`` iterations (``runner`` may be shapes)."""
+    """Census of the compiled, seed-vmapped ``trainer.chunk`` of ``n`` iterations (``runner`` may be shapes): the
+    whole program a run calls, so its ``conditionals`` and ``unbounded_loops`` are every host wait a run meets. Its
+    ``kernels_per_iteration`` amortises the chunk's evaluation over ``n``; ``iteration_census`` and
+    ``evaluation_census`` count the two parts apart."""
     import jax
     import jax.numpy as jnp
 
@@ -274,6 +282,32 @@ def chunk_census(trainer, runner, n: int) -> dict:
     c = census(compiled.as_text(), n)
     c["other_ops"] = dict(list(c["other_ops"].items())[:10])
     return {"chunk_iters": n, "compile_s": secs, **c}
+
+
+def iteration_census(compiled_scan, n: int) -> dict:
+    """Kernels of one learning iteration: the census of ``trainer.run_iterations`` over ``n`` iterations (the scan
+    body, with the reset pool's refill per block of iterations amortised), compiled alone."""
+    from benchmarks.hlo_census import census
+
+    c = census(compiled_scan.as_text(), n)
+    return {"iterations": n, "kernels_per_iteration": c["kernels_per_iteration"], "by_kind": c["by_kind"],
+            "lower_bound": c["lower_bound"]}
+
+
+def evaluation_census(trainer, runner) -> dict:
+    """Kernels of one evaluation (``trainer.evaluate``: ``eval_episodes`` episodes of ``max_decisions`` steps as a
+    batch of envs, seed-vmapped as a run maps them), compiled alone. On Brax it is most of a chunk's kernels."""
+    import jax
+
+    from benchmarks.hlo_census import census
+    from diffsr_jax.training.devices import members_map
+
+    fn = jax.jit(members_map(lambda r: trainer.evaluate(r, trainer.eval_key(r)), in_axes=(0,)))
+    compiled, secs = _compile(fn, runner)
+    c = census(compiled.as_text())
+    return {"kernels": c["kernels"], "decisions": int(trainer.env.max_decisions),
+            "episodes": int(trainer.config.run.eval_episodes), "by_kind": c["by_kind"], "compile_s": secs,
+            "lower_bound": c["lower_bound"]}
 
 
 def measure(label: str, sets: list[str], cfg, trainer, num_seeds: int) -> dict:
@@ -298,7 +332,14 @@ def measure(label: str, sets: list[str], cfg, trainer, num_seeds: int) -> dict:
     shapes = jax.eval_shape(init, keys, hp)
     n_census = FLAGS.census_iters if FLAGS.census_iters > 0 else iterations(cfg, cfg.run.eval_every)
     if FLAGS.census_only:
-        row["census"] = chunk_census(trainer, shapes, n_census)
+        scan = jax.jit(members_map(lambda r, t: trainer.run_iterations(r, t, n_census), in_axes=(0, None)))
+        with ThreadPoolExecutor(max(1, FLAGS.compile_workers)) as pool:
+            jobs = [pool.submit(chunk_census, trainer, shapes, n_census),
+                    pool.submit(_compile, scan, shapes, jnp.int32(trainer.warmup_iters)),
+                    pool.submit(evaluation_census, trainer, shapes)]
+            row["census"] = jobs[0].result()
+            row["iteration_census"] = iteration_census(jobs[1].result()[0], n_census)
+            row["evaluation_census"] = jobs[2].result()
         row["wall_s"] = time.time() - t_start
         return row
 
@@ -312,6 +353,7 @@ def measure(label: str, sets: list[str], cfg, trainer, num_seeds: int) -> dict:
     make_xs = {name: jax.jit(jax.vmap(p[1])) for name, p in programs.items()}
     with ThreadPoolExecutor(max(1, FLAGS.compile_workers)) as pool:
         jobs = {"census": pool.submit(chunk_census, trainer, shapes, n_census),
+                "evaluation_census": pool.submit(evaluation_census, trainer, shapes),
                 "iteration": pool.submit(_compile, full, shapes, jnp.int32(t))}
         for name, (fn, _, donate) in programs.items():
             jitted = jax.jit(members_map(fn, in_axes=(0, 0, None)), donate_argnums=(0,) if donate else ())
@@ -325,6 +367,8 @@ def measure(label: str, sets: list[str], cfg, trainer, num_seeds: int) -> dict:
             t += reps
         compiled = {name: jobs[name].result() for name in programs}
         row["census"] = jobs["census"].result()
+        row["evaluation_census"] = jobs["evaluation_census"].result()
+        row["iteration_census"] = iteration_census(full_c, reps)
     row["compile_wall_s"] = time.time() - t_start
 
     state = {"runner": runner, "t": t}
@@ -336,8 +380,7 @@ def measure(label: str, sets: list[str], cfg, trainer, num_seeds: int) -> dict:
 
     secs = time_calls(full_call, repeats)
     row["full_iteration"] = {"ms": 1e3 * _median(secs) / reps, "ms_all": [1e3 * s / reps for s in secs],
-                             "compile_s": full_compile,
-                             "kernels_per_iteration": census(full_c.as_text(), reps)["kernels_per_iteration"]}
+                             "compile_s": full_compile}
     row["env_frames_per_s"] = trainer.num_envs * trainer.action_repeat * num_seeds / (row["full_iteration"]["ms"] / 1e3)
     runner = state["runner"]  # the realistic state every component starts from
     ts = jnp.int32(state["t"]) + jnp.arange(reps, dtype=jnp.int32)
@@ -385,21 +428,31 @@ def _kernels(c: dict) -> str:
     return f"{'>=' if c.get('lower_bound') else ''}{c['kernels_per_iteration']:.1f}"
 
 
+def _eval_kernels(c: dict) -> str:
+    return f"{'>=' if c.get('lower_bound') else ''}{c['kernels']}"
+
+
 def table(rows: list[dict]) -> tuple[list[str], list[list]]:
+    """Kernels: per learning iteration (the iteration scan alone), per evaluation (alone), and the chunk a run calls
+    (its evaluation amortised over its iterations); conditionals and unbounded loops: the chunk's (every host wait)."""
+    kernels = ["kernels/iteration", "kernels/evaluation", "chunk kernels/iteration", "conditionals", "unbounded loops"]
+
+    def census_cells(r):
+        c = r["census"]
+        return [_kernels(r["iteration_census"]), _eval_kernels(r["evaluation_census"]), _kernels(c),
+                len(c["conditionals"]), len(c["unbounded_loops"])]
+
     if FLAGS.census_only:
-        header = ["variant", "seeds", "kernels/iteration", "conditionals", "unbounded loops", "chunk compile (s)"]
-        return header, [[r["variant"], r["num_seeds"], _kernels(r["census"]),
-                         len(r["census"]["conditionals"]), len(r["census"]["unbounded_loops"]),
-                         f"{r['census']['compile_s']:.1f}"] for r in rows]
+        header = ["variant", "seeds", *kernels, "chunk compile (s)"]
+        return header, [[r["variant"], r["num_seeds"], *census_cells(r), f"{r['census']['compile_s']:.1f}"]
+                        for r in rows]
     header = (["variant", "seeds"] + [f"{c} (ms)" for c in COMPONENTS]
-              + ["parts sum (ms)", "iteration (ms)", "env frames/s", "kernels/iteration", "conditionals",
-                 "unbounded loops"])
+              + ["parts sum (ms)", "iteration (ms)", "env frames/s", *kernels])
     out = []
     for r in rows:
         out.append([r["variant"], r["num_seeds"]] + [_ms(r["components"][c]["ms"]) for c in COMPONENTS]
                    + [_ms(r["parts_sum_ms"]), _ms(r["full_iteration"]["ms"]), f"{r['env_frames_per_s']:.0f}",
-                      _kernels(r["census"]), len(r["census"]["conditionals"]),
-                      len(r["census"]["unbounded_loops"])])
+                      *census_cells(r)])
     return header, out
 
 
@@ -414,7 +467,10 @@ def details(rows: list[dict]) -> str:
         if "components" in r:
             lines.append("kernels per repetition: " + ", ".join(
                 f"{k} {v['kernels_per_rep']:.0f}" for k, v in r["components"].items())
-                + f"; iteration scan {r['full_iteration']['kernels_per_iteration']:.0f}")
+                + f"; iteration scan {r['iteration_census']['kernels_per_iteration']:.0f}")
+        e = r["evaluation_census"]
+        lines.append(f"evaluation: {e['kernels']} kernels ({e['episodes']} episodes x {e['decisions']} decisions as one "
+                     f"batch; {e['by_kind']})")
         for lp in c["unbounded_loops"]:
             lines.append(f"- unbounded loop `{lp['op_name']}` at {lp['source']} (depth {lp['depth']}, "
                          f"{lp['kernels_per_trip']} kernels per trip)")
@@ -477,7 +533,8 @@ def main(argv):
             row = measure(label, sets, cfg, trainer, s)
             rows.append(row)
             c = row["census"]
-            msg = (f"{c['kernels_per_iteration']:.1f} kernels/iteration, {len(c['conditionals'])} conditionals, "
+            msg = (f"{row['iteration_census']['kernels_per_iteration']:.1f} kernels/iteration, "
+                   f"{row['evaluation_census']['kernels']} kernels/evaluation, {len(c['conditionals'])} conditionals, "
                    f"{len(c['unbounded_loops'])} unbounded loops")
             if "full_iteration" in row:
                 msg = (f"iteration {row['full_iteration']['ms']:.3f} ms (parts {row['parts_sum_ms']:.3f} ms), "
@@ -494,10 +551,7 @@ def _write(name: str, rows: list[dict], machine: dict) -> str:
     payload = {"machine": machine, "command": " ".join(sys.argv), "agent": FLAGS.agent, "preset": FLAGS.preset,
                "env": FLAGS.env, "census_only": bool(FLAGS.census_only), "components": list(COMPONENTS),
                "rows": rows}
-    md = write_results(name, payload, body, header, FLAGS.out)
-    with open(os.path.join(FLAGS.out, f"{name}.md"), "a") as f:
-        f.write(details(rows))
-    return md
+    return write_results(name, payload, body, header, FLAGS.out, extra_md=details(rows))
 
 
 # --- the script -------------------------------------------------------------------------------------------------

@@ -1,11 +1,13 @@
-"""The GPU plan (benchmarks/gpu/) runs end to end at toy sizes on CPU (--dry_run), through the same script the GPU
-machine runs, and every stage leaves the JSON + markdown the plan promises; the run stage is resumable (a second
-call keeps the stages already measured and finds its runs finished, so it does not measure or train again)."""
+"""The GPU plan (benchmarks/gpu/) at toy sizes on CPU (--dry_run), through the same script the GPU machine runs, under
+the device's rules: output only under --out, at most 8 files two folders deep (the rest packed into one archive), two
+seed counts, a variant stopped by its budget keeping its finished rows, and a later call (--keep_from) going on where
+the last stopped. The whole plan (every stage, -m slow) leaves the JSON + markdown each stage promises."""
 
 import json
 import os
 import subprocess
 import sys
+import tarfile
 import time
 
 import pytest
@@ -26,16 +28,92 @@ def _load(out, name):
         return json.load(f)
 
 
+def _returned(out):
+    """What the device would bring back from ``out``: every file, checked against its rules (at most 8, two folders
+    deep), then the archive unpacked beside them, as at home."""
+    files = [os.path.relpath(os.path.join(d, f), out) for d, _, fs in os.walk(out) for f in fs]
+    assert len(files) <= 8 and all(f.count(os.sep) < 2 for f in files), files
+    if (out / "plan.tar.gz").exists():
+        with tarfile.open(out / "plan.tar.gz") as tar:
+            tar.extractall(out, filter="data")
+    return files
+
+
+def test_profile_stage_under_the_device_rules(tmp_path):
+    """The profile stage's dry run, as two device calls. The first measures diffsr_sac at 1 and 2 seeds; its output is
+    packed under the device's file limit. The second carries the first one's results (--keep_from), keeps both
+    variants, and starts the third with too little budget: SIGTERM mid-compile, nothing half-written, the variant
+    listed for the next call."""
+    out, runs, home = tmp_path / "out", tmp_path / "runs", tmp_path / "home"
+    stdout = _plan(out, runs, "--stage=profile", "--profile_budget_s=900",
+                   "--profile_variants=diffsr_sac_light_1,diffsr_sac_light_64")
+    files = _returned(out)
+    assert "profile.md" in files and len(files) == 6, files  # under the limit: nothing to pack (see test_pack)
+    profile = _load(out, "profile.json")
+    seeds = {r["label"]: r["num_seeds"] for r in profile["results"]}
+    assert seeds == {"diffsr_sac_light_1": 1, "diffsr_sac_light_64": 2}, (seeds, stdout[-2000:])
+    for r in profile["results"]:  # every part of the iteration timed, and the census split and clean
+        assert r["full_iteration"]["ms"] > 0 and all(c["ms"] > 0 for c in r["components"].values())
+        assert r["iteration_census"]["kernels_per_iteration"] > 0 and r["evaluation_census"]["kernels"] > 0
+        assert r["census"]["conditionals"] == [] and r["census"]["unbounded_loops"] == []
+    # at home: the returned files, unpacked, become the folder the next call carries
+    os.makedirs(home)
+    for f in os.listdir(out):
+        if os.path.isfile(out / f) and f != "plan.tar.gz":
+            os.replace(out / f, home / f)
+    out2 = tmp_path / "out2"
+    again = _plan(out2, runs, "--stage=profile", f"--keep_from={home}", "--profile_budget_s=8",
+                  "--profile_variants=diffsr_sac_light_1,diffsr_sac_light_64,sac_light_loops_1")
+    _returned(out2)
+    for label in ("diffsr_sac_light_1", "diffsr_sac_light_64"):
+        assert f"profile_{label}.json is in {out2}: kept" in again, again[-2000:]
+    assert "SIGTERM" in again, again[-2000:]
+    profile = _load(out2, "profile.json")
+    assert {r["label"] for r in profile["results"]} == {"diffsr_sac_light_1", "diffsr_sac_light_64"}
+    assert profile["not_measured"] == ["sac_light_loops_1"]
+    assert not [f for f in os.listdir(out2) if ".tmp" in f]
+
+
+def test_pack_keeps_the_device_limit_and_loses_nothing(tmp_path):
+    from benchmarks.gpu.plan import ARCHIVE, pack
+
+    out = tmp_path / "out"
+    (out / ".trace" / "run" / "deep").mkdir(parents=True)
+    written = {f"stage{i}.json": f"{{\"i\": {i}}}" for i in range(9)}
+    written.update({"profile.md": "# p", "update_cost.md": "# u", ".trace/run/deep/t.json": "{}"})
+    for name, text in written.items():
+        (out / name).write_text(text)
+    left = pack(str(out), ["profile.md", "missing.md", "update_cost.md"])
+    assert sorted(left) == sorted([ARCHIVE, "profile.md", "update_cost.md"])
+    with tarfile.open(out / ARCHIVE) as tar:
+        assert {m.name: tar.extractfile(m).read().decode() for m in tar.getmembers()} == written
+    (out / "stage9.json").write_text("new")  # a later call packs again: the archive's files are kept
+    (out / "stage0.json").write_text("newer")
+    for i in range(6):
+        (out / f"more{i}.md").write_text("m")
+    pack(str(out), [])
+    with tarfile.open(out / ARCHIVE) as tar:
+        names = {m.name: tar.extractfile(m).read().decode() for m in tar.getmembers()}
+    assert names["stage9.json"] == "new" and names["stage0.json"] == "newer" and names["stage3.json"] == '{"i": 3}'
+    assert os.listdir(out) == [ARCHIVE]
+    few = tmp_path / "few"  # within the limit: left as it is
+    few.mkdir()
+    (few / "a.md").write_text("a")
+    assert pack(str(few), []) == ["a.md"]
+
+
 # ~9 CPU-minutes (about 15 program starts and compiles): run it with -m slow before a session spends device time on
 # the plan (the developers' rule: dry-run every device call on the CPU first), not on every commit
 @pytest.mark.slow
 def test_gpu_plan_dry_run(tmp_path):
     out, runs = tmp_path / "out", tmp_path / "runs"
-    _plan(out, runs, "--stage=all", "--profile_budget_s=400", "--profile_min_s=1")
+    _plan(out, runs, "--stage=all", "--profile_budget_s=600")
+    _returned(out)
     profile = _load(out, "profile.json")
     # the dry run's variants (plan.DRY_PROFILE_RUNS; not imported: the plan's absl flags would clash with other
     # benchmarks' in this process)
-    assert {r["label"] for r in profile["results"]} == {"diffsr_sac_light", "sac_light_loops"}, profile["not_measured"]
+    assert {r["label"] for r in profile["results"]} == {"diffsr_sac_light_1", "diffsr_sac_light_64",
+                                                        "sac_light_loops_1"}, profile["not_measured"]
     for r in profile["results"]:  # every part of the iteration timed, and the learning chunk's census
         assert r["full_iteration"]["ms"] > 0 and all(c["ms"] > 0 for c in r["components"].values())
         assert r["census"]["conditionals"] == [] and r["census"]["unbounded_loops"] == []
@@ -56,8 +134,8 @@ def test_gpu_plan_dry_run(tmp_path):
     for name in ("update_cost", "seeds_sac", "memory"):
         assert (out / f"{name}.md").read_text().count("|") > 10, name
     t0 = time.time()  # a second call (the next device slot) keeps every measured stage and skips the finished runs
-    again = _plan(out, runs, "--stage=all")
-    for name in ("profile", "update_cost_highest", "update_cost_default", "seeds_diffsr_sac", "seeds_sac", "memory"):
+    again = _plan(out, runs, "--stage=all", "--pack=false")
+    for name in ("profile_diffsr_sac_light_1", "update_cost_highest", "update_cost_default", "seeds_diffsr_sac", "seeds_sac", "memory"):
         assert f"{name}.json is in {out}: kept" in again, (name, again[-2000:])
     assert again.count("finished earlier, skipped") == 2, again[-2000:]
     assert time.time() - t0 < 120

@@ -2,8 +2,10 @@
 
 import json
 import os
+import signal
 import subprocess
 import sys
+import time
 
 import pytest
 
@@ -49,8 +51,35 @@ def test_iteration_profile_gymnax_sac(tmp_path):
     assert census["chunk_iters"] == 8 and census["kernels_per_iteration"] > 0
     assert census["unbounded_loops"] == []  # gymnax Pendulum + SAC: every loop has a static trip count
     assert 8 in [lp["trip_count"] for lp in census["while_loops"]]  # the chunk's iterations
+    # the chunk's kernels split: 8 learning iterations + one evaluation (+ a few for the diagnostics and the
+    # metrics), each part's program compiled alone; XLA fuses a little differently per program, hence the margin
+    per_iter, per_eval = row["iteration_census"]["kernels_per_iteration"], row["evaluation_census"]["kernels"]
+    assert per_iter > 10 and per_eval > 10
+    assert abs(census["kernels"] - 8 * per_iter - per_eval) < 0.25 * census["kernels"], (census["kernels"], per_iter,
+                                                                                         per_eval)
     md = open(tmp_path / "ip.md").read()
-    assert "| base | 1 |" in md and "kernels/iteration" in md
+    assert "| base | 1 |" in md and "kernels/iteration" in md and "kernels/evaluation" in md
+
+
+def test_a_sigterm_keeps_every_finished_row(tmp_path):
+    """The GPU plan stops a variant at its budget with SIGTERM: each row is on disk, whole, as soon as it is
+    measured, so the rows finished before the signal survive it."""
+    cmd = [sys.executable, "-m", "benchmarks.iteration_profile", "--agent=sac", "--preset=fast",
+           "--env=gymnax/Pendulum-v1", f"--out={tmp_path}", "--name=ip", "--census_only", "--census_iters=4",
+           "--num_seeds=1,2,3,4"]
+    xla_flags = (os.environ.get("XLA_FLAGS", "") + " --xla_backend_optimization_level=0").strip()
+    p = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+                         env=dict(os.environ, PYTHONPATH=ROOT, JAX_PLATFORMS="cpu", XLA_FLAGS=xla_flags))
+    path, t0 = tmp_path / "ip.json", time.time()
+    while not path.exists() and p.poll() is None and time.time() - t0 < 240:
+        time.sleep(0.2)
+    p.send_signal(signal.SIGTERM)  # while the second row compiles
+    assert p.wait(timeout=60) == -signal.SIGTERM, p.stderr.read()[-2000:]
+    rows = json.load(open(path))["rows"]
+    assert [r["num_seeds"] for r in rows] == [1], [r["num_seeds"] for r in rows]
+    assert rows[0]["iteration_census"]["kernels_per_iteration"] > 0
+    assert "| base | 1 |" in open(tmp_path / "ip.md").read()
+    assert not list(tmp_path.glob("*.tmp*"))  # no half-written file left beside them
 
 
 def test_bad_override_is_one_line(tmp_path):

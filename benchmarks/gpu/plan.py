@@ -1,14 +1,15 @@
 """The GPU plan: what a short lent GPU slot measures, in stages that each fit one 10-minute command.
 
-    bash benchmarks/gpu/run.sh --stage=update_cost --out=$OUT     # on the GPU machine (run.sh installs the wheels)
+    bash benchmarks/gpu/run.sh --stage=profile --out=$OUT --keep_from=benchmarks/results/gpu   # on the GPU machine
     bash benchmarks/gpu/run.sh --dry_run --stage=all --out=/tmp/gpu_dry   # here: the whole plan at toy sizes on CPU
 
 Stages (``--stage``; ``all`` runs them in order):
   profile           where one iteration goes (benchmarks/iteration_profile.py): Diff-SR-SAC's and SAC's ``paper``
                     presets on brax/halfcheetah (mjx) at 1 and 64 seeds, the env's own (native) vs the light physics,
-                    XLA command buffers off vs over loops too, the HLO census of the learning chunk, and a
-                    jax.profiler summary of the top kernels; the variants run in priority order (PROFILE_RUNS) within
-                    --profile_budget_s (one call of at most 8 minutes) -> profile.{json,md}, profile_<label>.{json,md}
+                    XLA command buffers off vs over loops too, the HLO census (kernels per learning iteration, per
+                    evaluation, host waits of the chunk), and a jax.profiler summary of the top kernels; the variants
+                    (PROFILE_RUNS) run most wanted first, each within its own budget, while they fit in
+                    --profile_budget_s -> profile.{json,md}, profile_<label>.{json,md}
   update_cost       ms per update of every ``paper`` preset (halfcheetah sizes) at full float32 matmul precision,
                     Diff-SR-SAC's and SAC's also at ``default`` (TF32 on a GPU), next to this project's CPU numbers
                     (CPU_REFERENCE) as a ratio -> update_cost.{json,md}
@@ -21,10 +22,14 @@ Stages (``--stage``; ``all`` runs them in order):
                     by SIGTERM (checkpointed) before the command's limit and continued by the next call while the
                     machine is warm (runs live in --runs_root on that machine); writes a RESULTS-style report of what
                     has run -> run_RESULTS.md, run_status.json, run_<agent>.jsonl
-Every stage writes JSON + markdown into --out (flat: the device tool brings back files two folders down at most).
-Copy them to benchmarks/results/gpu/ and record the numbers in WORKSPACE.md. With ``--out=benchmarks/results/gpu``
-(the results travel with the working tree) a stage already measured there is kept, so the plan goes on where an
-earlier slot stopped.
+
+The device's rules, kept by the plan: it writes only under --out (compile caches and profiler traces go to the
+machine's temporary folder), and the device brings back at most 8 files, two folders deep, so when a call leaves more
+(``pack``) every file goes into --out/plan.tar.gz and only the archive and the stages' summaries stay beside it.
+At home: copy the returned files to benchmarks/results/gpu/, ``tar -xzf plan.tar.gz -C benchmarks/results/gpu``, and
+record the numbers in docs/performance.md. ``--keep_from=benchmarks/results/gpu`` (it travels with the working tree)
+carries what earlier calls measured into --out, so a stage or profile variant measured there is kept and the plan goes
+on where an earlier slot stopped.
 
 Measured on the H100 (2026-11-24, jax 0.11.2): update_cost ~6 min (the six presets at ``highest`` 5 min 15 s,
 ``default`` for two 36 s); each seed count of a seeds stage compiles in 65-95 s, then 2-8 s per 200-iteration
@@ -37,29 +42,41 @@ the profile stage measures first.
 from __future__ import annotations
 
 import glob
+import io
 import json
 import os
 import shutil
 import signal
 import subprocess
 import sys
+import tarfile
+import tempfile
 import time
 
 from absl import app, flags
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 STAGES = ("profile", "update_cost", "seeds_diffsr_sac", "seeds_sac", "memory", "run")
-# the profile stage's variants, most wanted first: (label, agent, physics, command buffers, seed counts)
+# the profile stage's variants, most wanted first: (label, agent, physics, command buffers, seeds, budget in seconds).
+# The one-seed native-vs-light pair first (what the latency floor rests on), then 64 seeds, then the flags. Each budget
+# covers its compiles (about nine programs, --compile_workers at a time) and timings; a variant starts only when its
+# budget fits in what is left of the stage's, and a variant measured in an earlier call (--keep_from) is kept.
 PROFILE_RUNS = (
-    ("diffsr_sac_light", "diffsr_sac", "light", "default", "1,64"),
-    ("diffsr_sac_native", "diffsr_sac", "native", "default", "1,64"),
-    ("sac_light", "sac", "light", "default", "1,64"),
-    ("diffsr_sac_light_loops", "diffsr_sac", "light", "loops", "1,64"),
-    ("sac_native", "sac", "native", "default", "1"),
-    ("diffsr_sac_light_off", "diffsr_sac", "light", "off", "1"),
-    ("sac_light_loops", "sac", "light", "loops", "1,64"),
+    ("diffsr_sac_light_1", "diffsr_sac", "light", "default", 1, 170),
+    ("diffsr_sac_native_1", "diffsr_sac", "native", "default", 1, 170),
+    ("diffsr_sac_light_64", "diffsr_sac", "light", "default", 64, 200),
+    ("sac_light_1", "sac", "light", "default", 1, 140),
+    ("diffsr_sac_native_64", "diffsr_sac", "native", "default", 64, 200),
+    ("diffsr_sac_light_loops_1", "diffsr_sac", "light", "loops", 1, 170),
+    ("sac_native_1", "sac", "native", "default", 1, 140),
+    ("diffsr_sac_light_off_1", "diffsr_sac", "light", "off", 1, 170),
+    ("sac_light_64", "sac", "light", "default", 64, 170),
+    ("sac_light_loops_1", "sac", "light", "loops", 1, 140),
 )
-DRY_PROFILE_RUNS = ("diffsr_sac_light", "sac_light_loops")  # the dry run's (each seed count 2): both agents, both flags
+# the dry run's variants (toy sizes on CPU, 64 seeds read as 2): both agents, two seed counts, both flags
+DRY_PROFILE_RUNS = ("diffsr_sac_light_1", "diffsr_sac_light_64", "sac_light_loops_1")
+# the device returns at most 8 files under $OUT, two folders deep: past that, the plan packs --out into one archive
+MAX_FILES, MAX_DEPTH, ARCHIVE = 8, 2, "plan.tar.gz"
 PAPER_PRESETS = ("diffsr_sac", "diffsr_td3", "sac", "td3", "polygrad", "diffusion_planner")
 # this project's CPU numbers (2-core dev machine), the first file holding a preset wins: quiet-machine runs first,
 # then the all-presets run taken under load (polygrad and the planner are only there)
@@ -91,10 +108,63 @@ def _python(module: str, *args: str, timeout: float | None = None, budget: float
 
 
 def _write(out: str, name: str, payload: dict, md: str) -> None:
-    with open(os.path.join(out, f"{name}.json"), "w") as f:
-        json.dump(payload, f, indent=2)
-    with open(os.path.join(out, f"{name}.md"), "w") as f:
-        f.write(md + "\n")
+    from benchmarks.common import write_whole
+
+    write_whole(os.path.join(out, f"{name}.json"), json.dumps(payload, indent=2))
+    write_whole(os.path.join(out, f"{name}.md"), md + "\n")
+
+
+def carry_in(keep_from: str, out: str) -> list[str]:
+    """Copy what an earlier call measured (the top-level files of ``keep_from``, e.g. benchmarks/results/gpu carried
+    with the working tree) into ``out``, so its stages and profile variants are kept (``_measured``) and the summaries
+    gather old and new rows. Returns the names copied."""
+    copied = []
+    for path in sorted(glob.glob(os.path.join(keep_from, "*"))):
+        name = os.path.basename(path)
+        if os.path.isfile(path) and name != ARCHIVE and not os.path.exists(os.path.join(out, name)):
+            shutil.copy(path, os.path.join(out, name))
+            copied.append(name)
+    return copied
+
+
+def _files(out: str) -> list[str]:
+    return sorted(os.path.relpath(os.path.join(d, f), out) for d, _, fs in os.walk(out) for f in fs)
+
+
+def pack(out: str, summaries: list[str]) -> list[str]:
+    """Leave at most MAX_FILES files in ``out``, none deeper than MAX_DEPTH folders (what the device brings back):
+    when there are more, every file goes into ``out/plan.tar.gz`` (an earlier archive's contents included) and only
+    the archive and the first MAX_FILES - 1 of ``summaries`` (stage markdown, by name) stay beside it. Unpack at home
+    with ``tar -xzf plan.tar.gz -C benchmarks/results/gpu``. Returns the files left in ``out``."""
+    files = _files(out)
+    if len(files) <= MAX_FILES and all(f.count(os.sep) < MAX_DEPTH for f in files):
+        return files
+    archive = os.path.join(out, ARCHIVE)
+    members = {}
+    if os.path.exists(archive):  # an archive carried in: keep its files, newer ones win
+        with tarfile.open(archive) as tar:
+            for m in tar.getmembers():
+                if m.isfile():
+                    members[m.name] = tar.extractfile(m).read()
+    for f in files:
+        if f != ARCHIVE:
+            with open(os.path.join(out, f), "rb") as fh:
+                members[f] = fh.read()
+    tmp = archive + ".tmp"
+    with tarfile.open(tmp, "w:gz") as tar:
+        for name, data in sorted(members.items()):
+            info = tarfile.TarInfo(name)
+            info.size, info.mtime = len(data), int(time.time())
+            tar.addfile(info, io.BytesIO(data))
+    os.replace(tmp, archive)
+    keep = set([s for s in summaries if s in files][:MAX_FILES - 1])
+    for f in files:
+        if f != ARCHIVE and f not in keep:
+            os.remove(os.path.join(out, f))
+    for d, _, _ in sorted(os.walk(out), key=lambda x: -len(x[0])):  # empty folders
+        if d != out and not os.listdir(d):
+            os.rmdir(d)
+    return _files(out)
 
 
 def _measured(out: str, name: str) -> bool:
@@ -125,33 +195,35 @@ def cpu_reference() -> dict:
     return ref
 
 
-def stage_profile(out: str, dry: bool, budget_s: float, min_s: float) -> None:
+def stage_profile(out: str, dry: bool, budget_s: float, only: list[str]) -> None:
     """The PROFILE_RUNS in order, each a subprocess (command buffers are an XLA flag, read when JAX starts) sharing
-    one compilation cache, until the budget is spent; then profile.{json,md} gathers what was measured."""
+    one compilation cache outside --out, while its budget fits in the stage's; a variant past its own budget is stopped
+    by SIGTERM (iteration_profile keeps every row it finished); then profile.{json,md} gathers what was measured."""
     from diffsr_jax.training.devices import xla_flags_with_command_buffers
 
-    t_end, cache = time.time() + budget_s, os.path.join(out, ".profile_cache") if dry else "/tmp/diffsr_profile_cache"
+    t_end, cache = time.time() + budget_s, os.path.join(tempfile.gettempdir(), "diffsr_profile_cache")
     if dry:  # toy sizes on CPU: gymnax has no MuJoCo solver, so both physics labels run its one physics
         common = ["--preset=fast", "--env=gymnax/Pendulum-v1", "--reps=3", "--repeats=2", "--warmup=8", "--census_iters=4"]
     else:
-        common = ["--preset=paper", "--env=brax/halfcheetah", "--reps=50", "--census_iters=8"]
-    skipped, runs = [], [r for r in PROFILE_RUNS if not dry or r[0] in DRY_PROFILE_RUNS]
-    for i, (label, agent, physics, buffers, seeds) in enumerate(runs):
+        common = ["--preset=paper", "--env=brax/halfcheetah", "--reps=50", "--census_iters=8", "--compile_workers=8"]
+    wanted = only or (DRY_PROFILE_RUNS if dry else [r[0] for r in PROFILE_RUNS])
+    skipped, runs = [], [r for r in PROFILE_RUNS if r[0] in wanted]
+    for i, (label, agent, physics, buffers, seeds, variant_s) in enumerate(runs):
         if _measured(out, f"profile_{label}"):
             continue
         left = t_end - time.time()
-        if left < min_s:
+        if left < (1 if dry else variant_s):
             skipped.append(label)
             continue
-        seeds = "2" if dry else seeds
-        sets = "" if dry else f"--set=env.physics={physics}"
-        trace = [f"--profile_dir={os.path.join(out, '.trace')}"] if i == 0 else []
+        seeds = min(seeds, 2) if dry else seeds
+        sets = [] if dry else [f"--set=env.physics={physics}"]
+        trace = [f"--profile_dir={os.path.join(tempfile.gettempdir(), 'diffsr_profile_trace')}"] if i == 0 else []
         flags_env = {"XLA_FLAGS": xla_flags_with_command_buffers(os.environ.get("XLA_FLAGS", ""), buffers)}
-        _python("benchmarks.iteration_profile", f"--agent={agent}", *common, f"--num_seeds={seeds}",
-                *([sets] if sets else []), *trace, f"--compile_cache={cache}", f"--out={out}", f"--name=profile_{label}",
-                budget=left, timeout=30, env=flags_env)
+        _python("benchmarks.iteration_profile", f"--agent={agent}", *common, f"--num_seeds={seeds}", *sets, *trace,
+                f"--compile_cache={cache}", f"--out={out}", f"--name=profile_{label}",
+                budget=min(left, variant_s), timeout=30, env=flags_env)
     rows, results = [], []
-    for label, agent, physics, buffers, _ in PROFILE_RUNS:
+    for label, agent, physics, buffers, _, _ in PROFILE_RUNS:
         path = os.path.join(out, f"profile_{label}.json")
         if not os.path.exists(path):
             continue
@@ -162,15 +234,19 @@ def stage_profile(out: str, dry: bool, budget_s: float, min_s: float) -> None:
             results.append(r)
             rows.append(f"| {label} | {r.get('num_seeds')} | {_ms(r, None)} | {_ms(r, 'env_step')} | "
                         f"{_ms(r, 'learn')} | {r.get('env_frames_per_s', float('nan')):.0f} | "
-                        f"{r.get('census', {}).get('kernels_per_iteration', float('nan')):.0f} | "
+                        f"{r.get('iteration_census', {}).get('kernels_per_iteration', float('nan')):.0f} | "
+                        f"{r.get('evaluation_census', {}).get('kernels', float('nan')):.0f} | "
                         f"{len(r.get('census', {}).get('conditionals', []))} | "
                         f"{len(r.get('census', {}).get('unbounded_loops', []))} |")
+    missing = [r[0] for r in PROFILE_RUNS if r[0] in wanted and not any(x["label"] == r[0] for x in results)]
     md = "\n".join(["# Where one iteration goes (brax/halfcheetah mjx, paper presets)" if not dry else
                     "# Where one iteration goes (dry run)", "",
                     "| variant | seeds | ms/iteration | env step ms | update ms | env frames/s | kernels/iteration | "
-                    "conditionals | unbounded loops |", "|---|---|---|---|---|---|---|---|---|", *rows, "",
-                    f"Not measured (budget spent): {', '.join(skipped)}" if skipped else "Every variant measured."])
-    _write(out, "profile", {"results": results, "not_measured": skipped}, md)
+                    "kernels/evaluation | conditionals | unbounded loops |", "|---|---|---|---|---|---|---|---|---|---|",
+                    *rows, "",
+                    f"Not measured yet: {', '.join(missing)} (the next call measures them)" if missing
+                    else "Every variant measured."])
+    _write(out, "profile", {"results": results, "not_measured": missing, "skipped_this_call": skipped}, md)
     print(md, flush=True)
 
 
@@ -255,16 +331,28 @@ def stage_run(out: str, dry: bool, runs_root: str, budget_s: int) -> None:
     print(json.dumps(status, indent=2), flush=True)
 
 
+STAGE_SUMMARIES = {"profile": ["profile.md"], "update_cost": ["update_cost.md"], "seeds_diffsr_sac": ["seeds_diffsr_sac.md"],
+                   "seeds_sac": ["seeds_sac.md"], "memory": ["memory.md"], "run": ["run_RESULTS.md", "run_status.json"]}
+
+
 def main(_):
     out = os.path.abspath(FLAGS.out)
     os.makedirs(out, exist_ok=True)
+    unknown = [v for v in FLAGS.profile_variants if v not in [r[0] for r in PROFILE_RUNS]]
+    if unknown:
+        sys.exit(f"error: --profile_variants: no variant {', '.join(unknown)}; the variants are "
+                 f"{', '.join(r[0] for r in PROFILE_RUNS)}")
+    if FLAGS.keep_from:
+        if not os.path.isdir(FLAGS.keep_from):
+            sys.exit(f"error: --keep_from={FLAGS.keep_from} is not a directory")
+        kept = carry_in(FLAGS.keep_from, out)
+        print(f"carried from {FLAGS.keep_from}: {len(kept)} files", flush=True)
     stages = STAGES if FLAGS.stage == "all" else (FLAGS.stage,)
     for stage in stages:
         print(f"== stage {stage}{' (dry run)' if FLAGS.dry_run else ''}", flush=True)
         t0 = time.time()
         if stage == "profile":
-            if not _measured(out, "profile"):
-                stage_profile(out, FLAGS.dry_run, FLAGS.profile_budget_s, FLAGS.profile_min_s)
+            stage_profile(out, FLAGS.dry_run, FLAGS.profile_budget_s, list(FLAGS.profile_variants))
         elif stage == "update_cost":
             stage_update_cost(out, FLAGS.dry_run)
         elif stage.startswith("seeds_"):
@@ -276,6 +364,9 @@ def main(_):
         else:
             stage_run(out, FLAGS.dry_run, FLAGS.runs_root, FLAGS.budget_s)
         print(f"== stage {stage} done in {time.time() - t0:.0f}s", flush=True)
+    if FLAGS.pack:
+        left = pack(out, [f for st in stages for f in STAGE_SUMMARIES[st]])
+        print(f"{out} holds {len(left)} files: {', '.join(left)}", flush=True)
 
 
 # --- the script -------------------------------------------------------------------------------------------------
@@ -288,9 +379,14 @@ def define_flags():
     flags.DEFINE_string("runs_root", "/tmp/diffsr_gpu_runs", "run stage: where the runs live (kept between calls on a "
                         "warm machine)")
     flags.DEFINE_integer("budget_s", 500, "run stage: seconds before the suite is stopped (SIGTERM: checkpoint, exit)")
-    flags.DEFINE_integer("profile_budget_s", 450, "profile stage: seconds for all its variants (a variant is started only "
-                         "with at least --profile_min_s left, and stopped at the budget)")
-    flags.DEFINE_integer("profile_min_s", 75, "profile stage: seconds a variant needs at least (compile included)")
+    flags.DEFINE_integer("profile_budget_s", 480, "profile stage: seconds for all its variants (a variant starts only "
+                         "when its own budget in PROFILE_RUNS fits in what is left, and is stopped at it)")
+    flags.DEFINE_list("profile_variants", [], "profile stage: only these PROFILE_RUNS labels (default: all; the dry "
+                      "run: DRY_PROFILE_RUNS)")
+    flags.DEFINE_string("keep_from", None, "a folder of results from earlier calls (e.g. benchmarks/results/gpu, which "
+                        "travels with the working tree): copied into --out first, its measured stages kept")
+    flags.DEFINE_bool("pack", True, "leave at most 8 files in --out, two folders deep (the device's rule): past that, "
+                      "everything goes into --out/plan.tar.gz beside the stages' summaries")
 
 
 if __name__ == "__main__":

@@ -1,6 +1,6 @@
 #!/bin/bash
 # On the lent GPU machine: install the carried wheels (once per machine, into /tmp/site), then run the plan.
-#   bash benchmarks/gpu/run.sh --stage=update_cost --out=$OUT
+#   bash benchmarks/gpu/run.sh --stage=profile --out=$OUT --keep_from=benchmarks/results/gpu
 # Here (CPU, no install): bash benchmarks/gpu/run.sh --dry_run --stage=all --out=/tmp/gpu_dry
 cd "$(dirname "$0")/../.." || exit 1
 export PYTHONPATH=/tmp/site:$PWD PYTHONUNBUFFERED=1

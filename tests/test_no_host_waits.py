@@ -1,7 +1,9 @@
 """The compiled learning chunk has no host wait: no ``conditional`` and no while loop whose trip count XLA does not
 know (on a GPU each copies its predicate to the host and waits, every iteration). Read from the optimized HLO of the
 chunk the launcher runs (vmapped members, the learning iterations, evaluation and diagnostics) by
-``benchmarks.hlo_census``, for SAC, TD3, Diff-SR-SAC and Diff-SR-TD3 on gymnax and on Brax MJX with the light physics.
+``benchmarks.hlo_census``, for SAC, TD3, Diff-SR-SAC and Diff-SR-TD3 on gymnax and on Brax MJX with the light physics
+(by default SAC's whole chunk on Brax and every agent's part of the iteration on Brax's sizes; the other whole Brax
+chunks under ``-m slow``).
 MuJoCo's own solver settings (``physics=native``) keep MJX's solver ``while_loop``: the census names it."""
 
 import jax
@@ -32,13 +34,47 @@ def _chunk_census(agent, env, physics="auto", warmup=0, extra=None):
     return census(text, iterations=ITERS)
 
 
+def _agent_part_census(agent, env):
+    """Census of the agent's part of a learning iteration on ``env``'s sizes, without the env: the exploring action
+    and the learner's updates on the run's replay (``trainer.explore_action``, ``trainer.learn``), seed-vmapped as a
+    run maps them. With the env's part (the same for every agent: the SAC chunk on Brax below) it is the whole
+    iteration, at a few seconds of compile instead of minutes."""
+    from diffsr_jax.program import Trainer
+    from diffsr_jax.training.devices import members_map
+
+    overrides = {"env.name": env, "env.physics": "light", "run.total_steps": 64, "run.warmup_steps": 0,
+                 "replay.capacity": 64}
+    trainer = Trainer(preset(agent, "fast", overrides))
+    keys = jax.random.split(jax.random.PRNGKey(0), 2)
+    hp = jax.tree_util.tree_map(lambda v: jnp.stack([v, v]), trainer.default_hparams())
+    runner = jax.eval_shape(jax.vmap(trainer.init), keys, hp)
+
+    def part(r, key, t):
+        k_act, k_learn = jax.random.split(key)
+        return trainer.explore_action(r, k_act), trainer.learn(r, k_learn, t)
+
+    fn = jax.jit(members_map(part, in_axes=(0, 0, None)))
+    text = fn.lower(runner, keys, jnp.int32(0)).compile(compiler_options=READ_ONLY_COMPILE).as_text()
+    return census(text), trainer
+
+
+@pytest.mark.parametrize("agent", ["sac", "td3", "diffsr_sac", "diffsr_td3"])
+def test_agent_part_on_brax_sizes_has_no_conditional_and_no_unbounded_loop(agent):
+    c, trainer = _agent_part_census(agent, "brax/halfcheetah")
+    assert (trainer.env.obs_dim, trainer.env.action_dim) == (17, 6)  # Brax's sizes, not gymnax's
+    assert c["conditionals"] == [], _where(c["conditionals"])
+    assert c["unbounded_loops"] == [], _where(c["unbounded_loops"])
+    assert c["kernels"] > 50  # the update is in the program
+
+
 def _where(items):
     return [(x["op_name"], x["source"]) for x in items]
 
 
 def _cases():
     """Every agent on gymnax; on Brax MJX (2-4 minutes of compile each on the 2-core CI machine) SAC by default and
-    the others under ``-m slow``: the env's part of the program is the same whatever the agent."""
+    the others under ``-m slow``: the env's part of the program is the same whatever the agent, and each agent's part
+    on Brax's sizes is checked by default below (``_agent_part_census``)."""
     for agent in ("sac", "td3", "diffsr_sac", "diffsr_td3"):
         yield agent, "gymnax/Pendulum-v1"
         yield pytest.param(agent, "brax/halfcheetah", marks=() if agent == "sac" else pytest.mark.slow)

@@ -10,15 +10,16 @@ import dataclasses
 from collections.abc import Callable
 
 from diffsr_jax.envs import brax_env, gymnax_env, mbbl, playground_env  # no brax/playground/gymnax import at module level
+from diffsr_jax.envs.physics import apply_to_env, check_physics_name
 from diffsr_jax.fields import ConfigError
 
 GYMNAX_CONTINUOUS = ("Pendulum-v1", "MountainCarContinuous-v0")
 
-# Brax MJX envs whose returns were measured the same under the light and the native solver settings: fixed action
-# sequences and trained policies (WORKSPACE.md, issue 27); ``physics=auto`` runs them light. ant: Brax's own MJX build
-# is the light setting already (identical). Not listed: halfcheetah (uniform random actions: light returns +16%, 208
-# episodes), hopper (a 60k-frame SAC policy: +63%, it falls later under light) and walker2d (a 30k policy: +25%).
-BRAX_LIGHT_FAITHFUL = ("ant",)
+# The solver setting ``physics=auto`` runs on each Brax MJX env (``envs.physics``): the fastest one measured faithful
+# to native (docs/physics.md, issue 46); envs not listed run native. Issue 27: light is not faithful on halfcheetah
+# (uniform random actions: +16%, 208 episodes), hopper (a 60k-frame SAC policy: +63%, it falls later) or walker2d (a
+# 30k policy: +25%); ant: Brax's own MJX build is the light setting already, so native is the cheapest there.
+BRAX_AUTO_PHYSICS: dict[str, str] = {}
 
 
 def _brax_names():
@@ -39,15 +40,15 @@ def _build_gymnax(name, backend, max_steps, early_termination):
 
 def _build_brax(name, backend, max_steps, early_termination, physics="native"):
     kwargs = {} if early_termination else {"terminate_when_unhealthy": False}
-    return brax_env.BraxEnv(name, backend, max_steps, physics=physics, **kwargs)
+    return apply_to_env(brax_env.BraxEnv(name, backend, max_steps, physics="native", **kwargs), physics)
 
 
 def _build_mbbl(name, backend, max_steps, early_termination, physics="native"):
-    return mbbl.MBBLEnv(name, backend, max_steps, early_termination, physics=physics)
+    return apply_to_env(mbbl.MBBLEnv(name, backend, max_steps, early_termination, physics="native"), physics)
 
 
 def _build_playground(name, backend, max_steps, early_termination, physics="native", impl="jax"):
-    return playground_env.PlaygroundEnv(name, max_steps, physics=physics, impl=impl)
+    return apply_to_env(playground_env.PlaygroundEnv(name, max_steps, physics="native", impl=impl), physics)
 
 
 def _adapter_velocity(env, name):
@@ -57,12 +58,13 @@ def _adapter_velocity(env, name):
 @dataclasses.dataclass(frozen=True)
 class EnvFamily:
     """names() -> valid names; build(name, backend, max_episode_steps, early_termination, **options) -> Env, where
-    ``options`` are the keyword arguments named in ``options`` (``physics``: native or light; ``impl``: jax or warp);
+    ``options`` are the keyword arguments named in ``options`` (``physics``: a setting of ``envs.physics`` other than
+    auto; ``impl``: jax or warp);
     ``backends``: the simulator backends it offers (empty: one); ``early_termination``: envs that can turn off
     termination on falling; ``pomdp_supported(name)`` / ``velocity_indices(env, name) -> (n_vel,) int``: the
     velocity layout (default: the adapter's own ``velocity_indices()``), ``pomdp_names``: the names it lists
-    (``*``: a prefix); ``light_physics(backend)``: whether the light solver setting (``envs.physics``) applies;
-    ``light_by_default``: the envs ``physics=auto`` runs light; ``impls``: the MuJoCo implementations it can step
+    (``*``: a prefix); ``light_physics(backend)``: whether the solver settings (``envs.physics``: light and the
+    others) apply; ``auto_physics``: {name: the setting ``physics=auto`` runs} (unlisted: native); ``impls``: the MuJoCo implementations it can step
     (``env.impl``; empty: not chosen here)."""
 
     names: Callable
@@ -72,7 +74,7 @@ class EnvFamily:
     backends: tuple = ()
     early_termination: tuple = ()
     light_physics: Callable = lambda backend: False
-    light_by_default: tuple = ()
+    auto_physics: dict = dataclasses.field(default_factory=dict)
     impls: tuple = ()
     options: tuple = ()
     pomdp_names: tuple = ()
@@ -81,11 +83,11 @@ class EnvFamily:
 ENV_FAMILIES: dict[str, EnvFamily] = {
     "brax": EnvFamily(_brax_names, _build_brax, brax_env.pomdp_supported, backends=brax_env.BRAX_BACKENDS,
                       early_termination=("ant", "hopper", "humanoid", "walker2d"),
-                      light_physics=lambda backend: backend == "mjx", light_by_default=BRAX_LIGHT_FAITHFUL,
+                      light_physics=lambda backend: backend == "mjx", auto_physics=BRAX_AUTO_PHYSICS,
                       options=("physics",), pomdp_names=brax_env.POMDP_NAMES),
     "mbbl": EnvFamily(lambda: tuple(mbbl.MBBL_TASKS), _build_mbbl, lambda name: name in mbbl.MBBL_TASKS,
                       backends=brax_env.BRAX_BACKENDS, early_termination=mbbl.MBBL_EARLY_TERMINATION,
-                      light_physics=lambda backend: backend == "mjx", light_by_default=(),
+                      light_physics=lambda backend: backend == "mjx",
                       options=("physics",), pomdp_names=tuple(mbbl.MBBL_TASKS)),
     "playground": EnvFamily(_playground_names, _build_playground, playground_env.pomdp_supported,
                             light_physics=lambda backend: True, impls=("jax", "warp"), options=("physics", "impl"),
@@ -123,9 +125,12 @@ def pomdp_names() -> list[str]:
 
 
 def resolve_physics(env: str, backend: str, physics: str) -> str:
-    """``physics`` (auto, native, light) of ``env`` on ``backend`` as the setting that runs: ``auto`` is ``light`` for
-    the family's ``light_by_default`` envs where the setting applies, else ``native``."""
+    """``physics`` (``envs.physics.PHYSICS``; another name is a one-line ``ConfigError``) of ``env`` on ``backend`` as
+    the setting that runs: ``auto`` is the family's ``auto_physics`` entry for the env where the solver settings apply,
+    else ``native``; any other value is kept (where a setting does not apply, ``envs.rules`` refuses light and the
+    build the others)."""
+    check_physics_name(physics)
     spec, name = family_of(env)
     if physics != "auto":
         return physics
-    return "light" if spec.light_physics(backend) and name in spec.light_by_default else "native"
+    return spec.auto_physics.get(name, "native") if spec.light_physics(backend) else "native"

@@ -65,10 +65,6 @@ def load_run(path: str) -> dict:
 
     with open(os.path.join(path, "config.json")) as f:
         config = json.load(f)
-    if "run" not in config:  # a run from before config fields were grouped
-        from diffsr_jax.config.legacy import grouped
-
-        config = grouped(config)
     info = {}
     if os.path.exists(os.path.join(path, "run.json")):
         with open(os.path.join(path, "run.json")) as f:

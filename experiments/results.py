@@ -257,12 +257,11 @@ def _normal(v):
 
 
 def _fields(saved: dict) -> dict:
-    """A stored config.json of any generation (flat, the first groups, today's) as {"group.field": value} of today's
+    """A stored config.json of either generation (the first groups, today's) as {"group.field": value} of today's
     names, read as a resumed run reads it (``config.stored_config``: today's defaults under the stored values)."""
     from diffsr_jax.config import stored_config
-    from diffsr_jax.config.legacy import grouped
 
-    config = stored_config(saved if "run" in saved else grouped(saved)).to_dict()
+    config = stored_config(saved).to_dict()
     return {f"{g}.{k}" if isinstance(fields, dict) else g: _normal(v)
             for g, fields in config.items() for k, v in (fields.items() if isinstance(fields, dict) else [(g, fields)])}
 

@@ -49,12 +49,11 @@ def test_the_critic_rule_comes_from_one_function(monkeypatch):
 
 @pytest.mark.parametrize("old,new", [
     ("actor_critic.alpha_lr", "config.sac.alpha_lr"), ("actor_critic.policy_delay", "config.td3.policy_delay"),
-    ("actor_critic.expl_noise", "config.td3.expl_noise and config.ddpg.expl_noise"),
+    ("actor_critic.expl_noise", "config.td3.expl_noise"),
     ("critic.rff_dim", "config.psi_critic.rff_dim"), ("critic.hidden", "config.mlp_critic.hidden"),
     ("baselines.model_width", "config.trajectory_model.width"), ("baselines.planner_noise", "config.planner.noise"),
     ("baselines.guidance_lr", "config.polygrad.guidance_lr"),
     ("representation.updates_per_step", "config.representation.steps_per_update"),
-    ("total_steps", "config.run.total_steps"), ("rep_updates_per_step", "config.representation.steps_per_update"),
 ])
 def test_an_old_field_name_gets_one_line_naming_the_new_one(old, new):
     assert _message(lambda: get_field(default_config(), old)) == f"config.{old} was renamed: write {new}"
@@ -75,8 +74,7 @@ def _first_generation_run(logdir):
 
 def test_a_first_generation_config_is_read_with_its_fields_moved(tmp_path):
     c = stored_config(_first_generation_run(tmp_path / "run"))
-    assert (c.actor_critic.gamma, c.td3.policy_delay, c.td3.expl_noise, c.ddpg.expl_noise, c.sac.alpha_lr) == (
-        0.9, 3, 0.3, 0.3, 0.5)
+    assert (c.actor_critic.gamma, c.td3.policy_delay, c.td3.expl_noise, c.sac.alpha_lr) == (0.9, 3, 0.3, 0.5)
     assert (c.psi_critic.rff_dim, c.mlp_critic.hidden, c.psi_critic.activation, c.mlp_critic.activation) == (
         7, (5,), "elu", "elu")
     assert (c.psi_critic.reads, c.representation.steps_per_update, c.trajectory_model.width, c.planner.num_candidates,
@@ -100,7 +98,5 @@ def test_every_committed_run_config_still_reads_and_validates():
     for path in paths:
         with open(path) as f:
             saved = json.load(f)
-        if "run" not in saved:  # flat configs of the oldest runs: the report groups them (legacy.grouped)
-            saved = legacy.grouped(saved)
         config = stored_config(saved)
         validate_config(config)

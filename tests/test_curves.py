@@ -28,7 +28,7 @@ def test_curves_rejects_unknown_field(tmp_path):
                         f"--logdir={tmp_path}"], cwd=ROOT, env=dict(os.environ, PYTHONPATH=ROOT),
                        capture_output=True, text=True, timeout=120)
     assert p.returncode == 2 and "no config field 'nonsense'" in p.stderr
-    p = subprocess.run([sys.executable, "-m", "experiments.curves", "--agents=sac", "--set=batch_size=8",
+    p = subprocess.run([sys.executable, "-m", "experiments.curves", "--agents=sac", "--set=critic.hidden=8",
                         f"--logdir={tmp_path}"], cwd=ROOT, env=dict(os.environ, PYTHONPATH=ROOT),
                        capture_output=True, text=True, timeout=120)
-    assert p.returncode == 2 and "config.batch_size was renamed: write config.replay.batch_size" in p.stderr, p.stderr
+    assert p.returncode == 2 and "config.critic.hidden was renamed: write config.mlp_critic.hidden" in p.stderr, p.stderr

@@ -71,7 +71,7 @@ def test_a_base_algorithm_is_one_file_and_one_registry_line():
         validate_config(preset("diffsr_ddpg", overrides={"ddpg.expl_noise": -1.0}))
     library = pathlib.Path(__file__).resolve().parents[1] / "diffsr_jax"
     naming = sorted(str(p.relative_to(library)) for p in library.rglob("*.py") if _code_names(p, "ddpg"))
-    assert naming == ["agents/ddpg.py", "agents/registry.py", "config/legacy.py"], naming  # legacy: its old names
+    assert naming == ["agents/ddpg.py", "agents/registry.py"], naming
 
 
 def _code_names(path, word: str) -> bool:

@@ -34,7 +34,7 @@ def _chunk_census(agent, env, physics="auto", warmup=0, extra=None):
     return census(text, iterations=ITERS)
 
 
-def _agent_part_census(agent, env):
+def _agent_part_census(agent, env, extra=None):
     """Census of the agent's part of a learning iteration on ``env``'s sizes, without the env: the exploring action
     and the learner's updates on the run's replay (``trainer.explore_action``, ``trainer.learn``), seed-vmapped as a
     run maps them. With the env's part (the same for every agent: the SAC chunk on Brax below) it is the whole
@@ -42,8 +42,8 @@ def _agent_part_census(agent, env):
     from diffsr_jax.program import Trainer
     from diffsr_jax.training.devices import members_map
 
-    overrides = {"env.name": env, "env.physics": "light", "run.total_steps": 64, "run.warmup_steps": 0,
-                 "replay.capacity": 64}
+    overrides = {"env.name": env, "env.physics": "light" if env.startswith("brax/") else "auto", "run.total_steps": 64,
+                 "run.warmup_steps": 0, "replay.capacity": 64, **(extra or {})}
     trainer = Trainer(preset(agent, "fast", overrides))
     keys = jax.random.split(jax.random.PRNGKey(0), 2)
     hp = jax.tree_util.tree_map(lambda v: jnp.stack([v, v]), trainer.default_hparams())
@@ -90,12 +90,32 @@ def test_learning_chunk_has_no_conditional_and_no_unbounded_loop(agent, env):
     assert ITERS // 2 in trips and 2 in trips and c["kernels_per_iteration"] > 10
 
 
-def test_optimism_bonus_adds_no_conditional_and_no_loop_of_unknown_length():
+def test_optimism_bonus_adds_no_conditional_and_no_loop_of_unknown_length(monkeypatch):
     """The bonus's inverse is tracked by a fixed number of Newton-Schulz steps from a scaled start (a select), never
-    a solve that loops to a tolerance."""
-    c = _chunk_census("diffsr_sac", "gymnax/Pendulum-v1", extra={"optimism.enabled": True})
+    a solve that loops to a tolerance; the same update with the factor solved to a tolerance is caught."""
+    from diffsr_jax.agents import optimism
+
+    c, _ = _agent_part_census("diffsr_sac", "gymnax/Pendulum-v1", {"optimism.enabled": True})
     assert c["conditionals"] == [] and c["unbounded_loops"] == [], (_where(c["conditionals"]),
                                                                     _where(c["unbounded_loops"]))
+
+    def to_tolerance(sigma_matrix, previous, iters):  # what the census must catch: Newton-Schulz until converged
+        del iters
+        eye = jnp.eye(sigma_matrix.shape[0])
+        z0 = eye / jnp.sqrt(jnp.trace(sigma_matrix))
+
+        def residual(z):
+            return jnp.max(jnp.abs(optimism.whitened(sigma_matrix, z) - eye))
+
+        def step(z):
+            return z @ (1.5 * eye - 0.5 * optimism.whitened(sigma_matrix, z))
+
+        return jax.lax.while_loop(lambda z: residual(z) > 1e-5, step, z0 + 0.0 * previous)
+
+    monkeypatch.setattr(optimism, "track_root", to_tolerance)
+    c, _ = _agent_part_census("diffsr_sac", "gymnax/Pendulum-v1", {"optimism.enabled": True})
+    assert any("test_no_host_waits.py" in (lp["source"] or "") for lp in c["unbounded_loops"]), \
+        _where(c["unbounded_loops"])
 
 
 def test_warmup_chunk_has_no_conditional():

@@ -1,6 +1,6 @@
 """RESULTS.md's verdicts on synthetic input: no verdict with too few seeds, a NaN seed score, or where neither agent
 reaches the task's success threshold; *confounded* where two agents' stored configs differ outside the critic's
-groups (today's, first-generation and flat config.json alike); rows name the agents compared; and the statistical
+groups (today's and first-generation config.json alike); rows name the agents compared; and the statistical
 facts the page states (with 3 or 4 seeds the IQM's interval is the seeds' range; the archived Ant-ET is level)."""
 import copy
 
@@ -47,17 +47,10 @@ def test_a_pair_differing_in_the_actor_is_confounded_one_differing_in_the_critic
 
 
 def test_older_configs_are_read_under_todays_names():
-    """A flat config.json (before groups) and a first-generation one (``critic``, SAC's fields in ``actor_critic``):
-    the actor's fields are flagged under today's names, the critic's (``critic_activation``, ``critic.rff_dim``,
-    ``rep_lr``) are not."""
+    """A first-generation config.json (``critic``, SAC's fields in ``actor_critic``): the actor's fields are flagged
+    under today's names, the critic's (``critic.activation``, ``critic.rff_dim``) are not."""
     from experiments.results import confounders
 
-    flat_sac = {"agent": "sac", "preset": "fast", "activation": "relu", "critic_activation": "relu",
-                "target_update_every": 1, "total_steps": 100_000}
-    flat_diffsr = {**flat_sac, "agent": "diffsr_sac", "critic_activation": "elu", "rep_lr": 1e-3, "feature_dim": 64}
-    assert confounders(flat_diffsr, flat_sac) == []
-    assert confounders({**flat_diffsr, "activation": "elu", "target_update_every": 2}, flat_sac) == [
-        ("actor_critic.activation", "elu", "relu"), ("sac.target_update_every", 2, 1)]
     first_sac = {"run": {"agent": "sac", "preset": "fast"}, "actor_critic": {"activation": "relu",
                  "target_update_every": 1}, "critic": {"activation": "relu", "rff_dim": 256}}
     first_diffsr = {"run": {"agent": "diffsr_sac", "preset": "fast"}, "actor_critic": {"activation": "relu",

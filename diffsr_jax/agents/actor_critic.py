@@ -47,9 +47,10 @@ def base_hparams(shared, own_group: str, own, own_names, critic) -> dict:
             **critic.hparams()}
 
 
-def td_target(reward, terminated, next_value, gamma):
-    """r + gamma (1 - terminated) V(s'): (B,)."""
-    return reward + gamma * (1.0 - terminated) * next_value
+def td_target(reward, bonus, terminated, next_value, gamma):
+    """r + b + gamma (1 - terminated) V(s'): (B,). ``bonus`` is the critic's exploration bonus b(s, a)
+    (``critic.reward_bonus``: zeros unless ``config.optimism`` is on)."""
+    return reward + bonus + gamma * (1.0 - terminated) * next_value
 
 
 def learner_step(agent, state, sampler, key, update_idx):
@@ -61,16 +62,11 @@ def learner_step(agent, state, sampler, key, update_idx):
     ``critic_state`` and ``hp``. Returns (state, metrics)."""
     k_features, k_batch, k_ac = jax.random.split(key, 3)
 
-    def with_td_reward(critic_state, batch):  # the reward the TD target reads: the critic's say (a bonus, or none)
-        return batch.replace(reward=agent.critic.td_reward(critic_state, batch, state.hp))
-
     def critic_loss_of(critic_state, batch, k):
-        return agent.critic_loss(state.critic.params, state.replace(critic_state=critic_state),
-                                 with_td_reward(critic_state, batch), k)[0]
+        return agent.critic_loss(state.critic.params, state.replace(critic_state=critic_state), batch, k)[0]
 
     critic_state, f_info = agent.critic.update_critic_state(state.critic_state, sampler, k_features, state.hp,
                                                             critic_loss_of)
     batch = sampler.batch(agent.critic.step_batch_key(k_features, k_batch))  # fresh, or the features' last batch
-    state, info = agent.update_actor_critic(state.replace(critic_state=critic_state),
-                                            with_td_reward(critic_state, batch), k_ac, update_idx)
+    state, info = agent.update_actor_critic(state.replace(critic_state=critic_state), batch, k_ac, update_idx)
     return state, {**f_info, **info}

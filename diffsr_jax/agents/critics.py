@@ -9,8 +9,8 @@ Every critic offers the same seven calls, so a base agent's losses never know wh
 - ``update_critic_state(critic_state, sampler, key, hp, critic_loss) -> (critic_state, info)``: the critic's own
   learning, run before each actor-critic step; ``critic_loss(critic_state, batch, key) -> scalar`` is the agent's TD
   loss as a function of that state (for a representation trained end to end through the critic).
-- ``td_reward(critic_state, batch, hp) -> (B,)``: the reward the agent's TD target reads (``batch.reward``; plus an
-  exploration bonus with ``agents.optimism``).
+- ``reward_bonus(critic_state, batch, hp) -> (B,)``: the exploration bonus b(s, a) the agent's TD target adds to
+  the reward (``actor_critic.td_target``): zeros here, the bonus on psi with ``agents.optimism``.
 - ``step_batch_key(key_features, key_fresh) -> key``: the key of the batch the agent's actor-critic step draws:
   ``key_fresh`` (its own batch), or the key of the last batch ``update_critic_state`` drew from ``key_features``
   (``config.psi_critic.step_batch=last_feature``: rl-rep's critic and actor reuse the last score-matching batch).
@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import flax.linen as nn
 import jax
+import jax.numpy as jnp
 import ml_collections
 
 from diffsr_jax.agents.optimism import optimistic
@@ -120,9 +121,9 @@ class MLPCritic:
         del sampler, key, hp, critic_loss
         return critic_state, {}
 
-    def td_reward(self, critic_state, batch, hp):
+    def reward_bonus(self, critic_state, batch, hp):
         del critic_state, hp
-        return batch.reward
+        return jnp.zeros_like(batch.reward)
 
     def step_batch_key(self, key_features, key_fresh):
         del key_features  # no feature learning, no batch of its own
@@ -172,9 +173,9 @@ class RepresentationCritic:
         """The psi the heads read, (B, F), as a constant (no gradient to psi's parameters or the action)."""
         return jax.lax.stop_gradient(self.representation.psi(self.rep_params(critic_state), obs, action))
 
-    def td_reward(self, critic_state, batch, hp):
+    def reward_bonus(self, critic_state, batch, hp):
         del critic_state, hp
-        return batch.reward
+        return jnp.zeros_like(batch.reward)
 
     def step_batch_key(self, key_features, key_fresh):
         """``step_batch`` fresh: ``key_fresh``; last_feature: the key of the representation's last batch (a fresh

@@ -82,7 +82,8 @@ class DeterministicActorCritic:
         return jnp.clip(a + noise * jax.random.normal(key, a.shape), -1.0, 1.0)
 
     def critic_loss(self, critic_params, state: DeterministicState, batch, key):
-        """Squared TD error of every head against r + gamma min_i Q'_i(s', mu'(s') [+ clipped noise])."""
+        """Squared TD error of every head against r + b + gamma min_i Q'_i(s', mu'(s') [+ clipped noise]) (b: the
+        critic's exploration bonus, zeros unless optimism is on)."""
         next_a = self.actor_net.apply(state.target_actor, batch.next_obs)
         if self.variant.smoothing:
             own = named(state.hp)[self.variant.group]
@@ -90,7 +91,8 @@ class DeterministicActorCritic:
                              own.noise_clip)
             next_a = jnp.clip(next_a + noise, -1.0, 1.0)
         next_q = jnp.min(self.critic.q(state.target_critic, state.critic_state, batch.next_obs, next_a), axis=0)
-        target = jax.lax.stop_gradient(td_target(batch.reward, batch.terminated, next_q,
+        bonus = self.critic.reward_bonus(state.critic_state, batch, state.hp)
+        target = jax.lax.stop_gradient(td_target(batch.reward, bonus, batch.terminated, next_q,
                                                  named(state.hp).actor_critic.gamma))
         q = self.critic.q(critic_params, state.critic_state, batch.obs, batch.action)  # (num_q, B)
         loss = jnp.sum(jnp.mean((q - target) ** 2, axis=-1))

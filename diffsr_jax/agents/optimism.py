@@ -40,7 +40,7 @@ cost 3 F^3 multiply-adds each. ``optimism_root_residual`` (|I - Z^T Sigma Z|_F /
 tracked.
 
 ``OptimisticCritic`` wraps a critic that has ``features`` (``critics.RepresentationCritic``), so every base (SAC, TD3,
-DDPG) gets the bonus through the critic boundary it already uses: ``td_reward`` is the reward its TD target reads.
+DDPG) gets the bonus through the critic boundary it already uses: ``reward_bonus`` is the b in its TD target.
 Config group ``config.optimism`` (off by default; read by the diffsr_* agents); ``beta`` and ``ridge`` (lambda) are
 traced, so ``--sweep`` covers them; ``sweep_width`` and ``root_iters`` are sizes (static).
 """
@@ -203,8 +203,8 @@ def bonus(features, root, beta, scale):
 
 class OptimisticCritic:
     """``critic`` (with ``features(critic_state, obs, action) -> (B, F)``, the psi its heads read) and the bonus on
-    those features. Q-values, the critic's own learning and its diagnostics are the wrapped critic's; ``td_reward``
-    adds the bonus."""
+    those features. Q-values, the critic's own learning and its diagnostics are the wrapped critic's; ``reward_bonus``
+    is the bonus (the wrapped critic has none of its own)."""
 
     def __init__(self, critic, config_group):
         if not hasattr(critic, "features"):
@@ -228,11 +228,10 @@ class OptimisticCritic:
     def q(self, params, critic_state: OptimismState, obs, action):
         return self.critic.q(params, critic_state.inner, obs, action)
 
-    def td_reward(self, critic_state: OptimismState, batch, hp):
-        """r + b(s, a): (B,)."""
-        b = bonus(self.features(critic_state, batch.obs, batch.action), critic_state.root,
-                  named(hp).optimism.beta, feature_scale(*gram_sum(critic_state.gram)))
-        return self.critic.td_reward(critic_state.inner, batch, hp) + b
+    def reward_bonus(self, critic_state: OptimismState, batch, hp):
+        """b(s, a) on the wrapped critic's psi: (B,)."""
+        return bonus(self.features(critic_state, batch.obs, batch.action), critic_state.root,
+                     named(hp).optimism.beta, feature_scale(*gram_sum(critic_state.gram)))
 
     def step_batch_key(self, key_features, key_fresh):
         return self.critic.step_batch_key(key_features, key_fresh)

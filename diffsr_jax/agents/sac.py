@@ -97,7 +97,8 @@ class SAC:
         alpha = jnp.exp(state.log_alpha.params)
         next_q = jnp.min(self.critic.q(state.target_critic, state.critic_state, batch.next_obs, next_a), axis=0)
         gamma = named(state.hp).actor_critic.gamma
-        target = td_target(batch.reward, batch.terminated, next_q - alpha * next_logp, gamma)
+        bonus = self.critic.reward_bonus(state.critic_state, batch, state.hp)  # zeros unless optimism is on
+        target = td_target(batch.reward, bonus, batch.terminated, next_q - alpha * next_logp, gamma)
         q = self.critic.q(critic_params, state.critic_state, batch.obs, batch.action)
         loss = jnp.sum(jnp.mean((q - jax.lax.stop_gradient(target)) ** 2, axis=-1))
         return loss, {"critic_loss": loss, "q_mean": q.mean(), "q_std": q.std(), "target_q": target.mean()}

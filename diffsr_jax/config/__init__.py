@@ -14,8 +14,8 @@ component it configures (a ``fields.ConfigGroup``), collected here.
     config.planner / polygrad  each baseline's own fields                                (agents/<baseline>.py)
 
 Override any field as ``--config.<group>.<field>=value``. Which groups an agent reads is said by its registry entry
-(``agents.registry.AGENTS``); only those are validated. Old names (flat fields, the first groups) are refused with
-the new name (``legacy``).
+(``agents.registry.AGENTS``); only those are validated. Old names (the first groups') are refused with the new name
+(``legacy``).
 """
 
 from __future__ import annotations

@@ -1,59 +1,15 @@
-"""Old names of config fields, mapped to today's: to read the config.json of older runs (the report), to refuse to
-resume one whose agent state no longer matches in one line, and to name the new field when someone types an old one.
-
-Two generations: flat fields (``config.total_steps``, before groups) and the first groups (``actor_critic`` holding
-SAC's and TD3's fields, ``critic`` both heads, ``baselines`` both baselines), split per component since."""
+"""The first config groups (before they were split per component: ``actor_critic`` holding SAC's and TD3's fields,
+``critic`` both heads, ``baselines`` both baselines) mapped to today's: to read the config.json of the committed runs
+written then (reports, ``stored_config``), to refuse to resume one in one line, and to name the new field when someone
+types an old one. Also the older optimism bonus versions a run may hold, and what a field added later ran as before."""
 
 from __future__ import annotations
-
-_MOVES = {
-    "run": ("agent", "preset", "seed", "num_seeds", "total_steps", "warmup_steps", "eval_every", "eval_episodes",
-            "updates_per_step", "checkpoint_every", "keep_checkpoints", "nan_policy"),
-    "env": (("env", "name"), ("env_backend", "backend"), "episode_length", "action_repeat", "early_termination",
-            "pomdp", "pomdp_history", "num_envs", "auto_reset", "reset_pool_size", "reset_pool_refill"),
-    "replay": ("buffer_size", ("replay_capacity", "capacity"), "batch_size", "normalize_obs"),
-    "actor_critic": ("gamma", "tau", "actor_lr", "critic_lr", "actor_hidden", "activation", "actor_layer_norm",
-                     "alpha_lr", "init_alpha", "target_entropy_scale", "log_std_min", "log_std_max",
-                     "target_update_every", "expl_noise", "policy_noise", "noise_clip", "policy_delay",
-                     "actor_q_reduce"),
-    "critic": (("critic_hidden", "hidden"), ("critic_layer_norm", "hidden_layer_norm"),
-               ("critic_hidden_ln", "hidden_layer_norm"), ("critic_input_ln", "input_layer_norm"), "rff_dim",
-               "rff_hidden", "rff_kind", ("critic_activation", "activation"), ("critic_rep", "reads"),
-               ("critic_grad_to_rep", "grad_to_rep")),
-    "representation": (("rep_arch", "arch"), "feature_dim", "psi_hidden", "zeta_hidden", ("rep_activation", "activation"),
-                       ("rep_enc_hidden", "enc_hidden"), ("rep_enc_out", "enc_out"), ("rep_res_width", "res_width"),
-                       ("rep_res_blocks", "res_blocks"), "level_input", "level_embed_dim", "schedule", "num_levels",
-                       "noise_scale", "parameterization", ("rep_lr", "lr"), ("rep_updates_per_step", "updates_per_step"),
-                       "reward_weight", ("rep_tau", "tau")),
-    "baselines": ("horizon", "denoise_steps", ("model_schedule", "schedule"), "model_width", "model_layers",
-                  "time_embed_dim", "model_batch", ("model_lr", "lr"), "x0_clip", "max_grad_norm", "num_candidates",
-                  "planner_noise", "imagined_batch", "guidance_type", "guidance_scale", "guidance_lr",
-                  "action_noise_scale", "action_clip_std", "actor_std", "min_std", "init_std", ("model_ema", "tau"),
-                  "lam", "entropy_coef"),
-}
-
-_FLAT = {(f if isinstance(f, str) else f[0]): f"{g}.{f if isinstance(f, str) else f[1]}"
-                   for g, fields in _MOVES.items() for f in fields}
-"""old flat name -> first-generation "group.field"."""
-
-
-def grouped(flat: dict) -> dict:
-    """A flat config dict (older runs) as today's {group: {field: value}}; ``model_ema`` becomes its rate
-    ``1 - ema``."""
-    out: dict = {}
-    for k, v in flat.items():
-        if k not in _FLAT:
-            continue
-        group, field = _FLAT[k].split(".")
-        out.setdefault(group, {})[field] = 1.0 - v if k == "model_ema" else v
-    return split_groups(out)
-
 
 _SPLIT = {  # first-generation group.field -> today's group.field(s)
     **{f"actor_critic.{k}": (f"sac.{k}",) for k in ("alpha_lr", "init_alpha", "target_entropy_scale", "log_std_min",
                                                       "log_std_max", "target_update_every")},
     **{f"actor_critic.{k}": (f"td3.{k}",) for k in ("policy_noise", "noise_clip", "policy_delay", "actor_q_reduce")},
-    "actor_critic.expl_noise": ("td3.expl_noise", "ddpg.expl_noise"),
+    "actor_critic.expl_noise": ("td3.expl_noise",),
     "critic.hidden": ("mlp_critic.hidden",),
     "critic.activation": ("mlp_critic.activation", "psi_critic.activation"),
     "critic.hidden_layer_norm": ("mlp_critic.hidden_layer_norm", "psi_critic.hidden_layer_norm"),
@@ -75,8 +31,6 @@ RENAMED = {old: " and ".join(f"config.{n}" for n in new) for old, new in _SPLIT.
 """first-generation "group.field" -> where it lives now, as a message fragment."""
 LAST_FIRST_GENERATION = "8d24f92"
 """the last revision whose config and agent state have the first groups (its runs resume there)."""
-SPLIT_GROUPS = ("critic", "baselines")
-"""first-generation groups that no longer exist."""
 
 
 def split_groups(saved: dict) -> dict:
@@ -94,12 +48,9 @@ def split_groups(saved: dict) -> dict:
 
 
 def new_name(name: str) -> str | None:
-    """Where an old field name (flat, or first-generation ``group.field``) lives now, as "config.<group>.<field>"
-    (two joined by "and" where one field became two); None for a name that is not an old one."""
-    first = _FLAT.get(name, name)
-    if first in RENAMED:
-        return RENAMED[first]
-    return f"config.{first}" if name in _FLAT else None
+    """Where a first-generation field ``group.field`` lives now, as "config.<group>.<field>" (two joined by "and"
+    where one field became two); None for a name that is not an old one."""
+    return RENAMED.get(name)
 
 
 def is_first_generation(saved: dict) -> bool:

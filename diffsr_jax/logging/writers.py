@@ -73,30 +73,10 @@ def member_label(member: dict) -> str:
     return f"{setting}/seed{member['seed']}" if setting else f"seed{member['seed']}"
 
 
-# names in metrics.jsonl files written before metrics had namespaces
-_LEGACY_NAMES = {"step": "frames", "eval_return": "eval/return", "eval_return_std": "eval/return_std",
-                 "train_return": "train/return", "train_episodes": "train/episodes",
-                 "learn_iters": "train/learn_iters", "wall_time": "run/wall_time", "env_steps_per_s": "run/frames_per_s"}
-
-
-def _legacy_name(k: str) -> str:
-    if k in _LEGACY_NAMES:
-        return _LEGACY_NAMES[k]
-    if k in ("seed", "setting"):
-        return k
-    return f"diag/{k}" if k.startswith(("sm_loss_level", "psi_norm")) else f"train/{k}"
-
-
-def _upgrade(row: dict) -> dict:
-    if "frames" in row:
-        return row
-    return {_legacy_name(k): v for k, v in row.items()}
-
-
 def read_metrics(path: str) -> list[dict]:
-    """Rows of a metrics.jsonl (rows from before namespaced names are read under the current names)."""
+    """Rows of a metrics.jsonl."""
     with open(path) as f:
-        return [_upgrade(json.loads(line)) for line in f if line.strip()]
+        return [json.loads(line) for line in f if line.strip()]
 
 
 def curves_from_rows(rows: list[dict], key: str = "eval/return", default_label: str = "mean") -> dict:

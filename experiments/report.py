@@ -9,9 +9,6 @@ task). A seed's score is the mean of its last 4 evaluations (the paper's protoco
 and the IQM with a 95% stratified-bootstrap percentile interval. Across tasks: each task's scores are min-max
 normalised over every (agent, seed) score on that task, then the IQM over (seeds x tasks) with the same interval.
 Plots (PNG) go to ``<dir of --out>/<plots_dir>/`` and are linked.
-
-(Over 250 lines because it is one report: reading runs, the statistics, the plots and the markdown are each a few
-short functions that only make sense together; each is testable on its own, see tests/test_suite_report.py.)
 """
 
 from __future__ import annotations

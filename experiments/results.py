@@ -13,8 +13,7 @@ difference, so nothing in them is copied by hand.
 A comparison's standing and its verdict on the paper's claim are two functions of data (``no_verdict_reason``,
 ``standing``, ``confounders``, ``verdict``), each tested on synthetic input (tests/test_results_verdicts.py): no
 verdict with under 2 seeds a side, a NaN seed score, or where neither agent reaches the task's success threshold;
-*confounded* where the two runs' config.json differ outside the critic's groups. (Over 250 lines because it is one
-page: the studies, the archived table the rule is re-applied to, those rules and the page's text belong together.)
+*confounded* where the two runs' config.json differ outside the critic's groups.
 """
 from __future__ import annotations
 

@@ -11,9 +11,6 @@ and ``paper`` presets carry the paper's own budget (200k frames, 25k warm-up, ev
 keep it. --total_steps / --eval_every / --set override either. Rerunning the same
 command skips finished runs and resumes interrupted ones from their latest checkpoint. Tables and plots:
 ``python -m experiments.report <root>/<suite>``.
-
-(Over ~250 lines: a launcher whose flag checks, per-run state (new, resume, done) and run.json bookkeeping belong to
-the suite alone; the run itself is planned and trained by the library, ``training.plan`` and ``training.host_loop``.)
 """
 
 from __future__ import annotations
@@ -159,16 +156,18 @@ def render_final(logdir: str, out=sys.stdout) -> None:
         print(f"   warning: no rollout: {e}", file=out, flush=True)
 
 
-def execute(suite_name: str, task, agent: str, config, logdir: str, command: str, machine: dict, out=sys.stdout,
+def execute(suite_name: str, task, agent: str, state: str, plan, command: str, machine: dict, out=sys.stdout,
             render: bool = False):
-    """Run (or resume) one (task, agent) and write run.json; with ``render``, its final rollout. Returns the run
-    status."""
+    """Run (or resume) one (task, agent) as ``plan_one`` planned it, and write run.json; with ``render``, its final
+    rollout. The run is prepared here (``training.plan.prepare_run``: env built, replay memory checked) because that
+    builds envs, which must come after the members are laid over devices. Returns the run status."""
     from diffsr_jax.training import processes
     from diffsr_jax.training.host_loop import run_training
     from diffsr_jax.training.logdir import check_logdir
+    from diffsr_jax.training.plan import prepare_run
     from diffsr_jax.training.run_lock import RunLock
 
-    state, plan = plan_one(config, logdir)
+    logdir = plan.logdir
     processes.barrier(f"state of {logdir}")  # every process has read the run's state before one changes it
     primary = processes.is_primary()
     if state == "done":
@@ -182,6 +181,7 @@ def execute(suite_name: str, task, agent: str, config, logdir: str, command: str
         with open(info_path) as f:
             info = json.load(f)
     config = plan.config
+    prepared = prepare_run(plan)
     with RunLock(logdir) if primary else contextlib.nullcontext():  # one writer per run dir while it runs
         if state == "new" and primary:
             check_logdir(logdir, overwrite=True)  # no checkpoint: start over
@@ -190,7 +190,8 @@ def execute(suite_name: str, task, agent: str, config, logdir: str, command: str
               f"{config.run.num_seeds} seeds ({'resuming' if state == 'resume' else 'new'}) -> {logdir}", file=out,
               flush=True)
         t0 = time.time()
-        result = run_training(config, logdir, tensorboard=False, out=out, resume=state == "resume")
+        result = run_training(config, logdir, tensorboard=False, out=out, resume=state == "resume", env=prepared.env,
+                              sweeps=prepared.sweeps, memory=prepared.memory)
         wall = time.time() - t0
         rows = result["rows"]
         info.update({
@@ -220,10 +221,9 @@ def main(argv):
         fail(f"unexpected arguments {' '.join(argv[1:])}; flags look like --name=value")
     from diffsr_jax.fields import ConfigError
 
-    try:
-        runs = plan_runs(FLAGS)
-        for task, agent, config in runs:  # every run's plan (its config, a resume's stored one) before any compiles
-            plan_one(config.copy_and_resolve_references(), suite_logdir(FLAGS.root, FLAGS.suite, task, agent))
+    try:  # every run planned once (its config checked, a resume's stored one read) before anything compiles
+        runs = [(task, agent, *plan_one(config, suite_logdir(FLAGS.root, FLAGS.suite, task, agent)))
+                for task, agent, config in plan_runs(FLAGS)]
     except ConfigError as e:
         fail(str(e))
     spec = process_spec()
@@ -239,20 +239,19 @@ def main(argv):
     from experiments.suites import machine_info
 
     try:
-        placement = place_members(runs[0][2], FLAGS.num_seeds, spec)  # first: before JAX computes anything
+        placement = place_members(runs[0][3].config, FLAGS.num_seeds, spec)  # first: before JAX computes anything
     except processes.ProcessError as e:
         fail(str(e))
     setup_compile_cache(DEFAULT_CACHE_DIR if FLAGS.compile_cache is None else FLAGS.compile_cache)
     command = "python -m experiments.suite " + shlex.join(sys.argv[1:])
     machine = machine_info()
     out = sys.stdout if processes.is_primary() else open(os.devnull, "w")  # one process speaks for the suite
-    print(f"suite {FLAGS.suite}: {len(runs)} runs ({', '.join(sorted({t.name for t, _, _ in runs}))} x "
+    print(f"suite {FLAGS.suite}: {len(runs)} runs ({', '.join(sorted({r[0].name for r in runs}))} x "
           f"{', '.join(FLAGS.agents)}), {FLAGS.num_seeds} seeds each {placement}; root {FLAGS.root}", file=out,
           flush=True)
-    for task, agent, config in runs:
-        logdir = suite_logdir(FLAGS.root, FLAGS.suite, task, agent)
+    for task, agent, state, plan in runs:
         try:
-            status = execute(FLAGS.suite, task, agent, config, logdir, command, machine, out=out,
+            status = execute(FLAGS.suite, task, agent, state, plan, command, machine, out=out,
                              render=FLAGS.render_final)
         except (NonFiniteError, CheckpointError, CheckpointWriteError, DiskFullError, OutOfMemoryError) as e:
             fail(f"{task.name} / {agent}: {e}", code=3)

@@ -82,7 +82,7 @@ def test_frozen_psi_stays_at_its_initialisation(suite_root):
 def critic_param_paths(root, variant):
     """Paths of every critic parameter of a finished run (e.g. containing ``LayerNorm_0``, ``LearnedRFF_0``)."""
     _, runner, _ = restore_run(str(root / variant))
-    params = runner.agent.critic.params
+    params = runner.agent.q_heads.params
     return set(jax.tree_util.tree_leaves(jax.tree_util.tree_map_with_path(
         lambda p, _: jax.tree_util.keystr(p), params)))
 

@@ -67,16 +67,16 @@ def test_the_critic_optimizer_moves_exactly_the_rff_critic(name):
     own moments: -lr * m_hat / (sqrt(v_hat) + eps) leaf by leaf. An optimizer that holds another network's
     moments (even of the same shapes) or a critic the optimizer never touches fails this."""
     agent, state = _agent(name)
-    assert "LearnedRFF_0" in state.critic.params["params"]["head"], "the critic must be the RFF head"
+    assert "LearnedRFF_0" in state.q_heads.params["params"]["head"], "the critic must be the RFF head"
     new, _ = _updates(agent, state, 1)
-    adam = _adam_moments(new.critic.opt_state)
+    adam = _adam_moments(new.q_heads.opt_state)
     lr = float(agent.shared.critic_lr)  # config.actor_critic
     b1, b2, eps = 0.9, 0.999, 1e-8
     expected = jax.tree_util.tree_map(
         lambda m, v: -lr * (m / (1 - b1)) / (jnp.sqrt(v / (1 - b2)) + eps), adam.mu, adam.nu)
-    delta = jax.tree_util.tree_map(lambda a, b: a - b, new.critic.params, state.critic.params)
+    delta = jax.tree_util.tree_map(lambda a, b: a - b, new.q_heads.params, state.q_heads.params)
     chex.assert_trees_all_close(delta, expected, rtol=1e-3, atol=1e-7)  # leaf by leaf, the same tree
-    assert _max_change(state.critic.params, new.critic.params) > 0.5 * lr  # a real step, not zeros
+    assert _max_change(state.q_heads.params, new.q_heads.params) > 0.5 * lr  # a real step, not zeros
 
 
 @pytest.mark.parametrize("name", DIFFSR_AGENTS)
@@ -84,7 +84,7 @@ def test_critic_representation_and_actor_are_all_trained(name):
     agent, state = _agent(name)
     new, metrics = _updates(agent, state, 30)
     rff = "LearnedRFF_0"
-    assert _max_change(state.critic.params["params"]["head"][rff], new.critic.params["params"]["head"][rff]) > 1e-4
+    assert _max_change(state.q_heads.params["params"]["head"][rff], new.q_heads.params["params"]["head"][rff]) > 1e-4
     assert _max_change(state.critic_state.learner.params, new.critic_state.learner.params) > 1e-4
     assert _max_change(state.actor.params, new.actor.params) > 1e-4
     assert np.isfinite(np.asarray(metrics["critic_loss"])).all()
@@ -110,7 +110,7 @@ def test_critic_gradient_reaches_psi_only_when_enabled(name):
             f = state.critic_state
             f = f.replace(learner=f.learner.replace(params=rep_params),
                           target=rep_params if f.target is not None else None)
-            return agent.critic_loss(state.critic.params, state.replace(critic_state=f), batch, jax.random.PRNGKey(4))[0]
+            return agent.critic_loss(state.q_heads.params, state.replace(critic_state=f), batch, jax.random.PRNGKey(4))[0]
 
         g = jax.grad(loss_wrt_rep)(state.critic_state.learner.params)
         norm = max(float(jnp.max(jnp.abs(x))) for x in jax.tree_util.tree_leaves(g["model"]))
@@ -121,7 +121,7 @@ def test_actor_gradient_flows_through_psi_of_the_action():
     """stop_gradient sits on psi's parameters, not on psi: dQ/da must be non-zero for the actor to learn."""
     agent, state = _agent("diffsr_sac")
     batch = _data(jax.random.PRNGKey(5), B)
-    g = jax.grad(lambda a: agent.critic.q(state.critic.params, state.critic_state, batch.obs, a).sum())(batch.action)
+    g = jax.grad(lambda a: agent.critic.q(state.q_heads.params, state.critic_state, batch.obs, a).sum())(batch.action)
     assert float(jnp.max(jnp.abs(g))) > 1e-6
 
 

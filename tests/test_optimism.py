@@ -17,7 +17,7 @@ import numpy as np
 import pytest
 
 from diffsr_jax.agents.critics import RepresentationCritic
-from diffsr_jax.agents.optimism import (EXACT, OptimisticCritic, bonus, feature_scale, gram_init, gram_step, gram_sum,
+from diffsr_jax.agents.optimism import (FULL_F32, OptimisticCritic, bonus, feature_scale, gram_init, gram_step, gram_sum,
                                         root_residual, sigma, track_root)
 from diffsr_jax.agents.registry import hparam_names
 from diffsr_jax.config import validate_config
@@ -123,7 +123,7 @@ def test_the_factor_holds_where_psi_has_one_dominant_direction():
     second = jax.random.normal(k2, (f,))
     noise = jax.random.normal(k3, (n, f))
     feats = 30.0 * (mean + 0.33 * jax.random.normal(jax.random.PRNGKey(12), (n, 1)) * second + 0.03 * noise)
-    total = jnp.matmul(feats.T, feats, precision=EXACT)
+    total = jnp.matmul(feats.T, feats, precision=FULL_F32)
     sig = sigma(total, float(n), 1.0)
     w64, v64 = np.linalg.eigh(np.asarray(sig, np.float64))
     assert 2e4 < w64[-1] / w64[0] < 1e5, w64[-1] / w64[0]
@@ -132,7 +132,7 @@ def test_the_factor_holds_where_psi_has_one_dominant_direction():
     # Sigma^-1 itself, Newton-Schulz in float32 from the exact inverse: lost (what the first trackers did)
     p, eye = exact_root @ exact_root.T, jnp.eye(f)
     for _ in range(20):
-        p = jnp.matmul(p, 2 * eye - jnp.matmul(sig, p, precision=EXACT), precision=EXACT)
+        p = jnp.matmul(p, 2 * eye - jnp.matmul(sig, p, precision=FULL_F32), precision=FULL_F32)
         p = 0.5 * (p + p.T)
     lost = np.linalg.norm(np.eye(f) - np.asarray(sig, np.float64) @ np.asarray(p, np.float64)) / np.sqrt(f)
     assert lost > 0.5, lost
@@ -203,7 +203,7 @@ def test_every_base_reads_reward_plus_bonus_from_the_tracked_factor(name):
     batch = sampler.batch(jax.random.PRNGKey(3))
     b = agent.critic.reward_bonus(cs, batch, new.hp)
     feats = agent.critic.features(cs, batch.obs, batch.action)
-    exact = 0.5 * jnp.sqrt(jnp.einsum("bf,fg,bg->b", feats, jnp.linalg.inv(sig), feats, precision=EXACT)
+    exact = 0.5 * jnp.sqrt(jnp.einsum("bf,fg,bg->b", feats, jnp.linalg.inv(sig), feats, precision=FULL_F32)
                            / feature_scale(total, count))
     np.testing.assert_allclose(b, exact, rtol=1e-3, atol=1e-6)
     assert float(b.min()) > 0
@@ -219,13 +219,13 @@ def test_beta_zero_learns_what_no_bonus_learns(name):
     zero, s_zero = _agent(name, **{"optimism.enabled": True, "optimism.beta": 0.0})
     new_plain, _ = _updates(plain, s_plain, 10)
     new_zero, _ = _updates(zero, s_zero, 10)
-    chex.assert_trees_all_close(new_zero.critic.params, new_plain.critic.params, rtol=1e-5, atol=1e-6)
+    chex.assert_trees_all_close(new_zero.q_heads.params, new_plain.q_heads.params, rtol=1e-5, atol=1e-6)
     chex.assert_trees_all_close(new_zero.actor.params, new_plain.actor.params, rtol=1e-5, atol=1e-6)
     # and a bonus changes the critic
     some, s_some = _agent(name, **{"optimism.enabled": True, "optimism.beta": 1.0})
     new_some, _ = _updates(some, s_some, 10)
-    diff = jax.tree_util.tree_map(lambda a, b: float(jnp.abs(a - b).max()), new_some.critic.params,
-                                  new_plain.critic.params)
+    diff = jax.tree_util.tree_map(lambda a, b: float(jnp.abs(a - b).max()), new_some.q_heads.params,
+                                  new_plain.q_heads.params)
     assert max(jax.tree_util.tree_leaves(diff)) > 1e-4
 
 

@@ -191,6 +191,10 @@ def test_settings_equivalence_rule():
     wide = paired(native, native + 40.0 + 300.0 * rng.standard_normal(128), 1000.0, 0.05)  # +4%, but +-300 noise
     assert wide["verdict"] == "undetermined"
     assert paired(native, native, 1000.0, 0.05)["identical"]
+    blown = native.copy()
+    blown[3] = np.nan  # one episode whose simulation blew up: not equivalent, whatever the others say
+    nan = paired(native, blown, 1000.0, 0.05)
+    assert nan["verdict"] == "not equivalent" and nan["nonfinite"] == 1 and nan["n"] == 127
     assert combine(["equivalent", "equivalent"]) == "equivalent"
     assert combine(["equivalent", "undetermined"]) == "undetermined"
     assert combine(["undetermined", "not equivalent"]) == "not equivalent"

@@ -5,7 +5,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from diffsr_jax.representation import DiffusionRepresentation
+from diffsr_jax.representation import PsiZeta
 from diffsr_jax.representation.probes import ridge_r2
 from diffsr_jax.toy.linear_gaussian import ScoreFitConfig, fit_score_model, make_low_rank_system
 
@@ -48,7 +48,7 @@ def test_score_matching_psi_explains_the_next_state_a_random_psi_does_not():
     init = model.init(k_init, s[:2], a[:2], s_next[:2], jnp.zeros((2,), jnp.int32), jnp.ones((2,)))
 
     def probe(p):
-        (ff, ft), (yf, yt) = _halves(model.apply(p, s, a, method=DiffusionRepresentation.psi)), _halves(s_next)
+        (ff, ft), (yf, yt) = _halves(model.apply(p, s, a, method=PsiZeta.psi)), _halves(s_next)
         return float(ridge_r2(ff, yf, ft, yt))
 
     learned, random_psi = probe(params), probe(init)

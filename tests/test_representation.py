@@ -6,7 +6,7 @@ import pytest
 from diffsr_jax.diffusion import make_schedule
 from diffsr_jax.networks.critics import Ensemble, RFFHead
 from diffsr_jax.representation import (
-    DiffusionRepresentation,
+    PsiZeta,
     PsiNet,
     ZetaNet,
     factorized_score,
@@ -27,11 +27,11 @@ def _count(tree):
 
 
 def _sac_model(F=256):
-    return DiffusionRepresentation(PsiNet(F, "mlp", (256,), "elu"), ZetaNet(F, DS, "mlp", (512,), "elu", "alpha_bar"))
+    return PsiZeta(PsiNet(F, "mlp", (256,), "elu"), ZetaNet(F, DS, "mlp", (512,), "elu", "alpha_bar"))
 
 
 def _td3_model(F=512):
-    return DiffusionRepresentation(
+    return PsiZeta(
         PsiNet(F, "residual", activation="mish", res_width=512, res_blocks=3),
         ZetaNet(F, DS, "residual", activation="mish", level_input="embedding", res_width=512, res_blocks=3),
     )
@@ -45,7 +45,7 @@ def test_representation_shapes(make, F):
     params = model.init(jax.random.PRNGKey(0), s, a, sn, lvl, ab)
     pred = model.apply(params, s, a, sn, lvl, ab)
     assert pred.shape == (B, DS)
-    psi = model.apply(params, s, a, method=DiffusionRepresentation.psi)
+    psi = model.apply(params, s, a, method=PsiZeta.psi)
     assert psi.shape == (B, F)
     zeta = model.zeta_net.apply({"params": params["params"]["zeta_net"]}, sn, lvl, ab)
     assert zeta.shape == (B, F, DS)
@@ -95,8 +95,8 @@ def test_vmapped_level_losses_equal_python_loop(parameterization):
 
 
 def _psi_and_zeta(model, params, s, a):
-    psi = model.apply(params, s, a, method=DiffusionRepresentation.psi)
-    return psi, lambda x, level, ab: model.apply(params, x, level, ab, method=DiffusionRepresentation.zeta)
+    psi = model.apply(params, s, a, method=PsiZeta.psi)
+    return psi, lambda x, level, ab: model.apply(params, x, level, ab, method=PsiZeta.zeta)
 
 
 def test_training_loss_draws_one_uniform_level_per_row():

@@ -168,7 +168,7 @@ def test_planner_returns_actions_in_bounds_and_its_best_candidate():
     np.testing.assert_allclose(q, cand_q.max(axis=1), rtol=1e-6)  # acts on the best candidate by Q
     assert float(jnp.std(cand_a, axis=1).mean()) > 1e-3  # candidates differ (sampled, not one mode)
     sac = state.sac
-    np.testing.assert_allclose(jnp.min(agent.sac.critic.q(sac.critic.params, sac.critic_state, obs, a), axis=0), q,
+    np.testing.assert_allclose(jnp.min(agent.sac.critic.q(sac.q_heads.params, sac.critic_state, obs, a), axis=0), q,
                                rtol=1e-5)
 
 

@@ -58,12 +58,12 @@ def learner_step(agent, state, sampler, key, update_idx):
     feature learning (``critic.update_critic_state``, on fresh batches), then the agent's actor-critic step on another
     batch (or, where the critic says so, ``critic.step_batch_key``, on the last batch its feature learning drew).
     ``agent`` has ``critic``, ``critic_loss(critic_params, state, batch, key) -> (loss, info)`` and
-    ``update_actor_critic(state, batch, key, update_idx) -> (state, info)``; ``state`` has ``critic``,
+    ``update_actor_critic(state, batch, key, update_idx) -> (state, info)``; ``state`` has ``q_heads``,
     ``critic_state`` and ``hp``. Returns (state, metrics)."""
     k_features, k_batch, k_ac = jax.random.split(key, 3)
 
     def critic_loss_of(critic_state, batch, k):
-        return agent.critic_loss(state.critic.params, state.replace(critic_state=critic_state), batch, k)[0]
+        return agent.critic_loss(state.q_heads.params, state.replace(critic_state=critic_state), batch, k)[0]
 
     critic_state, f_info = agent.critic.update_critic_state(state.critic_state, sampler, k_features, state.hp,
                                                             critic_loss_of)

@@ -36,7 +36,7 @@ from diffsr_jax.networks.activations import ACTIVATIONS
 from diffsr_jax.networks.critics import Ensemble, MLPQHead, RFFHead
 from diffsr_jax.networks.init import INITS
 from diffsr_jax.networks.rff import RFF_KINDS
-from diffsr_jax.representation import DiffusionRepresentation, PsiNet, ZetaNet
+from diffsr_jax.representation import PsiZeta, PsiNet, ZetaNet
 from diffsr_jax.representation.learner import DiffSRRepresentation
 
 CRITIC_READS = ("online", "target")
@@ -207,7 +207,7 @@ def psi_critic(config, obs_dim: int, action_dim: int, num: int) -> Representatio
     ``config.psi_critic`` and ``config.representation``; with ``config.optimism``'s bonus when it is on."""
     del action_dim
     r, q = config.representation, config.psi_critic
-    model = DiffusionRepresentation(
+    model = PsiZeta(
         PsiNet(r.feature_dim, r.arch, tuple(r.psi_hidden), r.activation, r.enc_hidden, r.enc_out, r.res_width,
                r.res_blocks, r.res_final_layer_norm, r.init),
         ZetaNet(r.feature_dim, obs_dim, r.arch, tuple(r.zeta_hidden), r.activation, r.level_input, r.level_embed_dim,

@@ -27,8 +27,8 @@ Q_REDUCTIONS = ("q1", "mean", "min")
 class DeterministicState:
     actor: Learner
     target_actor: Any
-    critic: Learner
-    target_critic: Any
+    q_heads: Learner  # the Q heads the critic component computes Q with (params + Adam state)
+    target_q_heads: Any  # their target copy (params)
     critic_state: Any  # the critic component's own state (None for an MLP critic)
     hp: dict
 
@@ -90,7 +90,7 @@ class DeterministicActorCritic:
             noise = jnp.clip(own.policy_noise * jax.random.normal(key, next_a.shape), -own.noise_clip,
                              own.noise_clip)
             next_a = jnp.clip(next_a + noise, -1.0, 1.0)
-        next_q = jnp.min(self.critic.q(state.target_critic, state.critic_state, batch.next_obs, next_a), axis=0)
+        next_q = jnp.min(self.critic.q(state.target_q_heads, state.critic_state, batch.next_obs, next_a), axis=0)
         bonus = self.critic.reward_bonus(state.critic_state, batch, state.hp)
         target = jax.lax.stop_gradient(td_target(batch.reward, bonus, batch.terminated, next_q,
                                                  named(state.hp).actor_critic.gamma))
@@ -100,7 +100,7 @@ class DeterministicActorCritic:
 
     def actor_loss(self, actor_params, state: DeterministicState, batch):
         a = self.actor_net.apply(actor_params, batch.obs)
-        q = self.critic.q(state.critic.params, state.critic_state, batch.obs, a)
+        q = self.critic.q(state.q_heads.params, state.critic_state, batch.obs, a)
         loss = -jnp.mean(reduce_heads(q, self.variant.actor_q))
         return loss, {"actor_loss": loss}
 
@@ -110,11 +110,11 @@ class DeterministicActorCritic:
         state = state.replace(actor=state.actor.apply_gradients(grads))
         tau = named(state.hp).actor_critic.tau
         return state.replace(target_actor=soft_update(state.target_actor, state.actor.params, tau),
-                             target_critic=soft_update(state.target_critic, state.critic.params, tau)), info
+                             target_q_heads=soft_update(state.target_q_heads, state.q_heads.params, tau)), info
 
     def update_actor_critic(self, state: DeterministicState, batch, key, update_idx):
-        (_, c_info), grads = jax.value_and_grad(self.critic_loss, has_aux=True)(state.critic.params, state, batch, key)
-        state = state.replace(critic=state.critic.apply_gradients(grads))
+        (_, c_info), grads = jax.value_and_grad(self.critic_loss, has_aux=True)(state.q_heads.params, state, batch, key)
+        state = state.replace(q_heads=state.q_heads.apply_gradients(grads))
         stepped, a_info = self.actor_and_targets(state, batch)
         if self.variant.policy_delay is None:
             return stepped, {**c_info, **a_info}

@@ -84,7 +84,7 @@ class DiffusionPlanner:
                             clip_x0=float(self.model_cfg.x0_clip))
         a0 = jnp.clip(traj[:, 0, ds:], -1.0, 1.0)
         sac = state.sac
-        q = jnp.min(self.sac.critic.q(sac.critic.params, sac.critic_state, s0, a0), axis=0)
+        q = jnp.min(self.sac.critic.q(sac.q_heads.params, sac.critic_state, s0, a0), axis=0)
         return a0.reshape(n, c, -1), q.reshape(n, c)
 
     def plan(self, state: PlannerState, obs, key):

@@ -16,28 +16,18 @@ How Sigma is kept, on device, inside the compiled chunk: a sweep over the replay
 reads the next ``sweep_width`` slots of the replay in order, takes psi of the representation the critic reads, and adds
 their psi psi^T to a running sum; when the sweep passes the filled part, that sum becomes Sigma's and a new sweep
 starts (selects, no branch). So Sigma is the exact sum over every transition in the replay (psi at most one sweep,
-n / sweep_width updates, old), with no sampling noise, and it holds still between sweeps. (An earlier version averaged
-psi psi^T over random replay batches, a target that moved at every update: WORKSPACE.md, issue 31.)
+n / sweep_width updates, old), with no sampling noise, and it holds still between sweeps.
 
 Sigma^-1 is tracked as a factor, not recomputed: P = Z Z^T with Z^T Sigma Z -> I, by ``root_iters`` Newton-Schulz
 steps Z <- Z (3I - Z^T Sigma Z) / 2 per update, warm-started from the last update's Z (``track_root``). Each step maps
 every eigenvalue m of M = Z^T Sigma Z to m (3 - m)^2 / 4 (1 is a fixed point, near which each step squares the
-error; a small m grows 2.25x per step; any m in (0, 3) converges), so Z is first scaled so that M's largest eigenvalue (a
-power-iteration estimate) is at most about 1: after the jump at a sweep's end the directions the new data fills
-converge at once and the sparse ones over the next updates (the bonus underestimates there meanwhile).
-Why the factor and not P itself: Sigma's condition number is 1 + (transitions in its densest direction) / lambda, 5e4
-on MountainCar at 50k frames, and the step P <- P (2I - Sigma P) in float32 loses P there: the rounding of Sigma P
-(eps |Sigma| |P|, ~1e-2) lands in P's dense direction, where P is 1 / 5e4, so Sigma P's eigenvalue there is off by
-hundreds and the steps diverge (its error grows like eps cond^2: measured on that run's Sigma, 20 steps from the exact
-inverse left |I - Sigma P| / sqrt(F) at 1-3; a run's residual rose to 1 from ~25k frames on and the scaling that kept
-the steps convergent shrank P in every sparse direction to 8% of Sigma^-1). Z's step multiplies on the right, so its
-rounding mixes Z's columns and stays in proportion to each direction's own scale: on the same Sigma the bonus in every
-eigendirection is within 5e-4 of the float64 closed form, from the exact factor or from a cold start after 10 updates
-(WORKSPACE.md, issue 31). The bonus is |Z^T phi|, never negative.
-Matrix products only, at full float32 precision: a Cholesky factor and triangular solve per update made a
-paper-preset update (F = 256) 60% slower on the 2-core CPU (LAPACK inside the compiled program). ``root_iters`` steps
-cost 3 F^3 multiply-adds each. ``optimism_root_residual`` (|I - Z^T Sigma Z|_F / sqrt(F)) says how well Sigma^-1 is
-tracked.
+error; any m in (0, 3) converges), so Z is first scaled so that M's largest eigenvalue (a power-iteration estimate) is
+at most about 1. The factor and not P itself: Sigma's condition number grows with the transitions in its densest
+direction (5e4 on MountainCar at 50k frames), where P's own Newton step P <- P (2I - Sigma P) diverges in float32;
+Z's step multiplies on the right, so its rounding stays in proportion to each direction's scale (the measurements:
+docs/flow-matching-and-optimism.md, issue 31). The bonus is |Z^T phi|, never negative. Matrix products only, at full
+float32 precision (a Cholesky solve inside the program is LAPACK on the CPU); ``root_iters`` steps cost 3 F^3
+multiply-adds each. ``optimism_root_residual`` (|I - Z^T Sigma Z|_F / sqrt(F)) says how well Sigma^-1 is tracked.
 
 ``OptimisticCritic`` wraps a critic that has ``features`` (``critics.RepresentationCritic``), so every base (SAC, TD3,
 DDPG) gets the bonus through the critic boundary it already uses: ``reward_bonus`` is the b in its TD target.
@@ -58,7 +48,7 @@ import ml_collections
 from diffsr_jax.fields import ConfigError, ConfigGroup, Fields, named, traced_values
 
 HPARAMS = ("beta", "ridge")
-EXACT = jax.lax.Precision.HIGHEST  # the inverse's products (a TF32 product on a GPU would lose the sparse directions)
+FULL_F32 = jax.lax.Precision.HIGHEST  # full float32 matmuls for the inverse (a TF32 product on a GPU would lose the sparse directions)
 
 
 def defaults() -> ml_collections.ConfigDict:
@@ -112,7 +102,7 @@ def gram_step(gram: ReplayGram, features, valid, filled) -> ReplayGram:
     the next sweep starts at slot 0. Selects, no branch."""
     chex.assert_rank([features, valid], [2, 1])
     w = valid.astype(features.dtype)
-    partial = gram.partial + jnp.matmul((features * w[:, None]).T, features, precision=EXACT)
+    partial = gram.partial + jnp.matmul((features * w[:, None]).T, features, precision=FULL_F32)
     partial_count = gram.partial_count + w.sum()
     cursor = gram.cursor + features.shape[0]
     done = cursor >= filled
@@ -150,7 +140,7 @@ def sigma(total, count, ridge):
 
 def whitened(sigma_matrix, root):
     """M = Z^T Sigma Z (F, F): the identity when Z Z^T = Sigma^-1."""
-    return jnp.matmul(root.T, jnp.matmul(sigma_matrix, root, precision=EXACT), precision=EXACT)
+    return jnp.matmul(root.T, jnp.matmul(sigma_matrix, root, precision=FULL_F32), precision=FULL_F32)
 
 
 def root_residual(sigma_matrix, root):
@@ -168,9 +158,9 @@ def largest_eigenvalue(matrix):
     v = jax.random.normal(jax.random.PRNGKey(0), (matrix.shape[0],), matrix.dtype)
     v = v / jnp.linalg.norm(v)
     for _ in range(POWER_STEPS):
-        w = jnp.matmul(matrix, v, precision=EXACT)
+        w = jnp.matmul(matrix, v, precision=FULL_F32)
         v = w / jnp.maximum(jnp.linalg.norm(w), 1e-30)
-    return jnp.linalg.norm(jnp.matmul(matrix, v, precision=EXACT))
+    return jnp.linalg.norm(jnp.matmul(matrix, v, precision=FULL_F32))
 
 
 def track_root(sigma_matrix, previous, iters: int):
@@ -188,7 +178,7 @@ def track_root(sigma_matrix, previous, iters: int):
     for i in range(iters):
         if i:
             m = whitened(sigma_matrix, z)
-        z = jnp.matmul(z, 1.5 * eye - 0.5 * m, precision=EXACT)
+        z = jnp.matmul(z, 1.5 * eye - 0.5 * m, precision=FULL_F32)
     return z
 
 
@@ -197,7 +187,7 @@ def bonus(features, root, beta, scale):
     (``feature_scale``), Z Z^T ~ Sigma^-1 -> (B,)."""
     chex.assert_rank(features, 2)
     chex.assert_shape(root, (features.shape[-1], features.shape[-1]))
-    quad = jnp.sum(jnp.square(jnp.matmul(features, root, precision=EXACT)), axis=-1) / scale
+    quad = jnp.sum(jnp.square(jnp.matmul(features, root, precision=FULL_F32)), axis=-1) / scale
     return beta * jnp.sqrt(quad)
 
 

@@ -21,9 +21,6 @@ EMA model.
 
 Traced hyperparameters (``state.hp``): actor_critic gamma, tau, actor_lr, critic_lr; polygrad lam, entropy_coef,
 guidance_lr, action_noise_scale; trajectory_model lr (the denoiser's).
-
-(Over ~250 lines: one published algorithm, its config group, world model, guided imagination and imagined
-actor-critic, kept whole so it can be read against the paper; its reverse-chain math is in ``diffusion/sampling``.)
 """
 
 from __future__ import annotations

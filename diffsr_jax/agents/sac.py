@@ -23,8 +23,8 @@ from diffsr_jax.optim import Learner, adam, periodic_soft_update
 @flax.struct.dataclass
 class SACState:
     actor: Learner
-    critic: Learner
-    target_critic: Any
+    q_heads: Learner  # the Q heads the critic component computes Q with (params + Adam state)
+    target_q_heads: Any  # their target copy (params)
     log_alpha: Learner
     critic_state: Any  # the critic component's own state (None for an MLP critic)
     hp: dict
@@ -95,7 +95,7 @@ class SAC:
         mean, log_std = self.actor_net.apply(state.actor.params, batch.next_obs)
         next_a, next_logp = sample_tanh_gaussian(key, mean, log_std)
         alpha = jnp.exp(state.log_alpha.params)
-        next_q = jnp.min(self.critic.q(state.target_critic, state.critic_state, batch.next_obs, next_a), axis=0)
+        next_q = jnp.min(self.critic.q(state.target_q_heads, state.critic_state, batch.next_obs, next_a), axis=0)
         gamma = named(state.hp).actor_critic.gamma
         bonus = self.critic.reward_bonus(state.critic_state, batch, state.hp)  # zeros unless optimism is on
         target = td_target(batch.reward, bonus, batch.terminated, next_q - alpha * next_logp, gamma)
@@ -107,7 +107,7 @@ class SAC:
         mean, log_std = self.actor_net.apply(actor_params, batch.obs)
         a, logp = sample_tanh_gaussian(key, mean, log_std)
         alpha = jnp.exp(state.log_alpha.params)
-        q = jnp.min(self.critic.q(state.critic.params, state.critic_state, batch.obs, a), axis=0)
+        q = jnp.min(self.critic.q(state.q_heads.params, state.critic_state, batch.obs, a), axis=0)
         loss = jnp.mean(alpha * logp - q)
         return loss, {"actor_loss": loss, "entropy": -logp.mean(), "logp": logp}
 
@@ -115,9 +115,9 @@ class SAC:
         """One SAC step on ``batch``: critic, actor, temperature, then (every k-th step) the target critic."""
         k_critic, k_actor = jax.random.split(key)
         (_, c_info), c_grads = jax.value_and_grad(self.critic_loss, has_aux=True)(
-            state.critic.params, state, batch, k_critic
+            state.q_heads.params, state, batch, k_critic
         )
-        state = state.replace(critic=state.critic.apply_gradients(c_grads))
+        state = state.replace(q_heads=state.q_heads.apply_gradients(c_grads))
         (_, a_info), a_grads = jax.value_and_grad(self.actor_loss, has_aux=True)(
             state.actor.params, state, batch, k_actor
         )
@@ -127,7 +127,7 @@ class SAC:
         state = state.replace(log_alpha=state.log_alpha.apply_gradients(alpha_grad))
         do_target = (update_idx % self.own.target_update_every) == 0
         state = state.replace(
-            target_critic=periodic_soft_update(state.target_critic, state.critic.params,
+            target_q_heads=periodic_soft_update(state.target_q_heads, state.q_heads.params,
                                                named(state.hp).actor_critic.tau, do_target)
         )
         return state, {**c_info, **a_info, "alpha": jnp.exp(state.log_alpha.params)}

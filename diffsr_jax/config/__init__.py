@@ -8,7 +8,7 @@ component it configures (a ``fields.ConfigGroup``), collected here.
     config.sac / td3 / ddpg  each base algorithm's own fields                            (agents/<base>.py)
     config.mlp_critic        the MLP critic on concat(s, a)                              (agents/critics.py)
     config.psi_critic        the critic's heads on psi(s, a) (diffsr_* agents)          (agents/critics.py)
-    config.representation    psi, zeta and their score-matching objective                (representation/config.py)
+    config.representation    psi, zeta and their objective (score or flow matching)      (representation/config.py)
     config.optimism          an exploration bonus on psi in the TD target (diffsr_* agents) (agents/optimism.py)
     config.trajectory_model  the sampling-based baselines' trajectory diffusion model    (agents/trajectory_model.py)
     config.planner / polygrad  each baseline's own fields                                (agents/<baseline>.py)

@@ -23,7 +23,7 @@ Gym's v1: hopper, walker2d, ant and humanoid run Euler instead of Gym's RK4 (hal
 solver runs 4 iterations (Gym: MuJoCo 1.31's default, humanoid PGS 50); Brax's MJX ant and humanoid run one Newton
 iteration with Euler damping off (Brax's own setting, which ``physics=native`` keeps); hopper and walker2d drop the
 rootz joint's ``ref`` (restored in ``observe``). Chosen over building on ``mujoco.mjx`` with Gym's own XMLs because Gym's model files
-are not a dependency we have, and Brax's were measured faithful under the native solver (WORKSPACE.md, issue 27);
+are not a dependency we have, and Brax's were measured faithful under the native solver (docs/physics.md);
 Brax's deprecation warning concerns its env classes, of which only ``reset`` (the reset distribution) is used here.
 """
 

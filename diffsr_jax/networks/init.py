@@ -6,7 +6,7 @@
 - ``orthogonal``: an orthogonal kernel (gain 1) and a zero bias; rl-rep's ``weight_init`` of its SAC actor. The
   kernel is the Gram-Schmidt orthonormalisation of a Gaussian matrix (the Q of its QR with a positive diagonal in R,
   which is Haar-distributed, as ``nn.initializers.orthogonal``), computed with matrix products only: a LAPACK QR
-  (a custom call) in a program sharded over several CPU devices deadlocks (WORKSPACE.md, "LAPACK in a multi-device
+  (a custom call) in a program sharded over several CPU devices deadlocks (docs/performance.md, "LAPACK in a multi-device
   CPU chunk deadlocks"; measured again on this init: the run's first chunk waited at 0% CPU).
 """
 

@@ -21,9 +21,6 @@ metrics and of finished training episodes), ``eval/...`` (deterministic-policy e
   ``warmup_iters`` warm-up), then an evaluation and the diagnostics. This is THE compiled unit: ``make_train`` scans
   it (one scan per run of chunks of one shape, ``chunk_groups``), the launcher calls it once per chunk.
 - ``make_train(config)`` -> ``train(rng, hp=None)``: the whole run as one program, built from ``chunk``.
-
-(Over ~250 lines: one class, the per-seed program, whose chunk composes the iteration, the warm-up, the pool refill,
-the evaluation and the diagnostics; split, each piece would need the others' state layout to be read.)
 """
 
 from __future__ import annotations

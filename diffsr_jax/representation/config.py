@@ -1,4 +1,5 @@
-"""``config.representation``: psi(s, a), zeta(x_noisy, level) and their score-matching objective (diffsr_* agents).
+"""``config.representation``: psi(s, a), zeta(x_noisy, level) and their objective, score or flow matching (diffsr_*
+agents).
 Read by ``learner.DiffSRRepresentation`` (through ``agents.critics.psi_critic``).
 
 Defaults are Diff-SR-SAC's (spec section 3); Diff-SR-TD3's preset switches to the residual architecture, the vp

@@ -1,5 +1,5 @@
-"""The Diff-SR representation as a learner: psi, zeta (and an optional reward head on psi) trained by denoising
-score matching, with their own optimizer, update and diagnostics. It knows nothing about the actor-critic that
+"""The Diff-SR representation as a learner: psi, zeta (and an optional reward head on psi) trained by their objective
+(denoising score matching, or flow matching), with their own optimizer, update and diagnostics. It knows nothing about the actor-critic that
 reads psi; ``critics.RepresentationCritic`` puts a Q head on it.
 
 State (``RepresentationState``): ``learner`` holds params {"model": psi and zeta, ["reward": RFF head]} and their
@@ -7,9 +7,10 @@ Adam state; ``target`` is an EMA copy of the params (rate ``tau``) when one is k
 model's params at initialisation, the random-feature baseline of the probes.
 Traced hyperparameters (``hp["representation"]``): lr, reward_weight, tau.
 
-``objective``: "score_matching" (Diff-SR: score matching, plus the reward head's loss when there is one) or "none"
-(the ablations: psi frozen at its initialisation, or, with an ``extra_loss`` such as the critic's TD loss, trained
-only by that).
+``objective`` (plus the reward head's loss when there is one): "score_matching" (Diff-SR: psi^T zeta is the score of
+the noised s'), "flow_matching" (psi^T zeta is the velocity of the straight path from noise to s'), or "none" (the
+ablations: psi frozen at its initialisation, or, with an ``extra_loss`` such as the critic's TD loss, trained only by
+that).
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ import numpy as np
 from diffsr_jax.fields import named, traced_values
 from diffsr_jax.optim import Learner, adam, soft_update
 from diffsr_jax.diffusion import NoiseSchedule
-from diffsr_jax.representation.networks import DiffusionRepresentation
+from diffsr_jax.representation.networks import PsiZeta
 from diffsr_jax.representation.flow import flow_matching_loss
 from diffsr_jax.representation.objective import score_matching_loss
 from diffsr_jax.representation.probes import transition_probes
@@ -51,7 +52,7 @@ class DiffSRRepresentation:
 
     hparam_names = ("lr", "reward_weight", "tau")
 
-    def __init__(self, model: DiffusionRepresentation, schedule: NoiseSchedule, *, parameterization: str,
+    def __init__(self, model: PsiZeta, schedule: NoiseSchedule, *, parameterization: str,
                  noise_scale: float, feature_dim: int, traced: dict, reward_head: nn.Module | None = None,
                  steps_per_update: int = 1, keep_target: bool = False, objective: str = "score_matching",
                  sigma_power: int = 2):
@@ -82,10 +83,10 @@ class DiffSRRepresentation:
 
     def psi(self, params, obs, action):
         """psi(s, a): (B, d_s), (B, d_a) -> (B, F)."""
-        return self.model.apply(params["model"], obs, action, method=DiffusionRepresentation.psi)
+        return self.model.apply(params["model"], obs, action, method=PsiZeta.psi)
 
     def _zeta_fn(self, params):
-        return lambda x, level, ab: self.model.apply(params["model"], x, level, ab, method=DiffusionRepresentation.zeta)
+        return lambda x, level, ab: self.model.apply(params["model"], x, level, ab, method=PsiZeta.zeta)
 
     def objective_loss(self, psi, params, key, next_obs, at=None):
         """The objective of psi^T zeta on ``next_obs`` (B, d_s): score matching (zeta read at a noise level) or flow
@@ -99,7 +100,7 @@ class DiffSRRepresentation:
                                    self.noise_scale, levels=at, sigma_power=self.sigma_power)
 
     def loss(self, params, batch, key, hp: dict, extra_loss: ExtraLoss | None = None):
-        """The representation's own objective (score matching + reward_weight x reward-head MSE; nothing with
+        """The representation's own objective (score or flow matching + reward_weight x reward-head MSE; nothing with
         objective "none") + ``extra_loss``, on one batch -> (scalar, info)."""
         k_sm, k_extra = jax.random.split(key)
         psi = self.psi(params, batch.obs, batch.action)  # computed once, shared by both heads
@@ -143,8 +144,9 @@ class DiffSRRepresentation:
         return jax.random.split(self._step_keys(key)[-1])[0]
 
     def diagnostics(self, state: RepresentationState, batch, key) -> dict:
-        """Scalars: score-matching loss at a few levels (``sm_loss_level<k>``; flow matching: ``fm_loss_level<k>``, at
-        t = k / (num_levels - 1)), ``psi_norm``, ``reward_loss``, and the
+        """Scalars: the objective's loss at a few noise levels k of ``num_levels`` (``sm_loss_level<k>``, score matching
+        at level k; ``fm_loss_level<k>``, flow matching at time t = k / (num_levels - 1): the name keeps the level's
+        index, its time is that fraction), ``psi_norm``, ``reward_loss``, and the
         linear probes (``probes.transition_probes``: ridge R^2 of s' - s and of r, fitted on one half of ``batch``,
         scored on the other) of the current psi (``probe_r2_dynamics``, ``probe_r2_reward``) and of psi at its
         initialisation (``probe_r2_dynamics_init``, ``probe_r2_reward_init``)."""

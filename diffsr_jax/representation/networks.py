@@ -102,10 +102,11 @@ class ZetaNet(nn.Module):
         return z.reshape(z.shape[:-1] + (self.feature_dim, self.state_dim))
 
 
-class DiffusionRepresentation(nn.Module):
-    """psi and zeta together. ``__call__`` returns the factorised prediction psi^T zeta : (B, d_s).
+class PsiZeta(nn.Module):
+    """psi and zeta as one flax module (the networks; ``learner.DiffSRRepresentation`` trains them). ``__call__``
+    returns the factorised prediction psi^T zeta : (B, d_s).
 
-    Use ``method=DiffusionRepresentation.psi`` for psi alone.
+    Use ``method=PsiZeta.psi`` for psi alone.
     """
 
     psi_net: PsiNet

@@ -59,7 +59,7 @@ def ridge_r2(feat_fit, y_fit, feat_test, y_test, ridge: float = RIDGE):
     gram = x.T @ x
     lam = ridge * jnp.trace(gram) / gram.shape[0] + 1e-12
     # conjugate gradients (matmuls only), not jnp.linalg.solve: LAPACK custom calls deadlocked a chunk run over two
-    # CPU devices with two members each (WORKSPACE.md, issue 15); a fixed number of steps (twice the exact-arithmetic
+    # CPU devices with two members each (docs/performance.md, issue 15); a fixed number of steps (twice the exact-arithmetic
     # count, for float32 round-off), not a tolerance, so the chunk has no loop of unknown length
     w = conjugate_gradients(lambda v: gram @ v + lam * v, x.T @ y, 2 * gram.shape[0])
     pred = (feat_test - mu_f) @ w + mu_y

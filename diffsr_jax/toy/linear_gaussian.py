@@ -24,7 +24,7 @@ import jax.numpy as jnp
 import optax
 
 from diffsr_jax.diffusion import NoiseSchedule, corrupt, make_schedule, pred_to_score
-from diffsr_jax.representation import DiffusionRepresentation, PsiNet, ZetaNet, score_matching_loss
+from diffsr_jax.representation import PsiZeta, PsiNet, ZetaNet, score_matching_loss
 from diffsr_jax.representation.flow import flow_matching_loss, flow_path, level_of
 
 
@@ -119,8 +119,8 @@ class ScoreFitConfig:
     eval_batch: int = 4096
 
 
-def build_model(cfg: ScoreFitConfig, state_dim: int) -> DiffusionRepresentation:
-    return DiffusionRepresentation(
+def build_model(cfg: ScoreFitConfig, state_dim: int) -> PsiZeta:
+    return PsiZeta(
         PsiNet(cfg.feature_dim, "mlp", tuple(cfg.psi_hidden), "elu"),
         ZetaNet(cfg.feature_dim, state_dim, "mlp", tuple(cfg.zeta_hidden), "elu", cfg.level_input),
     )
@@ -178,8 +178,8 @@ def fit_score_model(key, system: LinearGaussianSystem, cfg: ScoreFitConfig, obje
     opt_state = tx.init(params)
 
     def sm_loss(p, key, s, a, s_next):
-        psi = model.apply(p, s, a, method=DiffusionRepresentation.psi)
-        zeta_fn = lambda x, level, ab: model.apply(p, x, level, ab, method=DiffusionRepresentation.zeta)
+        psi = model.apply(p, s, a, method=PsiZeta.psi)
+        zeta_fn = lambda x, level, ab: model.apply(p, x, level, ab, method=PsiZeta.zeta)
         if objective == "flow_matching":
             return flow_matching_loss(psi, zeta_fn, key, s_next, cfg.num_levels, cfg.noise_scale)
         return score_matching_loss(psi, zeta_fn, key, s_next, schedule, cfg.parameterization, cfg.noise_scale)

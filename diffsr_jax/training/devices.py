@@ -39,7 +39,7 @@ CPU_DEVICES_PER_CORE = 4
 def cpu_device_count(requested: int, num_members: int) -> int:
     """XLA CPU devices for a run: ``requested`` if > 0, else (auto) the most devices that divide the members evenly,
     up to ``CPU_DEVICES_PER_CORE`` per core: one member per device where it can. Measured on the 2-core dev machine
-    (WORKSPACE.md, issue 45, under load): 4 seeds of SAC fast on 4 devices 1.37x the env frames/s of 2 devices,
+    (docs/performance.md, issue 45, under load): 4 seeds of SAC fast on 4 devices 1.37x the env frames/s of 2 devices,
     Diff-SR-SAC fast 1.25x (Pendulum) and 1.2-1.7x (brax/halfcheetah); 8 SAC seeds on 8 devices 1.64x 2 devices,
     1.27x 4. (Before that: 2-8 seeds over 2 CPU devices ran 1.4-1.8x faster than vmapped on one.)"""
     if requested > 0:

@@ -12,9 +12,6 @@ primary process writes config.json, metrics.jsonl, TensorBoard, provenance and t
 
 Rows of ``metrics.jsonl``: ``frames`` (env frames per seed so far), ``decisions`` (agent decisions per seed),
 the member (``seed``, ``setting``), then ``train/...``, ``eval/...``, ``diag/...`` and ``run/...`` (machine timing).
-
-(Over ~250 lines: the one host loop around the compiled chunk, whose failure paths (NaN guard, checkpoint errors,
-signals, lost processes) must be read next to the loop they leave.)
 """
 
 from __future__ import annotations

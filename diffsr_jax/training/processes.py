@@ -17,9 +17,6 @@ process killed outright publishes nothing: the others say which processes are go
 waiting for JAX's shutdown barrier (``exit_now``), which would otherwise hold them for minutes and then abort.
 
 With one process (the default) every function here is the identity or a no-op.
-
-(Over ~250 lines: every cross-process step in one place (join, heartbeats, barriers, transfers, failure reports),
-because they share the key-value store's conventions and time-outs.)
 """
 
 from __future__ import annotations

@@ -7,7 +7,7 @@ online; brax/halfcheetah, 200k env steps, eval every 5k with 10 episodes.
 ``fast``: the same algorithm at CPU sizes on gymnax/Pendulum-v1 (20 denoising steps, 256-wide denoiser,
 128 imagined trajectories) with ``guidance_type=sample`` (exact policy samples along the chain): measured on
 brax/inverted_pendulum, the ``grad`` guidance collapsed the policy to 2-step episodes within 4k steps while
-``sample`` learned (WORKSPACE.md, issue 5). Both cost the same per update (one policy evaluation per reverse step).
+``sample`` learned (docs/studies.md, issue 5). Both cost the same per update (one policy evaluation per reverse step).
 """
 
 from experiments.configs.base import mbbl_budget, preset_config

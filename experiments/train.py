@@ -45,11 +45,6 @@ def _default_config_path(argv) -> str:
         return preset_path(DEFAULT_AGENT, "fast")
 
 
-try:  # the preset is loaded and the --config.<group>.<field> overrides applied right here
-    config_flags.DEFINE_config_file("config", _default_config_path(sys.argv), "ml_collections preset file[:preset]",
-                                    lock_config=True)
-except (AttributeError, KeyError) as e:  # an override of a field the config does not have
-    fail(unknown_field_message(sys.argv, e))
 FLAGS = flags.FLAGS
 
 
@@ -88,11 +83,35 @@ def requested_fields(argv, config) -> list[str]:
 
 
 def main(argv):
+    """Plan the run (every check, before anything compiles), lay its members over devices, prepare the log dir,
+    train, then render if asked. The library is imported inside the functions: ``place_members`` must set the CPU
+    device count and the XLA flags before JAX starts its backend, which a module computing an array at import would
+    do first."""
     from absl import logging
 
     logging.set_verbosity(logging.WARNING)
     if len(argv) > 1:
         fail(f"unexpected arguments {' '.join(argv[1:])}; flags look like --name=value")
+    plan, ready, placement, lock = start_run(resolve_config())
+    result = train(plan, ready, placement)
+    if result is not None and FLAGS.render_final:
+        render(plan.logdir, ready.env)
+    if result is not None:
+        print(f"outputs in {plan.logdir}", file=_out())
+    if lock is not None:
+        lock.release()
+
+
+def _out():
+    from diffsr_jax.training import processes
+
+    return sys.stdout if processes.is_primary() else open(os.devnull, "w")  # one process speaks for the run
+
+
+def start_run(requested):
+    """The checked plan of the run, its members laid over devices, the run prepared (env, replay memory), the run
+    dir locked and ready: (plan, prepared run, placement line, lock or None). Every refusal is one line, exit 2,
+    before anything compiles or the log dir is touched."""
     from diffsr_jax.fields import ConfigError
     from diffsr_jax.training import processes
     from diffsr_jax.training.devices import place_members
@@ -100,7 +119,6 @@ def main(argv):
     from diffsr_jax.training.plan import plan_run, prepare_run
     from diffsr_jax.training.run_lock import RunLock
 
-    requested = resolve_config()
     if FLAGS.resume != "false" and not FLAGS.logdir:
         fail(f"--resume{'=auto' if FLAGS.resume == 'auto' else ''} needs --logdir=<the run to continue>")
     # auto: continue the run the log dir holds (its config.json), or start it where there is none (a requeued job)
@@ -132,17 +150,24 @@ def main(argv):
             processes.barrier("logdir ready")
     except (ConfigError, processes.ProcessError, processes.PeerLostError) as e:
         fail(str(e))
-    setup_compile_cache(FLAGS.compile_cache)
-    primary = processes.is_primary()
-    out = sys.stdout if primary else open(os.devnull, "w")  # one process speaks for the run
-    repeat = config.env.action_repeat
-    print(f"{config.run.agent} ({config.run.preset}) on {config.env.name}: {config.run.total_steps:,} env frames"
-          f"{f' (action repeat {repeat})' if repeat > 1 else ''} x {config.run.num_seeds} seed(s) x {len(ready.sweeps)} "
-          f"setting(s) {placement}, eval every {config.run.eval_every:,}; logging to {logdir}", file=out)
+    return plan, ready, placement, lock
+
+
+def train(plan, ready, placement):
+    """Compile and run the chunks (``training.host_loop.run_training``); a fault gets its one line and exit code.
+    Returns the result, or None when a signal stopped the run (checkpointed; its message printed)."""
+    from diffsr_jax.fields import ConfigError
+    from diffsr_jax.training import processes
     from diffsr_jax.training.checkpoint import CheckpointWriteError
     from diffsr_jax.training.disk import DiskFullError
     from diffsr_jax.training.host_loop import CheckpointError, NonFiniteError, OutOfMemoryError, run_training
 
+    setup_compile_cache(FLAGS.compile_cache)
+    config, logdir, resume, out = plan.config, plan.logdir, plan.resume, _out()
+    repeat = config.env.action_repeat
+    print(f"{config.run.agent} ({config.run.preset}) on {config.env.name}: {config.run.total_steps:,} env frames"
+          f"{f' (action repeat {repeat})' if repeat > 1 else ''} x {config.run.num_seeds} seed(s) x {len(ready.sweeps)} "
+          f"setting(s) {placement}, eval every {config.run.eval_every:,}; logging to {logdir}", file=out)
     try:
         result = run_training(config, logdir, tensorboard=FLAGS.tensorboard, sweeps=ready.sweeps, resume=resume,
                               env=ready.env, memory=ready.memory, out=out)
@@ -155,19 +180,21 @@ def main(argv):
              "process again with --resume", code=5)
     if result["status"] == "stopped":
         print(result["message"], file=out)
-        return
-    if FLAGS.render_final:
-        from diffsr_jax.envs.rendering import RenderError
-        from diffsr_jax.training.evaluation import render_saved
-        from diffsr_jax.training.saved_run import load_saved_run
+        return None
+    return result
 
-        try:  # the run is finished and checkpointed: a render that fails loses nothing
-            print(f"rollout: {render_saved(load_saved_run(logdir, env=ready.env))}")
-        except RenderError as e:
-            fail(f"the run finished (outputs in {logdir}) but its rollout could not be drawn: {e}", code=4)
-    print(f"outputs in {logdir}", file=out)
-    if lock is not None:
-        lock.release()
+
+def render(logdir: str, env) -> None:
+    """Episode 0 of the first seed's final evaluation, drawn; the run is finished and checkpointed, so a render that
+    fails loses nothing (exit 4)."""
+    from diffsr_jax.envs.rendering import RenderError
+    from diffsr_jax.training.evaluation import render_saved
+    from diffsr_jax.training.saved_run import load_saved_run
+
+    try:
+        print(f"rollout: {render_saved(load_saved_run(logdir, env=env))}")
+    except RenderError as e:
+        fail(f"the run finished (outputs in {logdir}) but its rollout could not be drawn: {e}", code=4)
 
 
 class ResumeParser(flags.ArgumentParser):
@@ -190,9 +217,17 @@ class ResumeParser(flags.ArgumentParser):
 
 
 # --- the script -------------------------------------------------------------------------------------------------
-def define_flags():
+def define_flags(argv):
     """The command line's flags, defined only when run as a script, so that tests and other modules can import this
-    one beside modules whose flags share names."""
+    one beside modules whose flags share names. ``--config`` is absl's config-file flag: it loads its preset when it is
+    defined and applies the ``--config.<group>.<field>`` overrides to it while parsing, so the preset (``--agent``'s
+    ``fast`` one unless --config names another) is read from ``argv`` here, the one place the command line is read
+    before absl parses it."""
+    try:
+        config_flags.DEFINE_config_file("config", _default_config_path(argv), "ml_collections preset file[:preset]",
+                                        lock_config=True)
+    except (AttributeError, KeyError) as e:  # an override of a field the config does not have
+        fail(unknown_field_message(argv, e))
     flags.DEFINE_string("agent", DEFAULT_AGENT, "sac, td3, ddpg, their Diff-SR versions diffsr_<base>, polygrad or "
                         "diffusion_planner; selects experiments/configs/<agent>.py:fast")
     flags.DEFINE_string("env", None, "environment: brax/<name>, mbbl/<name> (the paper's Table 1 tasks), playground/<Name> or gymnax/<name>")
@@ -218,5 +253,5 @@ def define_flags():
 
 
 if __name__ == "__main__":
-    define_flags()
+    define_flags(sys.argv)
     app.run(main, flags_parser=parse_flags)

@@ -250,3 +250,18 @@ def test_mujoco_envs_over_two_processes_checkpoint_resume_and_evaluate(env, tmp_
     logged = {r["seed"]: r["eval/return"] for r in run_rows(logdir) if r["frames"] == 300}
     for m in json.load(open(logdir / "eval-300.json"))["members"]:
         np.testing.assert_allclose(m["mean"], logged[m["seed"]], rtol=1e-5)
+
+
+def test_the_one_private_jax_access_still_holds():
+    """``processes._client`` reads the coordinator's client from ``jax._src.distributed`` (JAX exposes no public
+    handle on its key-value store): this fails, naming what moved, when a JAX release changes it."""
+    from jax._src import distributed
+    from jax._src.lib import _jax
+
+    from diffsr_jax.training import processes
+
+    assert hasattr(distributed, "global_state") and hasattr(distributed.global_state, "client"), \
+        "jax._src.distributed.global_state.client moved: update training.processes._client"
+    missing = [m for m in processes.CLIENT_METHODS if not hasattr(_jax.DistributedRuntimeClient, m)]
+    assert not missing, f"the coordinator's client lost {missing}: update training.processes"
+    assert processes._client() is None  # not joined in this process: one-process runs never touch it

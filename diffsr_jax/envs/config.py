@@ -8,7 +8,6 @@ import ml_collections
 
 from diffsr_jax.envs import rules
 from diffsr_jax.envs.autoreset import AUTO_RESET_MODES
-from diffsr_jax.envs.families import family_of
 from diffsr_jax.envs.physics import PHYSICS
 from diffsr_jax.fields import Fields
 
@@ -36,15 +35,15 @@ def validate_env(config) -> None:
     """Check ``config.env``: field types and choices here, the rules the factory enforces too in ``envs.rules``
     (the same function, the same message); raises a one-line ``ConfigError``."""
     g = config.env
-    spec, _ = family_of(g.name)
     f = Fields(g, "env")
     f.integer("num_envs", "reset_pool_size", "reset_pool_refill")
     f.integer("episode_length", minimum=0)
     f.choice("auto_reset", AUTO_RESET_MODES)
     f.choice("physics", PHYSICS)
     f.choice("impl", ("jax", "warp"))
-    rules.check_settings(g.name, g.backend, early_termination=bool(g.early_termination), pomdp_on=bool(g.pomdp),
-                         pomdp_history=g.pomdp_history, action_repeat=g.action_repeat, physics=g.physics)
+    spec, _ = rules.check_settings(g.name, g.backend, early_termination=bool(g.early_termination),
+                                   pomdp_on=bool(g.pomdp), pomdp_history=g.pomdp_history,
+                                   action_repeat=g.action_repeat, physics=g.physics)
     if g.impl != "jax":
         if not spec.impls:
             f.fail("impl", f"={g.impl}: only playground envs choose their MuJoCo implementation; drop it")

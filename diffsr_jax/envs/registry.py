@@ -10,7 +10,7 @@ import contextlib
 import jax
 
 from diffsr_jax.envs import rules
-from diffsr_jax.envs.families import family_of, resolve_physics
+from diffsr_jax.envs.families import resolve_physics
 from diffsr_jax.envs.pomdp import PartialObsEnv
 
 
@@ -45,9 +45,8 @@ def make_env(env: str, backend: str = "mjx", max_episode_steps: int | None = Non
     ``physics``: the solver setting (``envs.physics``: auto, native, light); ``impl``: Playground's MuJoCo
     implementation (jax, or warp on a GPU). Settings that break a rule (``envs.rules``) raise its ``ConfigError``
     before anything is built."""
-    spec, name = family_of(env)
-    rules.check_settings(env, backend, early_termination=early_termination, pomdp_on=pomdp,
-                         pomdp_history=pomdp_history, action_repeat=action_repeat, physics=physics)
+    spec, name = rules.check_settings(env, backend, early_termination=early_termination, pomdp_on=pomdp,
+                                      pomdp_history=pomdp_history, action_repeat=action_repeat, physics=physics)
     physics = resolve_physics(env, backend, physics)
     options = {k: v for k, v in (("physics", physics), ("impl", impl)) if k in spec.options}
     with _own_devices_first():

@@ -7,7 +7,7 @@ raising one ``ConfigError`` of one line that names the field ``config.env.<field
 from __future__ import annotations
 
 from diffsr_jax.envs import pomdp
-from diffsr_jax.envs.families import family_of, pomdp_names
+from diffsr_jax.envs.families import EnvFamily, family_of, pomdp_names
 from diffsr_jax.fields import ConfigError, Fields
 
 
@@ -16,25 +16,22 @@ def check_action_repeat(action_repeat) -> None:
     Fields({"action_repeat": action_repeat}, "env").integer("action_repeat")
 
 
-def check_backend(env: str, backend: str) -> None:
+def check_backend(spec: EnvFamily, env: str, backend: str) -> None:
     """The simulator backend is one the family offers (families with one backend take any value: it is unused)."""
-    spec, _ = family_of(env)
     if spec.backends:
         Fields({"backend": backend}, "env").choice("backend", spec.backends)
 
 
-def check_physics(env: str, backend: str, physics: str) -> None:
+def check_physics(spec: EnvFamily, env: str, backend: str, physics: str) -> None:
     """``physics=light`` only where the light solver setting applies (Brax's mjx backend, Playground)."""
-    spec, _ = family_of(env)
     if physics == "light" and not spec.light_physics(backend):
         raise ConfigError(f"config.env.physics=light: the light MuJoCo solver setting applies to Brax's mjx backend "
                           f"and Playground envs, not {env}{f' on the {backend} backend' if spec.backends else ''}; "
                           "use native or auto")
 
 
-def check_early_termination(env: str, early_termination: bool) -> None:
+def check_early_termination(spec: EnvFamily, env: str, early_termination: bool) -> None:
     """``early_termination=False`` only on envs that end an episode on falling."""
-    spec, _ = family_of(env)
     name = env.partition("/")[2]
     if not early_termination and name not in spec.early_termination:
         family = env.partition("/")[0]
@@ -43,20 +40,23 @@ def check_early_termination(env: str, early_termination: bool) -> None:
                           f"(it applies to {applies}); drop it")
 
 
-def check_pomdp(env: str, pomdp_on: bool) -> None:
+def check_pomdp(spec: EnvFamily, env: str, pomdp_on: bool) -> None:
     """``pomdp=True`` only on envs whose velocity layout is listed (``EnvFamily.pomdp_supported``)."""
-    spec, name = family_of(env)
+    name = env.partition("/")[2]
     if pomdp_on and not spec.pomdp_supported(name):
         raise ConfigError(f"config.env.pomdp=True: the velocity layout of {env} is unknown; use one of "
                           f"{', '.join(pomdp_names())} or set config.env.pomdp=False")
 
 
 def check_settings(env: str, backend: str, *, early_termination: bool, pomdp_on: bool, pomdp_history,
-                   action_repeat, physics: str) -> None:
-    """Every rule above, in the order the validator reports them; raises the first ``ConfigError``."""
+                   action_repeat, physics: str) -> tuple[EnvFamily, str]:
+    """Every rule above, in the order the validator reports them; raises the first ``ConfigError``. Returns the env's
+    (family, name), looked up once here (``families.family_of``: an unknown env is refused first) for the caller."""
+    spec, name = family_of(env)
     check_action_repeat(action_repeat)
     pomdp.check_history(pomdp_history)
-    check_backend(env, backend)
-    check_physics(env, backend, physics)
-    check_pomdp(env, pomdp_on)
-    check_early_termination(env, early_termination)
+    check_backend(spec, env, backend)
+    check_physics(spec, env, backend, physics)
+    check_pomdp(spec, env, pomdp_on)
+    check_early_termination(spec, env, early_termination)
+    return spec, name

@@ -222,7 +222,7 @@ def run_training(config, logdir: str, *, tensorboard: bool = True, out=sys.stdou
     mesh = member_mesh(len(members), int(config.run.devices))
     try:
         with jax.default_matmul_precision(config.run.matmul_precision):
-            return _loop(trainer, config, logdir, members, keys, hp, tensorboard, out, resume, mesh)
+            return _loop(Run(trainer, config, logdir, members, mesh, tensorboard, out), keys, hp, resume)
     except Exception as e:
         if isinstance(e, (DiskFullError, CheckpointWriteError)):  # their text may say RESOURCE_EXHAUSTED too
             raise
@@ -239,7 +239,24 @@ def run_training(config, logdir: str, *, tensorboard: bool = True, out=sys.stdou
         raise
 
 
-def _loop(trainer, config, logdir, members, keys, hp, tensorboard, out, resume, mesh) -> dict:
+@dataclasses.dataclass(frozen=True)
+class Run:
+    """What the host loop works with, fixed for the whole run: the program, its config and log dir, the members
+    (settings x seeds) and the mesh they are laid over, and where it writes (TensorBoard on or off; ``out`` the text
+    stream, devnull on processes other than the primary)."""
+    trainer: Trainer
+    config: object
+    logdir: str
+    members: list
+    mesh: object
+    tensorboard: bool
+    out: object
+
+
+def _loop(run: Run, keys, hp, resume: bool) -> dict:
+    """Restore (or init) the run state, check the checkpoints fit on the disk, then ``_chunks``; a write that fails for
+    lack of space anywhere in them ends the run as a ``DiskFullError`` naming the checkpoint that is intact."""
+    trainer, config, logdir, out, mesh = run.trainer, run.config, run.logdir, run.out, run.mesh
     metrics_path = os.path.join(logdir, "metrics.jsonl")
     ckpt = Checkpointer(os.path.join(logdir, "checkpoints"), int(config.run.keep_checkpoints))
     t_start = time.time()
@@ -249,7 +266,7 @@ def _loop(trainer, config, logdir, members, keys, hp, tensorboard, out, resume, 
         print(check_checkpoint_space(ckpt.directory, stored_bytes(p.runner), int(config.run.keep_checkpoints)),
               file=out)
     try:
-        return _chunks(trainer, config, logdir, members, tensorboard, out, mesh, ckpt, metrics_path, p, t_start)
+        return _chunks(run, ckpt, metrics_path, p, t_start)
     except Exception as e:
         if isinstance(e, DiskFullError) or not is_disk_full(e):
             raise
@@ -259,8 +276,10 @@ def _loop(trainer, config, logdir, members, keys, hp, tensorboard, out, resume, 
         ckpt.close()
 
 
-def _chunks(trainer, config, logdir, members, tensorboard, out, mesh, ckpt, metrics_path, p, t_start) -> dict:
+def _chunks(run: Run, ckpt, metrics_path: str, p, t_start: float) -> dict:
     """The chunks of ``_loop``: run, log, checkpoint, until the end of the run or a signal."""
+    trainer, config, logdir, members, out, mesh = run.trainer, run.config, run.logdir, run.members, run.out, run.mesh
+    tensorboard = run.tensorboard
     primary = processes.is_primary()
     if primary:
         write_run_files(logdir, config, p.rows)

@@ -248,7 +248,15 @@ def barrier(name: str) -> None:
         pause = min(2 * pause, 0.1)
 
 
+CLIENT_METHODS = ("key_value_set", "key_value_try_get", "key_value_dir_get")
+"""What this module calls on the coordinator's client (tests/test_processes.py checks JAX still offers them)."""
+
+
 def _client():
+    """The coordination service's client that ``jax.distributed.initialize`` connected (None before): its key-value
+    store carries the heartbeats, barriers and error reports of this module. JAX has no public handle on it, so this is
+    the one private access (``jax._src.distributed.global_state``), kept here alone; a test fails naming it if a JAX
+    release moves it or drops one of ``CLIENT_METHODS``."""
     from jax._src import distributed
 
     return distributed.global_state.client

@@ -12,9 +12,10 @@ episodes split evenly between them, deterministic actions). Each candidate setti
    episode runs at least max(k) more decisions, native and the candidate each step k = 1, 10, 50 decisions with the
    SAME actions (open loop) and their joint positions and velocities are compared: per start state the largest
    absolute difference over the qpos entries (m or rad) and over the qvel entries (m/s or rad/s); the median and
-   90th percentile over start states are reported. Native replayed from a kept state must reach the next kept
-   state exactly (``native_replay_gap``, a check of the harness). This is a diagnostic (it ranks the settings and
-   shows how a difference grows), not the verdict.
+   90th percentile over start states are reported. The floor (``native_float_floor``): native replayed from a kept
+   state against the kept states 25 and 50 decisions later, the same physics compiled in another program, whose
+   float32 rounding differs (chaos grows it). This is a diagnostic (it ranks the settings and shows how a
+   difference grows), not the verdict.
 2. **Reward parts.** ``--episodes`` closed-loop episodes (the same reset keys, the same policy) under each setting;
    per episode the sums of the reward's parts: forward motion, alive bonus, control cost (and the height term of the
    MBBL tasks, the contact cost of ant), each compared as a paired difference with native.
@@ -184,21 +185,36 @@ def open_loop(env, starts, actions):
 # --- statistics -------------------------------------------------------------------------------------------------
 def paired(native, candidate, scale: float, margin: float) -> dict:
     """The paired difference (candidate - native) of per-episode values, its 95% interval and the equivalence
-    verdict against +-margin * |scale|."""
+    verdict against +-margin * |scale|. An episode whose candidate value is not finite (the simulation blew up)
+    makes the verdict ``not equivalent``; the statistics are then over the finite pairs."""
     import numpy as np
 
     a, b = np.asarray(native, float), np.asarray(candidate, float)
+    finite = np.isfinite(a) & np.isfinite(b)
+    nonfinite = int((~finite).sum())
+    a, b = a[finite], b[finite]
     d = b - a
     n = len(d)
-    mean = float(d.mean())
+    mean = float(d.mean()) if n else float("nan")
     se = float(d.std(ddof=1) / math.sqrt(n)) if n > 1 else float("inf")
     lo, hi = mean - Z95 * se, mean + Z95 * se
     m = margin * abs(scale)
-    verdict = ("equivalent" if -m <= lo and hi <= m else "not equivalent" if lo > m or hi < -m else "undetermined")
-    return {"n": n, "mean_native": float(a.mean()), "mean_candidate": float(b.mean()), "diff": mean, "se": se,
+    verdict = ("not equivalent" if nonfinite else "equivalent" if -m <= lo and hi <= m
+               else "not equivalent" if lo > m or hi < -m else "undetermined")
+    return {"n": n, "nonfinite": nonfinite, "mean_native": float(a.mean()) if n else float("nan"),
+            "mean_candidate": float(b.mean()) if n else float("nan"), "diff": mean, "se": se,
             "ci95": [lo, hi], "margin": m, "rel_diff": mean / abs(scale) if scale else float("inf"),
             "rel_ci95": [lo / abs(scale), hi / abs(scale)] if scale else None, "verdict": verdict,
-            "identical": bool(np.array_equal(a, b))}
+            "identical": bool(np.array_equal(a, b)) and not nonfinite}
+
+
+def judge(nat: dict, returns, lengths, parts: dict, margin: float) -> dict:
+    """The return, reward-part and length comparisons of a setting's episodes with native's, and its verdict."""
+    scale = nat["mean_return"]
+    ret = paired(nat["returns"], returns, scale, margin)
+    by_part = {k: paired(nat["parts"][k], parts[k], scale, margin) for k in nat["parts"]}
+    return {"return": ret, "parts": by_part, "length": paired(nat["lengths"], lengths, 1.0, 0.0),
+            "verdict": combine([ret["verdict"], *(p["verdict"] for p in by_part.values())])}
 
 
 def combine(verdicts) -> str:
@@ -214,12 +230,14 @@ def kstep_summary(q_c, qd_c, q_n, qd_n, ks) -> dict:
     import numpy as np
 
     out = {}
-    for k in ks:
+    for k in ks:  # a start state whose candidate blew up (not finite) counts as an infinite error
         eq = np.max(np.abs(np.asarray(q_c[:, k - 1]) - np.asarray(q_n[:, k - 1])), axis=-1)
         ev = np.max(np.abs(np.asarray(qd_c[:, k - 1]) - np.asarray(qd_n[:, k - 1])), axis=-1)
+        eq, ev = (np.where(np.isfinite(e), e, np.inf) for e in (eq, ev))
         out[str(k)] = {"qpos_median": float(np.median(eq)), "qpos_p90": float(np.percentile(eq, 90)),
                        "qpos_max": float(eq.max()), "qvel_median": float(np.median(ev)),
-                       "qvel_p90": float(np.percentile(ev, 90)), "qvel_max": float(ev.max())}
+                       "qvel_p90": float(np.percentile(ev, 90)), "qvel_max": float(ev.max()),
+                       "nonfinite": int(np.sum(~np.isfinite(eq)))}
     return out
 
 
@@ -271,8 +289,10 @@ def measure_env(env_name: str, logdir: str, settings, results: dict, save) -> No
               f"length {r['native']['mean_length']:.0f}", r["native"]["mean_parts"], flush=True)
         save()
     nat = r["native"]
-    scale = nat["mean_return"]
 
+    todo = [p for p in settings if p not in r.get("settings", {})]
+    if not todo:
+        return
     # the kept states of native episodes and the k-step replays from them
     ks = tuple(int(k) for k in FLAGS.k_steps)
     kmax = max(ks)
@@ -285,7 +305,8 @@ def measure_env(env_name: str, logdir: str, settings, results: dict, save) -> No
         snaps, actions, alive = rec(sub, keys[:snap_members, :snap_per])
     # flatten (member, block, episode) -> start states; actions and alive to (member * episode, steps)
     blocks = steps // every
-    snaps = jax.tree_util.tree_map(lambda x: jnp.moveaxis(x, 1, 2).reshape((-1, blocks) + x.shape[3:]), snaps)
+    snaps = jax.tree_util.tree_map(  # explicit sizes: some leaves of MJX's Data are empty
+        lambda x: jnp.moveaxis(x, 1, 2).reshape((x.shape[0] * x.shape[2], blocks) + x.shape[3:]), snaps)
     actions = actions.reshape(-1, steps, native_env.action_dim)
     alive = np.asarray(alive).reshape(-1, steps)
     starts = [(e, b) for e in range(alive.shape[0]) for b in range(blocks)
@@ -300,31 +321,31 @@ def measure_env(env_name: str, logdir: str, settings, results: dict, save) -> No
         return jax.device_get(jax.jit(lambda s, a: open_loop(env, s, a))(start_states, start_actions))
 
     q_n, qd_n = replay_of(native_env)
-    # harness check: native replayed ``every`` decisions from a kept state reaches the next kept state
-    nxt = [(i, e, b + 1) for i, (e, b) in enumerate(starts) if b + 1 < blocks and every <= kmax]
-    gap = 0.0
-    if nxt:
-        i_s, e_s, b_s = (np.array(v) for v in zip(*nxt))
-        kept_q = np.asarray(pipeline(snaps.inner).q)[e_s, b_s]
-        gap = float(np.max(np.abs(np.asarray(q_n)[i_s, every - 1] - kept_q)))
+    # the float floor: native replayed open loop from a kept state vs the next kept states (the same physics in
+    # another compiled program: their float32 rounding differs, and chaos grows the difference)
+    kept_q, kept_qd = (np.asarray(a) for a in (pipeline(snaps.inner).q, pipeline(snaps.inner).qd))
+    floor = {}
+    for j in range(1, kmax // every + 1):
+        pairs = [(i, e, b + j) for i, (e, b) in enumerate(starts) if b + j < blocks]
+        if pairs:
+            i_s, e_s, b_s = (np.array(v) for v in zip(*pairs))
+            eq = np.max(np.abs(np.asarray(q_n)[i_s, j * every - 1] - kept_q[e_s, b_s]), axis=-1)
+            ev = np.max(np.abs(np.asarray(qd_n)[i_s, j * every - 1] - kept_qd[e_s, b_s]), axis=-1)
+            floor[str(j * every)] = {"qpos_median": float(np.median(eq)), "qpos_p90": float(np.percentile(eq, 90)),
+                                     "qpos_max": float(eq.max()), "qvel_median": float(np.median(ev)),
+                                     "qvel_p90": float(np.percentile(ev, 90)), "qvel_max": float(ev.max())}
     r["kstep_starts"] = len(starts)
-    r["native_replay_gap"] = gap
-    print(env_name, f"{len(starts)} start states, native replay gap {gap:.2e}", flush=True)
+    r["native_float_floor"] = floor
+    print(env_name, f"{len(starts)} start states; native vs its own replay (float floor):", floor, flush=True)
 
-    for physics in settings:
-        if physics in r.get("settings", {}):
-            continue
+    for physics in todo:
         t0 = time.time()
         env = env_under(config, physics)
         q_c, qd_c = replay_of(env)
         kstep = kstep_summary(q_c, qd_c, q_n, qd_n, ks)
         out = play(env)
-        ret = paired(nat["returns"], out["return"], scale, FLAGS.margin)
-        parts = {k: paired(nat["parts"][k], out["parts"][k], scale, FLAGS.margin) for k in nat["parts"]}
-        length = paired(nat["lengths"], out["length"], 1.0, 0.0)
-        row = {"solver": env.solver, "return": ret, "parts": parts, "length": length, "kstep": kstep,
-               "verdict": combine([ret["verdict"], *(p["verdict"] for p in parts.values())]),
-               "returns": out["return"].tolist(), "lengths": out["length"].tolist(),
+        row = {"solver": env.solver, **judge(nat, out["return"], out["length"], out["parts"], FLAGS.margin),
+               "kstep": kstep, "returns": out["return"].tolist(), "lengths": out["length"].tolist(),
                "parts_per_episode": {k: v.tolist() for k, v in out["parts"].items()},
                "parts_gap": out["parts_gap"], "wall_s": time.time() - t0}
         r.setdefault("settings", {})[physics] = row
@@ -345,9 +366,14 @@ def define_flags():
     flags.DEFINE_integer("snapshot_every", 25, "decisions between kept states")
     flags.DEFINE_string("out", "benchmarks/results", "output directory")
     flags.DEFINE_string("name", "physics_settings", "output name")
+    flags.DEFINE_string("table_speed", "", "write only the table of docs/physics.md from this physics_speed JSON ...")
+    flags.DEFINE_list("table_settings", [], "... and these JSONs of this script ...")
+    flags.DEFINE_list("table_model_of", ["mbbl/halfcheetah=brax/halfcheetah"], "... (env=speed env of its model)")
 
 
 FLAGS = flags.FLAGS
+
+COMMANDS = []  # the calls that measured the file's results, the current one last
 
 HEADER = ["env", "physics", "return native / setting", "return diff [95% CI] (% of native)", "parts diff (% of native)",
           "length diff", "qpos err k=1 / 10 / 50 (median)", "qvel err k=1 / 10 / 50 (median)", "verdict"]
@@ -373,7 +399,8 @@ def _write(results, t_start):
     from benchmarks.common import machine, write_results
 
     rows = [_row(e, p, row, r["native"]) for e, r in results.items() for p, row in r.get("settings", {}).items()]
-    payload = {"machine": machine(), "command": " ".join(sys.argv), "wall_s": time.time() - t_start,
+    payload = {"machine": machine(), "command": "; ".join(COMMANDS), "commands": COMMANDS,
+               "wall_s": time.time() - t_start,
                "rule": f"equivalent: the 95% interval (D +- {Z95:.2f} SE) of the paired difference of the return and "
                        f"of every reward part inside +-{FLAGS.margin} |native mean return|; not equivalent: one of "
                        "them entirely outside; else undetermined",
@@ -383,8 +410,69 @@ def _write(results, t_start):
     return write_results(FLAGS.name, payload, rows, HEADER, FLAGS.out)
 
 
+def physics_table(speed_path: str, settings_paths, model_of=None) -> str:
+    """The markdown table of docs/physics.md: per env and setting, env steps/s at each batch size
+    (``benchmarks.physics_speed`` JSON) beside the faithfulness results (this script's JSONs); ``model_of`` maps a
+    faithfulness env (mbbl/halfcheetah) to the speed env of its model (brax/halfcheetah)."""
+    speed = json.load(open(speed_path))
+    faith = {}
+    for path in settings_paths:
+        for env_name, r in json.load(open(path))["results"].items():
+            faith[(model_of or {}).get(env_name, env_name)] = (env_name, r)
+    batches = sorted({r["batch"] for r in speed["results"]})
+    header = (["env", "physics"] + [f"steps/s B={b} (vs native)" for b in batches]
+              + ["qpos / qvel err k=1, 10, 50 (median)", "return diff [95% CI], % of native",
+                 "forward / alive / control [95% CI], % of native return", "verdict"])
+    rows = []
+    for env_name in dict.fromkeys(r["env"] for r in speed["results"]):
+        by_batch = {r["batch"]: r for r in speed["results"] if r["env"] == env_name}
+        f_env, f = faith.get(env_name, (None, None))
+        for physics in speed["settings"]:
+            cells = [env_name if f_env in (None, env_name) else f"{env_name} ({f_env} policy)", physics]
+            for b in batches:
+                r = by_batch.get(b)
+                cells.append(f"{r['steps_per_s'][physics]:.0f} ({r['over_native'][physics]:.2f}x)" if r else "-")
+            row = None if f is None else f.get("settings", {}).get(physics)
+            if physics == "native" and f is not None:
+                nat = f["native"]
+                floor = f.get("native_float_floor", {})
+                fl = " / ".join(f"{floor[k]['qpos_median']:.1e}" for k in floor)
+                cells += [f"float floor at k={' / '.join(floor)}: {fl} (p90 at {list(floor)[-1]}: "
+                          f"{floor[list(floor)[-1]]['qpos_p90']:.1e})",
+                          f"mean return {nat['mean_return']:.0f} (sd {nat['std_return']:.0f}, length "
+                          f"{nat['mean_length']:.0f}; N={len(nat['returns'])})",
+                          ", ".join(f"{k} {v:.0f}" for k, v in nat["mean_parts"].items()), "reference"]
+            elif row is None:
+                cells += ["not measured"] * 3 + ["-"]
+            else:
+                ks = list(row["kstep"])
+                err = (" / ".join(f"{row['kstep'][k]['qpos_median']:.1e}" for k in ks)
+                       + f" ({row['kstep'][ks[-1]]['qpos_p90']:.1e})")
+                ret = row["return"]
+                parts = " / ".join(f"{_pct(p['rel_diff'])} [{_pct(p['rel_ci95'][0])}, {_pct(p['rel_ci95'][1])}]"
+                                   for k, p in sorted(row["parts"].items(), key=lambda kv: _PART_ORDER.get(kv[0], 9)))
+                cells += [err, f"{_pct(ret['rel_diff'])} [{_pct(ret['rel_ci95'][0])}, {_pct(ret['rel_ci95'][1])}]",
+                          parts, row["verdict"]]
+            rows.append(cells)
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    return "\n".join(lines + ["| " + " | ".join(c) + " |" for c in rows])
+
+
+_PART_ORDER = {"forward": 0, "alive": 1, "control": 2, "height": 3, "contact": 4}
+
+
 def main(_):
     from diffsr_jax.training.compile_cache import setup_compile_cache
+
+    if FLAGS.table_speed:
+        from benchmarks.common import write_whole
+
+        md = physics_table(FLAGS.table_speed, FLAGS.table_settings,
+                           dict(item.split("=", 1) for item in FLAGS.table_model_of))
+        write_whole(os.path.join(FLAGS.out, f"{FLAGS.name}.md"), f"# {FLAGS.name}\n\ncommand: `{' '.join(sys.argv)}`"
+                    f"\n\n{md}\n")
+        print(md)
+        return
 
     setup_compile_cache()
     t_start = time.time()
@@ -397,6 +485,12 @@ def main(_):
         old = json.load(open(out_json))
         if (old.get("episodes"), old.get("seed"), old.get("margin")) == (FLAGS.episodes, FLAGS.seed, FLAGS.margin):
             results = old.get("results", {})
+            COMMANDS.extend(old.get("commands", [old.get("command", "")]))
+            for r in results.values():  # the verdicts as this version of the rule gives them
+                for row in r.get("settings", {}).values():
+                    row.update(judge(r["native"], row["returns"], row["lengths"], row["parts_per_episode"],
+                                     FLAGS.margin))
+    COMMANDS.append(" ".join(sys.argv))
     for env_name, logdir in policies.items():
         measure_env(env_name, logdir, FLAGS.settings, results, lambda: _write(results, t_start))
     print(_write(results, t_start))

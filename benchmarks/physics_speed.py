@@ -8,11 +8,14 @@ contact); the settings of one env and batch size timed in alternating rounds so 
 Env steps/s counts every env of the batch (B x decisions / seconds). This is the env alone;
 ``benchmarks.iteration_profile`` times the env step inside training iterations (states from the training
 distribution, where the solver's tolerance may stop it sooner). Results are rewritten after every (env, batch size),
-so an interrupted run keeps what it measured.
+so an interrupted run keeps what it measured; a later call with the same settings, steps and rounds adds its envs
+to the file (replacing those it measures again).
 """
 
 from __future__ import annotations
 
+import json
+import os
 import sys
 import time
 
@@ -83,14 +86,22 @@ def main(_):
     from diffsr_jax.training.compile_cache import setup_compile_cache
 
     setup_compile_cache()
-    results = []
+    results, commands = [], []
+    out_json = os.path.join(FLAGS.out, f"{FLAGS.name}.json")
+    if os.path.exists(out_json):  # keep the (env, batch) pairs of an earlier call with the same settings
+        old = json.load(open(out_json))
+        if (old.get("steps"), old.get("rounds"), old.get("settings")) == (FLAGS.steps, FLAGS.rounds, FLAGS.settings):
+            results = [r for r in old["results"] if r["env"] not in FLAGS.envs]
+            commands = old.get("commands", [old.get("command", "")])
+    commands.append(" ".join(sys.argv))
     for name in FLAGS.envs:
         for batch in (int(b) for b in FLAGS.batch_sizes):
             r = time_settings(name, FLAGS.settings, batch, FLAGS.steps, FLAGS.rounds)
             results.append(r)
             print(name, f"batch {batch}:", ", ".join(f"{p} {v:.0f}" for p, v in r["steps_per_s"].items()),
                   flush=True)
-            md = write_results(FLAGS.name, {"machine": machine(), "command": " ".join(sys.argv), "steps": FLAGS.steps,
+            md = write_results(FLAGS.name, {"machine": machine(), "command": "; ".join(commands), "commands": commands,
+                                            "steps": FLAGS.steps,
                                             "rounds": FLAGS.rounds, "settings": list(FLAGS.settings),
                                             "results": results}, table(results, FLAGS.settings),
                                ["env", "batch", "physics", "env steps/s", "vs native"], FLAGS.out)

@@ -421,8 +421,8 @@ def physics_table(speed_path: str, settings_paths, model_of=None) -> str:
             faith[(model_of or {}).get(env_name, env_name)] = (env_name, r)
     batches = sorted({r["batch"] for r in speed["results"]})
     header = (["env", "physics"] + [f"steps/s B={b} (vs native)" for b in batches]
-              + ["qpos / qvel err k=1, 10, 50 (median)", "return diff [95% CI], % of native",
-                 "forward / alive / control [95% CI], % of native return", "verdict"])
+              + ["qpos err, median at k=1 / 10 / 50 (p90 at 50)", "return diff [95% CI], % of native",
+                 "reward parts diff [95% CI], % of native return", "verdict"])
     rows = []
     for env_name in dict.fromkeys(r["env"] for r in speed["results"]):
         by_batch = {r["batch"]: r for r in speed["results"] if r["env"] == env_name}
@@ -441,7 +441,8 @@ def physics_table(speed_path: str, settings_paths, model_of=None) -> str:
                           f"{floor[list(floor)[-1]]['qpos_p90']:.1e})",
                           f"mean return {nat['mean_return']:.0f} (sd {nat['std_return']:.0f}, length "
                           f"{nat['mean_length']:.0f}; N={len(nat['returns'])})",
-                          ", ".join(f"{k} {v:.0f}" for k, v in nat["mean_parts"].items()), "reference"]
+                          "means: " + "; ".join(f"{k} {v:.0f}" for k, v in sorted(
+                              nat["mean_parts"].items(), key=lambda kv: _PART_ORDER.get(kv[0], 9))), "reference"]
             elif row is None:
                 cells += ["not measured"] * 3 + ["-"]
             else:
@@ -449,8 +450,8 @@ def physics_table(speed_path: str, settings_paths, model_of=None) -> str:
                 err = (" / ".join(f"{row['kstep'][k]['qpos_median']:.1e}" for k in ks)
                        + f" ({row['kstep'][ks[-1]]['qpos_p90']:.1e})")
                 ret = row["return"]
-                parts = " / ".join(f"{_pct(p['rel_diff'])} [{_pct(p['rel_ci95'][0])}, {_pct(p['rel_ci95'][1])}]"
-                                   for k, p in sorted(row["parts"].items(), key=lambda kv: _PART_ORDER.get(kv[0], 9)))
+                parts = "; ".join(f"{k} {_pct(p['rel_diff'])} [{_pct(p['rel_ci95'][0])}, {_pct(p['rel_ci95'][1])}]"
+                                  for k, p in sorted(row["parts"].items(), key=lambda kv: _PART_ORDER.get(kv[0], 9)))
                 cells += [err, f"{_pct(ret['rel_diff'])} [{_pct(ret['rel_ci95'][0])}, {_pct(ret['rel_ci95'][1])}]",
                           parts, row["verdict"]]
             rows.append(cells)

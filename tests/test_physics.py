@@ -103,6 +103,19 @@ def test_named_setting_where_it_does_not_apply_is_a_one_line_error():
     assert resolve_physics("brax/hopper", "spring", "auto") == "native"
 
 
+def test_auto_builds_the_listed_setting_per_env():
+    """``physics=auto`` on each Brax env listed in ``BRAX_AUTO_PHYSICS`` steps the listed setting (docs/physics.md has
+    the evidence); unlisted envs (ant) and the MBBL tasks run native."""
+    from diffsr_jax.envs.families import BRAX_AUTO_PHYSICS
+
+    for name, setting in BRAX_AUTO_PHYSICS.items():
+        assert setting in SETTINGS
+        env = make_env(f"brax/{name}", physics="auto")
+        assert env.physics == setting and env.solver == SETTINGS[setting].as_dict(), name
+    assert resolve_physics("brax/ant", "mjx", "auto") == "native"
+    assert resolve_physics("mbbl/halfcheetah", "mjx", "auto") == "native"
+
+
 def test_auto_resolves_per_family_list(monkeypatch):
     brax = ENV_FAMILIES["brax"]
     monkeypatch.setitem(ENV_FAMILIES, "brax", dataclasses.replace(brax, auto_physics={"hopper": "i2ls8"}))

@@ -15,11 +15,13 @@ from diffsr_jax.fields import ConfigError
 
 GYMNAX_CONTINUOUS = ("Pendulum-v1", "MountainCarContinuous-v0")
 
-# The solver setting ``physics=auto`` runs on each Brax MJX env (``envs.physics``): the fastest one measured faithful
-# to native (docs/physics.md, issue 46); envs not listed run native. Issue 27: light is not faithful on halfcheetah
-# (uniform random actions: +16%, 208 episodes), hopper (a 60k-frame SAC policy: +63%, it falls later) or walker2d (a
-# 30k policy: +25%); ant: Brax's own MJX build is the light setting already, so native is the cheapest there.
-BRAX_AUTO_PHYSICS: dict[str, str] = {}
+# The solver setting ``physics=auto`` runs on each Brax MJX env (``envs.physics``): the fastest one whose returns and
+# reward parts under a native-trained SAC policy lie within 5% of native's (95% intervals; docs/physics.md, issue 46,
+# ``benchmarks/physics_settings.py``). halfcheetah (measured with MBBL's halfcheetah policy on the same System):
+# i4ls4, whose returns are native's to 0.1%, 3x native's env steps/s; hopper: i4ls4_nodamp (+0.9%, CI -3.1..+4.9%);
+# walker2d: i2ls8 (-2.3%, CI -4.1..-0.5%). ant: unlisted, Brax's own MJX build is the light setting already and
+# every other setting is slower. Light itself is faithful on none (issue 27; issue 46: -16%, +8.5%, -6.3%).
+BRAX_AUTO_PHYSICS: dict[str, str] = {"halfcheetah": "i4ls4", "hopper": "i4ls4_nodamp", "walker2d": "i2ls8"}
 
 
 def _brax_names():

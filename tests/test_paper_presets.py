@@ -58,7 +58,7 @@ def test_paper_preset_runs_with_its_sizes_and_ratios(agent, tmp_path):
     learn_iters = ITERS - int(config.run.warmup_steps) // f
     assert learn_iters == learn
     ac = runner.agent.sac if agent == "diffusion_planner" else runner.agent
-    critic = ac.value if agent == "polygrad" else ac.critic
+    critic = ac.value if agent == "polygrad" else ac.q_heads
     assert optimizer_steps(critic.opt_state) == learn_iters * int(config.run.updates_per_step)
     if agent.startswith("diffsr"):
         assert optimizer_steps(runner.agent.critic_state.learner.opt_state) == learn_iters * int(config.representation.steps_per_update)

@@ -22,7 +22,7 @@ CASES = {
                     "config.env.pomdp=True: the velocity layout of playground/SwimmerSwimmer6 is unknown; use one of "
                     "brax/ant, "),
     "check_physics": (rules, {"name": "gymnax/Pendulum-v1", "physics": "light"},
-                      "config.env.physics=light: the light MuJoCo solver setting applies to Brax's mjx backend and "
+                      "config.env.physics=light: the MuJoCo solver settings apply to Brax's mjx backend and "
                       "Playground envs, not gymnax/Pendulum-v1; use native or auto"),
     "check_backend": (rules, {"name": "brax/hopper", "backend": "bullet"},
                       "config.env.backend must be one of mjx, generalized, positional, spring; got 'bullet'"),

@@ -54,7 +54,7 @@ def test_launcher_writes_every_output(tmp_path):
     (["--agent=polygrad", "--config.polygrad.min_std=2.0"], "config.polygrad.min_std and config.polygrad.init_std must satisfy 0 < min_std"),
     (["--agent=polygrad", "--config.polygrad.actor_std=fixed"], "config.polygrad.actor_std must be one of global, state"),
     (["--agent=diffusion_planner", "--config.planner.num_candidates=0"], "config.planner.num_candidates must be an integer >= 1, got 0"),
-    (["--config.env.physics=light"], "config.env.physics=light: the light MuJoCo solver setting applies to Brax's mjx "
+    (["--config.env.physics=light"], "config.env.physics=light: the MuJoCo solver settings apply to Brax's mjx "
                                      "backend and Playground envs, not gymnax/Pendulum-v1; use native or auto"),
     (["--config.run.command_buffers=all"], "config.run.command_buffers must be one of default, off, loops; got 'all'"),
     (["--config.env.impl=warp"], "config.env.impl=warp: only playground envs choose their MuJoCo implementation"),

@@ -96,24 +96,41 @@ def test_bad_setting_name_is_a_one_line_error_listing_the_choices(bad):
         assert all(name in msg for name in PHYSICS)
 
 
-def test_named_setting_where_it_does_not_apply_is_a_one_line_error():
+@pytest.mark.parametrize("env,backend,physics", [
+    ("brax/hopper", "spring", "i4ls4"), ("brax/hopper", "positional", "light"), ("mbbl/hopper_et", "spring", "i2ls8"),
+    ("gymnax/Pendulum-v1", "", "i4ls4_nodamp"),
+])
+def test_named_setting_where_it_does_not_apply_is_a_one_line_error(env, backend, physics):
+    """Every solver setting (light and the i<N>ls<M> names alike) is refused where MuJoCo's solver does not run: by
+    the config check before anything is built, and by make_env for Brax's other backends."""
+    c = load_preset("sac", "fast")
+    c.env.name, c.env.backend, c.env.physics = env, backend, physics
     with pytest.raises(ConfigError) as e:
-        make_env("brax/hopper", backend="spring", physics="i4ls4")
-    assert "\n" not in str(e.value) and "i4ls4" in str(e.value) and "spring" in str(e.value)
-    assert resolve_physics("brax/hopper", "spring", "auto") == "native"
+        validate_config(c)
+    msg = str(e.value)
+    assert "\n" not in msg and f"physics={physics}" in msg and "use native or auto" in msg
+    if env.startswith("brax/"):
+        with pytest.raises(ConfigError) as e:
+            make_env(env, backend=backend, physics=physics)
+        assert "\n" not in str(e.value) and physics in str(e.value) and backend in str(e.value)
+    assert resolve_physics(env, backend, "auto") == "native"
+    c.env.physics = "native"
+    validate_config(c)
 
 
 def test_auto_builds_the_listed_setting_per_env():
-    """``physics=auto`` on each Brax env listed in ``BRAX_AUTO_PHYSICS`` steps the listed setting (docs/physics.md has
-    the evidence); unlisted envs (ant) and the MBBL tasks run native."""
-    from diffsr_jax.envs.families import BRAX_AUTO_PHYSICS
+    """``physics=auto`` on each Brax and MBBL env listed in ``BRAX_AUTO_PHYSICS`` / ``MBBL_AUTO_PHYSICS`` steps the
+    listed setting (docs/physics.md has the evidence); unlisted envs (ant, ant_et) run native."""
+    from diffsr_jax.envs.families import BRAX_AUTO_PHYSICS, MBBL_AUTO_PHYSICS
 
-    for name, setting in BRAX_AUTO_PHYSICS.items():
-        assert setting in SETTINGS
-        env = make_env(f"brax/{name}", physics="auto")
-        assert env.physics == setting and env.solver == SETTINGS[setting].as_dict(), name
+    assert MBBL_AUTO_PHYSICS == {"halfcheetah": "i4ls4", "hopper_et": "i4ls4", "walker_et": "i4ls4"}
+    for family, listed in (("brax", BRAX_AUTO_PHYSICS), ("mbbl", MBBL_AUTO_PHYSICS)):
+        for name, setting in listed.items():
+            assert setting in SETTINGS
+            env = make_env(f"{family}/{name}", physics="auto")
+            assert env.physics == setting and env.solver == SETTINGS[setting].as_dict(), name
     assert resolve_physics("brax/ant", "mjx", "auto") == "native"
-    assert resolve_physics("mbbl/halfcheetah", "mjx", "auto") == "native"
+    assert resolve_physics("mbbl/ant_et", "mjx", "auto") == "native"
 
 
 def test_auto_resolves_per_family_list(monkeypatch):

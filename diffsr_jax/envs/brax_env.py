@@ -15,7 +15,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from diffsr_jax.envs.base import Env
-from diffsr_jax.envs.physics import light_brax_system, solver_options
+from diffsr_jax.envs.physics import solver_options
 
 BRAX_BACKENDS = ("mjx", "generalized", "positional", "spring")
 # brax env -> number of leading q entries left out of the observation (obs = q[k:] ++ qd ++ ...)
@@ -55,14 +55,12 @@ class BraxLikeEnv(Env):
 
 class BraxEnv(BraxLikeEnv):
     def __init__(self, name: str, backend: str = "mjx", max_episode_steps: int | None = None,
-                 physics: str = "native", **kwargs):
+                 **kwargs):
         from brax import envs
 
         self.name = f"brax/{name}"
         self._env = envs.get_environment(name, backend=backend, **kwargs)
-        self.physics = physics
-        if physics == "light":  # the env reads its system at every step: replace it on the unwrapped env
-            self._env.sys = light_brax_system(self._env.sys)
+        self.physics = "native"  # the env's own solver settings; envs.physics.apply_to_env sets another
         # env.observation_size runs an un-jitted reset (slow); trace the shapes instead
         shape = jax.eval_shape(self._env.reset, jax.random.PRNGKey(0)).obs.shape
         self.obs_dim = int(np.prod(shape))

@@ -16,8 +16,9 @@ def env_defaults() -> ml_collections.ConfigDict:
     g = ml_collections.ConfigDict()
     g.name = "gymnax/Pendulum-v1"  # <family>/<name>: brax/<name>, mbbl/<name>, playground/<Name>, gymnax/<name>
     g.backend = "mjx"  # brax backend: mjx, generalized, positional, spring
-    g.physics = "auto"  # MuJoCo solver (brax mjx, playground): native (the env's own) | light (1 iteration, 4 line-search
-    #                     iterations, no Euler damping) | auto: light where measured faithful (envs.physics), else native
+    g.physics = "auto"  # MuJoCo solver (brax mjx, playground): native (the env's own) | i<N>ls<M>[_nodamp] (N solver,
+    #                     M line-search iterations; light = i1ls4_nodamp) | auto: per env, the fastest setting measured
+    #                     faithful to native (envs.families), else native
     g.impl = "jax"  # playground's MuJoCo implementation: jax | warp (MuJoCo Warp, on a GPU; jax itself stays on the CPU)
     g.episode_length = 0  # env frames per episode; 0: the env's own time limit
     g.action_repeat = 1  # env frames per agent decision (rewards summed; a termination ends the repeat)

@@ -108,11 +108,11 @@ class MBBLEnv(Env):
     bonus still follows the check)."""
 
     def __init__(self, name: str, backend: str = "mjx", max_episode_steps: int | None = None,
-                 early_termination: bool = True, physics: str = "native"):
+                 early_termination: bool = True):
         self.task = MBBL_TASKS[name]
         self.name = f"mbbl/{name}"
-        self.brax = BraxEnv(self.task.model, backend, max_episode_steps, physics=physics)
-        self.physics = physics
+        self.brax = BraxEnv(self.task.model, backend, max_episode_steps)
+        self.physics = "native"  # envs.physics.apply_to_env sets another solver setting (on self.brax too)
         self.early_termination = bool(early_termination) and self.task.unhealthy is not None
         sys = self.brax.system
         self.obs_dim = sys.q_size() - self.task.q_skip + sys.qd_size()

@@ -53,7 +53,6 @@ SETTINGS: dict[str, SolverSetting] = {
        for i in ITERATIONS for ls in LS_ITERATIONS for damp in (True, False)},
 }
 PHYSICS = ("auto", "native", *SETTINGS)  # every value config.env.physics takes
-LIGHT_OPTIONS = {"iterations": 1, "ls_iterations": 4}  # and Euler damping disabled
 
 
 def check_physics_name(physics: str) -> None:
@@ -83,11 +82,6 @@ def disableflags_with(flags, euler_damping: bool) -> int:
     return (int(flags) & ~bit) if euler_damping else (int(flags) | bit)
 
 
-def light_disableflags(flags):
-    """MuJoCo's disable flags with Euler damping turned off too."""
-    return disableflags_with(flags, False)
-
-
 def brax_system(sys, physics: str):
     """A Brax ``System`` (MJX backend) with the solver setting ``physics`` (``native``: unchanged)."""
     s = solver_setting(physics)
@@ -95,11 +89,6 @@ def brax_system(sys, physics: str):
         return sys
     return sys.tree_replace({"opt.iterations": s.iterations, "opt.ls_iterations": s.ls_iterations,
                              "opt.disableflags": disableflags_with(sys.opt.disableflags, s.euler_damping)})
-
-
-def light_brax_system(sys):
-    """A Brax ``System`` (MJX backend) with the light solver settings."""
-    return brax_system(sys, "light")
 
 
 def set_mj_model(mj_model, physics: str) -> None:
@@ -110,11 +99,6 @@ def set_mj_model(mj_model, physics: str) -> None:
     mj_model.opt.iterations = s.iterations
     mj_model.opt.ls_iterations = s.ls_iterations
     mj_model.opt.disableflags = disableflags_with(mj_model.opt.disableflags, s.euler_damping)
-
-
-def light_mj_model(mj_model) -> None:
-    """Set the light solver settings on a ``mujoco.MjModel`` in place."""
-    set_mj_model(mj_model, "light")
 
 
 def apply_to_env(env, physics: str):

@@ -13,7 +13,7 @@ import jax
 import numpy as np
 
 from diffsr_jax.envs.brax_env import BraxLikeEnv
-from diffsr_jax.envs.physics import light_mj_model, solver_options
+from diffsr_jax.envs.physics import solver_options
 
 # env-name prefix -> (where qvel sits, entries after it, extra velocity entries just before qvel)
 PLAYGROUND_LAYOUT = {
@@ -31,7 +31,7 @@ def pomdp_supported(name: str) -> bool:
 
 
 class PlaygroundEnv(BraxLikeEnv):
-    def __init__(self, name: str, max_episode_steps: int | None = None, physics: str = "native", impl: str = "jax"):
+    def __init__(self, name: str, max_episode_steps: int | None = None, impl: str = "jax"):
         from mujoco_playground import registry
 
         self.name = f"playground/{name}"
@@ -39,12 +39,7 @@ class PlaygroundEnv(BraxLikeEnv):
             raise ValueError(f"impl=warp steps MuJoCo Warp on a GPU and this host has none ({jax.default_backend()}); "
                              "use --config.env.impl=jax")
         self._env = registry.load(name, config_overrides={"impl": impl})
-        self.physics, self.impl = physics, impl
-        if physics == "light":  # the env steps its MJX model: rebuild it from the MuJoCo model with the new options
-            from mujoco import mjx
-
-            light_mj_model(self._env.mj_model)
-            self._env._mjx_model = mjx.put_model(self._env.mj_model, impl=impl)  # Playground has no setter for it
+        self.physics, self.impl = "native", impl  # envs.physics.apply_to_env sets another solver setting
         shape = jax.eval_shape(self._env.reset, jax.random.PRNGKey(0)).obs
         if isinstance(shape, dict):
             raise ValueError(f"playground/{name} has dict observations, which are not supported")

@@ -23,9 +23,10 @@ def check_backend(spec: EnvFamily, env: str, backend: str) -> None:
 
 
 def check_physics(spec: EnvFamily, env: str, backend: str, physics: str) -> None:
-    """``physics=light`` only where the light solver setting applies (Brax's mjx backend, Playground)."""
-    if physics == "light" and not spec.light_physics(backend):
-        raise ConfigError(f"config.env.physics=light: the light MuJoCo solver setting applies to Brax's mjx backend "
+    """A solver setting (``light``, ``i<N>ls<M>[_nodamp]``: anything but ``native`` and ``auto``) only where the
+    MuJoCo solver settings apply (Brax's mjx backend, Playground); the name itself is checked by the env config."""
+    if physics not in ("native", "auto") and not spec.solver_settings(backend):
+        raise ConfigError(f"config.env.physics={physics}: the MuJoCo solver settings apply to Brax's mjx backend "
                           f"and Playground envs, not {env}{f' on the {backend} backend' if spec.backends else ''}; "
                           "use native or auto")
 

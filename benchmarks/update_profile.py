@@ -44,6 +44,7 @@ what this CPU runs.
 
 from __future__ import annotations
 
+import contextlib
 import glob
 import gzip
 import json
@@ -200,6 +201,26 @@ MAPS = ("members", "vmap")
 ``vmap`` always ``jax.vmap`` (what runs did before ``members_map``)."""
 
 
+@contextlib.contextmanager
+def rff_trig(kind: str):
+    """While open, the RFF layer traces sin/cos as ``kind``: ``polynomial`` (``networks.trig``, what runs use) or
+    ``xla`` (``jnp.sin`` / ``jnp.cos``, XLA's own, for an A/B in one process)."""
+    from diffsr_jax.networks import rff, trig
+
+    if kind == "polynomial":
+        yield
+        return
+    import types
+
+    import jax.numpy as jnp
+
+    rff.trig = types.SimpleNamespace(sin=jnp.sin, cos=jnp.cos)
+    try:
+        yield
+    finally:
+        rff.trig = trig
+
+
 def measure(spec: str) -> list[dict]:
     """One row per ``--maps`` entry for ``spec``; every program of the preset is timed in turn, round after round."""
     import jax
@@ -225,12 +246,15 @@ def measure(spec: str) -> list[dict]:
 
     rows, compiled = {}, {}
     for mapping in FLAGS.maps:
-        rows[mapping] = {"preset": spec, "map": mapping, "rng_lowering": FLAGS.rng_lowering, "num_seeds": s,
-                         "num_updates_per_call": n, "batch_size": int(cfg.replay.batch_size)}
-        for label, keep in (("ms", True), ("ms_no_metrics", False)):
-            t0 = time.perf_counter()
-            compiled[mapping, label] = updates(keep, mapping).lower(states, keys).compile()
-            rows[mapping][f"compile_s{'' if keep else '_no_metrics'}"] = time.perf_counter() - t0
+        for trig in FLAGS.rff_trig:
+            v = f"{mapping}/{trig}"
+            rows[v] = {"preset": spec, "map": mapping, "rff_trig": trig, "rng_lowering": FLAGS.rng_lowering,
+                       "num_seeds": s, "num_updates_per_call": n, "batch_size": int(cfg.replay.batch_size)}
+            for label, keep in (("ms", True), ("ms_no_metrics", False)):
+                t0 = time.perf_counter()
+                with rff_trig(trig):  # the RFF layer's sin/cos as traced now
+                    compiled[v, label] = updates(keep, mapping).lower(states, keys).compile()
+                rows[v][f"compile_s{'' if keep else '_no_metrics'}"] = time.perf_counter() - t0
     times = {k: [] for k in compiled}
     for c in compiled.values():
         jax.block_until_ready(c(states, keys))
@@ -241,12 +265,13 @@ def measure(spec: str) -> list[dict]:
             times[k].append(time.perf_counter() - t0)
     for (mapping, label), t in times.items():
         rows[mapping][label] = 1e3 * float(np.median(t)) / n
-    first = FLAGS.maps[0]
-    for mapping, out in rows.items():
+    first = next(iter(rows))
+    for v, out in rows.items():
         out["metrics_ms"] = out["ms"] - out["ms_no_metrics"]
-        # per round, this mapping's time over the first's: a ratio that the machine's load changes less than the times
-        out[f"ms_over_{first}"] = float(np.median(np.array(times[mapping, "ms"]) / np.array(times[first, "ms"])))
-        _split(out, compiled[mapping, "ms"], states, keys, n)
+        # per round, this variant's time over the first's: a ratio that the machine's load changes less than the times
+        out["ms_over_first"] = float(np.median(np.array(times[v, "ms"]) / np.array(times[first, "ms"])))
+        out["first"] = first
+        _split(out, compiled[v, "ms"], states, keys, n)
     return list(rows.values())
 
 
@@ -287,14 +312,14 @@ def _describe(module, name: str) -> dict:
 def _row(r: dict) -> list:
     share = {k: r["ms_by_kind"].get(k, 0.0) for k in KINDS}
     ratio = next(v for k, v in r.items() if k.startswith("ms_over_"))
-    return ([r["preset"], r["map"], r["num_seeds"], f"{r['ms']:.2f}", f"{ratio:.3f}", f"{r['metrics_ms']:.2f}",
-             f"{r['kernel_ms']:.2f}"]
+    return ([r["preset"], f"{r['map']}/{r.get('rff_trig', 'xla')}", r["num_seeds"], f"{r['ms']:.2f}", f"{ratio:.3f}",
+             f"{r['metrics_ms']:.2f}", f"{r['kernel_ms']:.2f}"]
             + [f"{share[k]:.2f}" for k in KINDS]
             + [f"{r['between_kernels_ms']:.2f}", f"{r['kernels']:.0f}"]
             + [f"{r['kernels_by_kind'].get(k, 0):.0f}" for k in ("dot", "elementwise", "rng", "optimizer")])
 
 
-HEADER = (["preset", "map", "seeds", "ms/update", "ms / first map's", "metrics ms", "kernel ms"] + [f"{k} ms" for k in KINDS]
+HEADER = (["preset", "map/RFF trig", "seeds", "ms/update", "ms / first row's", "metrics ms", "kernel ms"] + [f"{k} ms" for k in KINDS]
           + ["between kernels ms", "kernels/update", "dot kernels", "elementwise kernels", "rng kernels",
              "optimizer kernels"])
 
@@ -334,6 +359,8 @@ def define_flags():
                       "(the MAPS docstring)")
     flags.register_validator("maps", lambda v: bool(v) and set(v) <= set(MAPS),
                              f"--maps takes one or more of {', '.join(MAPS)}")
+    flags.DEFINE_list("rff_trig", ["polynomial"], "the RFF layer's sin/cos, one row each, timed in turn: polynomial "
+                      "(networks.trig, what runs use), xla (jnp.sin/jnp.cos)")
     flags.DEFINE_integer("num_updates", 10, "updates per call (one lax.scan)")
     flags.DEFINE_integer("repeats", 5, "timed calls of each program, alternated; the median is reported")
     flags.DEFINE_integer("profile_calls", 2, "calls traced by jax.profiler for the split by kind")

@@ -1,0 +1,119 @@
+"""Two runs of one config at two code revisions: are their learning curves the same in distribution?
+
+    python -m benchmarks.curves_equal --before=<run dir> --after=<run dir> --name=rff_trig_curves
+
+For a change that keeps the random stream but not every bit (a faster kernel whose last bits round differently:
+chaotic training then amplifies them), seed-for-seed equality fails by design; what must hold is that the runs are
+draws of the same distribution. Both runs must have the same config.json (the revisions in provenance.jsonl may
+differ), so seed i of one pairs with seed i of the other.
+
+Reported (experiments.stats, rliable): each run's IQM of the seeds' scores with its 95% interval (score = the mean
+of the last ``--last_evals`` evaluations), P(after > before) with its interval, the paired difference of the
+scores (after - before) with a 95% normal interval, and the IQM curve of each at every evaluation.
+
+Verdict (stated before looking): ``equivalent`` when the paired difference's interval lies within
++-``--margin`` x |before's mean score|; ``not equivalent`` when it lies outside; ``undetermined`` otherwise
+(more seeds needed). P(after > before) is reported beside it, not used for the verdict.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import sys
+
+from absl import app, flags
+
+FLAGS = flags.FLAGS
+Z95 = 1.959964
+
+
+def _run(path: str):
+    import numpy as np
+
+    from diffsr_jax.logging.writers import curves_from_rows, read_metrics
+    from diffsr_jax.training import provenance
+
+    with open(os.path.join(path, "config.json")) as f:
+        config = json.load(f)
+    rows = [r for r in read_metrics(os.path.join(path, "metrics.jsonl")) if r.get("eval/return") is not None]
+    if not rows:
+        raise SystemExit(f"error: {path} has no evaluation rows in metrics.jsonl; pass a run directory that evaluated")
+    steps, returns = next(iter(curves_from_rows(rows).values()))
+    return config, [c.get("revision") for c in provenance.read(path)], np.asarray(steps), np.asarray(returns, float)
+
+
+def compare(before: str, after: str, last_evals: int, margin: float, reps: int = 2000) -> dict:
+    """The statistics of the module docstring for two run directories (``reps`` bootstrap resamples)."""
+    import numpy as np
+
+    from experiments.stats import improvement, interval, iqm, iqm_curve
+
+    cfg_b, rev_b, steps_b, ret_b = _run(before)
+    cfg_a, rev_a, steps_a, ret_a = _run(after)
+    strip = lambda c: {k: v for k, v in c.items() if k != "run"} | {"run": {k: v for k, v in c["run"].items()  # noqa
+                                                                          if k not in ("logdir",)}}
+    if strip(cfg_b) != strip(cfg_a):
+        differ = sorted(g for g in set(cfg_b) | set(cfg_a) if strip(cfg_b).get(g) != strip(cfg_a).get(g))
+        raise SystemExit(f"error: the two runs' config.json differ (in {', '.join(differ)}); compare runs of one config")
+    if ret_b.shape != ret_a.shape or not np.array_equal(steps_b, steps_a):
+        raise SystemExit(f"error: the runs evaluated at different frames or seeds ({ret_b.shape} vs {ret_a.shape}); "
+                         "let both finish")
+    score_b, score_a = ret_b[:, -last_evals:].mean(1), ret_a[:, -last_evals:].mean(1)
+    d = score_a - score_b
+    n = len(d)
+    mean, se = float(d.mean()), float(d.std(ddof=1) / math.sqrt(n))
+    lo, hi = mean - Z95 * se, mean + Z95 * se
+    m = margin * abs(float(score_b.mean()))
+    verdict = "equivalent" if -m <= lo and hi <= m else "not equivalent" if lo > m or hi < -m else "undetermined"
+    p, p_lo, p_hi = improvement(score_a, score_b, reps=reps)
+    curve_b, curve_a = iqm_curve(ret_b, reps=reps), iqm_curve(ret_a, reps=reps)
+    return {"before": before, "after": after, "revisions": {"before": rev_b, "after": rev_a}, "seeds": n,
+            "frames": steps_b.tolist(), "last_evals": last_evals, "margin": margin,
+            "score_before": score_b.tolist(), "score_after": score_a.tolist(), "reps": reps,
+            "iqm_before": [iqm(score_b), *interval(score_b, reps=reps)],
+            "iqm_after": [iqm(score_a), *interval(score_a, reps=reps)],
+            "p_after_above_before": [p, p_lo, p_hi], "paired_diff": mean, "paired_ci95": [lo, hi],
+            "margin_abs": m, "verdict": verdict,
+            "seeds_identical": int(sum(np.array_equal(a, b) for a, b in zip(ret_a, ret_b))),
+            "iqm_curve_before": [c.tolist() for c in curve_b], "iqm_curve_after": [c.tolist() for c in curve_a]}
+
+
+def main(argv):
+    if len(argv) > 1:
+        raise SystemExit(f"error: unexpected arguments: {' '.join(argv[1:])}")
+    if not (FLAGS.before and FLAGS.after):
+        raise SystemExit("error: pass --before=<run dir> and --after=<run dir>")
+    from benchmarks.common import machine, write_results
+
+    r = compare(FLAGS.before, FLAGS.after, FLAGS.last_evals, FLAGS.margin)
+    f = lambda x: f"{x[0]:.1f} [{x[1]:.1f}, {x[2]:.1f}]"  # noqa: E731
+    row = [r["seeds"], f(r["iqm_before"]), f(r["iqm_after"]), f"{r['p_after_above_before'][0]:.2f} "
+           f"[{r['p_after_above_before'][1]:.2f}, {r['p_after_above_before'][2]:.2f}]",
+           f"{r['paired_diff']:.1f} [{r['paired_ci95'][0]:.1f}, {r['paired_ci95'][1]:.1f}]",
+           f"+-{r['margin_abs']:.1f}", r["verdict"], r["seeds_identical"]]
+    curve = ["| frames | IQM before [95% CI] | IQM after [95% CI] |", "|---|---|---|"]
+    for i, fr in enumerate(r["frames"]):
+        b, a = (r[k] for k in ("iqm_curve_before", "iqm_curve_after"))
+        curve.append(f"| {fr:,} | {b[0][i]:.1f} [{b[1][i]:.1f}, {b[2][i]:.1f}] | {a[0][i]:.1f} [{a[1][i]:.1f}, "
+                     f"{a[2][i]:.1f}] |")
+    md = write_results(FLAGS.name, {"machine": machine(), "command": " ".join(sys.argv), **r}, [row],
+                       ["seeds", "IQM before [95% CI]", "IQM after [95% CI]", "P(after > before)",
+                        "paired diff [95% CI]", "margin", "verdict", "seeds bit-identical"], FLAGS.out,
+                       extra_md=f"\nrevisions: {r['revisions']}\n\n" + "\n".join(curve) + "\n")
+    print(md)
+
+
+def define_flags():
+    flags.DEFINE_string("before", None, "run directory at the revision before the change")
+    flags.DEFINE_string("after", None, "run directory of the same config at the revision after it")
+    flags.DEFINE_integer("last_evals", 3, "a seed's score: the mean of its last this many evaluations")
+    flags.DEFINE_float("margin", 0.1, "equivalence margin, a fraction of |before's mean score|")
+    flags.DEFINE_string("out", "benchmarks/results", "output directory")
+    flags.DEFINE_string("name", "curves_equal", "output file name")
+
+
+if __name__ == "__main__":
+    define_flags()
+    app.run(main)

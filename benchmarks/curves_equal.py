@@ -5,7 +5,8 @@
 For a change that keeps the random stream but not every bit (a faster kernel whose last bits round differently:
 chaotic training then amplifies them), seed-for-seed equality fails by design; what must hold is that the runs are
 draws of the same distribution. Both runs must have the same config.json (the revisions in provenance.jsonl may
-differ), so seed i of one pairs with seed i of the other.
+differ), so seed i of one pairs with seed i of the other; ``--may_differ=run.cpu_devices`` names fields that may
+differ when that is the change (a placement: the same seeds on another device count).
 
 Reported (experiments.stats, rliable): each run's IQM of the seeds' scores with its 95% interval (score = the mean
 of the last ``--last_evals`` evaluations), P(after > before) with its interval, the paired difference of the
@@ -44,19 +45,29 @@ def _run(path: str):
     return config, [c.get("revision") for c in provenance.read(path)], np.asarray(steps), np.asarray(returns, float)
 
 
-def compare(before: str, after: str, last_evals: int, margin: float, reps: int = 2000) -> dict:
-    """The statistics of the module docstring for two run directories (``reps`` bootstrap resamples)."""
+def _fields(config: dict, prefix: str = "") -> dict:
+    out = {}
+    for k, v in config.items():
+        out.update(_fields(v, f"{prefix}{k}.") if isinstance(v, dict) else {f"{prefix}{k}": v})
+    return out
+
+
+def compare(before: str, after: str, last_evals: int, margin: float, reps: int = 2000,
+            may_differ: tuple = ()) -> dict:
+    """The statistics of the module docstring for two run directories (``reps`` bootstrap resamples); the config
+    fields in ``may_differ`` (``group.field``) may differ, ``run.logdir`` always may."""
     import numpy as np
 
     from experiments.stats import improvement, interval, iqm, iqm_curve
 
     cfg_b, rev_b, steps_b, ret_b = _run(before)
     cfg_a, rev_a, steps_a, ret_a = _run(after)
-    strip = lambda c: {k: v for k, v in c.items() if k != "run"} | {"run": {k: v for k, v in c["run"].items()  # noqa
-                                                                          if k not in ("logdir",)}}
-    if strip(cfg_b) != strip(cfg_a):
-        differ = sorted(g for g in set(cfg_b) | set(cfg_a) if strip(cfg_b).get(g) != strip(cfg_a).get(g))
-        raise SystemExit(f"error: the two runs' config.json differ (in {', '.join(differ)}); compare runs of one config")
+    fb, fa = _fields(cfg_b), _fields(cfg_a)
+    differ = sorted(k for k in set(fb) | set(fa) if fb.get(k) != fa.get(k))
+    unexpected = [k for k in differ if k not in ("run.logdir", *may_differ)]
+    if unexpected:
+        raise SystemExit(f"error: the two runs' config.json differ (in {', '.join(unexpected)}); compare runs of one "
+                         "config, or name the fields the change is about with --may_differ")
     if ret_b.shape != ret_a.shape or not np.array_equal(steps_b, steps_a):
         raise SystemExit(f"error: the runs evaluated at different frames or seeds ({ret_b.shape} vs {ret_a.shape}); "
                          "let both finish")
@@ -70,6 +81,7 @@ def compare(before: str, after: str, last_evals: int, margin: float, reps: int =
     p, p_lo, p_hi = improvement(score_a, score_b, reps=reps)
     curve_b, curve_a = iqm_curve(ret_b, reps=reps), iqm_curve(ret_a, reps=reps)
     return {"before": before, "after": after, "revisions": {"before": rev_b, "after": rev_a}, "seeds": n,
+            "config_differs": {k: [fb.get(k), fa.get(k)] for k in differ if k != "run.logdir"},
             "frames": steps_b.tolist(), "last_evals": last_evals, "margin": margin,
             "score_before": score_b.tolist(), "score_after": score_a.tolist(), "reps": reps,
             "iqm_before": [iqm(score_b), *interval(score_b, reps=reps)],
@@ -87,7 +99,7 @@ def main(argv):
         raise SystemExit("error: pass --before=<run dir> and --after=<run dir>")
     from benchmarks.common import machine, write_results
 
-    r = compare(FLAGS.before, FLAGS.after, FLAGS.last_evals, FLAGS.margin)
+    r = compare(FLAGS.before, FLAGS.after, FLAGS.last_evals, FLAGS.margin, may_differ=tuple(FLAGS.may_differ))
     f = lambda x: f"{x[0]:.1f} [{x[1]:.1f}, {x[2]:.1f}]"  # noqa: E731
     row = [r["seeds"], f(r["iqm_before"]), f(r["iqm_after"]), f"{r['p_after_above_before'][0]:.2f} "
            f"[{r['p_after_above_before'][1]:.2f}, {r['p_after_above_before'][2]:.2f}]",
@@ -101,13 +113,15 @@ def main(argv):
     md = write_results(FLAGS.name, {"machine": machine(), "command": " ".join(sys.argv), **r}, [row],
                        ["seeds", "IQM before [95% CI]", "IQM after [95% CI]", "P(after > before)",
                         "paired diff [95% CI]", "margin", "verdict", "seeds bit-identical"], FLAGS.out,
-                       extra_md=f"\nrevisions: {r['revisions']}\n\n" + "\n".join(curve) + "\n")
+                       extra_md=f"\nrevisions: {r['revisions']}\n\nconfig differs: {r['config_differs']}\n\n"
+                       + "\n".join(curve) + "\n")
     print(md)
 
 
 def define_flags():
     flags.DEFINE_string("before", None, "run directory at the revision before the change")
     flags.DEFINE_string("after", None, "run directory of the same config at the revision after it")
+    flags.DEFINE_list("may_differ", [], "config fields (group.field) that may differ between the runs")
     flags.DEFINE_integer("last_evals", 3, "a seed's score: the mean of its last this many evaluations")
     flags.DEFINE_float("margin", 0.1, "equivalence margin, a fraction of |before's mean score|")
     flags.DEFINE_string("out", "benchmarks/results", "output directory")

@@ -46,4 +46,6 @@ def test_runs_of_another_config_are_refused_in_one_line(tmp_path):
                                                           "run": {"num_seeds": 4}})
     with pytest.raises(SystemExit) as e:
         compare(before, other, last_evals=3, margin=0.1, reps=50)
-    assert "config.json differ (in agent)" in str(e.value) and "\n" not in str(e.value)
+    assert "config.json differ (in agent.name)" in str(e.value) and "\n" not in str(e.value)
+    assert compare(before, other, 3, 0.1, reps=50, may_differ=("agent.name",))["config_differs"] == {
+        "agent.name": ["diffsr_sac", "sac"]}

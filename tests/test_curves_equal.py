@@ -42,8 +42,8 @@ def test_the_same_curves_are_equivalent_and_a_shifted_run_is_not(tmp_path):
 def test_runs_of_another_config_are_refused_in_one_line(tmp_path):
     base = np.zeros((4, 3)) - 100.0
     before = _write_run(tmp_path / "before", base)
-    other = _write_run(tmp_path / "other", base, config={"agent": {"name": "sac"}, "env": {"name": "gymnax/Pendulum-v1"},
-                                                          "run": {"num_seeds": 4}})
+    config = {"agent": {"name": "sac"}, "env": {"name": "gymnax/Pendulum-v1"}, "run": {"num_seeds": 4}}
+    other = _write_run(tmp_path / "other", base, config=config)
     with pytest.raises(SystemExit) as e:
         compare(before, other, last_evals=3, margin=0.1, reps=50)
     assert "config.json differ (in agent.name)" in str(e.value) and "\n" not in str(e.value)

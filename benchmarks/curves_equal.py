@@ -20,14 +20,12 @@ Verdict (stated before looking): ``equivalent`` when the paired difference's int
 from __future__ import annotations
 
 import json
-import math
 import os
 import sys
 
 from absl import app, flags
 
 FLAGS = flags.FLAGS
-Z95 = 1.959964
 
 
 def _run(path: str):
@@ -58,7 +56,7 @@ def compare(before: str, after: str, last_evals: int, margin: float, reps: int =
     fields in ``may_differ`` (``group.field``) may differ, ``run.logdir`` always may."""
     import numpy as np
 
-    from experiments.stats import improvement, interval, iqm, iqm_curve
+    from experiments.stats import improvement, interval, iqm, iqm_curve, paired
 
     cfg_b, rev_b, steps_b, ret_b = _run(before)
     cfg_a, rev_a, steps_a, ret_a = _run(after)
@@ -72,22 +70,17 @@ def compare(before: str, after: str, last_evals: int, margin: float, reps: int =
         raise SystemExit(f"error: the runs evaluated at different frames or seeds ({ret_b.shape} vs {ret_a.shape}); "
                          "let both finish")
     score_b, score_a = ret_b[:, -last_evals:].mean(1), ret_a[:, -last_evals:].mean(1)
-    d = score_a - score_b
-    n = len(d)
-    mean, se = float(d.mean()), float(d.std(ddof=1) / math.sqrt(n))
-    lo, hi = mean - Z95 * se, mean + Z95 * se
-    m = margin * abs(float(score_b.mean()))
-    verdict = "equivalent" if -m <= lo and hi <= m else "not equivalent" if lo > m or hi < -m else "undetermined"
+    diff = paired(score_b, score_a, scale=float(score_b.mean()), margin=margin)
     p, p_lo, p_hi = improvement(score_a, score_b, reps=reps)
     curve_b, curve_a = iqm_curve(ret_b, reps=reps), iqm_curve(ret_a, reps=reps)
-    return {"before": before, "after": after, "revisions": {"before": rev_b, "after": rev_a}, "seeds": n,
+    return {"before": before, "after": after, "revisions": {"before": rev_b, "after": rev_a}, "seeds": diff["n"],
             "config_differs": {k: [fb.get(k), fa.get(k)] for k in differ if k != "run.logdir"},
             "frames": steps_b.tolist(), "last_evals": last_evals, "margin": margin,
             "score_before": score_b.tolist(), "score_after": score_a.tolist(), "reps": reps,
             "iqm_before": [iqm(score_b), *interval(score_b, reps=reps)],
             "iqm_after": [iqm(score_a), *interval(score_a, reps=reps)],
-            "p_after_above_before": [p, p_lo, p_hi], "paired_diff": mean, "paired_ci95": [lo, hi],
-            "margin_abs": m, "verdict": verdict,
+            "p_after_above_before": [p, p_lo, p_hi], "paired_diff": diff["diff"], "paired_ci95": diff["ci95"],
+            "margin_abs": diff["margin"], "verdict": diff["verdict"],
             "seeds_identical": int(sum(np.array_equal(a, b) for a, b in zip(ret_a, ret_b))),
             "iqm_curve_before": [c.tolist() for c in curve_b], "iqm_curve_after": [c.tolist() for c in curve_a]}
 

@@ -36,16 +36,16 @@ keeps the (env, setting) pairs already measured with the same episodes, seed and
 from __future__ import annotations
 
 import json
-import math
 import os
 import sys
 import time
 
 from absl import app, flags
 
+from experiments.stats import Z95, paired
+
 CANDIDATES = ("light", "i4ls4", "i4ls4_nodamp", "i2ls8", "i2ls8_nodamp", "i1ls50", "i1ls50_nodamp")
 K_STEPS = (1, 10, 50)
-Z95 = 1.959964
 PART_NAMES = {  # Brax's metric of each reward part
     "reward_forward": "forward", "reward_run": "forward", "reward_healthy": "alive", "reward_survive": "alive",
     "reward_ctrl": "control", "reward_contact": "contact",
@@ -183,31 +183,6 @@ def open_loop(env, starts, actions):
 
 
 # --- statistics -------------------------------------------------------------------------------------------------
-def paired(native, candidate, scale: float, margin: float) -> dict:
-    """The paired difference (candidate - native) of per-episode values, its 95% interval and the equivalence
-    verdict against +-margin * |scale|. An episode whose candidate value is not finite (the simulation blew up)
-    makes the verdict ``not equivalent``; the statistics are then over the finite pairs."""
-    import numpy as np
-
-    a, b = np.asarray(native, float), np.asarray(candidate, float)
-    finite = np.isfinite(a) & np.isfinite(b)
-    nonfinite = int((~finite).sum())
-    a, b = a[finite], b[finite]
-    d = b - a
-    n = len(d)
-    mean = float(d.mean()) if n else float("nan")
-    se = float(d.std(ddof=1) / math.sqrt(n)) if n > 1 else float("inf")
-    lo, hi = mean - Z95 * se, mean + Z95 * se
-    m = margin * abs(scale)
-    verdict = ("not equivalent" if nonfinite else "equivalent" if -m <= lo and hi <= m
-               else "not equivalent" if lo > m or hi < -m else "undetermined")
-    return {"n": n, "nonfinite": nonfinite, "mean_native": float(a.mean()) if n else float("nan"),
-            "mean_candidate": float(b.mean()) if n else float("nan"), "diff": mean, "se": se,
-            "ci95": [lo, hi], "margin": m, "rel_diff": mean / abs(scale) if scale else float("inf"),
-            "rel_ci95": [lo / abs(scale), hi / abs(scale)] if scale else None, "verdict": verdict,
-            "identical": bool(np.array_equal(a, b)) and not nonfinite}
-
-
 def judge(nat: dict, returns, lengths, parts: dict, margin: float) -> dict:
     """The return, reward-part and length comparisons of a setting's episodes with native's, and its verdict."""
     scale = nat["mean_return"]

@@ -7,6 +7,8 @@
   (``StratifiedIndependentBootstrap``: each agent's runs resampled on their own).
 - ``iqm_curve``: the IQM over seeds at every evaluation with its interval (a sample-efficiency curve).
 - ``window_score``: the paper's score of a run, the mean of the evaluations in the last 10k env steps.
+- ``paired``: the paired difference of two matched samples with its normal 95% interval and an equivalence verdict
+  against a stated margin (``benchmarks.physics_settings``, ``benchmarks.curves_equal``).
 - ``seeds_from_summary``: four seed scores back from a table's mean, population std, IQM and the IQM's interval (with
   4 seeds the interval is the lowest and highest seed), for reports whose raw logs are lost.
 
@@ -19,6 +21,7 @@ import numpy as np
 
 REPS = 2000
 SEED = 0
+Z95 = 1.959964  # the normal distribution's two-sided 95% quantile
 PAPER_WINDOW = 10_000  # env steps: "averaged across 4 seeds and a window of 10K steps" (the paper's project page)
 
 
@@ -131,3 +134,27 @@ def seeds_from_summary(mean: float, std: float, iqm_: float, lo: float, hi: floa
     if not (seeds[0] <= seeds[1] + tol and seeds[2] <= seeds[3] + tol):
         raise ValueError(f"the middle seeds {seeds[1:3]} fall outside the range [{lo}, {hi}]")
     return seeds
+
+
+def paired(native, candidate, scale: float, margin: float) -> dict:
+    """The paired difference (candidate - native) of paired values (episodes, seeds), its 95% normal interval and
+    the equivalence verdict against +-margin * |scale|: ``equivalent`` inside, ``not equivalent`` outside,
+    ``undetermined`` across. A pair whose candidate value is not finite (a simulation that blew up) makes the verdict
+    ``not equivalent``; the statistics are then over the finite pairs."""
+    a, b = np.asarray(native, float), np.asarray(candidate, float)
+    finite = np.isfinite(a) & np.isfinite(b)
+    nonfinite = int((~finite).sum())
+    a, b = a[finite], b[finite]
+    d = b - a
+    n = len(d)
+    mean = float(d.mean()) if n else float("nan")
+    se = float(d.std(ddof=1) / np.sqrt(n)) if n > 1 else float("inf")
+    lo, hi = mean - Z95 * se, mean + Z95 * se
+    m = margin * abs(scale)
+    verdict = ("not equivalent" if nonfinite else "equivalent" if -m <= lo and hi <= m
+               else "not equivalent" if lo > m or hi < -m else "undetermined")
+    return {"n": n, "nonfinite": nonfinite, "mean_native": float(a.mean()) if n else float("nan"),
+            "mean_candidate": float(b.mean()) if n else float("nan"), "diff": mean, "se": se,
+            "ci95": [lo, hi], "margin": m, "rel_diff": mean / abs(scale) if scale else float("inf"),
+            "rel_ci95": [lo / abs(scale), hi / abs(scale)] if scale else None, "verdict": verdict,
+            "identical": bool(np.array_equal(a, b)) and not nonfinite}

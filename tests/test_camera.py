@@ -52,8 +52,7 @@ def test_a_sphere_at_a_known_pose_lands_on_the_expected_pixels(scene, compiled):
     # the centre pixels see the sphere's near surface, 3 - 0.25 m away
     assert (np.asarray(geom[31:33, 31:33]) == 1).all()
     np.testing.assert_allclose(np.asarray(depth[31:33, 31:33]), 2.75, atol=2e-3)
-    # the top row looks 22.5 degrees up past the sphere: nothing; the bottom row meets the floor 1 m below at
-    # 1 / sin(angle) along the ray
+    # the top row looks 22.5 degrees up past the sphere: nothing; the bottom row meets the floor 1 m below
     assert (np.asarray(geom[0]) == -1).all() and (np.asarray(depth[0]) == -1).all()
     assert (np.asarray(geom[-1]) == 0).all()
     y = np.tan(np.deg2rad(22.5)) * (1 - 1 / 64)  # the bottom row's offset below the axis, at unit forward distance

@@ -12,7 +12,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Callable
 
-from diffsr_jax.agents import ddpg, sac, td3
+from diffsr_jax.agents import ddpg, drqv2, sac, td3
 from diffsr_jax.agents.critics import mlp_critic, psi_critic
 from diffsr_jax.agents.diffusion_planner import DiffusionPlanner
 from diffsr_jax.agents.polygrad import PolyGRAD
@@ -47,11 +47,13 @@ CRITICS = {"mlp": (mlp_critic, ("mlp_critic",)), "diffsr": (psi_critic, ("psi_cr
 @dataclasses.dataclass(frozen=True)
 class AgentEntry:
     """How to build one agent: ``build(config, obs_dim, action_dim) -> Agent``; ``groups``: the config groups it reads
-    besides run, env and replay (the validator checks those, and only those)."""
+    besides run, env and replay (the validator checks those, and only those); ``pixels``: whether it reads pixel
+    observations (``envs.pixels``) rather than state vectors."""
 
     build: Callable
     description: str
     groups: tuple
+    pixels: bool = False  # reads pixel observations (config.env.pixels > 0) instead of state vectors
 
 
 def _composed(base: Base, critic_kind: str) -> Callable:
@@ -76,6 +78,10 @@ def _registry() -> dict[str, AgentEntry]:
         lambda c, o, a: DiffusionPlanner(c, o, a, mlp_critic(c, o, a, sac.NUM_Q)),
         "Diffuser-style planner: sampled trajectories ranked by a SAC critic",
         ("actor_critic", "sac", "mlp_critic", "trajectory_model", "planner"))
+    agents["drqv2"] = AgentEntry(
+        lambda c, o, a: drqv2.DrQV2(c, o, a, mlp_critic(c, o, a, drqv2.NUM_Q)),
+        "DrQ-v2 from pixels: conv encoder trained by the critic, random shifts, n-step returns, scheduled noise",
+        ("actor_critic", "drqv2", "mlp_critic"), pixels=True)
     return agents
 
 

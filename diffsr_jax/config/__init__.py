@@ -25,6 +25,7 @@ import ml_collections
 from diffsr_jax.agents.actor_critic import ACTOR_CRITIC
 from diffsr_jax.agents.critics import MLP_CRITIC, PSI_CRITIC
 from diffsr_jax.agents.diffusion_planner import PLANNER
+from diffsr_jax.agents.drqv2 import DRQV2_CONFIG
 from diffsr_jax.agents.optimism import OPTIMISM, check_reader
 from diffsr_jax.agents.polygrad import POLYGRAD
 from diffsr_jax.agents.registry import AGENTS, BASES, unknown_agent_message
@@ -37,7 +38,7 @@ from diffsr_jax.representation.config import REPRESENTATION
 
 ENV = ConfigGroup("env", env_defaults, validate_env, "the environment, how it is stepped and reset")
 COMPONENT_GROUPS = (ACTOR_CRITIC, *(base.config for base in BASES.values()), MLP_CRITIC, PSI_CRITIC, REPRESENTATION,
-                    OPTIMISM, TRAJECTORY_MODEL, PLANNER, POLYGRAD)  # each base's own group comes with its registry line
+                    OPTIMISM, TRAJECTORY_MODEL, PLANNER, POLYGRAD, DRQV2_CONFIG)  # each base's own group comes with its registry line
 GROUPS = {g.name: g for g in (RUN, ENV, REPLAY, *COMPONENT_GROUPS)}
 ALWAYS = ("run", "env", "replay")  # the groups every agent reads
 
@@ -84,10 +85,24 @@ def validate_config(config) -> None:
     if missing:
         raise ConfigError(f"the config has no group(s) {', '.join(missing)}, which {config.run.agent} reads: start "
                           "from a preset (experiments/configs/<agent>.py) or diffsr_jax.config.default_config()")
+    check_observations(config)
     for group in groups:
         GROUPS[group].validate(config)
     if "optimism" in config:
         check_reader(config, "optimism" in groups)
+
+
+def check_observations(config) -> None:
+    """Pixel observations (``config.env.pixels``) go to an agent that reads pixels, state vectors to one that reads
+    them, and pixels are not normalised by the running statistics (the agent's encoder scales them)."""
+    pixels, agent = int(config.env.pixels), config.run.agent
+    readers = sorted(name for name, entry in AGENTS.items() if entry.pixels)
+    if pixels and not AGENTS[agent].pixels:
+        raise ConfigError(f"config.env.pixels={pixels}: {agent} reads state vectors; use an agent that reads pixels "
+                          f"({', '.join(readers)}) or pixels=0")
+    if pixels and config.replay.normalize_obs:
+        raise ConfigError(f"config.replay.normalize_obs=True: pixel observations are scaled by {agent}'s encoder, not "
+                          "by running statistics; set it False")
 
 
 def unknown_field_message(name: str, config=None) -> str:

@@ -69,7 +69,13 @@ class Env:
       ``physics``, ``impl``;
     - ``GymnaxEnv``: ``params`` (the gymnax ``EnvParams`` it steps with).
 
-    Wrappers (``PartialObsEnv``) keep the wrapped env as ``env``.
+    - adapters of MuJoCo-based envs (Brax on mjx, MBBL on mjx, Playground on jax): ``scene(inner) -> (MJX model, MJX
+      data)`` of a backend state, what ``envs.camera`` draws.
+
+    Observations are ``obs_shape`` arrays of ``obs_dtype``: (obs_dim,) float32 state vectors, except for the pixel
+    wrapper's (H, W, 3 * frames) uint8 images (``envs.pixels``); ``obs_dim`` is their number of entries.
+
+    Wrappers (``PartialObsEnv``, ``PixelEnv``) keep the wrapped env as ``env``.
     """
 
     name: str
@@ -79,6 +85,11 @@ class Env:
     action_low: Any
     action_high: Any
     action_repeat: int = 1
+    obs_dtype = jnp.float32
+
+    @property
+    def obs_shape(self) -> tuple[int, ...]:
+        return (int(self.obs_dim),)
 
     # --- backend hooks -------------------------------------------------------------------------
     def _reset(self, key):

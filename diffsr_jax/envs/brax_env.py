@@ -79,6 +79,11 @@ class BraxEnv(BraxLikeEnv):
         """The Brax ``System`` the env steps (what Brax's viewer draws)."""
         return self._env.sys
 
+    def scene(self, inner):
+        """(MJX model, MJX data) of a backend state: on the mjx backend the System is an MJX model and the pipeline
+        state its data."""
+        return self.system, inner.pipeline_state
+
     def velocity_indices(self) -> np.ndarray:
         """(n_vel,) int: the velocity entries of the observation (names ``pomdp_supported`` accepts)."""
         name = self.name.split("/", 1)[1]

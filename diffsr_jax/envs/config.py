@@ -25,6 +25,9 @@ def env_defaults() -> ml_collections.ConfigDict:
     g.early_termination = True  # brax ant/hopper/humanoid/walker2d end an episode on falling (the paper's -ET tasks)
     g.pomdp = False  # partial observability (paper App. E): drop the velocity entries of each observation ...
     g.pomdp_history = 3  # ... and feed the concatenation of the last pomdp_history of them
+    g.pixels = 0  # 0: state vectors; N: the agent sees N x N camera frames (envs.pixels; brax/mbbl on mjx, playground)
+    g.frame_stack = 3  # frames stacked into one pixel observation (the official image runs: 3)
+    g.camera = 0  # the model's camera of this index (DMC and Brax models have one), or -1: a camera tracking body 1
     g.num_envs = 1  # parallel envs per seed
     g.auto_reset = "pool"  # pool: ended episodes restart from a pool of fresh initial states | every_step: exact
     g.reset_pool_size = 16  # fresh initial states in the pool (at least num_envs)
@@ -44,7 +47,8 @@ def validate_env(config) -> None:
     f.choice("impl", ("jax", "warp"))
     spec, _ = rules.check_settings(g.name, g.backend, early_termination=bool(g.early_termination),
                                    pomdp_on=bool(g.pomdp), pomdp_history=g.pomdp_history,
-                                   action_repeat=g.action_repeat, physics=g.physics)
+                                   action_repeat=g.action_repeat, physics=g.physics, pixels=g.pixels,
+                                   frame_stack=g.frame_stack, camera=g.camera, impl=g.impl)
     if g.impl != "jax":
         if not spec.impls:
             f.fail("impl", f"={g.impl}: only playground envs choose their MuJoCo implementation; drop it")

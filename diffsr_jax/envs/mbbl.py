@@ -133,6 +133,10 @@ class MBBLEnv(Env):
     def solver(self) -> dict:
         return self.brax.solver
 
+    def scene(self, inner):
+        """(MJX model, MJX data) of a backend state (the Brax pipeline state, on the mjx backend)."""
+        return self.system, inner
+
     @property
     def frame_seconds(self) -> float:
         return self.brax.frame_seconds

@@ -65,6 +65,10 @@ class PlaygroundEnv(BraxLikeEnv):
         """The MJX model the env steps (its solver options are ``solver``'s)."""
         return self._env.mjx_model
 
+    def scene(self, inner):
+        """(MJX model, MJX data) of a backend state."""
+        return self.mjx_model, inner.data
+
     def velocity_indices(self) -> np.ndarray:
         """(n_vel,) int: the velocity entries of the observation (names ``pomdp_supported`` accepts)."""
         name = self.name.split("/", 1)[1]

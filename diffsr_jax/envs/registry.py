@@ -11,6 +11,7 @@ import jax
 
 from diffsr_jax.envs import rules
 from diffsr_jax.envs.families import resolve_physics
+from diffsr_jax.envs.pixels import PixelEnv
 from diffsr_jax.envs.pomdp import PartialObsEnv
 
 
@@ -38,20 +39,24 @@ def _own_devices_first():
 
 def make_env(env: str, backend: str = "mjx", max_episode_steps: int | None = None, *, early_termination: bool = True,
              pomdp: bool = False, pomdp_history: int = 3, action_repeat: int = 1, physics: str = "auto",
-             impl: str = "jax"):
+             impl: str = "jax", pixels: int = 0, frame_stack: int = 3, camera: int = 0):
     """Build an ``Env`` from its command-line name. ``max_episode_steps`` counts frames (default: the env's own
     limit); ``action_repeat`` frames per agent decision; ``early_termination=False`` turns off termination on
     falling (brax ``terminate_when_unhealthy``); ``pomdp`` hides velocities and stacks ``pomdp_history`` observations;
     ``physics``: the solver setting (``envs.physics``: auto, native, light); ``impl``: Playground's MuJoCo
-    implementation (jax, or warp on a GPU). Settings that break a rule (``envs.rules``) raise its ``ConfigError``
+    implementation (jax, or warp on a GPU); ``pixels`` > 0: the agent sees the last ``frame_stack`` ``pixels`` x
+    ``pixels`` frames of model camera ``camera`` (``envs.pixels``). Settings that break a rule (``envs.rules``) raise its ``ConfigError``
     before anything is built."""
     spec, name = rules.check_settings(env, backend, early_termination=early_termination, pomdp_on=pomdp,
-                                      pomdp_history=pomdp_history, action_repeat=action_repeat, physics=physics)
+                                      pomdp_history=pomdp_history, action_repeat=action_repeat, physics=physics,
+                                      pixels=pixels, frame_stack=frame_stack, camera=camera, impl=impl)
     physics = resolve_physics(env, backend, physics)
     options = {k: v for k, v in (("physics", physics), ("impl", impl)) if k in spec.options}
     with _own_devices_first():
         base = spec.build(name, backend, max_episode_steps or None, early_termination, **options)
     base.action_repeat = action_repeat
+    if pixels:
+        return PixelEnv(base, pixels, frame_stack, camera)
     if not pomdp:
         return base
     return PartialObsEnv(base, spec.velocity_indices(base, name), pomdp_history)
@@ -62,4 +67,5 @@ def make_env_from_config(config):
     e = config.env
     return make_env(e.name, e.backend, e.episode_length, early_termination=bool(e.early_termination),
                     pomdp=bool(e.pomdp), pomdp_history=int(e.pomdp_history), action_repeat=int(e.action_repeat),
-                    physics=e.physics, impl=e.impl)
+                    physics=e.physics, impl=e.impl, pixels=int(e.pixels), frame_stack=int(e.frame_stack),
+                    camera=int(e.camera))

@@ -6,6 +6,8 @@
   With no display, MuJoCo needs an off-screen GL: EGL (set at import of ``diffsr_jax``) unless ``MUJOCO_GL`` says otherwise (Debian:
   ``apt-get install libegl1 libegl-mesa0 libgl1-mesa-dri``; ``.ci/run`` installs them when missing).
 - gymnax (``gymnax/Pendulum-v1``, ``gymnax/MountainCarContinuous-v0``): frames drawn with matplotlib, as a GIF.
+- Pixel observations (``envs.pixels``, any family): what the agent saw, the newest frame of each observation scaled up
+  ``PIXEL_SCALE`` times (nearest pixel), as a GIF.
 
 Every writer takes the unwrapped env (an adapter; it reads only the public accessors of ``envs.base.Env``) and the
 episode's backend states: ``states`` is the ``inner`` field of an ``EnvState`` stacked over time (T,), host or device
@@ -18,6 +20,8 @@ import os
 
 import jax
 import numpy as np
+
+from diffsr_jax.envs.pixels import PixelEnv
 
 
 class RenderError(RuntimeError):
@@ -155,15 +159,27 @@ def render_gymnax(env, states, path_stem: str, frame_seconds: float) -> str:
 
 
 RENDERERS = {"brax": render_brax, "playground": render_playground, "gymnax": render_gymnax}
+PIXEL_SCALE = 4
+
+
+def agent_view_frames(obs) -> np.ndarray:
+    """(T, H, W, 3 * frames) uint8 pixel observations -> (T, H * PIXEL_SCALE, W * PIXEL_SCALE, 3): each one's
+    newest frame, scaled up."""
+    newest = np.asarray(obs)[..., -3:]
+    return np.repeat(np.repeat(newest, PIXEL_SCALE, axis=1), PIXEL_SCALE, axis=2)
 
 
 def render_episode(env, states, length: int, path_stem: str) -> str:
     """Write an episode: ``states`` is an ``EnvState`` stacked over time (the reset state first), of which the first
-    ``length + 1`` are the episode. Returns the path written (``path_stem`` + ``.html`` or ``.gif``)."""
+    ``length + 1`` are the episode. Returns the path written (``path_stem`` + ``.html`` or ``.gif``). An env with
+    pixel observations writes what its agent saw (``agent_view_frames``)."""
+    keep = _frame_indices(int(length) + 1)
+    step = int(length) / max(keep.size - 1, 1)  # decisions per written frame
+    if isinstance(env, PixelEnv):
+        frames = agent_view_frames(np.asarray(states.obs)[keep])
+        return write_gif(frames, path_stem + ".gif", env.decision_seconds * step)
     env, states = env.innermost(states)  # through any wrapper (POMDP): the adapter and its own states
     inner = states.inner
     family = env.name.split("/", 1)[0]
-    keep = _frame_indices(int(length) + 1)
     inner = jax.tree_util.tree_map(lambda x: np.asarray(x)[keep], inner)
-    step = int(length) / max(keep.size - 1, 1)  # decisions per written frame
     return RENDERERS[family](env, inner, path_stem, env.decision_seconds * step)

@@ -6,6 +6,7 @@ raising one ``ConfigError`` of one line that names the field ``config.env.<field
 
 from __future__ import annotations
 
+from diffsr_jax.envs import pixels as pixel_obs
 from diffsr_jax.envs import pomdp
 from diffsr_jax.envs.families import EnvFamily, family_of, pomdp_names
 from diffsr_jax.fields import ConfigError, Fields
@@ -49,8 +50,27 @@ def check_pomdp(spec: EnvFamily, env: str, pomdp_on: bool) -> None:
                           f"{', '.join(pomdp_names())} or set config.env.pomdp=False")
 
 
+def check_pixels(spec: EnvFamily, env: str, backend: str, pixels, pomdp_on: bool, impl: str) -> None:
+    """Pixel observations only where a MuJoCo scene is stepped by MJX-JAX (the camera casts rays into it: Brax's
+    mjx backend, Playground on jax), and not with the partially observable setting (a frame shows no velocity to
+    drop)."""
+    if not pixels:
+        return
+    where = f"{env}{f' on the {backend} backend' if spec.backends else ''}"
+    if not spec.solver_settings(backend):
+        raise ConfigError(f"config.env.pixels={pixels}: the camera draws MuJoCo scenes (brax and mbbl envs on the mjx "
+                          f"backend, playground envs), not {where}; use pixels=0 or such an env")
+    if impl != "jax":
+        raise ConfigError(f"config.env.pixels={pixels}: the camera casts rays with MJX-JAX, not impl={impl}; use "
+                          "--config.env.impl=jax")
+    if pomdp_on:
+        raise ConfigError(f"config.env.pixels={pixels}: pixels and pomdp=True are two observation settings; frames "
+                          "already hide velocities: use one of them")
+
+
 def check_settings(env: str, backend: str, *, early_termination: bool, pomdp_on: bool, pomdp_history,
-                   action_repeat, physics: str) -> tuple[EnvFamily, str]:
+                   action_repeat, physics: str, pixels=0, frame_stack=3, camera=0,
+                   impl: str = "jax") -> tuple[EnvFamily, str]:
     """Every rule above, in the order the validator reports them; raises the first ``ConfigError``. Returns the env's
     (family, name), looked up once here (``families.family_of``: an unknown env is refused first) for the caller."""
     spec, name = family_of(env)
@@ -60,4 +80,6 @@ def check_settings(env: str, backend: str, *, early_termination: bool, pomdp_on:
     check_physics(spec, env, backend, physics)
     check_pomdp(spec, env, pomdp_on)
     check_early_termination(spec, env, early_termination)
+    pixel_obs.check_pixels(pixels, frame_stack, camera)
+    check_pixels(spec, env, backend, pixels, pomdp_on, impl)
     return spec, name

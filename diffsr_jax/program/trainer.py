@@ -85,10 +85,9 @@ class Trainer:
         k_env, k_agent, k_run = jax.random.split(rng, 3)
         env_state, pool = self.auto_reset.start(k_env, self.num_envs)
         agent_state = self.agent.init(k_agent, hp)
-        example = Transition(
-            obs=jnp.zeros(self.env.obs_dim), action=jnp.zeros(self.env.action_dim), reward=jnp.zeros(()),
-            next_obs=jnp.zeros(self.env.obs_dim), terminated=jnp.zeros(()),
-        )
+        obs = jnp.zeros(self.env.obs_shape, self.env.obs_dtype)  # state vectors float32, pixel stacks uint8
+        example = Transition(obs=obs, action=jnp.zeros(self.env.action_dim), reward=jnp.zeros(()), next_obs=obs,
+                             terminated=jnp.zeros(()))
         # strongly typed: the state a chunk returns then has the types of the one it was given (retrace guard, chunk)
         return strongly_typed(RunnerState(agent_state, env_state, pool, replay_init(example, self.capacity),
                                           stats_init(self.env.obs_dim), k_run))

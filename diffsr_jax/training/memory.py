@@ -46,7 +46,7 @@ def free_memory_bytes() -> int | None:
 def replay_memory(env, capacity: int, num_members: int, free: int | None) -> str:
     """One line stating the replay's size for all members; raises ReplayMemoryError (one line with the fix) if
     it cannot fit: a chunk of the compiled program holds its input and its output state, so twice the replay."""
-    per = transition_bytes(env.obs_dim, env.action_dim)
+    per = transition_bytes(env.obs_dim, env.action_dim, jax.numpy.dtype(env.obs_dtype).itemsize)
     total = per * capacity * num_members
     line = (f"replay: {capacity:,} transitions x {num_members} member(s) x {per} B = {format_bytes(total)}"
             + (f" ({format_bytes(free)} free)" if free is not None else ""))

@@ -127,6 +127,10 @@ def test_gpu_plan_dry_run(tmp_path):
         assert [r["num_seeds"] for r in seeds] == [1, 2] and all(r["env_steps_per_s"] > 0 for r in seeds)
     memory = _load(out, "memory.json")["results"]
     assert [r["mode"] for r in memory] == ["donate", "copy"] and all(r["state_bytes"] > 0 for r in memory)
+    pixels = _load(out, "pixels.json")["results"]
+    assert [r["kind"] for r in pixels] == ["env", "update"]
+    assert pixels[0]["pixels_decisions_per_s"] > 0 and pixels[0]["pixels_over_state"] > 1  # frames cost something
+    assert pixels[1]["ms_per_update"] > 0
     status = _load(out, "run_status.json")
     assert {a: (r["status"], r["frames"]) for a, r in status["runs"].items()} == {
         "sac": ("finished", 600), "diffsr_sac": ("finished", 600)}
@@ -135,7 +139,8 @@ def test_gpu_plan_dry_run(tmp_path):
         assert (out / f"{name}.md").read_text().count("|") > 10, name
     t0 = time.time()  # a second call (the next device slot) keeps every measured stage and skips the finished runs
     again = _plan(out, runs, "--stage=all", "--pack=false")
-    for name in ("profile_diffsr_sac_light_1", "update_cost_highest", "update_cost_default", "seeds_diffsr_sac", "seeds_sac", "memory"):
+    for name in ("profile_diffsr_sac_light_1", "update_cost_highest", "update_cost_default", "seeds_diffsr_sac", "seeds_sac", "memory",
+                 "pixels"):
         assert f"{name}.json is in {out}: kept" in again, (name, again[-2000:])
     assert again.count("finished earlier, skipped") == 2, again[-2000:]
     assert time.time() - t0 < 120

@@ -9,7 +9,8 @@ persistent compilation cache, so the killed and resumed runs reuse the reference
 
 By default a covering set runs: every env family and backend, and every agent, at least once, Diff-SR-SAC on the
 compile-heavy families (its state holds more than SAC's): gymnax, Brax MJX and Playground x Diff-SR-SAC,
-Brax positional x SAC; and Diff-SR-SAC with the optimism bonus on gymnax. The other seven pairs run with -m slow. Each case then evaluates a
+Brax positional x SAC; Diff-SR-SAC with the optimism bonus on gymnax; and DrQ-v2 on pixel observations (Playground,
+16 x 16 frames), whose case also renders the rollout GIF of what the agent saw. The other seven pairs run with -m slow. Each case then evaluates a
 checkpoint the resumed run wrote with experiments.evaluate (the same episodes as its logged evaluation), so the
 evaluate command restores on every env family by default (tests/test_evaluate.py trains its own runs for rendering
 and bad input: gymnax by default, the other families with -m slow).
@@ -33,6 +34,9 @@ ENVS = {  # id -> flags
     "brax_mjx": ["--env=brax/inverted_pendulum", "--config.env.backend=mjx"],
     "brax_positional": ["--env=brax/inverted_pendulum", "--config.env.backend=positional"],
     "playground": ["--env=playground/CartpoleSwingup"],
+    # pixel observations (envs.pixels): uint8 frame stacks in the replay, the pool and the env state
+    "playground_pixels": ["--env=playground/CartpoleBalance", "--config.env.pixels=16", "--config.env.action_repeat=1",
+                          "--config.env.num_envs=1"],
 }
 SMALL_PSI = ["--config.actor_critic.actor_hidden=32,32", "--config.representation.feature_dim=16",
              "--config.representation.psi_hidden=32", "--config.representation.zeta_hidden=32",
@@ -42,7 +46,10 @@ AGENTS = {  # case id -> (agent, flags)
     "diffsr_sac": ("diffsr_sac", SMALL_PSI),
     # the optimism bonus's state (the sweep's sums of psi psi^T, the factor Z of Sigma^-1) is checkpointed with the critic's
     "diffsr_sac_optimism": ("diffsr_sac", [*SMALL_PSI, "--config.optimism.enabled=true"]),
+    "drqv2": ("drqv2", ["--config.actor_critic.actor_hidden=32,32", "--config.mlp_critic.hidden=32,32",
+                        "--config.drqv2.channels=4", "--config.drqv2.conv_layers=2", "--config.drqv2.feature_dim=8"]),
 }
+PIXEL_AGENTS = {"drqv2"}  # they run on the pixel env, the others on every other env
 TOTAL, CHUNK = 600, 100
 EVAL_AT = 2 * CHUNK  # a checkpoint written after the resume
 
@@ -95,6 +102,12 @@ def _pipeline(env, agent, root, cache):
     p = subprocess.run([sys.executable, "-m", "experiments.evaluate", f"--logdir={run}", f"--step={EVAL_AT}",
                         f"--compile_cache={cache}"], cwd=ROOT, env=_env(), capture_output=True, text=True, timeout=900)
     out["eval_rc"], out["eval_err"] = p.returncode, p.stderr[-3000:]
+    if p.returncode == 0 and AGENTS[agent][0] in PIXEL_AGENTS:  # the rollout GIF of what the agent saw
+        p = subprocess.run([sys.executable, "-m", "experiments.evaluate", f"--logdir={run}", f"--step={EVAL_AT}",
+                            "--render", f"--compile_cache={cache}"], cwd=ROOT, env=_env(), capture_output=True,
+                           text=True, timeout=900)
+        out["eval_rc"], out["eval_err"] = p.returncode, p.stderr[-3000:]
+        out["gif"] = os.path.join(run, f"rollout-{EVAL_AT}.gif")
     if p.returncode == 0:
         with open(os.path.join(run, f"eval-{EVAL_AT}.json")) as f:
             out["evaluated"] = {m["seed"]: m["mean"] for m in json.load(f)["members"]}
@@ -106,7 +119,8 @@ SLOW = {("brax_mjx", "sac"), ("playground", "sac"), ("brax_positional", "diffsr_
 
 
 @pytest.mark.parametrize("env,agent", [pytest.param(e, a, marks=pytest.mark.slow) if (e, a) in SLOW else (e, a)
-                                       for e in ENVS for a in AGENTS])
+                                       for e in ENVS for a in AGENTS
+                                       if (e == "playground_pixels") == (AGENTS[a][0] in PIXEL_AGENTS)])
 def test_sigkill_then_resume_equals_uninterrupted(env, agent, tmp_path):
     r = _pipeline(env, agent, str(tmp_path), str(tmp_path / "xla_cache"))
     assert r["ref_rc"] == 0, r["ref_err"]
@@ -122,3 +136,8 @@ def test_sigkill_then_resume_equals_uninterrupted(env, agent, tmp_path):
     assert r["evaluated"].keys() == logged.keys()
     for seed, ret in logged.items():
         assert r["evaluated"][seed] == pytest.approx(ret, rel=1e-4, abs=1e-3), (seed, r["evaluated"], logged)
+    if "gif" in r:  # what the agent saw: 16 x 16 frames drawn 4 times larger
+        from PIL import Image
+
+        with Image.open(r["gif"]) as gif:
+            assert gif.size == (64, 64) and gif.n_frames > 1

@@ -18,6 +18,11 @@ Stages (``--stage``; ``all`` runs them in order):
   seeds_sac         (Diff-SR-SAC paper preset and SAC paper preset, brax/halfcheetah mjx) -> seeds_<agent>.{json,md}
   memory            peak device memory of 16 seeds x a 1M-transition replay on halfcheetah, run state donated to
                     the chunk or not -> memory.{json,md}
+  pixels            what pixel observations cost on the device (benchmarks/pixels_speed.py): env decisions/s with
+                    84 x 84 frames (envs.pixels, mjx.ray) at batch 1, 8 and 64 beside the same env without them
+                    (playground/CartpoleSwingup, brax/halfcheetah), one DrQ-v2 update at its fast and paper
+                    sizes, and a 3x3 conv's forward vs its kernel gradient (many times slower on XLA:CPU)
+                    -> pixels.{json,md}
   run               Diff-SR-SAC's ``paper`` preset, 8 seeds x 200k frames on mbbl/halfcheetah (mjx, ``auto`` physics:
                     the fastest setting measured faithful, i4ls4)
                     through experiments.suite, aimed at one call (the iteration target: <= 3 ms at one seed); stopped
@@ -58,7 +63,7 @@ import time
 from absl import app, flags
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-STAGES = ("profile", "update_cost", "seeds_diffsr_sac", "seeds_sac", "memory", "run")
+STAGES = ("profile", "update_cost", "seeds_diffsr_sac", "seeds_sac", "memory", "pixels", "run")
 # the profile stage's variants, most wanted first: (label, agent, physics, command buffers, seeds, budget in seconds).
 # The one-seed native-vs-light pair first (what the latency floor rests on), then the faithful i4ls4 (auto's choice on
 # halfcheetah: 4 solver iterations in a while loop, so host waits on a GPU), then 64 seeds, then the flags. Each budget
@@ -307,6 +312,16 @@ def stage_memory(out: str, dry: bool) -> None:
     _python("benchmarks.memory", *args, f"--out={out}", "--name=memory")
 
 
+def stage_pixels(out: str, dry: bool) -> None:
+    if dry:
+        args = ["--envs=playground/CartpoleBalance", "--sizes=16", "--batch_sizes=1", "--update_presets=fast",
+                "--conv=false", "--repeats=1"]
+    else:
+        args = ["--envs=playground/CartpoleSwingup,brax/halfcheetah", "--sizes=84", "--batch_sizes=1,8,64",
+                "--update_presets=fast,paper", "--repeats=5"]
+    _python("benchmarks.pixels_speed", *args, f"--out={out}", "--name=pixels", budget=420, timeout=30)
+
+
 def stage_run(out: str, dry: bool, runs_root: str, budget_s: int) -> None:
     if dry:
         suite = ["--suite=cpu", "--tasks=pendulum", "--agents=sac,diffsr_sac", "--preset=fast", "--num_seeds=2",
@@ -336,7 +351,7 @@ def stage_run(out: str, dry: bool, runs_root: str, budget_s: int) -> None:
 
 
 STAGE_SUMMARIES = {"profile": ["profile.md"], "update_cost": ["update_cost.md"], "seeds_diffsr_sac": ["seeds_diffsr_sac.md"],
-                   "seeds_sac": ["seeds_sac.md"], "memory": ["memory.md"], "run": ["run_RESULTS.md", "run_status.json"]}
+                   "seeds_sac": ["seeds_sac.md"], "memory": ["memory.md"], "pixels": ["pixels.md"], "run": ["run_RESULTS.md", "run_status.json"]}
 
 
 def main(_):
@@ -365,6 +380,9 @@ def main(_):
         elif stage == "memory":
             if not _measured(out, "memory"):
                 stage_memory(out, FLAGS.dry_run)
+        elif stage == "pixels":
+            if not _measured(out, "pixels"):
+                stage_pixels(out, FLAGS.dry_run)
         else:
             stage_run(out, FLAGS.dry_run, FLAGS.runs_root, FLAGS.budget_s)
         print(f"== stage {stage} done in {time.time() - t0:.0f}s", flush=True)

@@ -180,3 +180,19 @@ def test_the_encoder_learns_from_the_critic_alone():
                                                         jax.tree_util.tree_leaves(frozen.encoder.params)))
     assert not all(np.array_equal(a, b) for a, b in zip(jax.tree_util.tree_leaves(frozen.actor.params),
                                                         jax.tree_util.tree_leaves(moved.actor.params)))
+
+
+@pytest.mark.parametrize("name,camera", [("brax/halfcheetah", 0), ("mbbl/hopper_et", -1)])
+def test_brax_and_mbbl_envs_draw_their_bodies(name, camera):
+    """Brax's models (MBBL's tasks step them): the torso-tracking model camera, or the tracking camera for a model
+    without one; the body is in the picture and moves in it."""
+    env = make_env(name, pixels=16, camera=camera)
+    s = jax.jit(env.reset)(jax.random.PRNGKey(0))
+    assert s.obs.shape == (16, 16, 9) and s.obs.dtype == jnp.uint8
+    step = jax.jit(env.step)
+    first = np.asarray(s.obs[..., -3:])
+    for t in range(10):
+        s, _ = step(s, jnp.sin(jnp.arange(env.action_dim) + t))
+    assert not np.array_equal(first, np.asarray(s.obs[..., -3:]))
+    colours = {tuple(p) for p in first.reshape(-1, 3)}
+    assert len(colours) >= 4  # sky, two floor shades, the body

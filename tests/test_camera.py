@@ -97,3 +97,39 @@ def test_the_camera_tracks_its_body(scene):
         _, geom, origin = tracked(at(x))
         np.testing.assert_allclose(np.asarray(origin), [x, -3.0, 1.0], atol=1e-5)
         assert (np.asarray(geom[7:9, 7:9]) == 1).all()
+
+
+CAMERA_XML = XML.replace('<worldbody>', '<worldbody>\n    <camera name="side" pos="0 -3 1" xyaxes="1 0 0 0 0 1" fovy="45"/>')
+
+
+def test_a_model_camera_sees_what_the_same_free_camera_sees():
+    """A fixed ``<camera>`` 3 m along -y looking along +y (MuJoCo cameras look along their -z: xyaxes x = +x, y = +z,
+    so z = -y) is the free camera FIXED: the same rays, depths and geoms; its centre ray is -cam_xmat's third column,
+    and the depth matches MuJoCo's own mj_ray on the CPU model."""
+    import mujoco
+    from mujoco import mjx
+
+    from diffsr_jax.envs.camera import ModelCamera
+
+    m = mujoco.MjModel.from_xml_string(CAMERA_XML)
+    model = mjx.put_model(m)
+    d = mjx.forward(model, mjx.make_data(model).replace(qpos=jnp.array([0.2], jnp.float32)))
+    cam = ModelCamera(0, 64, 64)
+    depth, geom, origin = jax.jit(lambda d: cast(model, d, cam))(d)
+    ref_depth, ref_geom, ref_origin = jax.jit(lambda d: cast(model, d, FIXED))(d)
+    np.testing.assert_allclose(np.asarray(origin), np.asarray(ref_origin), atol=1e-6)
+    np.testing.assert_array_equal(np.asarray(geom), np.asarray(ref_geom))
+    np.testing.assert_allclose(np.asarray(depth), np.asarray(ref_depth), atol=1e-4)
+    _, dirs = cam.rays(model, d)
+    centre = np.asarray(dirs).reshape(64, 64, 3)[31:33, 31:33].mean((0, 1))
+    np.testing.assert_allclose(centre / np.linalg.norm(centre), -np.asarray(d.cam_xmat[0])[:, 2], atol=1e-3)
+    cpu = mujoco.MjData(m)
+    cpu.qpos[:] = 0.2
+    mujoco.mj_forward(m, cpu)
+    for row, col in ((32, 40), (60, 10), (20, 32)):
+        v = np.asarray(dirs).reshape(64, 64, 3)[row, col].astype(np.float64)
+        geomid = np.zeros(1, np.int32)
+        dist = mujoco.mj_ray(m, cpu, cpu.cam_xpos[0], v, None, 1, -1, geomid)
+        assert int(geomid[0]) == int(geom[row, col])
+        if dist >= 0:
+            np.testing.assert_allclose(float(depth[row, col]), dist, rtol=1e-4)

@@ -12,16 +12,23 @@ One update (DrQ-v2's ``update``), on a batch of ``n_step``-long segments of repl
   (1 .. n_step) stops at the segment's first termination or reset (``sampler.segments``' mask), ``s_m`` is encoded by
   the online encoder without gradient and ``Q'`` is the target trunk and heads; ``a' = clip(mu(s_m) + clip(std eps,
   -std_clip, std_clip), -1, 1)`` from the online actor. The loss, the heads' squared TD errors summed, trains the
-  heads, the critic's trunk and the encoder (the only gradient the encoder gets);
-- actor: its own trunk on the encoder's features with the gradient stopped, then an MLP to tanh(mu);
+  heads and the critic's trunk (``critic_lr``) and the encoder (``encoder_lr``; the only gradient the encoder gets);
+- actor: its own trunk on the encoder's features of ``obs`` (computed before the encoder's step, as DrQ-v2 does) with
+  the gradient stopped, then an MLP to tanh(mu);
   loss ``-mean(min_i Q_i(s, mu(s) + clipped noise))`` (DrQ-v2's, straight-through at the action bounds);
 - targets: the critic's trunk and heads by Polyak averaging (``tau``); no target actor, no target encoder.
 
 Exploration noise: std falls linearly from ``std_start`` to ``std_end`` over ``std_decay_frames`` env frames (DrQ-v2's
 ``linear(1.0, 0.1, N)`` counts agent steps from the run's first frame; here the frame count is reckoned from the
-updates so far: ``warmup frames + updates x frames per update``, exact for a run without restarts of its schedule).
+updates so far, kept in the state: ``warmup frames + updates x frames per update``).
 Acting adds ``N(0, std^2)`` unclipped, as DrQ-v2 does; the first ``run.warmup_steps`` frames act uniformly at random
 (the trainer's warm-up, DrQ-v2's ``num_expl_steps``).
+
+The critic component's own feature learning (``update_critic_state``) is not run: DrQ-v2 is registered with the MLP
+critic, which has none.
+
+Initialisation: dense layers by ``actor_critic.actor_init`` (the actor) and ``mlp_critic.init`` (the critic's trunk and
+heads), the convolutions by Flax's default (LeCun normal; DrQ-v2 uses orthogonal with ReLU gain).
 
 Traced hyperparameters (``state.hp``): ``actor_critic`` gamma, tau, actor_lr, critic_lr; ``drqv2`` std_start, std_end,
 std_clip, encoder_lr.
@@ -86,11 +93,10 @@ DRQV2_CONFIG = ConfigGroup("drqv2", defaults, validate, "DrQ-v2's own: encoder, 
 
 @flax.struct.dataclass
 class DrQV2State:
-    encoder: Learner  # {"conv": the convolutional encoder, "trunk": the critic's trunk}, trained by the critic loss
-    q_heads: Learner  # the critic component's heads on (trunk features, a)
-    target_trunk: Any  # Polyak copies of the critic's trunk ...
-    target_q_heads: Any  # ... and heads
-    actor: Learner  # {"trunk", "policy"}
+    encoder: Learner  # the convolutional encoder, trained by the critic loss (drqv2.encoder_lr)
+    critic: Learner  # {"trunk": the critic's trunk, "heads": the critic component's heads on (trunk, a)} (critic_lr)
+    target_critic: Any  # their Polyak copy
+    actor: Learner  # its trunk and MLP (actor_lr)
     critic_state: Any  # the critic component's own state (None for the MLP critic)
     updates: jnp.ndarray  # () float32: updates so far (the noise schedule's clock)
     hp: dict
@@ -140,7 +146,7 @@ class DrQV2:
         self.action_dim, self.n_step, self.pad = action_dim, int(own.n_step), int(own.pad)
         self.batch_size = int(config.replay.batch_size)
         self.conv = ConvEncoder(int(own.channels), int(own.conv_layers))
-        self.trunk = Trunk(int(own.feature_dim), shared.actor_init)
+        self.trunk = Trunk(int(own.feature_dim), config.mlp_critic.init)
         self.actor_net = Actor(action_dim, int(own.feature_dim), tuple(shared.actor_hidden), shared.activation,
                                shared.actor_init)
         frames_per_update = int(e.action_repeat) * int(e.num_envs) / int(config.run.updates_per_step)
@@ -155,13 +161,13 @@ class DrQV2:
         frames = jnp.zeros((1,) + self.frame_shape, jnp.uint8)
         conv = self.conv.init(k_conv, frames)
         features = self.conv.apply(conv, frames)
-        trunk = self.trunk.init(k_trunk, features)
+        heads, critic_state = self.critic.init(k_critic, int(self.own.feature_dim), self.action_dim, hp)
+        critic = {"trunk": self.trunk.init(k_trunk, features), "heads": heads}
         actor = self.actor_net.init(k_actor, features)
-        q_heads, critic_state = self.critic.init(k_critic, int(self.own.feature_dim), self.action_dim, hp)
         ac, own = named(hp).actor_critic, named(hp).drqv2
-        return DrQV2State(Learner.create({"conv": conv, "trunk": trunk}, adam(own.encoder_lr)),
-                          Learner.create(q_heads, adam(ac.critic_lr)), trunk, q_heads,
-                          Learner.create(actor, adam(ac.actor_lr)), critic_state, jnp.zeros((), jnp.float32), hp)
+        return DrQV2State(Learner.create(conv, adam(own.encoder_lr)), Learner.create(critic, adam(ac.critic_lr)),
+                          critic, Learner.create(actor, adam(ac.actor_lr)), critic_state, jnp.zeros((), jnp.float32),
+                          hp)
 
     def std(self, state: DrQV2State):
         """The exploration noise's std at the frame the updates so far have reached (module docstring)."""
@@ -175,26 +181,27 @@ class DrQV2:
 
     def act(self, state: DrQV2State, obs, key, deterministic: bool):
         """mu(s), or mu(s) + N(0, std^2) clipped to [-1, 1] while exploring."""
-        mu = self.actor_net.apply(state.actor.params, self.features(state.encoder.params["conv"], obs))
+        mu = self.actor_net.apply(state.actor.params, self.features(state.encoder.params, obs))
         if deterministic:
             return mu
         return jnp.clip(mu + self.std(state) * jax.random.normal(key, mu.shape), -1.0, 1.0)
 
-    def q(self, trunk_params, head_params, critic_state, features, action):
-        """(num_q, B) Q-values: the critic component's heads on the trunk's features of the encoder's."""
-        return self.critic.q(head_params, critic_state, self.trunk.apply(trunk_params, features), action)
+    def q(self, critic_params, critic_state, features, action):
+        """(num_q, B) Q-values: the critic component's heads on the critic trunk's features of the encoder's."""
+        h = self.trunk.apply(critic_params["trunk"], features)
+        return self.critic.q(critic_params["heads"], critic_state, h, action)
 
     def critic_loss(self, params, state: DrQV2State, obs, action, reward, bootstrap, next_obs, key):
-        """(loss, (info, the encoder's features of ``obs``)). ``params``: (encoder params, head params)."""
-        encoder, heads = params
+        """(loss, (info, the encoder's features of ``obs``)). ``params``: (encoder params, critic params)."""
+        encoder, critic = params
         own = named(state.hp).drqv2
-        next_f = jax.lax.stop_gradient(self.features(encoder["conv"], next_obs))
+        next_f = jax.lax.stop_gradient(self.features(encoder, next_obs))
         next_a = clipped_noise_action(key, self.actor_net.apply(state.actor.params, next_f), self.std(state),
                                       own.std_clip)
-        next_q = jnp.min(self.q(state.target_trunk, state.target_q_heads, state.critic_state, next_f, next_a), axis=0)
+        next_q = jnp.min(self.q(state.target_critic, state.critic_state, next_f, next_a), axis=0)
         target = jax.lax.stop_gradient(reward + bootstrap * next_q)
-        f = self.features(encoder["conv"], obs)
-        q = self.q(encoder["trunk"], heads, state.critic_state, f, action)
+        f = self.features(encoder, obs)
+        q = self.q(critic, state.critic_state, f, action)
         loss = jnp.sum(jnp.mean((q - target) ** 2, axis=-1))
         info = {"critic_loss": loss, "q_mean": q.mean(), "q_std": q.std(), "target_q": target.mean()}
         return loss, (info, f)
@@ -202,7 +209,7 @@ class DrQV2:
     def actor_loss(self, actor_params, state: DrQV2State, features, key):
         own = named(state.hp).drqv2
         a = clipped_noise_action(key, self.actor_net.apply(actor_params, features), self.std(state), own.std_clip)
-        q = self.q(state.encoder.params["trunk"], state.q_heads.params, state.critic_state, features, a)
+        q = self.q(state.critic.params, state.critic_state, features, a)
         loss = -jnp.mean(jnp.min(q, axis=0))
         return loss, {"actor_loss": loss}
 
@@ -215,16 +222,15 @@ class DrQV2:
         reward, bootstrap, next_obs = n_step_targets(seg, valid, ac.gamma)
         obs = random_shift(k_aug, seg.obs[:, 0], self.pad)
         next_obs = random_shift(k_aug_next, next_obs, self.pad)
-        params = (state.encoder.params, state.q_heads.params)
-        (_, (c_info, features)), (g_enc, g_heads) = jax.value_and_grad(self.critic_loss, has_aux=True)(
+        params = (state.encoder.params, state.critic.params)
+        (_, (c_info, features)), (g_encoder, g_critic) = jax.value_and_grad(self.critic_loss, has_aux=True)(
             params, state, obs, seg.action[:, 0], reward, bootstrap, next_obs, k_critic)
-        state = state.replace(encoder=state.encoder.apply_gradients(g_enc),
-                              q_heads=state.q_heads.apply_gradients(g_heads))
+        state = state.replace(encoder=state.encoder.apply_gradients(g_encoder),
+                              critic=state.critic.apply_gradients(g_critic))
         (_, a_info), g_actor = jax.value_and_grad(self.actor_loss, has_aux=True)(
             state.actor.params, state, jax.lax.stop_gradient(features), k_actor)
         state = state.replace(actor=state.actor.apply_gradients(g_actor),
-                              target_trunk=soft_update(state.target_trunk, state.encoder.params["trunk"], ac.tau),
-                              target_q_heads=soft_update(state.target_q_heads, state.q_heads.params, ac.tau),
+                              target_critic=soft_update(state.target_critic, state.critic.params, ac.tau),
                               updates=state.updates + 1.0)
         return state, {**c_info, **a_info, "std": self.std(state), "n_step_bootstrap": bootstrap.mean()}
 

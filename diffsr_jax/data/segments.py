@@ -31,8 +31,8 @@ def sample_segments(buffer: ReplayBuffer, key, batch_size: int, length: int, str
 
 def segment_mask(seg, enough_data=True):
     """(B, L) validity: step t counts when steps 0..t-1 neither terminated nor were followed by a reset."""
-    same = jnp.all((seg.next_obs[:, :-1] == seg.obs[:, 1:]).reshape(seg.obs.shape[0], seg.obs.shape[1] - 1, -1),
-                   axis=-1)  # every entry of the observation (a vector, or a stack of frames)
+    equal = seg.next_obs[:, :-1] == seg.obs[:, 1:]
+    same = jnp.all(equal, axis=tuple(range(2, equal.ndim)))  # every entry of the observation (a vector, or frames)
     cont = same & (seg.terminated[:, :-1] < 0.5)
     valid = jnp.concatenate([jnp.ones((cont.shape[0], 1), bool), jnp.cumprod(cont, axis=1).astype(bool)], axis=1)
     first = jnp.zeros_like(valid).at[:, 0].set(True)

@@ -110,13 +110,14 @@ def _cast(model, data, camera):
 
 
 def geom_colours(model) -> np.ndarray:
-    """(ngeom, 4) each geom's RGBA as MuJoCo draws it without lights: its material's where it has one (DMC's models
-    colour their bodies by material), else its own."""
+    """(ngeom, 4) each geom's RGBA as MuJoCo draws it without lights: its material's where it has one and its own
+    RGBA is MuJoCo's default (0.5, 0.5, 0.5, 1) (DMC's models colour their bodies by material), else its own."""
     rgba = np.asarray(model.geom_rgba, np.float32).reshape(-1, 4)
     matid = np.asarray(model.geom_matid).reshape(-1)
     mat = np.asarray(model.mat_rgba, np.float32).reshape(-1, 4)
     if mat.shape[0]:
-        rgba = np.where((matid >= 0)[:, None], mat[np.maximum(matid, 0)], rgba)
+        default = np.all(np.isclose(rgba, [0.5, 0.5, 0.5, 1.0]), axis=-1)
+        rgba = np.where(((matid >= 0) & default)[:, None], mat[np.maximum(matid, 0)], rgba)
     return rgba
 
 

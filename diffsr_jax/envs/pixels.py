@@ -10,8 +10,8 @@ episode statistics are the wrapped env's; ``step`` never resets, so ``StepResult
 the true next frame.
 
 Camera: ``camera >= 0`` is the model's own camera of that index (DrQ-v2 reads camera 0 of each DMC task; Brax's
-models have a camera tracking the torso); ``camera = -1`` a camera tracking body 1 from 4 m to its side
-(``envs.camera.Camera``), for models without one.
+locomotion models have one tracking the torso, its inverted pendulums, reacher and pusher have none); ``camera = -1``
+a camera tracking body 1 from 4 m to its side (``envs.camera.Camera``), for models without one.
 """
 
 from __future__ import annotations
@@ -44,6 +44,8 @@ def make_camera(model, index: int, size: int):
     if index == TRACKING:
         return Camera(height=size, width=size, body=1, distance=4.0, azimuth=90.0, elevation=-10.0)
     count = int(np.shape(model.cam_fovy)[0])
+    if not count:
+        raise ConfigError(f"config.env.camera={index}: the model has no camera; use -1 for a camera tracking body 1")
     if index >= count:
         raise ConfigError(f"config.env.camera={index}: the model has {count} camera(s); use 0 .. {count - 1}, or -1 "
                           "for a camera tracking body 1")

@@ -6,9 +6,10 @@
   exploration std linear from 1.0 to 0.1 over 200k frames (the "easy" tasks' 100k steps), clip 0.3, 4k random frames,
   one update per 2 decisions (2 envs, one update an iteration), 1M frames. Replay: 100k transitions, not the
   reference's 1M: this replay stores both stacks of every transition as uint8 (127 kB at 84 px; 1M would be 127 GB).
-- ``fast``: the same algorithm sized for a 2-core CPU: 48 x 48 frames of playground/CartpoleBalance with action repeat
-  4 (a 250-decision episode), batch 128, a 3-layer encoder, 256 x 256 networks, learning rates 3e-4, std from 1.0 to
-  0.1 over 20k frames; 40k frames.
+- ``fast``: the same algorithm sized for a 2-core CPU (XLA:CPU's convolution gradients are slow, docs/pixels.md):
+  32 x 32 frames of playground/CartpoleBalance with action repeat 4 (a 250-decision episode), a 3-layer encoder of
+  16 channels, shifts of 2 pixels, batch 64, 256 x 256 networks, learning rates 3e-4, std from 1.0 to 0.1 over 20k
+  frames; 40k frames.
 """
 
 from experiments.configs.base import preset_config

@@ -213,3 +213,32 @@ def test_brax_and_mbbl_envs_draw_their_bodies(name, camera):
     assert not np.array_equal(first, np.asarray(s.obs[..., -3:]))
     colours = {tuple(p) for p in first.reshape(-1, 3)}
     assert len(colours) >= 4  # sky, two floor shades, the body
+
+
+@pytest.mark.slow
+def test_drqv2_paper_preset_runs_with_its_sizes(tmp_path):
+    """DrQ-v2's ``paper`` preset (84 x 84 frames, batch 256, 4 layers of 32 channels, 2 envs, one update an iteration)
+    through the launcher for a few learning iterations; only the budget is cut. Its checkpoint restores, and the
+    encoder's and the critic's Adam took one step per learning iteration."""
+    import json
+    import os
+    import subprocess
+    import sys
+
+    from tests.helpers import optimizer_steps, restore_run
+
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    iters, learn, f = 160, 8, 4  # iterations; learning ones; frames per iteration (2 envs x action repeat 2)
+    logdir = tmp_path / "run"
+    args = ["--config=experiments/configs/drqv2.py:paper", f"--total_steps={iters * f}", f"--eval_every={iters * f}",
+            f"--config.run.warmup_steps={(iters - learn) * f}", f"--config.run.checkpoint_every={iters * f}",
+            "--config.run.eval_episodes=1", "--config.env.episode_length=40", "--tensorboard=false", f"--logdir={logdir}"]
+    p = subprocess.run([sys.executable, "-m", "experiments.train", *args], cwd=root,
+                       env=dict(os.environ, PYTHONPATH=root), capture_output=True, text=True, timeout=1800)
+    assert p.returncode == 0, p.stderr[-3000:]
+    saved = json.loads((logdir / "config.json").read_text())
+    assert (saved["env"]["pixels"], saved["replay"]["batch_size"], saved["drqv2"]["channels"]) == (84, 256, 32)
+    trainer, runner, step = restore_run(logdir)
+    assert step == iters and trainer.env.obs_shape == (84, 84, 9)
+    assert optimizer_steps(runner.agent.encoder.opt_state) == learn
+    assert optimizer_steps(runner.agent.critic.opt_state) == learn

@@ -36,7 +36,7 @@ def test_drqv2_learns_cartpole_balance_from_pixels():
     """DrQ-v2's ``fast`` preset from 32 x 32 frames of playground/CartpoleBalance (action repeat 4, 40k frames, 2
     seeds; about 40 min on 2 CPU cores beside other work): the untrained policy's first evaluation scores about 135
     and uniform random actions about 210 (the warm-up's episodes); a learner that works passes a mean final
-    evaluation of 300 (docs/pixels.md, "DrQ-v2 learning": 380 and 500+ in the runs behind this threshold)."""
+    evaluation of 270 (docs/pixels.md, "DrQ-v2 learning": final means 381 with this preset, 330 with one env)."""
     cfg = preset("drqv2")
     assert cfg.env.pixels == 32 and cfg.run.total_steps == 40_000
     train = make_train(cfg)
@@ -44,4 +44,4 @@ def test_drqv2_learns_cartpole_balance_from_pixels():
     curve = np.asarray(m["eval/return"])
     first, final = curve[:, 0].mean(), curve[:, -1].mean()
     assert first < 250, f"the first evaluation should be near the untrained policy's, got {first:.0f}"
-    assert final > 300, f"drqv2: mean final eval return {final:.0f} over 2 seeds; curve {curve.round(0)}"
+    assert final > 270, f"drqv2: mean final eval return {final:.0f} over 2 seeds; curve {curve.round(0)}"

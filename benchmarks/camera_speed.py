@@ -20,15 +20,9 @@ FLAGS = flags.FLAGS
 
 
 def _best(fn, *args, repeats: int) -> float:
-    import jax
+    from benchmarks.common import call_times
 
-    jax.block_until_ready(fn(*args))
-    best = float("inf")
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        jax.block_until_ready(fn(*args))
-        best = min(best, time.perf_counter() - t0)
-    return best
+    return min(call_times(fn, *args, repeats=repeats))
 
 
 def measure(env_name: str, size: int, batch: int) -> dict:

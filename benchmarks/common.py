@@ -1,4 +1,4 @@
-"""Helpers shared by the benchmark scripts: machine description, JSON + markdown output."""
+"""Helpers shared by the benchmark scripts: machine description, call timing, JSON + markdown output."""
 
 from __future__ import annotations
 
@@ -6,6 +6,19 @@ import json
 import os
 import platform
 import time
+
+
+def call_times(fn, *args, repeats: int) -> list[float]:
+    """Seconds of each of ``repeats`` calls of ``fn(*args)`` (results awaited), after one untimed call that compiles."""
+    import jax
+
+    jax.block_until_ready(fn(*args))
+    out = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        jax.block_until_ready(fn(*args))
+        out.append(time.perf_counter() - t0)
+    return out
 
 
 def machine() -> dict:

@@ -19,23 +19,12 @@ from __future__ import annotations
 import os
 import statistics
 import sys
-import time
 
 from absl import app, flags
 
+from benchmarks.common import call_times
+
 FLAGS = flags.FLAGS
-
-
-def _times(fn, *args, repeats: int) -> list[float]:
-    import jax
-
-    jax.block_until_ready(fn(*args))
-    out = []
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        jax.block_until_ready(fn(*args))
-        out.append(time.perf_counter() - t0)
-    return out
 
 
 def env_row(env_name: str, size: int, batch: int) -> dict:
@@ -49,7 +38,7 @@ def env_row(env_name: str, size: int, batch: int) -> dict:
         states = jax.jit(jax.vmap(env.reset))(jax.random.split(jax.random.PRNGKey(0), batch))
         actions = jax.random.uniform(jax.random.PRNGKey(1), (batch, env.action_dim), minval=-1, maxval=1)
         step = jax.jit(jax.vmap(lambda s, a: env.step(s, a)[0]))
-        best = min(_times(step, states, actions, repeats=FLAGS.repeats))
+        best = min(call_times(step, states, actions, repeats=FLAGS.repeats))
         row[f"{label}_ms_per_batch"] = 1e3 * best
         row[f"{label}_decisions_per_s"] = batch / best
     row["pixels_over_state"] = row["pixels_ms_per_batch"] / row["state_ms_per_batch"]
@@ -71,7 +60,7 @@ def update_row(preset: str) -> dict:
     data = runner.buffer.data.replace(obs=frames, next_obs=jnp.roll(frames, -1, axis=0))
     runner = runner.replace(buffer=runner.buffer.replace(data=data, size=jnp.int32(trainer.capacity)))
     update = jax.jit(lambda a, s, k: trainer.agent.update(a, s, k, 0)[0])
-    times = _times(update, runner.agent, trainer.sampler(runner), jax.random.PRNGKey(2), repeats=FLAGS.repeats)
+    times = call_times(update, runner.agent, trainer.sampler(runner), jax.random.PRNGKey(2), repeats=FLAGS.repeats)
     d = cfg.drqv2
     return {"kind": "update", "preset": preset, "pixels": int(cfg.env.pixels), "batch": int(cfg.replay.batch_size),
             "channels": int(d.channels), "conv_layers": int(d.conv_layers), "ms_per_update": 1e3 * statistics.median(times)}
@@ -91,9 +80,9 @@ def conv_rows(size: int, channels: int, batch: int) -> list[dict]:
             return jax.lax.conv_general_dilated(x, kernel, (stride, stride), "VALID",
                                                 dimension_numbers=("NHWC", "HWIO", "NHWC")).sum()
 
-        fwd = min(_times(jax.jit(conv), k, x, repeats=FLAGS.repeats))
-        grad_k = min(_times(jax.jit(jax.grad(conv)), k, x, repeats=FLAGS.repeats))
-        grad_x = min(_times(jax.jit(jax.grad(conv, argnums=1)), k, x, repeats=FLAGS.repeats))
+        fwd = min(call_times(jax.jit(conv), k, x, repeats=FLAGS.repeats))
+        grad_k = min(call_times(jax.jit(jax.grad(conv)), k, x, repeats=FLAGS.repeats))
+        grad_x = min(call_times(jax.jit(jax.grad(conv, argnums=1)), k, x, repeats=FLAGS.repeats))
         rows.append({"kind": "conv", "input": f"{batch}x{side}x{side}x{c_in}", "stride": stride, "channels": channels,
                      "forward_ms": 1e3 * fwd, "kernel_grad_ms": 1e3 * grad_k, "input_grad_ms": 1e3 * grad_x,
                      "kernel_grad_over_forward": grad_k / fwd})

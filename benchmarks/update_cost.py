@@ -50,7 +50,8 @@ def matmul_peak_gflops(n: int = 2048, repeats: int = 5) -> float:
 
 def setup_update(spec: str, obs_dim: int, action_dim: int):
     """``agent:preset[+ablation]`` -> (agent, state, sampler, config): an initialised agent and a replay of 100k random
-    transitions of the given sizes to sample from (the cost of an update does not depend on the data)."""
+    transitions of the given sizes to sample from (the cost of an update does not depend on the data). Random numbers
+    are lowered as a run lowers them (``diffsr_jax.program.threefry``)."""
     import jax
     import jax.numpy as jnp
 
@@ -58,8 +59,11 @@ def setup_update(spec: str, obs_dim: int, action_dim: int):
     from diffsr_jax.config import set_fields
     from diffsr_jax.data import ReplaySampler, replay_add, replay_init
     from diffsr_jax.data.transition import Transition
+    from diffsr_jax.program.threefry import use_threefry_lowering
     from experiments.configs import load_preset
     from experiments.suites import ABLATIONS
+
+    use_threefry_lowering("unrolled")
 
     agent_name, preset = spec.split(":")
     preset, _, ablation = preset.partition("+")  # e.g. diffsr_sac:fast+frozen_psi (experiments/suites.py ABLATIONS)

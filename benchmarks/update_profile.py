@@ -10,6 +10,8 @@ transitions), ``--num_seeds`` seeds a members axis (``training.devices.members_m
 them). Measured per update:
 
 - ``ms``: wall-clock, median of ``--repeats`` calls after an untimed first one;
+- ``metrics_max_rel_diff_vs_first``: the largest relative difference of any per-update metric of the call from the
+  first variant's (0 for the first; float rounding where two variants compute the same thing);
 - ``ms_no_metrics``: the same scan with the metrics dropped (XLA removes what only they need), so ``ms - ms_no_metrics``
   is what computing the metrics costs;
 - ``kernels``: the kernels one call launches (``benchmarks.hlo_census``'s rules: each fusion, library call and unfused
@@ -34,12 +36,9 @@ them). Measured per update:
 The kinds are counted in kernels too (``kernels_by_kind``). Times are this machine's under its load at the time (say
 so when comparing); compare revisions by running both in one script, alternated.
 
-Random numbers and the kernel count. JAX lowers its threefry hash differently per platform: on a GPU as one unrolled
-chain that XLA fuses into a kernel or two per draw, on a CPU as a 5-trip ``while`` loop (shorter compiles), whose body's
-kernels and carried-value copies the census counts once per trip. So on this CPU most of an update's kernels are
-random-number loops that a GPU never launches. ``--rng_lowering=unrolled`` compiles with the GPU's lowering on the
-CPU (``use_unrolled_threefry``), which counts what a GPU would launch for them; the default (``platform``) measures
-what this CPU runs.
+Random numbers and the kernel count. JAX lowers its threefry hash on a CPU as a 5-trip ``while`` loop and on a GPU as
+one unrolled chain; runs use the unrolled one on the CPU too (``diffsr_jax.program.threefry``: the same bits, fewer
+kernels), and so does this script by default. ``--rng_lowering=unrolled,loop`` times both in one process.
 """
 
 from __future__ import annotations
@@ -47,6 +46,7 @@ from __future__ import annotations
 import contextlib
 import glob
 import gzip
+import itertools
 import json
 import os
 import re
@@ -57,21 +57,13 @@ from collections import Counter
 
 from absl import app, flags
 
+from diffsr_jax.program.threefry import LOWERINGS, threefry_lowering
+
 FLAGS = flags.FLAGS
 KINDS = ("dot", "elementwise", "rng", "optimizer", "reduction", "copy", "gather/slice", "other")
 _RNG_OP = re.compile(r"_threefry|threefry2x32|random_bits|jit\(_normal|jit\(_uniform|jit\(_randint|random_split|"
                      r"random_wrap|random_unwrap|jit\(_truncated_normal|jit\(_bernoulli")
 _DOT_TARGET = re.compile(r"matmul|gemm|dot", re.IGNORECASE)
-
-
-def use_unrolled_threefry() -> None:
-    """Lower JAX's threefry hash on the CPU as it is lowered on a GPU (unrolled, no loop), for every later compile of
-    this process. JAX exposes no option for this, so it goes through ``jax._src``; ``tests/test_update_profile.py``
-    fails if that path moves."""
-    from jax._src.interpreters import mlir
-    from jax._src.random import threefry2x32
-
-    mlir.register_lowering(threefry2x32.threefry2x32_p, threefry2x32._threefry2x32_lowering_rule, platform="cpu")
 
 
 # --- kinds of instructions ----------------------------------------------------------------------------------------
@@ -245,19 +237,18 @@ def measure(spec: str) -> list[dict]:
         return jax.jit(mapped)
 
     rows, compiled = {}, {}
-    for mapping in FLAGS.maps:
-        for trig in FLAGS.rff_trig:
-            v = f"{mapping}/{trig}"
-            rows[v] = {"preset": spec, "map": mapping, "rff_trig": trig, "rng_lowering": FLAGS.rng_lowering,
-                       "num_seeds": s, "num_updates_per_call": n, "batch_size": int(cfg.replay.batch_size)}
-            for label, keep in (("ms", True), ("ms_no_metrics", False)):
-                t0 = time.perf_counter()
-                with rff_trig(trig):  # the RFF layer's sin/cos as traced now
-                    compiled[v, label] = updates(keep, mapping).lower(states, keys).compile()
-                rows[v][f"compile_s{'' if keep else '_no_metrics'}"] = time.perf_counter() - t0
-    times = {k: [] for k in compiled}
-    for c in compiled.values():
-        jax.block_until_ready(c(states, keys))
+    for mapping, trig, rng in itertools.product(FLAGS.maps, FLAGS.rff_trig, FLAGS.rng_lowering):
+        v = f"{mapping}/{trig}/{rng}"
+        rows[v] = {"preset": spec, "map": mapping, "rff_trig": trig, "rng_lowering": rng,
+                   "num_seeds": s, "num_updates_per_call": n, "batch_size": int(cfg.replay.batch_size)}
+        for label, keep in (("ms", True), ("ms_no_metrics", False)):
+            t0 = time.perf_counter()
+            with rff_trig(trig), threefry_lowering(rng):  # the RFF layer's sin/cos and the threefry hash as lowered now
+                compiled[v, label] = updates(keep, mapping).lower(states, keys).compile()
+            rows[v][f"compile_s{'' if keep else '_no_metrics'}"] = time.perf_counter() - t0
+    times, last = {k: [] for k in compiled}, {}
+    for k, c in compiled.items():
+        last[k] = jax.block_until_ready(c(states, keys))[1]
     for _ in range(FLAGS.repeats):  # alternated, so load changes touch every program alike
         for k, c in compiled.items():
             t0 = time.perf_counter()
@@ -271,6 +262,11 @@ def measure(spec: str) -> list[dict]:
         # per round, this variant's time over the first's: a ratio that the machine's load changes less than the times
         out["ms_over_first"] = float(np.median(np.array(times[v, "ms"]) / np.array(times[first, "ms"])))
         out["first"] = first
+        # the variant's per-update metrics against the first's, every update of the call: equal up to float rounding?
+        out["metrics_max_rel_diff_vs_first"] = max(
+            float(np.max(np.abs(np.asarray(a, np.float64) - np.asarray(b, np.float64))
+                         / (np.abs(np.asarray(b, np.float64)) + 1e-6)))
+            for a, b in zip(jax.tree_util.tree_leaves(last[v, "ms"]), jax.tree_util.tree_leaves(last[first, "ms"])))
         _split(out, compiled[v, "ms"], states, keys, n)
     return list(rows.values())
 
@@ -312,14 +308,14 @@ def _describe(module, name: str) -> dict:
 def _row(r: dict) -> list:
     share = {k: r["ms_by_kind"].get(k, 0.0) for k in KINDS}
     ratio = next(v for k, v in r.items() if k.startswith("ms_over_"))
-    return ([r["preset"], f"{r['map']}/{r.get('rff_trig', 'xla')}", r["num_seeds"], f"{r['ms']:.2f}", f"{ratio:.3f}",
+    return ([r["preset"], f"{r['map']}/{r.get('rff_trig', 'xla')}/{r.get('rng_lowering', 'loop')}", r["num_seeds"], f"{r['ms']:.2f}", f"{ratio:.3f}",
              f"{r['metrics_ms']:.2f}", f"{r['kernel_ms']:.2f}"]
             + [f"{share[k]:.2f}" for k in KINDS]
             + [f"{r['between_kernels_ms']:.2f}", f"{r['kernels']:.0f}"]
             + [f"{r['kernels_by_kind'].get(k, 0):.0f}" for k in ("dot", "elementwise", "rng", "optimizer")])
 
 
-HEADER = (["preset", "map/RFF trig", "seeds", "ms/update", "ms / first row's", "metrics ms", "kernel ms"] + [f"{k} ms" for k in KINDS]
+HEADER = (["preset", "map/RFF trig/rng lowering", "seeds", "ms/update", "ms / first row's", "metrics ms", "kernel ms"] + [f"{k} ms" for k in KINDS]
           + ["between kernels ms", "kernels/update", "dot kernels", "elementwise kernels", "rng kernels",
              "optimizer kernels"])
 
@@ -327,8 +323,6 @@ HEADER = (["preset", "map/RFF trig", "seeds", "ms/update", "ms / first row's", "
 def main(_):
     from benchmarks.common import machine, write_results
 
-    if FLAGS.rng_lowering == "unrolled":
-        use_unrolled_threefry()
     results = []
     for spec in FLAGS.presets:
         for r in measure(spec):
@@ -364,8 +358,10 @@ def define_flags():
     flags.DEFINE_integer("num_updates", 10, "updates per call (one lax.scan)")
     flags.DEFINE_integer("repeats", 5, "timed calls of each program, alternated; the median is reported")
     flags.DEFINE_integer("profile_calls", 2, "calls traced by jax.profiler for the split by kind")
-    flags.DEFINE_enum("rng_lowering", "platform", ["platform", "unrolled"], "threefry as this platform lowers it, "
-                      "or unrolled as on a GPU (the module docstring)")
+    flags.DEFINE_list("rng_lowering", ["unrolled"], "threefry's lowering on the CPU, one row each, timed in turn: "
+                      "unrolled (what runs use), loop (JAX's CPU default); diffsr_jax.program.threefry")
+    flags.register_validator("rng_lowering", lambda v: bool(v) and set(v) <= set(LOWERINGS),
+                             f"--rng_lowering takes {' and/or '.join(LOWERINGS)}, e.g. --rng_lowering=unrolled,loop")
     flags.DEFINE_integer("top", 20, "the most expensive instructions listed per preset (JSON and markdown)")
     flags.DEFINE_string("out", "benchmarks/results", "output directory")
     flags.DEFINE_string("name", "update_profile", "output file name")

@@ -38,6 +38,7 @@ from diffsr_jax.data.sampler import ReplaySampler
 from diffsr_jax.data.transition import Transition
 from diffsr_jax.envs import AutoReset, EnvState, ResetPool, make_env_from_config
 from diffsr_jax.envs.base import freeze_where
+from diffsr_jax.program.threefry import use_threefry_lowering
 from diffsr_jax.config.budget import eval_schedule, iterations, replay_capacity
 from diffsr_jax.program.retrace import strongly_typed, trace_guard
 
@@ -57,6 +58,7 @@ class Trainer:
     """Static pieces of a run (env, agent, sizes) built once from the config."""
 
     def __init__(self, config, env=None):
+        use_threefry_lowering("unrolled")  # every CPU compile from here on: the GPU's random-number chain, no loop
         self.config = config
         self.env = env if env is not None else make_env_from_config(config)
         self.agent = make_agent(config, self.env.obs_dim, self.env.action_dim)

@@ -136,3 +136,40 @@ def test_twin_rff_critic(head, rff_params):
     rff = params["params"]["head"]["LearnedRFF_0"]["Dense_0"]
     assert rff["kernel"].shape == (2, F, head.rff_dim)
     assert rff["kernel"][0].size + rff["bias"][0].size == rff_params
+
+
+def test_a_next_state_smaller_than_the_state_is_modelled_at_its_own_size():
+    """psi reads a stack (3 frames' latents of 4) while zeta models the next frame's latent (4), as the image
+    variant does: the psi_critic component builds, updates and probes it, and the dynamics probe reads the change
+    from the newest frame."""
+    from diffsr_jax.agents.critics import psi_critic
+    from diffsr_jax.data.transition import Transition
+    from diffsr_jax.representation.probes import transition_probes
+    from tests.helpers import preset
+
+    cfg = preset("diffsr_sac")
+    stack, frame, b = 12, 4, 64
+    critic = psi_critic(cfg, stack, DA, 2, next_dim=frame)
+    hp = critic.hparams()
+    heads, state = critic.init(jax.random.PRNGKey(0), stack, DA, hp)
+    zeta = state.learner.params["model"]["params"]["zeta_net"]
+    assert zeta["MLP_0"]["Dense_1"]["kernel"].shape[-1] == cfg.representation.feature_dim * frame
+    k = jax.random.split(jax.random.PRNGKey(1), 3)
+    obs = jax.random.normal(k[0], (b, stack))
+    newest_change = jax.random.normal(k[1], (b, frame))
+    batch = Transition(obs=obs, action=jax.random.uniform(k[2], (b, DA), minval=-1, maxval=1),
+                       reward=jnp.zeros(b), next_obs=obs[:, -frame:] + newest_change, terminated=jnp.zeros(b))
+
+    class Fixed:  # hands the same batch to every draw
+        def batch(self, key):
+            return batch
+
+    new_state, info = critic.update_critic_state(state, Fixed(), jax.random.PRNGKey(2), hp, None)
+    assert np.isfinite(float(info["score_matching_loss"]))
+    assert not np.allclose(new_state.learner.params["model"]["params"]["zeta_net"]["MLP_0"]["Dense_1"]["kernel"],
+                           zeta["MLP_0"]["Dense_1"]["kernel"])
+    assert critic.q(heads, new_state, obs, batch.action).shape == (2, b)
+    # psi = the newest change itself: the probe explains it exactly, so it reads next_obs - obs[:, -frame:]
+    feats = jnp.concatenate([newest_change, jnp.zeros((b, 4))], axis=1)
+    r2 = transition_probes(feats, batch)
+    assert float(r2["dynamics"]) > 0.99, r2

@@ -202,15 +202,17 @@ def mlp_critic(config, obs_dim: int, action_dim: int, num: int) -> MLPCritic:
     return MLPCritic(MLPQHead(tuple(c.hidden), c.activation, c.hidden_layer_norm, c.init), num)
 
 
-def psi_critic(config, obs_dim: int, action_dim: int, num: int) -> RepresentationCritic:
+def psi_critic(config, obs_dim: int, action_dim: int, num: int, next_dim: int | None = None) -> RepresentationCritic:
     """``num`` heads on psi(s, a) of the Diff-SR representation (spec sections 3 and 4), from
-    ``config.psi_critic`` and ``config.representation``; with ``config.optimism``'s bonus when it is on."""
+    ``config.psi_critic`` and ``config.representation``; with ``config.optimism``'s bonus when it is on.
+    ``next_dim``: the size of the next state zeta models, the observation's by default (the image variant: one
+    frame's latent, where psi reads a stack of them)."""
     del action_dim
     r, q = config.representation, config.psi_critic
     model = PsiZeta(
         PsiNet(r.feature_dim, r.arch, tuple(r.psi_hidden), r.activation, r.enc_hidden, r.enc_out, r.res_width,
                r.res_blocks, r.res_final_layer_norm, r.init),
-        ZetaNet(r.feature_dim, obs_dim, r.arch, tuple(r.zeta_hidden), r.activation, r.level_input, r.level_embed_dim,
+        ZetaNet(r.feature_dim, next_dim or obs_dim, r.arch, tuple(r.zeta_hidden), r.activation, r.level_input, r.level_embed_dim,
                 r.enc_hidden, r.enc_out, r.res_width, r.res_blocks, r.res_final_layer_norm, r.init),
     )
 

@@ -75,7 +75,8 @@ class DiffSRRepresentation:
         k_model, k_reward = jax.random.split(key)
         b = 2
         obs, action = jnp.zeros((b, obs_dim)), jnp.zeros((b, action_dim))
-        params = {"model": self.model.init(k_model, obs, action, obs, jnp.zeros(b, jnp.int32), jnp.ones(b))}
+        next_obs = jnp.zeros((b, self.model.zeta_net.state_dim))  # zeta's next state: obs_dim, or its own size
+        params = {"model": self.model.init(k_model, obs, action, next_obs, jnp.zeros(b, jnp.int32), jnp.ones(b))}
         if self.reward_head is not None:
             params["reward"] = self.reward_head.init(k_reward, jnp.zeros((b, self.feature_dim)))
         return RepresentationState(Learner.create(params, adam(named(hp).representation.lr)),

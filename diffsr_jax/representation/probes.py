@@ -75,14 +75,15 @@ def ridge_r2(feat_fit, y_fit, feat_test, y_test, ridge: float = RIDGE):
 def transition_probes(psi, batch) -> dict:
     """psi (B, F) of a Transition batch (leaves (B, ...)): fit on the first half, score on the second.
 
-    -> {"dynamics": R^2 of s' - s, "reward": R^2 of r}: scalars.
+    -> {"dynamics": R^2 of s' - s, "reward": R^2 of r}: scalars. Where s' is smaller than s (a stack of frames'
+    latents and the next frame's), s' is compared with the newest entries of s: the change from the newest frame.
     """
     chex.assert_rank(psi, 2)
-    chex.assert_equal_shape([batch.obs, batch.next_obs])
-    chex.assert_equal_shape_prefix([psi, batch.obs, batch.reward], 1)  # B rows
+    chex.assert_equal_shape_prefix([psi, batch.obs, batch.next_obs, batch.reward], 1)  # B rows
     chex.assert_rank(batch.reward, 1)
     half = psi.shape[0] // 2
-    delta = batch.next_obs - batch.obs
+    d_next = batch.next_obs.shape[-1]
+    delta = batch.next_obs - batch.obs[..., batch.obs.shape[-1] - d_next:]
     reward = batch.reward.reshape(-1, 1)
     fit, test = slice(0, half), slice(half, 2 * half)
     return {"dynamics": ridge_r2(psi[fit], delta[fit], psi[test], delta[test]),

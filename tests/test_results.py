@@ -35,6 +35,28 @@ def test_statistics_have_their_known_values():
     np.testing.assert_allclose(stats.window_score(steps, ret), [4.0, 2.0])  # evaluations at 15k and 20k
 
 
+def test_the_fast_estimators_equal_rliables_bit_for_bit():
+    """experiments.stats computes the IQM and the probability of improvement itself (the bootstrap calls them ~378k
+    times); they must equal rliable's (scipy's trim_mean and mannwhitneyu) exactly, ties and NaN included."""
+    import scipy.stats as sps
+    from experiments import stats
+    from rliable import metrics
+
+    rng = np.random.default_rng(0)
+    for n in range(1, 11):
+        for trial in range(30):
+            a, b = rng.normal(size=(n, 3)) * 1000, rng.normal(size=(max(1, n - 1), 3)) * 1000
+            if trial % 3 == 0:  # ties within and across the two
+                a, b = np.round(a / 500), np.round(b / 500)
+            if trial % 7 == 0:
+                a[rng.integers(n), rng.integers(3)] = np.nan
+            assert np.array_equal(stats.trim_mean_25(a), metrics.aggregate_iqm(a), equal_nan=True)
+            assert np.array_equal(stats.trim_mean_25(a, axis=0), sps.trim_mean(a, 0.25, axis=0), equal_nan=True)
+            for other in (b, a.copy()):
+                assert np.array_equal(stats.probability_of_improvement(a, other),
+                                      metrics.probability_of_improvement(a, other), equal_nan=True)
+
+
 def test_report_normalise():
     from experiments.report import normalise
 

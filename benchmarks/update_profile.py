@@ -308,14 +308,16 @@ def _describe(module, name: str) -> dict:
 def _row(r: dict) -> list:
     share = {k: r["ms_by_kind"].get(k, 0.0) for k in KINDS}
     ratio = next(v for k, v in r.items() if k.startswith("ms_over_"))
-    return ([r["preset"], f"{r['map']}/{r.get('rff_trig', 'xla')}/{r.get('rng_lowering', 'loop')}", r["num_seeds"], f"{r['ms']:.2f}", f"{ratio:.3f}",
+    variant = f"{r['map']}/{r.get('rff_trig', 'xla')}/{r.get('rng_lowering', 'loop')}"
+    return ([r["preset"], variant, r["num_seeds"], f"{r['ms']:.2f}", f"{ratio:.3f}",
              f"{r['metrics_ms']:.2f}", f"{r['kernel_ms']:.2f}"]
             + [f"{share[k]:.2f}" for k in KINDS]
             + [f"{r['between_kernels_ms']:.2f}", f"{r['kernels']:.0f}"]
             + [f"{r['kernels_by_kind'].get(k, 0):.0f}" for k in ("dot", "elementwise", "rng", "optimizer")])
 
 
-HEADER = (["preset", "map/RFF trig/rng lowering", "seeds", "ms/update", "ms / first row's", "metrics ms", "kernel ms"] + [f"{k} ms" for k in KINDS]
+HEADER = (["preset", "map/RFF trig/rng lowering", "seeds", "ms/update", "ms / first row's", "metrics ms", "kernel ms"]
+          + [f"{k} ms" for k in KINDS]
           + ["between kernels ms", "kernels/update", "dot kernels", "elementwise kernels", "rng kernels",
              "optimizer kernels"])
 

@@ -57,8 +57,8 @@ def _estimates(score_dict, func, reps: int, seed: int):
 
 
 def trim_mean_25(a, axis=None):
-    """scipy's ``trim_mean(a, 0.25, axis)`` (rliable's IQM), computed as scipy does; NaN where a slice holds one (scipy's
-    default policy), NaN for no entries."""
+    """scipy's ``trim_mean(a, 0.25, axis)`` (rliable's IQM), computed as scipy does; NaN where a slice holds one
+    (scipy's default policy), NaN for no entries."""
     a = np.asarray(a, np.float64)
     if axis is None:
         a, axis = np.ravel(a), 0

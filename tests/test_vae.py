@@ -35,7 +35,8 @@ def test_the_kl_and_the_loss_are_their_formulas():
     loss, info = jax.jit(lambda p: elbo_loss(vae, p, frames, key, 0.1))(params)
     m, lv = jax.jit(lambda p: vae.apply(p, frames, method=FrameVAE.encode))(params)
     recon = jax.jit(lambda p: vae.apply(p, sample_posterior(key, m, lv), method=FrameVAE.decode))(params)
-    expected_recon = np.mean(np.sum((np.asarray(recon) - (np.asarray(frames, np.float64) / 255 - 0.5)) ** 2, axis=(1, 2, 3)))
+    target = np.asarray(frames, np.float64) / 255 - 0.5
+    expected_recon = np.mean(np.sum((np.asarray(recon) - target) ** 2, axis=(1, 2, 3)))
     np.testing.assert_allclose(info["vae_recon_loss"], expected_recon, rtol=1e-5)
     np.testing.assert_allclose(loss, expected_recon + 0.1 * np.mean(gaussian_kl(m, lv)), rtol=1e-5)
 

@@ -212,8 +212,8 @@ def psi_critic(config, obs_dim: int, action_dim: int, num: int, next_dim: int | 
     model = PsiZeta(
         PsiNet(r.feature_dim, r.arch, tuple(r.psi_hidden), r.activation, r.enc_hidden, r.enc_out, r.res_width,
                r.res_blocks, r.res_final_layer_norm, r.init),
-        ZetaNet(r.feature_dim, next_dim or obs_dim, r.arch, tuple(r.zeta_hidden), r.activation, r.level_input, r.level_embed_dim,
-                r.enc_hidden, r.enc_out, r.res_width, r.res_blocks, r.res_final_layer_norm, r.init),
+        ZetaNet(r.feature_dim, next_dim or obs_dim, r.arch, tuple(r.zeta_hidden), r.activation, r.level_input,
+                r.level_embed_dim, r.enc_hidden, r.enc_out, r.res_width, r.res_blocks, r.res_final_layer_norm, r.init),
     )
 
     def head():  # the critic's heads and the reward head have the same shape

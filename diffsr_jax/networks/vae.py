@@ -4,8 +4,8 @@ stacked latents of the last frames, ``docs/pixels.md`` section 2).
 ``FrameVAE`` works on single RGB frames (..., N, N, 3) uint8:
 
 - ``encode``: ``networks.encoders.ConvEncoder`` (x / 255 - 0.5, ``layers`` 3x3 convolutions of ``channels``, the first
-  of stride 2, ReLU), then Dense(``latent_dim``) -> LayerNorm -> swish -> Dense(2 ``latent_dim``) = (mean, log-variance),
-  the log-variance clamped to [-30, 20]: a diagonal Gaussian posterior;
+  of stride 2, ReLU), then Dense(``latent_dim``) -> LayerNorm -> swish -> Dense(2 ``latent_dim``) = (mean,
+  log-variance), the log-variance clamped to [-30, 20]: a diagonal Gaussian posterior;
 - ``decode``: Dense to the encoder's last feature map, ReLU, ``layers - 1`` 3x3 transposed convolutions of stride 1 and
   one of stride 2 (each with ReLU; the stride-2 one padded at the bottom and right so that it returns to N x N, as
   PyTorch's ``output_padding``), then a 3x3 convolution to 3 channels with 'SAME' padding and no activation: the

@@ -100,14 +100,12 @@ def _pipeline(env, agent, root, cache):
         return out
     out["rows"] = _rows(run)
     # experiments.evaluate on a checkpoint the resumed run wrote: the episodes it logged there, evaluated again
+    render = AGENTS[agent][0] in PIXEL_AGENTS  # --render also writes the rollout GIF of what the agent saw
     p = subprocess.run([sys.executable, "-m", "experiments.evaluate", f"--logdir={run}", f"--step={EVAL_AT}",
-                        f"--compile_cache={cache}"], cwd=ROOT, env=_env(), capture_output=True, text=True, timeout=900)
+                        *(["--render"] if render else []), f"--compile_cache={cache}"], cwd=ROOT, env=_env(),
+                       capture_output=True, text=True, timeout=900)
     out["eval_rc"], out["eval_err"] = p.returncode, p.stderr[-3000:]
-    if p.returncode == 0 and AGENTS[agent][0] in PIXEL_AGENTS:  # the rollout GIF of what the agent saw
-        p = subprocess.run([sys.executable, "-m", "experiments.evaluate", f"--logdir={run}", f"--step={EVAL_AT}",
-                            "--render", f"--compile_cache={cache}"], cwd=ROOT, env=_env(), capture_output=True,
-                           text=True, timeout=900)
-        out["eval_rc"], out["eval_err"] = p.returncode, p.stderr[-3000:]
+    if render:
         out["gif"] = os.path.join(run, f"rollout-{EVAL_AT}.gif")
     if p.returncode == 0:
         with open(os.path.join(run, f"eval-{EVAL_AT}.json")) as f:

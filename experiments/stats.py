@@ -64,12 +64,10 @@ def trim_mean_25(a, axis=None):
         a, axis = np.ravel(a), 0
     n = a.shape[axis]
     if n == 0:
-        return np.full(np.delete(a.shape, axis), np.nan)[()] if a.ndim > 1 else np.nan
+        return np.full(np.delete(a.shape, axis), np.nan)[()]
     lo = int(0.25 * n)
     kept = np.take(np.partition(a, (lo, n - lo - 1), axis), np.arange(lo, n - lo), axis)
-    out = np.mean(kept, axis=axis)
-    nan = np.isnan(a).any(axis=axis)
-    return np.where(nan, np.nan, out)[()] if np.ndim(out) else (np.nan if nan else out)
+    return np.where(np.isnan(a).any(axis=axis), np.nan, np.mean(kept, axis=axis))[()]
 
 
 def probability_of_improvement(x, y) -> float:

@@ -3,7 +3,7 @@
 JAX lowers the hash per platform. On a GPU it is one unrolled chain of 20 rounds that XLA fuses into a kernel or two
 per draw; on a CPU it is a 5-trip ``while`` loop whose body's kernels and carried-value copies XLA:CPU runs once per
 trip. Unrolled, a Diff-SR-SAC ``fast`` update is 297 kernels instead of 1,811 and a learning iteration 371 instead of
-2,470; on this CPU the update took 0.95-1.02x the time, a whole gymnax run 0.92x with a 15% shorter compile, an MJX
+2,470; on this CPU an update took 0.93-1.02x the time, a whole gymnax run 0.92x with a 15% shorter compile, an MJX
 run 0.94-0.95x with the same compile (``docs/performance.md``, issue 45). The bits are the same: a draw hashes to the
 same numbers either way (``tests/test_threefry.py``).
 

@@ -85,7 +85,7 @@ def test_settings_that_cannot_run_are_refused_in_one_line(overrides, message):
 
 def test_an_agent_of_state_vectors_refuses_pixels_and_a_missing_camera_is_named():
     with pytest.raises(ConfigError, match=r"pixels=32: sac reads state vectors; use an agent that reads pixels "
-                                          r"\(drqv2\) or pixels=0"):
+                                          r"\(diffsr_drqv2, drqv2\) or pixels=0"):
         validate_config(preset("sac", overrides={"env.name": "playground/CartpoleBalance", "env.pixels": 32}))
     with pytest.raises(ConfigError, match=r"camera=5: the model has 2 camera\(s\); use 0 .. 1, or -1"):
         make_env("playground/CartpoleBalance", pixels=16, camera=5)
@@ -173,9 +173,10 @@ def test_the_encoder_learns_from_the_critic_alone():
         seg, valid = sampler.segments(k_seg, agent.batch_size, agent.n_step)
         reward, bootstrap, next_obs = targets(seg, valid, 0.99)
         obs, next_obs = random_shift(k_aug, seg.obs[:, 0], agent.pad), random_shift(k_aug_next, next_obs, agent.pad)
-        grads = jax.grad(lambda p: agent.critic_loss(p, state, obs, seg.action[:, 0], reward, bootstrap, next_obs,
-                                                     k_critic)[0])((state.encoder.params, state.critic.params))
-        return state.encoder.apply_gradients(grads[0]).params
+        target = agent.td_target(state, reward, bootstrap, next_obs, k_critic)
+        grads = jax.grad(lambda p: agent.critic_loss(state.critic.params, p, state.critic_state, obs, seg.action[:, 0],
+                                                     target)[0])(state.encoder.params)
+        return state.encoder.apply_gradients(grads).params
 
     expected = jax.jit(critic_step_alone)(state, sampler, key)
     assert np.isfinite(float(info["critic_loss"])) and np.isfinite(float(info["actor_loss"]))

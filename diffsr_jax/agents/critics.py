@@ -195,9 +195,9 @@ class RepresentationCritic:
         return self.representation.diagnostics(critic_state, batch, key)
 
 
-def mlp_critic(config, obs_dim: int, action_dim: int, num: int) -> MLPCritic:
-    """``num`` MLP heads on concat(s, a), from ``config.mlp_critic``."""
-    del obs_dim, action_dim
+def mlp_critic(config, obs_dim: int, action_dim: int, num: int, next_dim: int | None = None) -> MLPCritic:
+    """``num`` MLP heads on concat(s, a), from ``config.mlp_critic`` (``next_dim``: no next state is modelled)."""
+    del obs_dim, action_dim, next_dim
     c = config.mlp_critic
     return MLPCritic(MLPQHead(tuple(c.hidden), c.activation, c.hidden_layer_norm, c.init), num)
 

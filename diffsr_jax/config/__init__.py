@@ -5,7 +5,8 @@ component it configures (a ``fields.ConfigGroup``), collected here.
     config.replay            replay size, batch, observation normalisation               (config/run.py)
     config.env               env name, backend, physics, action repeat, reset, POMDP     (envs/config.py)
     config.actor_critic      what every base shares: gamma, tau, learning rates, actor   (agents/actor_critic.py)
-    config.sac / td3 / ddpg  each base algorithm's own fields                            (agents/<base>.py)
+    config.sac / td3 / ddpg / drqv2  each base algorithm's own fields                    (agents/<base>.py)
+    config.vae               the per-frame VAE whose latents diffsr_drqv2 reads          (agents/frame_features.py)
     config.mlp_critic        the MLP critic on concat(s, a)                              (agents/critics.py)
     config.psi_critic        the critic's heads on psi(s, a) (diffsr_* agents)          (agents/critics.py)
     config.representation    psi, zeta and their objective (score or flow matching)      (representation/config.py)
@@ -25,7 +26,7 @@ import ml_collections
 from diffsr_jax.agents.actor_critic import ACTOR_CRITIC
 from diffsr_jax.agents.critics import MLP_CRITIC, PSI_CRITIC
 from diffsr_jax.agents.diffusion_planner import PLANNER
-from diffsr_jax.agents.drqv2 import DRQV2_CONFIG
+from diffsr_jax.agents.frame_features import VAE_CONFIG
 from diffsr_jax.agents.optimism import OPTIMISM, check_reader
 from diffsr_jax.agents.polygrad import POLYGRAD
 from diffsr_jax.agents.registry import AGENTS, BASES, unknown_agent_message
@@ -38,7 +39,7 @@ from diffsr_jax.representation.config import REPRESENTATION
 
 ENV = ConfigGroup("env", env_defaults, validate_env, "the environment, how it is stepped and reset")
 COMPONENT_GROUPS = (ACTOR_CRITIC, *(base.config for base in BASES.values()), MLP_CRITIC, PSI_CRITIC, REPRESENTATION,
-                    OPTIMISM, TRAJECTORY_MODEL, PLANNER, POLYGRAD, DRQV2_CONFIG)  # each base's own group comes with its registry line
+                    OPTIMISM, TRAJECTORY_MODEL, PLANNER, POLYGRAD, VAE_CONFIG)  # each base's own group comes with its registry line
 GROUPS = {g.name: g for g in (RUN, ENV, REPLAY, *COMPONENT_GROUPS)}
 ALWAYS = ("run", "env", "replay")  # the groups every agent reads
 

@@ -6,6 +6,7 @@
 ``sampler.segments(key, batch_size, length)`` -> (Transition with leaves (batch_size, length, ...), valid
 (batch_size, length)): contiguous steps of one env (see ``data.segments``).
 Observations come out normalised as the agent sees them (``obs_stats`` None: as stored).
+``FixedSampler(transitions).batch(key)`` -> ``transitions`` for every key (a batch an agent has already formed).
 """
 
 from __future__ import annotations
@@ -44,3 +45,15 @@ class ReplaySampler:
         """(Transition (batch_size, length, ...), valid (batch_size, length) float)."""
         seg, valid = sample_segments(self.buffer, key, batch_size, length, self.stride)
         return self._normalized(seg), valid
+
+
+@flax.struct.dataclass
+class FixedSampler:
+    """A sampler that hands out one batch for every key: a learner that draws ``batch(key)`` trains on transitions
+    an agent has already formed (``agents.drqv2``: psi and zeta on the latents of the update's own batch)."""
+
+    transitions: object  # Transition with leaves (B, ...)
+
+    def batch(self, key):
+        del key
+        return self.transitions

@@ -15,6 +15,18 @@ RFF critic.
   paper's update is 6.4x the study's on this 2-core CPU (230 vs 36 ms, d_s 17: benchmarks/results/update_cost_presets.md),
   mostly zeta's output layer (F x d_s); 200k frames of 4 seeds at the paper's sizes is ~20 h here, beyond a study.
 - ``fast``: CPU minutes on gymnax/Pendulum-v1 (F=64, 1 step at lr 1e-3, RFF 128/128, Flax's init).
+
+On a pixel base (DrQ-v2, ``--agent=diffsr_drqv2``) the representation is the image variant's
+(``with_latent_representation``): psi on the VAE's 3 stacked latents, zeta on the next frame's, DDPM's linear
+schedule of 1000 levels without extra noise scale, the score loss as rl-rep codes it, Adam 3e-4, one step an update on
+that update's batch, the critic's gradient into psi, LayerNorm on psi before the RFF heads (docs/pixels.md section 3).
+
+- ``paper``: rl-rep's image settings where this code has them: VAE latent 256 of 32 channels and 4 layers; F=2048;
+  psi and zeta residual (width 512, 3 blocks between rl-rep's 2 and 4, per-input encoders 512, Mish), zeta on a
+  sinusoidal embedding of the level; RFF heads 1024/1024; PyTorch's default init. Not here: dropout 0.1, AdamW's
+  weight decay.
+- ``fast``: DrQ-v2's fast setting on 32 x 32 frames: VAE latent 64 of DrQ-v2's fast encoder (16 channels, 3 layers);
+  F=64, MLP psi and zeta of 128, RFF 128/128.
 """
 
 import importlib
@@ -35,6 +47,24 @@ def with_representation(c, preset: str):
     return c
 
 
+def with_latent_representation(c, preset: str):
+    """Set ``c.vae``, ``c.representation`` and ``c.psi_critic`` for ``preset`` of a pixel base (module docstring)."""
+    c.representation.update(schedule="linear", num_levels=1000, noise_scale=1.0, parameterization="score",
+                            score_sigma_power=1, lr=3e-4, steps_per_update=1)
+    c.psi_critic.update(activation="elu", grad_to_rep=True, input_layer_norm=True, reads="online")
+    if preset == "fast":
+        c.vae.update(latent_dim=64, channels=16, layers=3)
+        c.representation.update(feature_dim=64, arch="mlp", psi_hidden=(128,), zeta_hidden=(128,))
+        c.psi_critic.update(rff_dim=128, rff_hidden=128)
+        return c
+    c.vae.update(latent_dim=256, channels=32, layers=4)
+    c.representation.update(feature_dim=2048, arch="residual", res_width=512, res_blocks=3, enc_hidden=512,
+                            enc_out=512, activation="mish", level_input="embedding", level_embed_dim=128,
+                            init="torch")
+    c.psi_critic.update(rff_dim=1024, rff_hidden=1024, init="torch")
+    return c
+
+
 def get_config(arg: str = "sac,fast"):
     base, _, preset = arg.partition(",")
     preset = preset or "fast"
@@ -44,4 +74,6 @@ def get_config(arg: str = "sac,fast"):
         raise ValueError(f"no preset file experiments/configs/{base}.py for base {base!r}") from None
     c = module.get_config(preset)
     c.run.agent = f"diffsr_{base}"
+    if int(c.env.pixels):
+        return with_latent_representation(c, preset)
     return with_representation(c, preset)

@@ -1,14 +1,17 @@
 """What pixel observations cost (issue 42): env decisions per second with frames (``envs.pixels``) at batch 1 and 8,
-beside the same env without them, and the time of one DrQ-v2 update at its presets' sizes.
+beside the same env without them, and the time of one update of DrQ-v2 and of Diff-SR-DrQ-v2 at their presets' sizes.
 
     python -m benchmarks.pixels_speed
     python -m benchmarks.pixels_speed --envs=playground/CartpoleBalance --sizes=32,84 --update_presets=fast
+    python -m benchmarks.pixels_speed --envs= --conv=false --update_agents=drqv2,diffsr_drqv2 --update_presets=fast
 
 Env rows: ``make_env(env, pixels=size, action_repeat=...)`` stepped by one jitted ``vmap`` over ``batch`` envs with
 random actions (a decision = ``action_repeat`` physics frames, then one rendered frame pushed into the stack); the time
 is the fastest of ``--repeats`` calls after a compiling one, beside the same batch of the env without pixels.
-Update rows: the ``drqv2`` preset's agent on a replay of random frames, one jitted update (a batch of 3-step segments,
-two random shifts, the encoder's forward on both ends and its gradient, the actor's step), median of ``--repeats``.
+Update rows: each ``--update_agents`` preset's agent on a replay of random frames, one jitted update (a batch of 3-step
+segments, two random shifts, the encoder's forward on both ends and its step, the critic's and the actor's; for
+``diffsr_drqv2`` the VAE's ELBO step on 4 frames a transition and psi and zeta's score-matching step), median of
+``--repeats``.
 Conv rows: one 3x3 convolution of the encoder alone, forward vs its kernel's gradient (XLA:CPU computes the latter
 many times slower than the former: where a DrQ-v2 update's time goes on this CPU).
 Times are this machine's under its load at the time (the markdown states the load average).
@@ -45,14 +48,14 @@ def env_row(env_name: str, size: int, batch: int) -> dict:
     return row
 
 
-def update_row(preset: str) -> dict:
+def update_row(agent: str, preset: str) -> dict:
     import jax
     import jax.numpy as jnp
 
     from diffsr_jax.program.trainer import Trainer
     from experiments.configs import load_preset
 
-    cfg = load_preset("drqv2", preset)
+    cfg = load_preset(agent, preset)
     cfg.replay.buffer_size = FLAGS.replay
     trainer = Trainer(cfg)
     runner = trainer.init(jax.random.PRNGKey(0))
@@ -61,9 +64,11 @@ def update_row(preset: str) -> dict:
     runner = runner.replace(buffer=runner.buffer.replace(data=data, size=jnp.int32(trainer.capacity)))
     update = jax.jit(lambda a, s, k: trainer.agent.update(a, s, k, 0)[0])
     times = call_times(update, runner.agent, trainer.sampler(runner), jax.random.PRNGKey(2), repeats=FLAGS.repeats)
-    d = cfg.drqv2
-    return {"kind": "update", "preset": preset, "pixels": int(cfg.env.pixels), "batch": int(cfg.replay.batch_size),
-            "channels": int(d.channels), "conv_layers": int(d.conv_layers), "ms_per_update": 1e3 * statistics.median(times)}
+    d = cfg.vae if agent.startswith("diffsr_") else cfg.drqv2
+    return {"kind": "update", "agent": agent, "preset": preset, "pixels": int(cfg.env.pixels),
+            "batch": int(cfg.replay.batch_size), "channels": int(d.channels),
+            "conv_layers": int(d.layers if agent.startswith("diffsr_") else d.conv_layers),
+            "ms_per_update": 1e3 * statistics.median(times)}
 
 
 def conv_rows(size: int, channels: int, batch: int) -> list[dict]:
@@ -101,9 +106,10 @@ def main(argv):
             for batch in map(int, FLAGS.batch_sizes):
                 rows.append(env_row(env_name, size, batch))
                 print(rows[-1], flush=True)
-    for preset in FLAGS.update_presets:
-        rows.append(update_row(preset))
-        print(rows[-1], flush=True)
+    for agent in FLAGS.update_agents:
+        for preset in FLAGS.update_presets:
+            rows.append(update_row(agent, preset))
+            print(rows[-1], flush=True)
     if FLAGS.conv:
         rows += conv_rows(48, 32, 128)
         print(rows[-2:], flush=True)
@@ -114,7 +120,7 @@ def main(argv):
                           f"{r['pixels_decisions_per_s']:.0f}", f"{r['state_decisions_per_s']:.0f}",
                           f"{r['pixels_over_state']:.2f}"])
         elif r["kind"] == "update":
-            table.append(["drqv2 update", r["preset"], f"{r['pixels']}x{r['pixels']}", r["batch"],
+            table.append([f"{r['agent']} update", r["preset"], f"{r['pixels']}x{r['pixels']}", r["batch"],
                           f"{r['ms_per_update']:.0f} ms", "", ""])
         else:
             table.append(["conv 3x3", r["input"], f"stride {r['stride']}", "", f"fwd {r['forward_ms']:.1f} ms",
@@ -131,7 +137,8 @@ def define_flags():
     flags.DEFINE_list("sizes", ["32", "48", "84"], "square frame sizes in pixels")
     flags.DEFINE_list("batch_sizes", ["1", "8"], "envs stepped in one vmapped call")
     flags.DEFINE_integer("action_repeat", 2, "physics frames per decision")
-    flags.DEFINE_list("update_presets", ["fast", "paper"], "drqv2 presets whose update is timed")
+    flags.DEFINE_list("update_agents", ["drqv2", "diffsr_drqv2"], "pixel agents whose update is timed")
+    flags.DEFINE_list("update_presets", ["fast", "paper"], "their presets whose update is timed")
     flags.DEFINE_integer("replay", 2_000, "transitions of random frames the update samples from")
     flags.DEFINE_bool("conv", True, "time one conv layer's forward and gradients")
     flags.DEFINE_integer("repeats", 5, "timed calls")

@@ -32,10 +32,11 @@ EXEMPT_FIELDS = ("run.agent", "run.preset")  # what names the agent and its pres
 
 def critic_groups() -> tuple:
     """The config groups of the critics (agents/registry.py CRITICS: mlp_critic; psi_critic, representation,
-    optimism): what a comparison of two critics on one base is meant to vary."""
-    from diffsr_jax.agents.registry import CRITICS
+    optimism) and of a pixel base's encoders (vae): what a comparison of two critics on one base is meant to vary."""
+    from diffsr_jax.agents.registry import BASES, CRITICS
 
-    return tuple(dict.fromkeys(g for _, groups in CRITICS.values() for g in groups))
+    encoders = (g for base in BASES.values() if base.pixels for e in base.encoders.values() for g in e.groups)
+    return tuple(dict.fromkeys([*(g for _, groups in CRITICS.values() for g in groups), *encoders]))
 
 
 def verdict_rule() -> str:
@@ -110,6 +111,13 @@ STUDIES = (
           (("diffsr_sac+flow_matching", "diffsr_sac"),),
           "python -m experiments.suite --suite=mbbl_spring --tasks=halfcheetah "
           "--agents=diffsr_sac,diffsr_sac+flow_matching --num_seeds=3 --root=runs/suites_objectives"),
+    Study("pixels", "pixels, CartpoleBalance 32 px, 40k",
+          "From pixels (issue 42): Diff-SR-DrQ-v2 (a VAE's latents, psi and zeta on them, the critic on psi) vs DrQ-v2 "
+          "(its convolutional encoder trained by the critic) on Playground's CartpoleBalance from 32 x 32 frames, "
+          "40k frames, the fast presets: one protocol, only the encoder, the critic and the representation differ",
+          "suites_pixels/pixels", ("cartpole_balance",), (("diffsr_drqv2", "drqv2"),),
+          "python -m experiments.suite --suite=pixels --agents=drqv2,diffsr_drqv2 --num_seeds=4 "
+          "--root=runs/suites_pixels"),
     Study("spring_ar2", "earlier: spring, repeat 2, 100k",
           "Earlier: Hopper-ET and Walker-ET on Brax spring, action repeat 2, 100k frames",
           "suites_ar2/mbbl_spring", ("hopper_et", "walker_et"), (("diffsr_sac", "sac"),),

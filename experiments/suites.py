@@ -156,6 +156,12 @@ SUITES = {s.name: s for s in (
            _t("cartpole_swingup_sparse", "playground/CartpoleSwingupSparse", action_repeat=2)),
           (("run.total_steps", 50_000), ("run.warmup_steps", 5_000), ("run.eval_every", 5_000),
            ("run.eval_episodes", 10))),
+    Suite("pixels", "from pixels (the image-based variant's setting on a CPU): Playground's CartpoleBalance seen "
+          "through 32 x 32 RGB frames of its camera 0, 3 stacked, action repeat 4; 40k env frames, 2k random "
+          "warm-up",
+          (_t("cartpole_balance", "playground/CartpoleBalance", pixels=32, frame_stack=3, camera=0, action_repeat=4),),
+          (("run.total_steps", 40_000), ("run.warmup_steps", 2_000), ("run.eval_every", 4_000),
+           ("run.eval_episodes", 5))),
     Suite("cpu", "three cheap paper tasks for a CPU: gymnax Pendulum, Brax inverted pendulum and reacher "
           "(positional backend)",
           (_t("pendulum", "gymnax/Pendulum-v1", "Pendulum"),

@@ -9,9 +9,10 @@ persistent compilation cache, so the killed and resumed runs reuse the reference
 
 By default a covering set runs: every env family and backend, and every agent, at least once: gymnax and Playground x
 Diff-SR-SAC (its state holds more than SAC's), Brax MJX and Brax positional x SAC (Brax MJX x Diff-SR-SAC, 290 s, moved
-to -m slow when the pixel case came); Diff-SR-SAC with the optimism bonus on gymnax; and DrQ-v2 on pixel observations
-(Playground, 16 x 16 frames), whose case also renders the rollout GIF of what the agent saw. The other seven pairs run
-with -m slow. Each case then evaluates a
+to -m slow when the pixel case came); Diff-SR-SAC with the optimism bonus on gymnax; and Diff-SR-DrQ-v2 on pixel
+observations (Playground, 16 x 16 frames: DrQ-v2's loop with the VAE, its EMA copy, psi and zeta in the state), whose
+case also renders the rollout GIF of what the agent saw. The other eight pairs run with -m slow, DrQ-v2 itself among
+them (its update, with the convolutional encoder, runs by default in tests/test_pixels.py). Each case then evaluates a
 checkpoint the resumed run wrote with experiments.evaluate (the same episodes as its logged evaluation), so the
 evaluate command restores on every env family by default (tests/test_evaluate.py trains its own runs for rendering
 and bad input: gymnax by default, the other families with -m slow).
@@ -49,8 +50,12 @@ AGENTS = {  # case id -> (agent, flags)
     "diffsr_sac_optimism": ("diffsr_sac", [*SMALL_PSI, "--config.optimism.enabled=true"]),
     "drqv2": ("drqv2", ["--config.actor_critic.actor_hidden=32,32", "--config.mlp_critic.hidden=32,32",
                         "--config.drqv2.channels=4", "--config.drqv2.conv_layers=2", "--config.drqv2.feature_dim=8"]),
+    # the VAE, its EMA copy, psi and zeta are checkpointed beside DrQ-v2's actor and critic
+    "diffsr_drqv2": ("diffsr_drqv2", ["--config.actor_critic.actor_hidden=32,32", "--config.drqv2.feature_dim=8",
+                                      "--config.vae.channels=4", "--config.vae.layers=2", "--config.vae.latent_dim=8",
+                                      *SMALL_PSI[1:]]),
 }
-PIXEL_AGENTS = {"drqv2"}  # they run on the pixel env, the others on every other env
+PIXEL_AGENTS = {"drqv2", "diffsr_drqv2"}  # they run on the pixel env, the others on every other env
 TOTAL, CHUNK = 600, 100
 EVAL_AT = 2 * CHUNK  # a checkpoint written after the resume
 
@@ -114,7 +119,7 @@ def _pipeline(env, agent, root, cache):
 
 
 SLOW = {("brax_mjx", "diffsr_sac"), ("playground", "sac"), ("brax_positional", "diffsr_sac"), ("gymnax", "sac"),
-        *((e, "diffsr_sac_optimism") for e in ENVS if e != "gymnax")}
+        *((e, "diffsr_sac_optimism") for e in ENVS if e != "gymnax"), ("playground_pixels", "drqv2")}
 
 
 @pytest.mark.parametrize("env,agent", [pytest.param(e, a, marks=pytest.mark.slow) if (e, a) in SLOW else (e, a)

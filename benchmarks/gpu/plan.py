@@ -20,8 +20,9 @@ Stages (``--stage``; ``all`` runs them in order):
                     the chunk or not -> memory.{json,md}
   pixels            what pixel observations cost on the device (benchmarks/pixels_speed.py): env decisions/s with
                     84 x 84 frames (envs.pixels, mjx.ray) at batch 1, 8 and 64 beside the same env without them
-                    (playground/CartpoleSwingup, brax/halfcheetah), one DrQ-v2 update at its fast and paper
-                    sizes, and a 3x3 conv's forward vs its kernel gradient (many times slower on XLA:CPU)
+                    (playground/CartpoleSwingup, brax/halfcheetah), one update of DrQ-v2 and of Diff-SR-DrQ-v2 at
+                    their fast and paper sizes, and a 3x3 conv's forward vs its kernel gradient (many times slower
+                    on XLA:CPU)
                     -> pixels.{json,md}
   run               Diff-SR-SAC's ``paper`` preset, 8 seeds x 200k frames on mbbl/halfcheetah (mjx, ``auto`` physics:
                     the fastest setting measured faithful, i4ls4)
@@ -314,11 +315,11 @@ def stage_memory(out: str, dry: bool) -> None:
 
 def stage_pixels(out: str, dry: bool) -> None:
     if dry:
-        args = ["--envs=playground/CartpoleBalance", "--sizes=16", "--batch_sizes=1", "--update_presets=fast",
-                "--conv=false", "--repeats=1"]
+        args = ["--envs=playground/CartpoleBalance", "--sizes=16", "--batch_sizes=1", "--update_agents=drqv2",
+                "--update_presets=fast", "--conv=false", "--repeats=1"]
     else:
         args = ["--envs=playground/CartpoleSwingup,brax/halfcheetah", "--sizes=84", "--batch_sizes=1,8,64",
-                "--update_presets=fast,paper", "--repeats=5"]
+                "--update_agents=drqv2,diffsr_drqv2", "--update_presets=fast,paper", "--repeats=5"]
     _python("benchmarks.pixels_speed", *args, f"--out={out}", "--name=pixels", budget=420, timeout=30)
 
 

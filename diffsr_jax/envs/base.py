@@ -61,6 +61,9 @@ class Env:
     Public read-only accessors (code outside an adapter reads these, never its private ``_env`` / ``_params``):
 
     - every ``Env``: ``innermost(state) -> (adapter, its EnvState)`` through any wrappers (``envs.pomdp``);
+      ``defines_success`` and ``success(state) -> () bool``: whether the task's goal holds in a state (a manipulation
+      task's success flag, read from the adapter's backend state through any wrappers), for the tasks whose adapter
+      has a ``task_success`` (backend state -> () bool); ``success`` is False everywhere for the others;
     - every adapter: ``backend_env``, the third-party env object it steps (Brax, Playground, gymnax);
       ``velocity_indices() -> (n_vel,) int``, where the velocity entries of its observation sit, for the names its
       family's ``pomdp_supported`` accepts (``envs.families.EnvFamily``);
@@ -123,6 +126,21 @@ class Env:
         """The adapter under any wrappers and its part of ``state`` (leading batch/time axes kept); an adapter is
         its own innermost env."""
         return self, state
+
+    task_success = None  # an adapter's success test of its backend state (-> () bool), for tasks that define one
+
+    @property
+    def defines_success(self) -> bool:
+        """Whether the task (the adapter under any wrappers) has a success flag."""
+        wrapped = getattr(self, "env", None)
+        return wrapped.defines_success if isinstance(wrapped, Env) else self.task_success is not None
+
+    def success(self, state: EnvState):
+        """() bool: whether the task's goal holds in ``state`` (False where the task defines none)."""
+        adapter, own = self.innermost(state)
+        if adapter.task_success is None:
+            return jnp.zeros((), bool)
+        return jnp.asarray(adapter.task_success(own.inner), bool)
 
     def reset(self, key) -> EnvState:
         key, k_reset = jax.random.split(key)

@@ -25,6 +25,20 @@ BRAX_FIXED = {"inverted_double_pendulum": (5, 8), "reacher": (6, 8), "pusher": (
 POMDP_NAMES = tuple(sorted({**BRAX_Q_SKIP, **BRAX_FIXED}))
 
 
+PUSH_SUCCESS_M = 0.05  # Meta-World's push tasks: the object within 5 cm of the goal
+
+
+def pusher_success(inner):
+    """brax/pusher (Gym's Pusher: an arm pushes a cylinder to a goal on the table): the object's centre within
+    ``PUSH_SUCCESS_M`` of the goal's in the table's plane (x, y; the goal marker sits lower than the object's centre,
+    so the 3-D distance never falls under 5 cm). Positions from the observation's object and goal entries."""
+    obj, goal = inner.obs[17:19], inner.obs[20:22]
+    return jnp.linalg.norm(obj - goal) < PUSH_SUCCESS_M
+
+
+BRAX_SUCCESS = {"pusher": pusher_success}  # brax env -> its success test (a manipulation task's)
+
+
 def pomdp_supported(name: str) -> bool:
     """Whether the velocity layout of ``brax/<name>`` is known."""
     return name in BRAX_Q_SKIP or name in BRAX_FIXED
@@ -68,6 +82,7 @@ class BraxEnv(BraxLikeEnv):
         self.action_low = -np.ones(self.action_dim, np.float32)
         self.action_high = np.ones(self.action_dim, np.float32)
         self.max_episode_steps = int(max_episode_steps or 1000)
+        self.task_success = BRAX_SUCCESS.get(name)
 
     @property
     def solver(self) -> dict:

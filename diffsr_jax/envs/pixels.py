@@ -11,7 +11,9 @@ the true next frame.
 
 Camera: ``camera >= 0`` is the model's own camera of that index (DrQ-v2 reads camera 0 of each DMC task; Brax's
 locomotion models have one tracking the torso, its inverted pendulums, reacher and pusher have none); ``camera = -1``
-a camera tracking body 1 from 4 m to its side (``envs.camera.Camera``), for models without one.
+the task's own view where ``TASK_VIEWS`` has one (a fixed camera: brax/pusher's looks down at the table from a corner,
+as Meta-World's ``corner2`` does, so the arm, the object and the goal are in every frame), else a camera tracking
+body 1 from 4 m to its side (``envs.camera.Camera``), for models without one.
 """
 
 from __future__ import annotations
@@ -38,10 +40,17 @@ def check_pixels(pixels, frames, camera) -> None:
                          "state vectors")
 
 
-def make_camera(model, index: int, size: int):
+# env name -> the fixed view ``camera = -1`` gives it (``envs.camera.Camera`` fields; body 0: the world origin)
+TASK_VIEWS = {"brax/pusher": {"body": 0, "lookat_offset": (0.25, -0.15, -0.3), "distance": 1.8, "azimuth": 135.0,
+                              "elevation": -55.0}}
+
+
+def make_camera(model, index: int, size: int, view: dict | None = None):
     """The camera ``config.env.camera`` names, for an MJX ``model``; a ``ConfigError`` where the model has no camera
-    of that index."""
+    of that index. ``view``: the task's own view (``TASK_VIEWS``), which ``camera = -1`` gives where there is one."""
     if index == TRACKING:
+        if view:
+            return Camera(height=size, width=size, **view)
         return Camera(height=size, width=size, body=1, distance=4.0, azimuth=90.0, elevation=-10.0)
     count = int(np.shape(model.cam_fovy)[0])
     if not count:
@@ -65,7 +74,7 @@ class PixelEnv(Env):
             raise ConfigError(f"config.env.pixels={size}: {env.name} has no MuJoCo scene to draw (pixels need brax or "
                               "mbbl envs on the mjx backend, or playground envs); use pixels=0")
         self.env, self.size, self.frames = env, int(size), int(frames)
-        self.camera = make_camera(_model(env), int(camera), self.size)
+        self.camera = make_camera(_model(env), int(camera), self.size, TASK_VIEWS.get(env.name))
         self.name = f"{env.name}[pixels={self.size},frames={self.frames}]"
         self.obs_dim = self.size * self.size * 3 * self.frames
         self.action_dim = env.action_dim
@@ -115,4 +124,4 @@ def _model(env: Env):
     return env.mjx_model if hasattr(env, "mjx_model") else env.system
 
 
-__all__ = ["TRACKING", "PixelEnv", "check_pixels", "make_camera"]
+__all__ = ["TASK_VIEWS", "TRACKING", "PixelEnv", "check_pixels", "make_camera"]

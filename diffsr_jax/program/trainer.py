@@ -225,41 +225,43 @@ class Trainer:
         episode i starts from ``env.reset(split(key, num_episodes)[i])``. Each env plays exactly one episode: after
         it ends it is not reset and its later steps are masked out.
 
-        Returns (returns (episodes,), lengths (episodes,) int32 decisions, states): with ``keep_first`` (static),
-        ``states`` is episode 0's EnvState stacked over ``max_decisions + 1`` (the reset state first; after the
-        episode ended its last state repeats), else None."""
+        Returns (returns (episodes,), lengths (episodes,) int32 decisions, successes (episodes,) bool, states):
+        an episode succeeds when the task's success flag (``env.success``; never, for tasks without one) holds after
+        any of its decisions; with ``keep_first`` (static), ``states`` is episode 0's EnvState stacked over
+        ``max_decisions + 1`` (the reset state first; after the episode ended its last state repeats), else None."""
         n = int(self.config.run.eval_episodes) if num_episodes is None else int(num_episodes)
         env_state = jax.vmap(self.env.reset)(jax.random.split(key, n))
 
         def body(carry, _):
-            env_state, ret, length, alive = carry
+            env_state, ret, length, succeeded, alive = carry
             a = self.agent.act(runner.agent, self.normalize(runner.obs_stats, env_state.obs), key, True)
             nxt, res = jax.vmap(self.env.step)(env_state, a)
             ret = ret + jnp.where(alive, res.reward, 0.0)  # where, not *: a finished env may step into NaN
             length = length + alive.astype(jnp.int32)
+            succeeded = jnp.logical_or(succeeded, jnp.logical_and(alive, jax.vmap(self.env.success)(nxt)))
             if keep_first:  # freeze a finished episode, so its kept states end on its last one
                 nxt = jax.vmap(freeze_where)(jnp.logical_not(alive), env_state, nxt)
             alive = jnp.logical_and(alive, jnp.logical_not(res.done))
             first = jax.tree_util.tree_map(lambda x: x[0], nxt) if keep_first else None
-            return (nxt, ret, length, alive), first
+            return (nxt, ret, length, succeeded, alive), first
 
-        init = (env_state, jnp.zeros(n), jnp.zeros(n, jnp.int32), jnp.ones(n, bool))
-        (_, ret, length, _), states = jax.lax.scan(body, init, None, length=self.env.max_decisions)
+        init = (env_state, jnp.zeros(n), jnp.zeros(n, jnp.int32), jnp.zeros(n, bool), jnp.ones(n, bool))
+        (_, ret, length, succeeded, _), states = jax.lax.scan(body, init, None, length=self.env.max_decisions)
         if keep_first:
             states = jax.tree_util.tree_map(lambda a, b: jnp.concatenate([jnp.asarray(a[0], b.dtype)[None], b]),
                                             env_state, states)
-        return ret, length, states
+        return ret, length, succeeded, states
 
     def evaluate(self, runner: RunnerState, key, num_episodes: int | None = None):
         """(returns (episodes,), lengths (episodes,) int32 decisions) of ``play_episodes``."""
-        ret, length, _ = self.play_episodes(runner, key, num_episodes)
+        ret, length, _, _ = self.play_episodes(runner, key, num_episodes)
         return ret, length
 
     def rollout(self, runner: RunnerState, key, num_episodes: int | None = None):
         """Episode 0 of ``evaluate(runner, key, num_episodes)`` with its env states kept, for rendering:
         (states: EnvState stacked over ``max_decisions + 1`` (the reset state first), length () int32 decisions).
         States after the episode ended repeat its last state."""
-        _, length, states = self.play_episodes(runner, key, num_episodes, keep_first=True)
+        _, length, _, states = self.play_episodes(runner, key, num_episodes, keep_first=True)
         return states, length[0]
 
     def chunk_groups(self, lengths: list[int], t0: int = 0) -> list[tuple[int, int, int, int]]:
@@ -293,15 +295,18 @@ class Trainer:
         deterministic-policy evaluation and the diagnostics.
 
         Returns (runner, metrics): ``train/...`` chunk means (see ``run_iterations``), ``eval/return`` and
-        ``eval/return_std`` over ``eval_episodes`` episodes, ``diag/...``, and ``run/params_finite`` (1.0 when
+        ``eval/return_std`` over ``eval_episodes`` episodes (and ``eval/success``, the fraction that succeeded, on a
+        task with a success flag), ``diag/...``, and ``run/params_finite`` (1.0 when
         every agent parameter is finite; the host's NaN guard reads it). The evaluation key comes from the
         state the chunk returns (``eval_key``), so the whole chunk depends only on the runner state and t0, and a
         checkpoint of that state can be evaluated again with the same episodes (``experiments.evaluate``)."""
         runner, m = self.run_iterations(runner, t0, num_iters, warmup_iters)
         key, k_diag = jax.random.split(runner.key)
         runner = runner.replace(key=key)
-        returns, _ = self.evaluate(runner, self.eval_key(runner))
+        returns, _, successes, _ = self.play_episodes(runner, self.eval_key(runner))
         m["eval/return"], m["eval/return_std"] = returns.mean(), returns.std()
+        if self.env.defines_success:  # the fraction of the episodes that reached the task's goal
+            m["eval/success"] = successes.astype(jnp.float32).mean()
         m.update(self.diagnostics(runner, k_diag))
         leaves = jax.tree_util.tree_leaves(runner.agent)
         m["run/params_finite"] = jnp.all(jnp.array([jnp.all(jnp.isfinite(x)) for x in leaves])).astype(jnp.float32)

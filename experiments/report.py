@@ -52,7 +52,9 @@ def run_identity(path: str, info: dict, config: dict) -> tuple[str, str, str]:
 
 def load_run(path: str) -> dict:
     """-> {suite, task, agent, config, info, code (its provenance entries), steps (E,), returns (seeds, E), scores
-    (seeds,), window_scores (seeds,: the paper's score, experiments.stats.window_score), rollout, frames (reached),
+    (seeds,), window_scores (seeds,: the paper's score, experiments.stats.window_score), success_rates (seeds,: each
+    seed's eval/success over its last evaluations, as its score; None on a task without a success flag), rollout,
+    frames (reached),
     finished, wall_s (training time over all invocations, pauses included),
     frames_per_s (median over chunks past the warm-up), frames_per_s_best (fastest such chunk)}."""
     from diffsr_jax.logging.writers import curves_from_rows, read_metrics
@@ -83,10 +85,16 @@ def load_run(path: str) -> dict:
     ends = sorted(chunk_fps)
     learning = {f: chunk_fps[f] for start, f in zip([0, *ends], ends) if start >= config["run"].get("warmup_steps", 0)}
     chunk_fps = learning or chunk_fps
+    success_rates = None
+    if any(r.get("eval/success") is not None for r in rows):
+        by_seed = {}
+        for r in sorted(rows, key=lambda r: r["frames"]):
+            by_seed.setdefault((r.get("seed"), r.get("setting")), []).append(r.get("eval/success", np.nan))
+        success_rates = np.array([np.nanmean(v[-SCORE_LAST_EVALS:]) for v in by_seed.values()], float)
     suite, task, agent = run_identity(path, info, config)
     return {"path": path, "suite": suite, "task": task, "agent": agent, "config": config, "info": info,
             "code": provenance.read(path), "steps": np.asarray(steps), "returns": returns, "scores": scores,
-            "window_scores": window_score(steps, returns) if returns.size else scores,
+            "window_scores": window_score(steps, returns) if returns.size else scores, "success_rates": success_rates,
             "rollout": latest_rollout(path), "frames": frames, "finished": frames >= config["run"]["total_steps"],
             "wall_s": max((r.get("run/wall_time", 0.0) for r in all_rows), default=float("nan")),
             "frames_per_s": float(np.median(list(chunk_fps.values()))) if chunk_fps else float("nan"),
@@ -315,6 +323,12 @@ def build_report(runs: list[dict], plot_dir: str, plot_rel: str, command: str, r
                           f"paper's window score (last {stats.PAPER_WINDOW // 1000}k steps)", "env frames",
                           "wall-clock (s)", f"paper ({PAPER_SOURCE})"], rows)
         out += improvement_lines(runs_t, reps)
+        rates = {a: r["success_rates"] for a, r in sorted(runs_t.items()) if r.get("success_rates") is not None}
+        if rates:
+            out += ["", f"Success rate (eval/success: the fraction of evaluation episodes that reached the task's goal, "
+                    f"each seed's mean over its last {SCORE_LAST_EVALS} evaluations): " + "; ".join(
+                        f"{a} {np.mean(v):.2f} (seeds: {', '.join(f'{x:.2f}' for x in v)})" for a, v in rates.items())
+                    + "."]
         if paper:
             out += ["", "Paper row (" + PAPER_SOURCE + "): " + ", ".join(
                 f"{k} {v[0]:.1f}" + (f" ± {v[1]:.1f}" if v[1] is not None else "") for k, v in paper.items()) + "."]

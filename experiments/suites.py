@@ -162,6 +162,15 @@ SUITES = {s.name: s for s in (
           (_t("cartpole_balance", "playground/CartpoleBalance", pixels=32, frame_stack=3, camera=0, action_repeat=4),),
           (("run.total_steps", 40_000), ("run.warmup_steps", 2_000), ("run.eval_every", 4_000),
            ("run.eval_episodes", 5))),
+    Suite("manipulation", "a manipulation task from pixels, standing in for the paper's Meta-World tasks (which MJX "
+          "cannot step: docs/pixels.md section 5): Brax's pusher (Gym's Pusher: a 7-joint arm pushes a cylinder to a "
+          "goal; 100-frame episodes) seen from a fixed corner camera (envs.pixels.TASK_VIEWS), 3 stacked frames; "
+          "success as Meta-World's push defines it, the object within 5 cm of the goal (eval/success); 200k env "
+          "frames, 4k random warm-up",
+          (_t("pusher", "brax/pusher", backend="mjx", pixels=32, frame_stack=3, camera=-1, action_repeat=1,
+              episode_length=100),),
+          (("run.total_steps", 200_000), ("run.warmup_steps", 4_000), ("run.eval_every", 10_000),
+           ("run.eval_episodes", 10))),
     Suite("cpu", "three cheap paper tasks for a CPU: gymnax Pendulum, Brax inverted pendulum and reacher "
           "(positional backend)",
           (_t("pendulum", "gymnax/Pendulum-v1", "Pendulum"),

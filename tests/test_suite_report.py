@@ -121,9 +121,10 @@ def test_bad_input_is_one_line_and_exit_2(tmp_path):
     assert len(p.stderr.strip().splitlines()) == 1 and not (tmp_path / "R.md").exists()
 
 
-def _fake_run(logdir, agent, frames_reached, total, returns, fps):
+def _fake_run(logdir, agent, frames_reached, total, returns, fps, successes=None):
     """A run directory as the launcher writes it (config.json + metrics.jsonl, no run.json: a suite run that is
-    still training or was stopped), 2 seeds; ``returns[i]`` is both seeds' return at the i-th evaluation."""
+    still training or was stopped), 2 seeds; ``returns[i]`` is both seeds' return at the i-th evaluation;
+    ``successes[i]``, where given, seed 0's eval/success there (seed 1's is 1 minus it)."""
     from diffsr_jax.training.host_loop import write_run_files
     from experiments.configs import load_preset
 
@@ -133,6 +134,10 @@ def _fake_run(logdir, agent, frames_reached, total, returns, fps):
     rows = [{"frames": f, "decisions": f, "seed": s, "eval/return": ret + s, "run/wall_time": 10.0 * f / 1000,
              "run/frames_per_s": v}
             for f, ret, v in zip(range(1000, frames_reached + 1, 1000), returns, fps) for s in (0, 1)]
+    if successes is not None:
+        for row in rows:
+            rate = successes[row["frames"] // 1000 - 1]
+            row["eval/success"] = rate if row["seed"] == 0 else 1.0 - rate
     os.makedirs(logdir)
     write_run_files(str(logdir), config, rows)
 
@@ -169,6 +174,24 @@ def test_report_attributes_and_flags_unfinished_suite_runs(tmp_path):
     aggregate = text[text.index("## Aggregate"):text.index("## The representation")]
     assert "| diffsr_sac | 1 |" in aggregate and "| diffsr_sac+frozen_psi | 0 | n/a |" in aggregate
     assert "| diffsr_sac+frozen_psi (unfinished: 2,000 frames) |" in text
+
+
+def test_report_gives_the_success_rate_of_a_task_with_a_flag(tmp_path):
+    """eval/success (a task with a success flag) becomes each seed's mean over its last 4 evaluations, as the score
+    is; a run without it has none and its report no such line."""
+    from experiments.report import build_report, load_run
+
+    _fake_run(tmp_path / "manipulation" / "pusher" / "drqv2", "sac", 5000, 5000, [1, 2, 3, 4, 5], [9] * 5,
+              successes=[1.0, 0.0, 0.0, 0.5, 1.0])
+    _fake_run(tmp_path / "cpu" / "pendulum" / "sac", "sac", 2000, 2000, [1, 2], [9] * 2)
+    run, plain = load_run(str(tmp_path / "manipulation" / "pusher" / "drqv2")), load_run(str(tmp_path / "cpu" /
+                                                                                             "pendulum" / "sac"))
+    np.testing.assert_allclose(run["success_rates"], [0.375, 0.625])  # seed 0: (0 + 0 + 0.5 + 1) / 4
+    assert plain["success_rates"] is None
+    os.makedirs(tmp_path / "plots")
+    text = build_report([run, plain], str(tmp_path / "plots"), "plots", "report", 50, "R")
+    assert "Success rate (eval/success" in text and "drqv2 0.50 (seeds: 0.38, 0.62)" in text
+    assert text.count("Success rate (eval/success") == 1
 
 
 def test_report_names_backend_and_physics():

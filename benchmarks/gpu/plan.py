@@ -30,6 +30,11 @@ Stages (``--stage``; ``all`` runs them in order):
                     by SIGTERM (checkpointed) before the command's limit and continued by the next call while the
                     machine is warm (runs live in --runs_root on that machine); writes a RESULTS-style report of what
                     has run -> run_RESULTS.md, run_status.json, run_<agent>.jsonl
+  manipulation      the image variant at the paper's sizes: DrQ-v2 and Diff-SR-DrQ-v2 ``paper`` presets, 4 seeds, on
+                    the manipulation suite's brax/pusher from 84 x 84 frames of its corner camera (standing in for
+                    Meta-World, which MJX cannot step), 200k frames, success rates logged (eval/success); continued
+                    call after call as the run stage is -> manipulation_RESULTS.md, manipulation_status.json,
+                    manipulation_<agent>.jsonl
 
 The device's rules, kept by the plan: it writes only under --out (compile caches and profiler traces go to the
 machine's temporary folder), and the device brings back at most 8 files, two folders deep, so when a call leaves more
@@ -64,7 +69,7 @@ import time
 from absl import app, flags
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-STAGES = ("profile", "update_cost", "seeds_diffsr_sac", "seeds_sac", "memory", "pixels", "run")
+STAGES = ("profile", "update_cost", "seeds_diffsr_sac", "seeds_sac", "memory", "pixels", "run", "manipulation")
 # the profile stage's variants, most wanted first: (label, agent, physics, command buffers, seeds, budget in seconds).
 # The one-seed native-vs-light pair first (what the latency floor rests on), then the faithful i4ls4 (auto's choice on
 # halfcheetah: 4 solver iterations in a while loop, so host waits on a GPU), then 64 seeds, then the flags. Each budget
@@ -323,13 +328,30 @@ def stage_pixels(out: str, dry: bool) -> None:
     _python("benchmarks.pixels_speed", *args, f"--out={out}", "--name=pixels", budget=420, timeout=30)
 
 
-def stage_run(out: str, dry: bool, runs_root: str, budget_s: int) -> None:
-    if dry:
-        suite = ["--suite=cpu", "--tasks=pendulum", "--agents=sac,diffsr_sac", "--preset=fast", "--num_seeds=2",
-                 "--total_steps=600", "--eval_every=300", "--set=run.warmup_steps=300,run.eval_episodes=2"]
-    else:  # physics=auto: i4ls4 on mbbl/halfcheetah, native's returns at ~3x its speed (docs/physics.md)
-        suite = ["--suite=mbbl", "--tasks=halfcheetah", "--agents=diffsr_sac", "--preset=paper", "--num_seeds=8",
-                 "--total_steps=200000", "--set=env.backend=mjx,env.physics=auto"]
+# the stages that run a suite across device calls: stage -> (its runs, their dry run at toy sizes, its report's title)
+SUITE_STAGES = {
+    # physics=auto: i4ls4 on mbbl/halfcheetah, native's returns at ~3x its speed (docs/physics.md)
+    "run": (["--suite=mbbl", "--tasks=halfcheetah", "--agents=diffsr_sac", "--preset=paper", "--num_seeds=8",
+             "--total_steps=200000", "--set=env.backend=mjx,env.physics=auto"],
+            ["--suite=cpu", "--tasks=pendulum", "--agents=sac,diffsr_sac", "--preset=fast", "--num_seeds=2",
+             "--total_steps=600", "--eval_every=300", "--set=run.warmup_steps=300,run.eval_episodes=2"],
+            "Diff-SR-SAC vs SAC on the GPU"),
+    # the image variant at the paper's sizes (84 px, F = 2048) on the manipulation stand-in, success logged
+    "manipulation": (["--suite=manipulation", "--agents=drqv2,diffsr_drqv2", "--preset=paper", "--num_seeds=4",
+                      "--total_steps=200000", "--eval_every=10000", "--set=env.pixels=84"],
+                     ["--suite=manipulation", "--agents=diffsr_drqv2", "--preset=fast", "--num_seeds=1",
+                      "--total_steps=40", "--eval_every=20", "--set=run.warmup_steps=20,run.eval_episodes=1,"
+                      "env.pixels=16,env.episode_length=10,replay.batch_size=8,vae.channels=4,vae.layers=2,"
+                      "vae.latent_dim=8,representation.feature_dim=8,psi_critic.rff_dim=16,psi_critic.rff_hidden=16"],
+                     "Diff-SR-DrQ-v2 vs DrQ-v2 from pixels on the manipulation stand-in (brax/pusher), on the GPU"),
+}
+
+
+def stage_suite(stage: str, out: str, dry: bool, runs_root: str, budget_s: int) -> None:
+    """Run (or continue) ``SUITE_STAGES[stage]``'s suite for ``budget_s`` seconds, then write ``<stage>_status.json``
+    (each run's status and frames), ``<stage>_<agent>.jsonl`` (its metrics) and ``<stage>_RESULTS.md``."""
+    full, toy, title = SUITE_STAGES[stage]
+    suite = toy if dry else full
     t0 = time.time()
     code = _python("experiments.suite", *suite, f"--root={runs_root}", budget=budget_s, timeout=90)
     suite_dir = os.path.join(runs_root, suite[0].split("=")[1])
@@ -342,17 +364,19 @@ def stage_run(out: str, dry: bool, runs_root: str, budget_s: int) -> None:
             rows = [json.loads(x) for x in f]
         status["runs"][info["agent"]] = {"status": info["status"], "frames": max((r["frames"] for r in rows), default=0),
                                          "total_steps": info["total_steps"], "wall_s": info.get("wall_s")}
-        shutil.copy(os.path.join(logdir, "metrics.jsonl"), os.path.join(out, f"run_{info['agent']}.jsonl"))
-    with open(os.path.join(out, "run_status.json"), "w") as f:
+        shutil.copy(os.path.join(logdir, "metrics.jsonl"), os.path.join(out, f"{stage}_{info['agent']}.jsonl"))
+    with open(os.path.join(out, f"{stage}_status.json"), "w") as f:
         json.dump(status, f, indent=2)
     if status["runs"]:
-        _python("experiments.report", suite_dir, f"--out={os.path.join(out, 'run_RESULTS.md')}", "--plots_dir=run_plots",
-                "--title=Diff-SR-SAC vs SAC on the GPU", "--note=partial until every run says finished in run_status.json")
+        _python("experiments.report", suite_dir, f"--out={os.path.join(out, f'{stage}_RESULTS.md')}",
+                f"--plots_dir={stage}_plots", f"--title={title}",
+                f"--note=partial until every run says finished in {stage}_status.json")
     print(json.dumps(status, indent=2), flush=True)
 
 
 STAGE_SUMMARIES = {"profile": ["profile.md"], "update_cost": ["update_cost.md"], "seeds_diffsr_sac": ["seeds_diffsr_sac.md"],
-                   "seeds_sac": ["seeds_sac.md"], "memory": ["memory.md"], "pixels": ["pixels.md"], "run": ["run_RESULTS.md", "run_status.json"]}
+                   "seeds_sac": ["seeds_sac.md"], "memory": ["memory.md"], "pixels": ["pixels.md"], "run": ["run_RESULTS.md", "run_status.json"],
+                   "manipulation": ["manipulation_RESULTS.md", "manipulation_status.json"]}
 
 
 def main(_):
@@ -385,7 +409,7 @@ def main(_):
             if not _measured(out, "pixels"):
                 stage_pixels(out, FLAGS.dry_run)
         else:
-            stage_run(out, FLAGS.dry_run, FLAGS.runs_root, FLAGS.budget_s)
+            stage_suite(stage, out, FLAGS.dry_run, FLAGS.runs_root, FLAGS.budget_s)
         print(f"== stage {stage} done in {time.time() - t0:.0f}s", flush=True)
     if FLAGS.pack:
         left = pack(out, [f for st in stages for f in STAGE_SUMMARIES[st]])
@@ -401,7 +425,8 @@ def define_flags():
     flags.DEFINE_string("out", "benchmarks/results/gpu", "where each stage writes its JSON + markdown")
     flags.DEFINE_string("runs_root", "/tmp/diffsr_gpu_runs", "run stage: where the runs live (kept between calls on a "
                         "warm machine)")
-    flags.DEFINE_integer("budget_s", 500, "run stage: seconds before the suite is stopped (SIGTERM: checkpoint, exit)")
+    flags.DEFINE_integer("budget_s", 500, "run and manipulation stages: seconds before the suite is stopped (SIGTERM: "
+                         "checkpoint, exit)")
     flags.DEFINE_integer("profile_budget_s", 480, "profile stage: seconds for all its variants (a variant starts only "
                          "when its own budget in PROFILE_RUNS fits in what is left, and is stopped at it)")
     flags.DEFINE_list("profile_variants", [], "profile stage: only these PROFILE_RUNS labels (default: all; the dry "

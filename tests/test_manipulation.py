@@ -26,7 +26,7 @@ def test_pusher_succeeds_only_with_the_object_on_the_goal():
     obj, goal = np.asarray(s.inner.obs[17:19]), np.asarray(s.inner.obs[20:22])
     assert np.linalg.norm(obj - goal) > 0.05 and not bool(env.success(s))  # a reset keeps them >= 0.17 apart
     step = jax.jit(env.step)
-    s_on, _ = step(_object_on_goal(env, s), jnp.zeros(env.action_dim))
+    s_on, _ = step(jax.jit(lambda st: _object_on_goal(env, st))(s), jnp.zeros(env.action_dim))
     assert bool(env.success(s_on))
     s_off, _ = step(s, jnp.zeros(env.action_dim))
     assert not bool(env.success(s_off))

@@ -2,7 +2,7 @@
 
 The VAE learns from its negative ELBO alone (on the stack's shifted frames and the next step's newest frame); psi
 learns from the critic's TD loss (``psi_critic.grad_to_rep``) on the stacked latents, with the TD target formed once
-from the VAE's EMA copy, the target heads and the actor's clipped-noise action; zeta models one frame's latent while
+from the VAE's EMA copy, the EMA psi, the target heads and the actor's clipped-noise action; zeta models one frame's latent while
 psi reads three.
 """
 
@@ -47,12 +47,15 @@ def _moved(a, b):
 def test_the_vae_learns_from_its_elbo_alone_and_psi_from_the_critic_on_the_target_formed_once():
     """With the score-matching objective off, psi moves only by the critic's loss: its step must equal one Adam step on
     sum_i mean((Q_i(psi(z, a)) - y)^2), with z the VAE's posterior means of the shifted stack and y recomputed here
-    from the VAE's EMA copy (perturbed, so that reading the online VAE would show). The VAE's step must equal one Adam
-    step on its ELBO alone."""
+    from the VAE's EMA copy and the EMA psi (both perturbed, so that reading an online one would show). The VAE's
+    step must equal one Adam step on its ELBO alone."""
     trainer, state, sampler = _filled({"representation.objective": "none"})
     agent = trainer.agent
+    assert agent.critic.bootstrap == "target"  # the presets' (rl-rep's image agent's TD target)
     perturbed = jax.tree_util.tree_map(lambda p: p + 0.05, state.encoder.target)
-    state = state.replace(encoder=state.encoder.replace(target=perturbed))
+    psi_target = jax.tree_util.tree_map(lambda p: p * 1.1, state.critic_state.target)
+    state = state.replace(encoder=state.encoder.replace(target=perturbed),
+                          critic_state=state.critic_state.replace(target=psi_target))
     key = jax.random.PRNGKey(3)
     new, info = jax.jit(agent.update)(state, sampler, key, 0)
 
@@ -72,8 +75,7 @@ def test_the_vae_learns_from_its_elbo_alone_and_psi_from_the_critic_on_the_targe
         next_z = latents(state.encoder.target, next_obs)
         next_a = clipped_noise_action(k_critic, agent.actor_net.apply(state.actor.params, next_z), agent.std(state),
                                       0.3)
-        next_q = critic.net.apply(state.target_critic["heads"],
-                                  rep.psi(state.critic_state.learner.params, next_z, next_a))
+        next_q = critic.net.apply(state.target_critic["heads"], rep.psi(state.critic_state.target, next_z, next_a))
         y = reward + bootstrap * jnp.min(next_q, axis=0)
         z, a = latents(online, obs), seg.action[:, 0]
 

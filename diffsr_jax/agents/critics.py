@@ -1,11 +1,14 @@
 """How an actor-critic's critic sees (s, a): the component a base agent (SAC, TD3, DDPG) takes as its critic.
 
-Every critic offers the same seven calls, so a base agent's losses never know which one it holds:
+Every critic offers the same eight calls, so a base agent's losses never know which one it holds:
 
 - ``init(key, obs_dim, action_dim, hp) -> (critic params, critic_state)``: ``critic_state`` is the critic's own state
   (None for ``MLPCritic``; the representation's state for ``RepresentationCritic``); the agent keeps it in its
   ``critic_state`` slot and hands it back on every call.
 - ``q(params, critic_state, obs (B, d_s), action (B, d_a)) -> (num, B)`` Q-values of the ``num`` heads.
+- ``target_q(params, critic_state, obs, action) -> (num, B)``: the Q-values a TD target bootstraps from, called with
+  the target heads: ``q``'s, except where ``config.psi_critic.bootstrap_reads=target`` has them read the EMA target
+  psi (rl-rep's image agent's TD target).
 - ``update_critic_state(critic_state, sampler, key, hp, critic_loss) -> (critic_state, info)``: the critic's own
   learning, run before each actor-critic step; ``critic_loss(critic_state, batch, key) -> scalar`` is the agent's TD
   loss as a function of that state (for a representation trained end to end through the critic).
@@ -40,6 +43,7 @@ from diffsr_jax.representation import PsiZeta, PsiNet, ZetaNet
 from diffsr_jax.representation.learner import DiffSRRepresentation
 
 CRITIC_READS = ("online", "target")
+BOOTSTRAP_READS = ("critic", "target")
 
 
 STEP_BATCHES = ("fresh", "last_feature")
@@ -73,6 +77,8 @@ def psi_critic_defaults() -> ml_collections.ConfigDict:
     g.init = "lecun"  # the heads' layers (networks.init): lecun | torch (rl-rep's RFF critic keeps PyTorch's default)
     g.step_batch = "fresh"  # the actor-critic step's batch: fresh (its own) | last_feature (the last batch psi/zeta
     #                         learned on, as rl-rep's critic and actor do)
+    g.bootstrap_reads = "critic"  # the psi the TD target's bootstrap reads: critic (the one the heads read, `reads`) |
+    #                               target (the EMA target psi, representation.tau: rl-rep's image agent)
     return g
 
 
@@ -92,6 +98,7 @@ def validate_psi_critic(config) -> None:
     f.choice("rff_kind", RFF_KINDS)
     f.choice("init", INITS)
     f.choice("step_batch", STEP_BATCHES)
+    f.choice("bootstrap_reads", BOOTSTRAP_READS)
     f.integer("rff_dim", "rff_hidden")
     check_reads(g.reads, bool(g.grad_to_rep))
 
@@ -117,6 +124,9 @@ class MLPCritic:
         del critic_state
         return self.net.apply(params, obs, action)
 
+    def target_q(self, params, critic_state, obs, action):
+        return self.q(params, critic_state, obs, action)
+
     def update_critic_state(self, critic_state, sampler, key, hp, critic_loss):
         del sampler, key, hp, critic_loss
         return critic_state, {}
@@ -140,14 +150,17 @@ class RepresentationCritic:
 
     ``read``: the critic reads the online psi or the representation's EMA target. ``grad_to_rep``: the critic's TD
     loss also trains psi (end to end); otherwise psi's parameters are behind ``stop_gradient`` in ``q`` (the
-    gradient w.r.t. the *action* still flows through psi, which the actor needs).
+    gradient w.r.t. the *action* still flows through psi, which the actor needs). ``bootstrap``: the psi
+    ``target_q`` reads, "critic" (``read``'s) or "target" (the EMA target; the representation must keep one).
     """
 
     def __init__(self, representation, head: nn.Module, num: int = 2, read: str = "online", grad_to_rep: bool = False,
-                 step_batch: str = "fresh"):
+                 step_batch: str = "fresh", bootstrap: str = "critic"):
         check_reads(read, grad_to_rep)
+        if bootstrap == "target" and not representation.keep_target:
+            raise ValueError("bootstrap='target' reads the EMA target psi: build the representation with keep_target")
         self.representation, self.net = representation, Ensemble(head, num)
-        self.read, self.grad_to_rep, self.step_batch = read, grad_to_rep, step_batch
+        self.read, self.grad_to_rep, self.step_batch, self.bootstrap = read, grad_to_rep, step_batch, bootstrap
 
     def hparams(self) -> dict:
         return self.representation.hparams()
@@ -168,6 +181,12 @@ class RepresentationCritic:
         if not self.grad_to_rep:
             rep = jax.lax.stop_gradient(rep)
         return self.net.apply(params, self.representation.psi(rep, obs, action))
+
+    def target_q(self, params, critic_state, obs, action):
+        """(num, B): the heads ``params`` on the psi the TD target reads (``bootstrap``), without gradient to psi's
+        parameters."""
+        rep = critic_state.target if self.bootstrap == "target" else self.rep_params(critic_state)
+        return self.net.apply(params, self.representation.psi(jax.lax.stop_gradient(rep), obs, action))
 
     def features(self, critic_state, obs, action):
         """The psi the heads read, (B, F), as a constant (no gradient to psi's parameters or the action)."""
@@ -224,6 +243,7 @@ def psi_critic(config, obs_dim: int, action_dim: int, num: int, next_dim: int | 
         model, make_schedule(r.schedule, r.num_levels), parameterization=r.parameterization,
         noise_scale=r.noise_scale, feature_dim=r.feature_dim, traced=r,
         reward_head=head() if r.reward_weight > 0 else None, steps_per_update=r.steps_per_update,
-        keep_target=q.reads == "target", objective=r.objective, sigma_power=int(r.score_sigma_power))
-    return optimistic(RepresentationCritic(representation, head(), num, q.reads, bool(q.grad_to_rep), q.step_batch),
-                      config)
+        keep_target="target" in (q.reads, q.bootstrap_reads), objective=r.objective,
+        sigma_power=int(r.score_sigma_power))
+    return optimistic(RepresentationCritic(representation, head(), num, q.reads, bool(q.grad_to_rep), q.step_batch,
+                                           q.bootstrap_reads), config)

@@ -90,7 +90,8 @@ class DeterministicActorCritic:
             noise = jnp.clip(own.policy_noise * jax.random.normal(key, next_a.shape), -own.noise_clip,
                              own.noise_clip)
             next_a = jnp.clip(next_a + noise, -1.0, 1.0)
-        next_q = jnp.min(self.critic.q(state.target_q_heads, state.critic_state, batch.next_obs, next_a), axis=0)
+        next_q = jnp.min(self.critic.target_q(state.target_q_heads, state.critic_state, batch.next_obs, next_a),
+                         axis=0)
         bonus = self.critic.reward_bonus(state.critic_state, batch, state.hp)
         target = jax.lax.stop_gradient(td_target(batch.reward, bonus, batch.terminated, next_q,
                                                  named(state.hp).actor_critic.gamma))

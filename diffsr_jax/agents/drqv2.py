@@ -12,7 +12,8 @@ the critic (``drqv2``), or the per-frame VAE's stacked latents (``diffsr_drqv2``
 - the TD target, formed once: ``y = sum_{k<m} gamma^k r_k + gamma^m (1 - terminated_m) min_i Q'_i(s_m, a')``, where m
   (1 .. n_step) stops at the segment's first termination or reset (``sampler.segments``' mask), ``s_m``'s features
   are the encoder's ``bootstrap_features`` (DrQ-v2: the online encoder without gradient; the VAE: its EMA copy),
-  ``Q'`` the target heads (and trunk) on them, and ``a' = clip(mu(s_m) + clip(std eps, -std_clip, std_clip), -1, 1)``
+  ``Q'`` the target heads (and trunk) on them (on the EMA target psi for ``diffsr_drqv2``'s presets,
+  ``psi_critic.bootstrap_reads=target``, as rl-rep's image agent), and ``a' = clip(mu(s_m) + clip(std eps, -std_clip, std_clip), -1, 1)``
   from the online actor;
 - the critic component's own feature learning (``critic.update_critic_state``; nothing for the MLP critic): psi and
   zeta of ``diffsr_drqv2`` take one step on this update's transitions as features, (stack's latents, action, reward,
@@ -36,9 +37,8 @@ Acting adds ``N(0, std^2)`` unclipped, as DrQ-v2 does; the first ``run.warmup_st
 (the trainer's warm-up, DrQ-v2's ``num_expl_steps``).
 
 Where ``diffsr_drqv2`` departs from the official image code (docs/pixels.md): psi and the critic read the VAE's
-posterior means without gradient to the VAE (rl-rep's score and critic losses also reach its encoder); the TD target
-and the actor read the critic's psi (the online one; rl-rep's read an EMA psi); one Adam per network, not one summed
-loss; no pre-training phase.
+posterior means without gradient to the VAE (rl-rep's score and critic losses also reach its encoder); the actor's
+loss reads the online psi (rl-rep's the EMA psi); one Adam per network, not one summed loss; no pre-training phase.
 
 Initialisation: dense layers by ``actor_critic.actor_init`` (the actor) and ``mlp_critic.init`` (DrQ-v2's critic trunk
 and heads), the convolutions by Flax's default (LeCun normal; DrQ-v2 uses orthogonal with ReLU gain).
@@ -205,10 +205,11 @@ class DrQV2:
             return mu
         return jnp.clip(mu + self.std(state) * jax.random.normal(key, mu.shape), -1.0, 1.0)
 
-    def q(self, critic_params, critic_state, features, action):
-        """(num_q, B) Q-values: the critic component's heads on the critic's input from the encoder's features."""
-        return self.critic.q(critic_params["heads"], critic_state, self.encoder.critic_input(critic_params, features),
-                             action)
+    def q(self, critic_params, critic_state, features, action, bootstrap: bool = False):
+        """(num_q, B) Q-values: the critic component's heads on the critic's input from the encoder's features
+        (``bootstrap``: as a TD target reads them, ``critic.target_q``)."""
+        q = self.critic.target_q if bootstrap else self.critic.q
+        return q(critic_params["heads"], critic_state, self.encoder.critic_input(critic_params, features), action)
 
     def td_target(self, state: DrQV2State, reward, bootstrap, next_obs, key):
         """y = reward + bootstrap x min_i Q'_i(s_m, a'), (B,), constant (module docstring): ``reward`` and
@@ -216,7 +217,7 @@ class DrQV2:
         next_f = self.encoder.bootstrap_features(state.encoder, next_obs)
         next_a = clipped_noise_action(key, self.actor_net.apply(state.actor.params, next_f), self.std(state),
                                       named(state.hp).drqv2.std_clip)
-        next_q = jnp.min(self.q(state.target_critic, state.critic_state, next_f, next_a), axis=0)
+        next_q = jnp.min(self.q(state.target_critic, state.critic_state, next_f, next_a, bootstrap=True), axis=0)
         return jax.lax.stop_gradient(reward + bootstrap * next_q)
 
     def td_loss(self, critic_params, critic_state, features, action, target):

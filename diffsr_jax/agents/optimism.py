@@ -218,6 +218,9 @@ class OptimisticCritic:
     def q(self, params, critic_state: OptimismState, obs, action):
         return self.critic.q(params, critic_state.inner, obs, action)
 
+    def target_q(self, params, critic_state: OptimismState, obs, action):
+        return self.critic.target_q(params, critic_state.inner, obs, action)
+
     def reward_bonus(self, critic_state: OptimismState, batch, hp):
         """b(s, a) on the wrapped critic's psi: (B,)."""
         return bonus(self.features(critic_state, batch.obs, batch.action), critic_state.root,

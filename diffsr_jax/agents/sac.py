@@ -95,7 +95,8 @@ class SAC:
         mean, log_std = self.actor_net.apply(state.actor.params, batch.next_obs)
         next_a, next_logp = sample_tanh_gaussian(key, mean, log_std)
         alpha = jnp.exp(state.log_alpha.params)
-        next_q = jnp.min(self.critic.q(state.target_q_heads, state.critic_state, batch.next_obs, next_a), axis=0)
+        next_q = jnp.min(self.critic.target_q(state.target_q_heads, state.critic_state, batch.next_obs, next_a),
+                         axis=0)
         gamma = named(state.hp).actor_critic.gamma
         bonus = self.critic.reward_bonus(state.critic_state, batch, state.hp)  # zeros unless optimism is on
         target = td_target(batch.reward, bonus, batch.terminated, next_q - alpha * next_logp, gamma)

@@ -19,7 +19,8 @@ RFF critic.
 On a pixel base (DrQ-v2, ``--agent=diffsr_drqv2``) the representation is the image variant's
 (``with_latent_representation``): psi on the VAE's 3 stacked latents, zeta on the next frame's, DDPM's linear
 schedule of 1000 levels without extra noise scale, the score loss as rl-rep codes it, Adam 3e-4, one step an update on
-that update's batch, the critic's gradient into psi, LayerNorm on psi before the RFF heads (docs/pixels.md section 3).
+that update's batch, the critic's gradient into psi, the TD target on an EMA psi (tau 0.01), LayerNorm on psi before
+the RFF heads (docs/pixels.md section 3).
 
 - ``paper``: rl-rep's image settings where this code has them: VAE latent 256 of 32 channels and 4 layers; F=2048;
   psi and zeta residual (width 512, 3 blocks between rl-rep's 2 and 4, per-input encoders 512, Mish), zeta on a
@@ -51,8 +52,9 @@ def with_representation(c, preset: str):
 def with_latent_representation(c, preset: str):
     """Set ``c.vae``, ``c.representation`` and ``c.psi_critic`` for ``preset`` of a pixel base (module docstring)."""
     c.representation.update(schedule="linear", num_levels=1000, noise_scale=1.0, parameterization="score",
-                            score_sigma_power=1, lr=3e-4, steps_per_update=1)
-    c.psi_critic.update(activation="elu", grad_to_rep=True, input_layer_norm=True, reads="online")
+                            score_sigma_power=1, lr=3e-4, steps_per_update=1, tau=0.01)
+    c.psi_critic.update(activation="elu", grad_to_rep=True, input_layer_norm=True, reads="online",
+                        bootstrap_reads="target")
     if preset == "fast":
         c.vae.update(latent_dim=64, channels=8, layers=3)  # the ELBO step here: 0.43 s with 16 channels, 0.16 s with 8
         c.representation.update(feature_dim=64, arch="mlp", psi_hidden=(128,), zeta_hidden=(128,))

@@ -44,8 +44,8 @@ def test_launcher_writes_every_output(tmp_path):
 
 @pytest.mark.parametrize("args,message", [
     (["--env=gymnax/Pendulum-v9"], "unknown gymnax env 'Pendulum-v9'; choose one of: Pendulum-v1"),
-    (["--agent=ppo"], "unknown agent 'ppo'; choose one of: ddpg, diffsr_ddpg, diffsr_sac, diffsr_td3, diffusion_planner, "
-                      "drqv2, polygrad, sac, td3"),
+    (["--agent=ppo"], "unknown agent 'ppo'; choose one of: ddpg, diffsr_ddpg, diffsr_drqv2, diffsr_sac, diffsr_td3, "
+                      "diffusion_planner, drqv2, polygrad, sac, td3"),
     (["--total_steps=-5"], "config.run.total_steps must be an integer >= 1, got -5"),
     (["--config.actor_critic.gamma=1.5"], "config.actor_critic.gamma must be in [0, 1], got 1.5"),
     (["--agent=diffsr_sac", "--config.representation.schedule=quadratic"],

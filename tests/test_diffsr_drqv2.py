@@ -2,8 +2,8 @@
 
 The VAE learns from its negative ELBO alone (on the stack's shifted frames and the next step's newest frame); psi
 learns from the critic's TD loss (``psi_critic.grad_to_rep``) on the stacked latents, with the TD target formed once
-from the VAE's EMA copy, the EMA psi, the target heads and the actor's clipped-noise action; zeta models one frame's latent while
-psi reads three.
+from the VAE's EMA copy, the EMA psi, the target heads and the actor's clipped-noise action; zeta models one frame's
+latent while psi reads three.
 """
 
 import jax
@@ -31,7 +31,8 @@ def _filled(overrides):
     k = jax.random.PRNGKey(1)
     data = runner.buffer.data
     frames = jax.random.randint(k, data.obs.shape, 0, 256).astype(jnp.uint8)
-    data = data.replace(obs=frames, next_obs=jnp.roll(frames, -1, axis=0), reward=jax.random.normal(k, data.reward.shape))
+    data = data.replace(obs=frames, next_obs=jnp.roll(frames, -1, axis=0),
+                        reward=jax.random.normal(k, data.reward.shape))
     filled = runner.buffer.replace(data=data, size=jnp.int32(data.reward.shape[0]))
     return trainer, runner.agent, trainer.sampler(runner.replace(buffer=filled))
 

@@ -1,7 +1,8 @@
 """One protocol per pair, by construction: for every base (SAC, TD3, DDPG, DrQ-v2) and every preset its file
 defines, the configs of ``diffsr_<base>`` and ``<base>`` differ only in the critic and the representation groups (and,
-on pixels, the encoder's: ``vae``; and the agent's name). A difference anywhere else (the actor, its initialisation, the target period, the loop, the budget, the replay)
-would make a comparison of the two test more than the paper's claim."""
+on pixels, the encoder's: ``vae``; and the agent's name). A difference anywhere else (the actor, its initialisation,
+the target period, the loop, the budget, the replay) would make a comparison of the two test more than the paper's
+claim."""
 
 import pytest
 

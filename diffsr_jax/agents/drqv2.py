@@ -13,8 +13,8 @@ the critic (``drqv2``), or the per-frame VAE's stacked latents (``diffsr_drqv2``
   (1 .. n_step) stops at the segment's first termination or reset (``sampler.segments``' mask), ``s_m``'s features
   are the encoder's ``bootstrap_features`` (DrQ-v2: the online encoder without gradient; the VAE: its EMA copy),
   ``Q'`` the target heads (and trunk) on them (on the EMA target psi for ``diffsr_drqv2``'s presets,
-  ``psi_critic.bootstrap_reads=target``, as rl-rep's image agent), and ``a' = clip(mu(s_m) + clip(std eps, -std_clip, std_clip), -1, 1)``
-  from the online actor;
+  ``psi_critic.bootstrap_reads=target``, as rl-rep's image agent), and
+  ``a' = clip(mu(s_m) + clip(std eps, -std_clip, std_clip), -1, 1)`` from the online actor;
 - the critic component's own feature learning (``critic.update_critic_state``; nothing for the MLP critic): psi and
   zeta of ``diffsr_drqv2`` take one step on this update's transitions as features, (stack's latents, action, reward,
   next step's newest frame's latent), handed over by a ``data.sampler.FixedSampler``, with the critic's loss on the

@@ -68,8 +68,8 @@ DIFFSR_PREFIX = "diffsr_"
 CRITICS = {"mlp": (mlp_critic, ("mlp_critic",)), "diffsr": (psi_critic, ("psi_critic", "representation", "optimism"))}
 """critic kind -> (builder (config, obs_dim, action_dim, num, next_dim) -> critic component, the config groups it
 reads)."""
-PIXEL_CRITIC_GROUPS = {"mlp": ("mlp_critic",), "diffsr": ("psi_critic", "representation")}
-"""The critic's groups on a pixel base: its TD target has no exploration bonus (``config.optimism`` stays off)."""
+PIXEL_BASE_SKIPS = ("optimism",)
+"""Critic groups a pixel base does not read: its TD target has no exploration bonus (``config.optimism`` stays off)."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -108,7 +108,8 @@ def _description(base: Base, name: str, critic_kind: str) -> str:
 def _groups(base: Base, critic_kind: str) -> tuple:
     if not base.pixels:
         return base.groups + CRITICS[critic_kind][1]
-    return base.groups + PIXEL_CRITIC_GROUPS[critic_kind] + base.encoders[critic_kind].groups
+    critic = tuple(g for g in CRITICS[critic_kind][1] if g not in PIXEL_BASE_SKIPS)
+    return base.groups + critic + base.encoders[critic_kind].groups
 
 
 def _registry() -> dict[str, AgentEntry]:

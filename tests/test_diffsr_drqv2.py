@@ -13,6 +13,8 @@ import pytest
 
 from diffsr_jax.agents.drqv2 import clipped_noise_action, n_step_targets
 from diffsr_jax.data.augment import random_shift
+from diffsr_jax.data.sampler import FixedSampler
+from diffsr_jax.data.transition import Transition
 from diffsr_jax.networks.vae import FrameVAE, elbo_loss, frames_of
 from tests.helpers import preset
 
@@ -120,9 +122,81 @@ def test_zeta_models_one_frame_and_the_diagnostics_probe_the_latents():
     ({"vae.layers": 9}, r"config.vae.layers=9 leaves no feature map of a 16x16 frame"),
     ({"env.pixels": 0}, r"diffsr_drqv2 reads pixel observations: set --config.env.pixels"),
     ({"optimism.enabled": True}, r"optimism"),
+    ({"vae.pretrain_steps": 2, "vae.pretrain_vae_only": 3}, r"config.vae.pretrain_vae_only=3 is more than "
+                                                            r"pretrain_steps=2"),
+    ({"vae.pretrain_steps": 2, "vae.pretrain_vae_only": 1, "run.warmup_steps": 0},
+     r"config.vae.pretrain_steps=2 trains on the warm-up's replay"),
 ])
 def test_bad_settings_are_named_before_anything_compiles(overrides, message):
     from diffsr_jax.config import ConfigError, validate_config
 
     with pytest.raises(ConfigError, match=message):
         validate_config(preset("diffsr_drqv2", overrides={**SMALL, **overrides}))
+
+
+def _unchanged_but_the_encoder_and_psi(before, after):
+    for name in ("critic", "target_critic", "actor", "updates"):
+        assert not _moved(getattr(before, name), getattr(after, name)), name
+
+
+def test_pretraining_trains_the_vae_alone_first_then_also_psi_by_score_matching_without_the_critic():
+    """rl-rep's pre-training at the warm-up's end: with every step the VAE's alone, psi and zeta stay as they were and
+    the VAE takes one Adam step on its ELBO per step; with the VAE-only part 0, psi's step equals the representation's
+    own step on the update's latents with no extra (TD) loss. The heads, the actor, their targets and the noise
+    schedule's clock are untouched either way."""
+    key = jax.random.PRNGKey(7)
+    trainer, state, sampler = _filled({"vae.pretrain_steps": 2, "vae.pretrain_vae_only": 2})
+    agent = trainer.agent
+    assert trainer.pretrain_steps == 2
+    new = jax.jit(agent.pretrain)(state, sampler, key)
+    _unchanged_but_the_encoder_and_psi(state, new)
+    assert not _moved(state.critic_state, new.critic_state)
+
+    def elbo_steps(learner, keys):
+        for k in keys:
+            k_seg, k_aug, k_encoder, _ = jax.random.split(k, 4)
+            seg, _ = sampler.segments(k_seg, agent.batch_size, 1)
+            obs = random_shift(k_aug, seg.obs[:, 0], agent.pad)
+            images = jnp.concatenate([frames_of(obs, 3).reshape((-1, 16, 16, 3)), seg.next_obs[:, 0, ..., -3:]])
+            learner = learner.apply_gradients(
+                jax.grad(lambda p: elbo_loss(agent.encoder.vae, p, images, k_encoder, 1.0)[0])(learner.params))
+        return learner.params
+
+    k_vae, _ = jax.random.split(key)
+    _tree_close(new.encoder.learner.params, jax.jit(elbo_steps)(state.encoder.learner, jax.random.split(k_vae, 2)))
+
+    trainer, state, sampler = _filled({"vae.pretrain_steps": 1, "vae.pretrain_vae_only": 0})
+    agent = trainer.agent
+    assert agent.critic.grad_to_rep  # the update's psi step adds the TD loss; the pre-training's must not
+    new = jax.jit(agent.pretrain)(state, sampler, key)
+    _unchanged_but_the_encoder_and_psi(state, new)
+
+    def score_step(state):
+        k_seg, k_aug, _, k_features = jax.random.split(jax.random.split(jax.random.split(key)[1], 1)[0], 4)
+        seg, _ = sampler.segments(k_seg, agent.batch_size, 1)
+        params = state.encoder.learner.params
+        z = agent.encoder.features(params, random_shift(k_aug, seg.obs[:, 0], agent.pad))
+        batch = Transition(z, seg.action[:, 0], seg.reward[:, 0], agent.encoder.next_features(params, seg.next_obs[:, 0]),
+                           seg.terminated[:, 0])
+        return agent.critic.representation.update(state.critic_state, FixedSampler(batch), k_features, state.hp,
+                                                  None)[0]
+
+    expected = jax.jit(score_step)(state)
+    _tree_close(new.critic_state.learner.params, expected.learner.params)
+    assert _moved(state.critic_state.learner.params, new.critic_state.learner.params)
+
+
+def test_the_pretraining_runs_once_in_the_chunk_where_the_warmup_ends():
+    """Static, as the warm-up: the chunk holding the warm-up's last iteration pre-trains; a run resumed after it, and
+    an agent without pre-training (DrQ-v2), never do."""
+    from diffsr_jax.program.trainer import Trainer
+
+    over = {**SMALL, "env.num_envs": 1, "env.action_repeat": 1, "run.warmup_steps": 40, "vae.pretrain_steps": 3,
+            "vae.pretrain_vae_only": 1}
+    trainer = Trainer(preset("diffsr_drqv2", overrides=over))
+    assert trainer.warmup_iters == 40
+    assert trainer.chunk_groups([16] * 4) == [(0, 16, 16, False, 2), (32, 16, 8, True, 1), (48, 16, 0, False, 1)]
+    assert trainer.chunk_groups([20, 20, 20]) == [(0, 20, 20, False, 1), (20, 20, 20, True, 1), (40, 20, 0, False, 1)]
+    assert not trainer.pretrain_in(48, 16)
+    drqv2 = Trainer(preset("drqv2", overrides={k: v for k, v in over.items() if not k.startswith(("vae", "repr", "psi"))}))
+    assert drqv2.pretrain_steps == 0 and not drqv2.pretrain_in(32, 16)

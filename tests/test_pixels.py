@@ -173,7 +173,7 @@ def test_the_encoder_learns_from_the_critic_alone():
         seg, valid = sampler.segments(k_seg, agent.batch_size, agent.n_step)
         reward, bootstrap, next_obs = targets(seg, valid, 0.99)
         obs, next_obs = random_shift(k_aug, seg.obs[:, 0], agent.pad), random_shift(k_aug_next, next_obs, agent.pad)
-        target = agent.td_target(state, reward, bootstrap, next_obs, k_critic)
+        target, _ = agent.td_target(state, reward, bootstrap, next_obs, k_critic)
         grads = jax.grad(lambda p: agent.critic_loss(state.critic.params, p, state.critic_state, obs, seg.action[:, 0],
                                                      target)[0])(state.encoder.params)
         return state.encoder.apply_gradients(grads).params

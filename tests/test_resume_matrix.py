@@ -50,9 +50,11 @@ AGENTS = {  # case id -> (agent, flags)
     "diffsr_sac_optimism": ("diffsr_sac", [*SMALL_PSI, "--config.optimism.enabled=true"]),
     "drqv2": ("drqv2", ["--config.actor_critic.actor_hidden=32,32", "--config.mlp_critic.hidden=32,32",
                         "--config.drqv2.channels=4", "--config.drqv2.conv_layers=2", "--config.drqv2.feature_dim=8"]),
-    # the VAE, its EMA copy, psi and zeta are checkpointed beside DrQ-v2's actor and critic
+    # the VAE, its EMA copy, psi and zeta are checkpointed beside DrQ-v2's actor and critic; the pre-training runs in
+    # the first chunk, before the kill, and not again on resume
     "diffsr_drqv2": ("diffsr_drqv2", ["--config.actor_critic.actor_hidden=32,32", "--config.drqv2.feature_dim=8",
                                       "--config.vae.channels=4", "--config.vae.layers=2", "--config.vae.latent_dim=8",
+                                      "--config.vae.pretrain_steps=20", "--config.vae.pretrain_vae_only=10",
                                       *SMALL_PSI[1:]]),
 }
 PIXEL_AGENTS = {"drqv2", "diffsr_drqv2"}  # they run on the pixel env, the others on every other env

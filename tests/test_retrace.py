@@ -40,7 +40,7 @@ def _members(trainer, num: int = 2, shapes: bool = False):
 def test_the_launchers_chunk_is_traced_once_per_shape_and_a_retrace_raises():
     trainer = _trainer()
     n = trainer.num_iters // 2
-    assert trainer.chunk_groups([n, n]) == [(0, n, 0, 2)]  # two chunks of one shape
+    assert trainer.chunk_groups([n, n]) == [(0, n, 0, False, 2)]  # two chunks of one shape
     chunk = over_members(functools.partial(trainer.chunk, num_iters=n, warmup_iters=0), None, in_axes=(0, None),
                          donate=(0,))  # as host_loop builds it
     runner = _members(trainer)
@@ -72,7 +72,7 @@ def test_each_trace_of_train_has_its_own_guards():
     """``jax.vmap(train)`` and ``train`` alone are two programs of the same run (test_vmap_seeds compiles both): each
     traces every chunk shape once, under guards of its own."""
     train = make_train(preset("sac", overrides={**TINY, "run.warmup_steps": 40}))
-    assert train.trainer.chunk_groups(train.chunk_lengths) == [(0, 40, 40, 1), (40, 40, 0, 1)]
+    assert train.trainer.chunk_groups(train.chunk_lengths) == [(0, 40, 40, False, 1), (40, 40, 0, False, 1)]
     keys = jax.random.split(jax.random.PRNGKey(0), 2)
     _, m_v = jax.eval_shape(jax.vmap(train), keys)
     _, m_1 = jax.eval_shape(train, keys[0])

@@ -204,7 +204,7 @@ class RepresentationCritic:
 
     def update_critic_state(self, critic_state, sampler, key, hp, critic_loss):
         extra = None
-        if self.grad_to_rep:
+        if self.grad_to_rep and critic_loss is not None:
             def extra(rep_params, batch, k):
                 learner = critic_state.learner.replace(params=rep_params)
                 return critic_loss(critic_state.replace(learner=learner), batch, k)

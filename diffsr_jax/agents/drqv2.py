@@ -38,7 +38,10 @@ Acting adds ``N(0, std^2)`` unclipped, as DrQ-v2 does; the first ``run.warmup_st
 
 Where ``diffsr_drqv2`` departs from the official image code (docs/pixels.md): psi and the critic read the VAE's
 posterior means without gradient to the VAE (rl-rep's score and critic losses also reach its encoder); the actor's
-loss reads the online psi (rl-rep's the EMA psi); one Adam per network, not one summed loss; no pre-training phase.
+loss reads the online psi (rl-rep's the EMA psi); one Adam per network, not one summed loss.
+
+Pre-training (``diffsr_drqv2``, ``pretrain``): once, between the warm-up and the first update, rl-rep's phase of the
+VAE's steps, then the VAE's and psi/zeta's score-matching steps, on the warm-up's replay (``vae.pretrain_steps``).
 
 Initialisation: dense layers by ``actor_critic.actor_init`` (the actor) and ``mlp_critic.init`` (DrQ-v2's critic trunk
 and heads), the convolutions by Flax's default (LeCun normal; DrQ-v2 uses orthogonal with ReLU gain).
@@ -49,6 +52,7 @@ std_clip; the encoder's (``drqv2.encoder_lr``, or ``vae`` lr, kl_weight, tau) an
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 import flax.linen as nn
@@ -212,13 +216,15 @@ class DrQV2:
         return q(critic_params["heads"], critic_state, self.encoder.critic_input(critic_params, features), action)
 
     def td_target(self, state: DrQV2State, reward, bootstrap, next_obs, key):
-        """y = reward + bootstrap x min_i Q'_i(s_m, a'), (B,), constant (module docstring): ``reward`` and
-        ``bootstrap`` are ``n_step_targets``', ``next_obs`` the shifted stack s_m."""
+        """(y, info): y = reward + bootstrap x min_i Q'_i(s_m, a'), (B,), constant (module docstring): ``reward`` and
+        ``bootstrap`` are ``n_step_targets``', ``next_obs`` the shifted stack s_m. The info's ``target_heads_gap`` is
+        the mean of max_i Q'_i - min_i Q'_i: the min's downward bias grows with it, and the bootstrap compounds it."""
         next_f = self.encoder.bootstrap_features(state.encoder, next_obs)
         next_a = clipped_noise_action(key, self.actor_net.apply(state.actor.params, next_f), self.std(state),
                                       named(state.hp).drqv2.std_clip)
-        next_q = jnp.min(self.q(state.target_critic, state.critic_state, next_f, next_a, bootstrap=True), axis=0)
-        return jax.lax.stop_gradient(reward + bootstrap * next_q)
+        heads = self.q(state.target_critic, state.critic_state, next_f, next_a, bootstrap=True)
+        y = jax.lax.stop_gradient(reward + bootstrap * jnp.min(heads, axis=0))
+        return y, {"target_heads_gap": jnp.mean(jnp.max(heads, axis=0) - jnp.min(heads, axis=0))}
 
     def td_loss(self, critic_params, critic_state, features, action, target):
         """(the heads' squared errors to ``target`` summed, their Q-values (num_q, B))."""
@@ -252,7 +258,7 @@ class DrQV2:
         obs = random_shift(k_aug, seg.obs[:, 0], self.pad)
         next_obs = random_shift(k_aug_next, next_obs, self.pad)
         action = seg.action[:, 0]
-        target = self.td_target(state, reward, bootstrap, next_obs, k_critic)
+        target, t_info = self.td_target(state, reward, bootstrap, next_obs, k_critic)
         encoder_params = self.encoder.params(state.encoder)
 
         # the critic's own feature learning, on this update's transitions as features
@@ -279,8 +285,42 @@ class DrQV2:
         state = state.replace(actor=state.actor.apply_gradients(g_actor),
                               target_critic=soft_update(state.target_critic, state.critic.params, ac.tau),
                               updates=state.updates + 1.0)
-        return state, {**f_info, **e_info, **c_info, **a_info, "std": self.std(state),
+        return state, {**f_info, **e_info, **c_info, **t_info, **a_info, "std": self.std(state),
                        "n_step_bootstrap": bootstrap.mean()}
+
+    @property
+    def pretrain_steps(self) -> int:
+        """The encoder's pre-training steps (``pretrain``; 0: none)."""
+        return self.encoder.pretrain_steps
+
+    def pretrain(self, state: DrQV2State, sampler, key) -> DrQV2State:
+        """rl-rep's pre-training, once, at the warm-up's end: ``encoder.pretrain_steps`` steps on one-step transitions
+        of the warm-up's replay, the first ``encoder.pretrain_vae_only`` the encoder's own step alone (the VAE's ELBO),
+        the rest also the critic component's own feature learning without the critic's loss (psi and zeta's score
+        matching on the latents, as ``update`` forms them). The critic's heads, the actor and the noise schedule's
+        clock are untouched; the EMA copies follow by their own averaging (rl-rep copies them at each step)."""
+
+        def step(with_features, state, k):
+            k_seg, k_aug, k_encoder, k_features = jax.random.split(k, 4)
+            seg, _ = sampler.segments(k_seg, self.batch_size, 1)
+            obs = random_shift(k_aug, seg.obs[:, 0], self.pad)
+            critic_state = state.critic_state
+            if with_features:
+                params = self.encoder.params(state.encoder)
+                transitions = Transition(jax.lax.stop_gradient(self.encoder.features(params, obs)), seg.action[:, 0],
+                                         seg.reward[:, 0], self.encoder.next_features(params, seg.next_obs[:, 0]),
+                                         seg.terminated[:, 0])
+                critic_state, _ = self.critic.update_critic_state(critic_state, FixedSampler(transitions), k_features,
+                                                                  state.hp, None)
+            encoder, _ = self.encoder.update(state.encoder, None, obs, seg.next_obs[:, 0], k_encoder, state.hp)
+            return state.replace(encoder=encoder, critic_state=critic_state), None
+
+        k_vae, k_joint = jax.random.split(key)
+        n_vae = self.encoder.pretrain_vae_only
+        state, _ = jax.lax.scan(functools.partial(step, False), state, jax.random.split(k_vae, n_vae))
+        state, _ = jax.lax.scan(functools.partial(step, True), state,
+                                jax.random.split(k_joint, self.pretrain_steps - n_vae))
+        return state
 
     def diagnostics(self, state: DrQV2State, batch, key) -> dict:
         """The critic component's diagnostics (the representation's probes for ``diffsr_drqv2``) on ``batch`` as the

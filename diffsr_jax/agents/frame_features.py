@@ -14,13 +14,18 @@ encoder component ``DrQV2`` takes, one per agent of the pair.
   ``vae_target`` does. The critic reads the latents directly (psi has its own input layers): no trunk. The
   representation's next state is the next step's newest frame's latent (``next_dim = latent_dim``): zeta models one
   frame, psi reads the stack.
+  Before the first update, ``vae.pretrain_steps`` steps on the warm-up's replay (rl-rep's pre-training; without them
+  the ELBO alone leaves the latents near the prior for the first ~1,000 updates, and the critic's input shifts under
+  it when they start to carry the frame: docs/pixels.md): the first ``vae.pretrain_vae_only`` train the VAE alone,
+  the rest also psi and zeta by score matching (``agents.drqv2.DrQV2.pretrain``).
 
 Every encoder offers: ``hparams()``; ``init(key, frames, hp) -> state``; ``params(state)`` (the online parameters,
 the ones a critic gradient would reach); ``features(params, frames) -> (B, feature_dim)``;
 ``bootstrap_features(state, frames)`` (constant); ``next_features(params, next_frames)`` (the representation's
 next state, constant); ``critic_input_init(key, features) -> dict`` and ``critic_input(critic_params, features)``
 (what the critic's heads see); ``update(state, critic_grads, frames, next_frames, key, hp) -> (state, info)``;
-``trained_by_critic`` (whether ``update`` wants the critic loss's gradient); ``critic_dim`` (the size the critic's
+``trained_by_critic`` (whether ``update`` wants the critic loss's gradient); ``pretrain_steps`` and
+``pretrain_vae_only`` (the pre-training's length and its encoder-only part; 0 for DrQ-v2's); ``critic_dim`` (the size the critic's
 heads read) and ``next_dim`` (the representation's next-state size, None: the critic's).
 """
 
@@ -49,6 +54,8 @@ def vae_defaults() -> ml_collections.ConfigDict:
     g.kl_weight = 1.0  # the ELBO's KL term's weight (rl-rep's kl_coef)
     g.lr = 3e-4  # Adam
     g.tau = 0.01  # Polyak rate of the copy that encodes the TD target's bootstrap stack
+    g.pretrain_steps = 10_000  # steps on the warm-up's replay before the first update (rl-rep's; 0: none) ...
+    g.pretrain_vae_only = 5_000  # ... the first of them the VAE's alone, the rest also psi and zeta's score matching
     return g
 
 
@@ -56,6 +63,15 @@ def validate_vae(config) -> None:
     g = config.vae
     f = Fields(g, "vae")
     f.integer("latent_dim", "channels", "layers")
+    f.integer("pretrain_steps", "pretrain_vae_only", minimum=0)
+    if g.pretrain_vae_only > g.pretrain_steps:
+        f.fail("pretrain_vae_only", f"={g.pretrain_vae_only} is more than pretrain_steps={g.pretrain_steps}; it counts "
+                                    "the first of those steps")
+    one_iteration = int(config.env.num_envs) * int(config.env.action_repeat)
+    if g.pretrain_steps and int(config.run.warmup_steps) < one_iteration:
+        f.fail("pretrain_steps", f"={g.pretrain_steps} trains on the warm-up's replay, and run.warmup_steps="
+                                 f"{config.run.warmup_steps} frames leaves none (one iteration is {one_iteration}): set "
+                                 "run.warmup_steps higher (rl-rep: 4000) or vae.pretrain_steps=0")
     f.positive("lr")
     f.within("tau", 0.0, 1.0, low_open=True)
     if g.kl_weight < 0:
@@ -78,6 +94,7 @@ class ConvFeatures:
 
     trained_by_critic = True
     next_dim = None
+    pretrain_steps = pretrain_vae_only = 0  # DrQ-v2 has no pre-training
 
     def __init__(self, config):
         own = config.drqv2
@@ -133,6 +150,7 @@ class LatentFeatures:
         self.vae = FrameVAE(int(e.pixels), int(g.latent_dim), int(g.channels), int(g.layers))
         self.critic_dim = self.frames * int(g.latent_dim)
         self.next_dim = int(g.latent_dim)
+        self.pretrain_steps, self.pretrain_vae_only = int(g.pretrain_steps), int(g.pretrain_vae_only)
 
     def hparams(self) -> dict:
         return {"vae": traced_values(self.own, VAE_HPARAMS)}

@@ -234,6 +234,8 @@ class OptimisticCritic:
         Z Z^T a few steps closer to Sigma^-1."""
         def inner_loss(inner, batch, k):
             return critic_loss(critic_state.replace(inner=inner), batch, k)
+        if critic_loss is None:
+            inner_loss = None
 
         # the wrapped critic gets the key it would get unwrapped (so beta = 0 learns what no bonus learns)
         inner, info = self.critic.update_critic_state(critic_state.inner, sampler, key, hp, inner_loss)

@@ -35,6 +35,10 @@ class Agent(Protocol):
     def diagnostics(self, state: Any, batch: Any, key: jax.Array) -> dict:
         """Scalars about the state on a batch (e.g. the representation's probes); {} when there are none."""
 
+    # Optional: ``pretrain_steps`` (int, > 0) and ``pretrain(state, sampler, key) -> state``, a phase of learning
+    # from the warm-up's replay alone that the trainer runs once, between the last warm-up iteration and the first
+    # update (``diffsr_drqv2``'s VAE, as rl-rep's image agent). An agent without them has none.
+
 
 @runtime_checkable
 class Critic(Protocol):
@@ -49,7 +53,10 @@ class Critic(Protocol):
     def target_q(self, params: Any, critic_state: Any, obs: jax.Array, action: jax.Array) -> jax.Array: ...
 
     def update_critic_state(self, critic_state: Any, sampler: Any, key: jax.Array, hp: dict,
-                        critic_loss) -> tuple[Any, dict]: ...
+                        critic_loss) -> tuple[Any, dict]:
+        """The critic's own feature learning (none for an MLP critic); ``critic_loss(critic_state, batch, key)`` is
+        the TD loss that also trains the features where the critic's gradient reaches them, None: the features'
+        own objective alone (a pre-training)."""
 
     def reward_bonus(self, critic_state: Any, batch: Any, hp: dict) -> jax.Array: ...
 

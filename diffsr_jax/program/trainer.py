@@ -6,7 +6,8 @@ The per-iteration body (act, env step, auto-reset, replay insert, sample, update
 
 No branch and no loop of unknown length in the compiled program (on a GPU each would copy its predicate to the host
 and wait): which iterations are the random warm-up is static (a chunk's warm-up iterations are a scan of their own,
-``warmup_in``), the reset pool is refilled at the start of each block of a nested scan (``AutoReset.blocks``), and
+``warmup_in``), and so is whether a chunk holds the agent's pre-training (``pretrain_in``: an agent's optional
+``pretrain``, run once between the warm-up's last iteration and the first update), the reset pool is refilled at the start of each block of a nested scan (``AutoReset.blocks``), and
 TD3's delayed actor update is masked. ``benchmarks/hlo_census.py`` reads this from the compiled HLO (a test too).
 
 Units: one iteration = one decision in each of ``num_envs`` envs = ``num_envs * action_repeat`` env frames.
@@ -17,8 +18,9 @@ metrics and of finished training episodes), ``eval/...`` (deterministic-policy e
 (agent diagnostics on a replay batch at evaluation time).
 
 - ``Trainer.init(rng, hp)`` -> RunnerState
-- ``Trainer.chunk(runner, t0, num_iters, warmup_iters)`` -> (RunnerState, metrics): iterations t0 .. t0+n-1 (the first
-  ``warmup_iters`` warm-up), then an evaluation and the diagnostics. This is THE compiled unit: ``make_train`` scans
+- ``Trainer.chunk(runner, t0, num_iters, warmup_iters, pretrain)`` -> (RunnerState, metrics): iterations t0 ..
+  t0+n-1 (the first ``warmup_iters`` warm-up, then the agent's pre-training where ``pretrain``), then an evaluation
+  and the diagnostics. This is THE compiled unit: ``make_train`` scans
   it (one scan per run of chunks of one shape, ``chunk_groups``), the launcher calls it once per chunk.
 - ``make_train(config)`` -> ``train(rng, hp=None)``: the whole run as one program, built from ``chunk``.
 """
@@ -43,6 +45,7 @@ from diffsr_jax.config.budget import eval_schedule, iterations, replay_capacity
 from diffsr_jax.program.retrace import strongly_typed, trace_guard
 
 EVAL_STREAM = 0x65766131  # fold_in constant of the evaluation key; far from the small counters ``split`` uses
+PRETRAIN_STREAM = 0x70726531  # fold_in constant of the pre-training's key (so the run's own stream is untouched)
 DIAGNOSTIC_BATCH = 2048  # replay transitions the diagnostics see at each evaluation (the probes fit on half of them)
 @flax.struct.dataclass
 class RunnerState:
@@ -67,12 +70,13 @@ class Trainer:
         self.frames_per_iter = self.num_envs * self.action_repeat
         self.num_iters = int(config.run.total_steps) // self.frames_per_iter
         self.warmup_iters = int(config.run.warmup_steps) // self.frames_per_iter
+        self.pretrain_steps = int(getattr(self.agent, "pretrain_steps", 0))  # the agent's optional pre-training
         self.updates_per_step = int(config.run.updates_per_step)
         self.capacity = replay_capacity(config)
         self.auto_reset = AutoReset(self.env, config.env.auto_reset,
                                     max(int(config.env.reset_pool_size), self.num_envs),
                                     int(config.env.reset_pool_refill))
-        self._chunk_guards = {}  # (num_iters, warmup_iters) -> the guarded chunk of that shape (``chunk``)
+        self._chunk_guards = {}  # (num_iters, warmup_iters, pretrain) -> the guarded chunk of that shape (``chunk``)
 
     # --- helpers ---------------------------------------------------------------------------------
     def normalize(self, stats, obs):
@@ -175,9 +179,14 @@ class Trainer:
         """Warm-up iterations among t0 .. t0 + num_iters - 1 (static: the chunk schedule is known on the host)."""
         return int(min(max(self.warmup_iters - int(t0), 0), int(num_iters)))
 
-    def run_iterations(self, runner: RunnerState, t0, num_iters: int, warmup_iters: int = 0):
-        """Iterations t0 .. t0 + num_iters - 1: the first ``warmup_iters`` (static) warm-up ones, then learning ones,
-        each kind its own scan. Metrics (``train/...``) are chunk means: update metrics over learning iterations
+    def pretrain_in(self, t0: int, num_iters: int) -> bool:
+        """Whether the agent's pre-training falls among iterations t0 .. t0 + num_iters - 1: it has one and the
+        warm-up ends there (static, as ``warmup_in``; a run resumed after it does not run it again)."""
+        return bool(self.pretrain_steps) and 0 < self.warmup_iters - int(t0) <= int(num_iters)
+
+    def run_iterations(self, runner: RunnerState, t0, num_iters: int, warmup_iters: int = 0, pretrain: bool = False):
+        """Iterations t0 .. t0 + num_iters - 1: the first ``warmup_iters`` (static) warm-up ones, then (``pretrain``,
+        static) the agent's pre-training on the replay so far, then learning ones, each kind its own scan. Metrics (``train/...``) are chunk means: update metrics over learning iterations
         (NaN if none), ``train/return`` over episodes finished in the chunk (NaN if none);
         ``train/reused_initial_states`` counts episodes that started from an already used reset-pool state."""
         warmup_iters = int(warmup_iters)
@@ -187,6 +196,9 @@ class Trainer:
         if warmup_iters:
             runner, m = self._phase(runner, t0, warmup_iters, learning=False)
             phases.append(m)
+        if pretrain:
+            key = jax.random.fold_in(runner.key, PRETRAIN_STREAM)
+            runner = runner.replace(agent=self.agent.pretrain(runner.agent, self.sampler(runner), key))
         n_learn = num_iters - warmup_iters
         if n_learn:
             runner, m = self._phase(runner, t0 + warmup_iters, n_learn, learning=True)
@@ -264,35 +276,37 @@ class Trainer:
         _, length, _, states = self.play_episodes(runner, key, num_episodes, keep_first=True)
         return states, length[0]
 
-    def chunk_groups(self, lengths: list[int], t0: int = 0) -> list[tuple[int, int, int, int]]:
+    def chunk_groups(self, lengths: list[int], t0: int = 0) -> list[tuple[int, int, int, bool, int]]:
         """Chunks of ``lengths`` iterations from iteration ``t0``, as runs of chunks of one shape: [(first iteration,
-        iterations per chunk, warm-up iterations per chunk, chunks)]. One compiled chunk serves each run."""
+        iterations per chunk, warm-up iterations per chunk, whether it pre-trains, chunks)]. One compiled chunk serves
+        each run."""
         groups, t = [], int(t0)
         for n in lengths:
-            warm = self.warmup_in(t, n)
-            if groups and groups[-1][1:3] == (n, warm):
-                groups[-1] = (*groups[-1][:3], groups[-1][3] + 1)
+            shape = (n, self.warmup_in(t, n), self.pretrain_in(t, n))
+            if groups and groups[-1][1:4] == shape:
+                groups[-1] = (*groups[-1][:4], groups[-1][4] + 1)
             else:
-                groups.append((t, n, warm, 1))
+                groups.append((t, *shape, 1))
             t += n
         return groups
 
     # --- the compiled unit -----------------------------------------------------------------------
-    def chunk(self, runner: RunnerState, t0, num_iters: int, warmup_iters: int = 0):
+    def chunk(self, runner: RunnerState, t0, num_iters: int, warmup_iters: int = 0, pretrain: bool = False):
         """``chunk_program`` behind a retrace guard: traced at most ``MAX_CHUNK_TRACES`` (1) times per (num_iters,
-        warmup_iters) for this Trainer. A launcher compiles one program per chunk shape and calls it with arguments of
+        warmup_iters, pretrain) for this Trainer. A launcher compiles one program per chunk shape and calls it with arguments of
         the same shapes and types, so a second trace (t0 a Python int where it was an int32, a leaf whose dtype or weak
         type drifted between chunks, a second jit of the same shape) compiles the chunk again: chex's AssertionError
         instead. Calls outside a trace are not counted; ``make_train`` scans ``chunk_program`` under a guard of its own."""
-        key = (int(num_iters), int(warmup_iters))
+        key = (int(num_iters), int(warmup_iters), bool(pretrain))
         if key not in self._chunk_guards:
             self._chunk_guards[key] = trace_guard(lambda r, t: self.chunk_program(r, t, *key),
-                                                  f"Trainer.chunk[{key[0]},{key[1]}]")
+                                                  f"Trainer.chunk[{key[0]},{key[1]}{',pretrain' * key[2]}]")
         return self._chunk_guards[key](runner, t0)
 
-    def chunk_program(self, runner: RunnerState, t0, num_iters: int, warmup_iters: int = 0):
-        """Iterations t0 .. t0 + num_iters - 1 (the first ``warmup_iters`` of them warm-up: ``warmup_in``), then a
-        deterministic-policy evaluation and the diagnostics.
+    def chunk_program(self, runner: RunnerState, t0, num_iters: int, warmup_iters: int = 0, pretrain: bool = False):
+        """Iterations t0 .. t0 + num_iters - 1 (the first ``warmup_iters`` of them warm-up: ``warmup_in``; the agent's
+        pre-training after them where ``pretrain``: ``pretrain_in``), then a deterministic-policy evaluation and the
+        diagnostics.
 
         Returns (runner, metrics): ``train/...`` chunk means (see ``run_iterations``), ``eval/return`` and
         ``eval/return_std`` over ``eval_episodes`` episodes (and ``eval/success``, the fraction that succeeded, on a
@@ -300,7 +314,7 @@ class Trainer:
         every agent parameter is finite; the host's NaN guard reads it). The evaluation key comes from the
         state the chunk returns (``eval_key``), so the whole chunk depends only on the runner state and t0, and a
         checkpoint of that state can be evaluated again with the same episodes (``experiments.evaluate``)."""
-        runner, m = self.run_iterations(runner, t0, num_iters, warmup_iters)
+        runner, m = self.run_iterations(runner, t0, num_iters, warmup_iters, pretrain)
         key, k_diag = jax.random.split(runner.key)
         runner = runner.replace(key=key)
         returns, _, successes, _ = self.play_episodes(runner, self.eval_key(runner))
@@ -326,10 +340,11 @@ def make_train(config, env=None):
 
     def train(rng, hp=None):
         runner, parts = trainer.init(rng, hp), []
-        for t0, n, warm, count in groups:  # consecutive chunks of the same shape: one scan
+        for t0, n, warm, pre, count in groups:  # consecutive chunks of the same shape: one scan
             # a guard per trace of train (each jit of it traces train once): one trace per run of chunks of one
             # shape, the scan's; fires if that run were unrolled or the scan traced its body again
-            body = trace_guard(lambda r, i: trainer.chunk_program(r, t0 + i * n, n, warm), f"train.chunk[{n},{warm}]")
+            body = trace_guard(lambda r, i: trainer.chunk_program(r, t0 + i * n, n, warm, pre),
+                               f"train.chunk[{n},{warm}{',pretrain' * pre}]")
             runner, m = jax.lax.scan(body, runner, jnp.arange(count))
             parts.append(m)
         return runner, jax.tree_util.tree_map(lambda *a: jnp.concatenate(a), *parts)

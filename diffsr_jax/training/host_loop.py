@@ -286,9 +286,11 @@ def _chunks(run: Run, ckpt, metrics_path: str, p, t_start: float) -> dict:
         record_start(logdir, p.t_iter * trainer.frames_per_iter)
 
     # the run state is donated: the chunk updates it in place instead of keeping a copy (replay included)
-    # one program per chunk shape (iterations, warm-up iterations among them): warm-up is static, not a branch
-    compiled = functools.lru_cache(maxsize=None)(lambda n, warm: over_members(
-        functools.partial(trainer.chunk, num_iters=n, warmup_iters=warm), mesh, in_axes=(0, None), donate=(0,)))
+    # one program per chunk shape (iterations, warm-up iterations among them, whether the agent pre-trains there):
+    # warm-up and pre-training are static, not branches
+    compiled = functools.lru_cache(maxsize=None)(lambda n, warm, pre: over_members(
+        functools.partial(trainer.chunk, num_iters=n, warmup_iters=warm, pretrain=pre), mesh, in_axes=(0, None),
+        donate=(0,)))
     every, ckpt_every = iterations(config, config.run.eval_every), iterations(config, config.run.checkpoint_every)
     fpi = trainer.frames_per_iter
     logger, progress = RunLogger(logdir, tensorboard, write=primary), Progress(trainer.num_iters * fpi, out)
@@ -298,7 +300,8 @@ def _chunks(run: Run, ckpt, metrics_path: str, p, t_start: float) -> dict:
         with StopRequest() as stop:
             for n in remaining:
                 t0 = time.time()
-                runner, m = compiled(n, trainer.warmup_in(p.t_iter, n))(p.runner, np.int32(p.t_iter))
+                shape = (n, trainer.warmup_in(p.t_iter, n), trainer.pretrain_in(p.t_iter, n))
+                runner, m = compiled(*shape)(p.runner, np.int32(p.t_iter))
                 m = processes.to_host(m)  # every member's metrics, on every process
                 dt = time.time() - t0
                 frames = (p.t_iter + n) * fpi

@@ -24,11 +24,12 @@ the RFF heads (docs/pixels.md section 3).
 
 - ``paper``: rl-rep's image settings where this code has them: VAE latent 256 of 32 channels and 4 layers; F=2048;
   psi and zeta residual (width 512, 3 blocks between rl-rep's 2 and 4, per-input encoders 512, Mish), zeta on a
-  sinusoidal embedding of the level; RFF heads 1024/1024; PyTorch's default init. Not here: dropout 0.1, AdamW's
-  weight decay.
+  sinusoidal embedding of the level; RFF heads 1024/1024; PyTorch's default init; the VAE's KL weight 1.0 and
+  rl-rep's pre-training (10,000 steps, the first 5,000 the VAE's alone). Not here: dropout 0.1, AdamW's weight decay.
 - ``fast``: DrQ-v2's fast setting on 32 x 32 frames: VAE latent 64 of 8 channels and 3 layers (half DrQ-v2's fast
   encoder's channels: the decoder's transposed convolutions' gradients dominate the update on XLA:CPU,
-  docs/pixels.md); F=64, MLP psi and zeta of 128, RFF 128/128.
+  docs/pixels.md); KL weight 0.1 (at 1.0 the latents stay at the prior: docs/pixels.md) and 1,000 pre-training
+  steps (500 the VAE's alone); F=64, MLP psi and zeta of 128, RFF 128/128.
 """
 
 import importlib
@@ -57,6 +58,10 @@ def with_latent_representation(c, preset: str):
                         bootstrap_reads="target")
     if preset == "fast":
         c.vae.update(latent_dim=64, channels=8, layers=3)  # the ELBO step here: 0.43 s with 16 channels, 0.16 s with 8
+        # at 32 px the ELBO's reconstruction sums (84/32)^2 ~ 7x fewer pixels than rl-rep's at 84: its KL weight 1.0
+        # kept the latents at the prior (KL ~0.5 nats after 600 steps), 0.1 (spectral-rl2's) keeps ~21 nats of the
+        # frame (docs/pixels.md); rl-rep's pre-training, a tenth as long
+        c.vae.update(kl_weight=0.1, pretrain_steps=1000, pretrain_vae_only=500)
         c.representation.update(feature_dim=64, arch="mlp", psi_hidden=(128,), zeta_hidden=(128,))
         c.psi_critic.update(rff_dim=128, rff_hidden=128)
         return c

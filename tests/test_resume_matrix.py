@@ -116,7 +116,9 @@ def _pipeline(env, agent, root, cache):
         out["gif"] = os.path.join(run, f"rollout-{EVAL_AT}.gif")
     if p.returncode == 0:
         with open(os.path.join(run, f"eval-{EVAL_AT}.json")) as f:
-            out["evaluated"] = {m["seed"]: m["mean"] for m in json.load(f)["members"]}
+            members = json.load(f)["members"]
+        out["evaluated"] = {m["seed"]: m["mean"] for m in members}
+        out["rollout_length"] = members[0]["lengths"][0]  # the rollout is the first member's episode 0
     return out
 
 
@@ -142,8 +144,14 @@ def test_sigkill_then_resume_equals_uninterrupted(env, agent, tmp_path):
     assert r["evaluated"].keys() == logged.keys()
     for seed, ret in logged.items():
         assert r["evaluated"][seed] == pytest.approx(ret, rel=1e-4, abs=1e-3), (seed, r["evaluated"], logged)
-    if "gif" in r:  # what the agent saw: 16 x 16 frames drawn 4 times larger
+    if "gif" in r:  # what the agent saw: 16 x 16 frames drawn 4 times larger, the reset's and one a decision
         from PIL import Image
 
         with Image.open(r["gif"]) as gif:
-            assert gif.size == (64, 64) and gif.n_frames > 1
+            assert gif.size == (64, 64)
+            durations = []
+            for i in range(gif.n_frames):  # GIF merges identical consecutive frames (a pole held still at 16 px)
+                gif.seek(i)                # and adds their durations: the total counts every frame written
+                durations.append(gif.info["duration"])
+        # 20 ms a frame: the writer's floor (CartpoleBalance decides every 10 ms at action_repeat 1)
+        assert sum(durations) == 20 * (r["rollout_length"] + 1), (durations, r["rollout_length"])

@@ -6,9 +6,10 @@ The per-iteration body (act, env step, auto-reset, replay insert, sample, update
 
 No branch and no loop of unknown length in the compiled program (on a GPU each would copy its predicate to the host
 and wait): which iterations are the random warm-up is static (a chunk's warm-up iterations are a scan of their own,
-``warmup_in``), and so is whether a chunk holds the agent's pre-training (``pretrain_in``: an agent's optional
-``pretrain``, run once between the warm-up's last iteration and the first update), the reset pool is refilled at the start of each block of a nested scan (``AutoReset.blocks``), and
-TD3's delayed actor update is masked. ``benchmarks/hlo_census.py`` reads this from the compiled HLO (a test too).
+``warmup_in``); so is whether a chunk holds the agent's pre-training (``pretrain_in``: an agent's optional
+``pretrain``, run once between the warm-up's last iteration and the first update); the reset pool is refilled at the
+start of each block of a nested scan (``AutoReset.blocks``); and TD3's delayed actor update is masked.
+``benchmarks/hlo_census.py`` reads this from the compiled HLO (a test too).
 
 Units: one iteration = one decision in each of ``num_envs`` envs = ``num_envs * action_repeat`` env frames.
 Budgets in the config (``total_steps``, ``warmup_steps``, ``eval_every``, ``checkpoint_every``) count frames.
@@ -20,8 +21,8 @@ metrics and of finished training episodes), ``eval/...`` (deterministic-policy e
 - ``Trainer.init(rng, hp)`` -> RunnerState
 - ``Trainer.chunk(runner, t0, num_iters, warmup_iters, pretrain)`` -> (RunnerState, metrics): iterations t0 ..
   t0+n-1 (the first ``warmup_iters`` warm-up, then the agent's pre-training where ``pretrain``), then an evaluation
-  and the diagnostics. This is THE compiled unit: ``make_train`` scans
-  it (one scan per run of chunks of one shape, ``chunk_groups``), the launcher calls it once per chunk.
+  and the diagnostics. This is THE compiled unit: ``make_train`` scans it (one scan per run of chunks of one shape,
+  ``chunk_groups``), the launcher calls it once per chunk.
 - ``make_train(config)`` -> ``train(rng, hp=None)``: the whole run as one program, built from ``chunk``.
 """
 
@@ -186,8 +187,9 @@ class Trainer:
 
     def run_iterations(self, runner: RunnerState, t0, num_iters: int, warmup_iters: int = 0, pretrain: bool = False):
         """Iterations t0 .. t0 + num_iters - 1: the first ``warmup_iters`` (static) warm-up ones, then (``pretrain``,
-        static) the agent's pre-training on the replay so far, then learning ones, each kind its own scan. Metrics (``train/...``) are chunk means: update metrics over learning iterations
-        (NaN if none), ``train/return`` over episodes finished in the chunk (NaN if none);
+        static) the agent's pre-training on the replay so far, then learning ones, each kind its own scan. Metrics
+        (``train/...``) are chunk means: update metrics over learning iterations (NaN if none), ``train/return``
+        over episodes finished in the chunk (NaN if none);
         ``train/reused_initial_states`` counts episodes that started from an already used reset-pool state."""
         warmup_iters = int(warmup_iters)
         if not 0 <= warmup_iters <= num_iters:

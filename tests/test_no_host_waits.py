@@ -129,3 +129,23 @@ def test_native_mjx_physics_keeps_the_solver_loop_and_the_census_names_it():
     assert c["unbounded_loops"], "MuJoCo's default solver is a while loop that stops on a tolerance"
     assert all("solver.py" in (lp["source"] or "") and "solve/while" in lp["op_name"] for lp in c["unbounded_loops"]), \
         _where(c["unbounded_loops"])
+
+
+def test_the_pretraining_has_no_conditional_and_no_unbounded_loop():
+    """``diffsr_drqv2``'s pre-training (a static phase of the chunk where the warm-up ends) is two scans of fixed
+    length, seed-vmapped as a run maps it: no branch, no loop that waits on a predicate."""
+    from diffsr_jax.program import Trainer
+    from diffsr_jax.training.devices import members_map
+
+    small = {"env.pixels": 16, "replay.batch_size": 8, "replay.capacity": 64, "run.total_steps": 64,
+             "actor_critic.actor_hidden": (16, 16), "vae.channels": 4, "vae.latent_dim": 8, "vae.layers": 2,
+             "representation.feature_dim": 8, "representation.psi_hidden": (16,),
+             "representation.zeta_hidden": (16,), "psi_critic.rff_dim": 16, "psi_critic.rff_hidden": 16,
+             "vae.pretrain_steps": 3, "vae.pretrain_vae_only": 1}
+    trainer = Trainer(preset("diffsr_drqv2", "fast", small))
+    keys = jax.random.split(jax.random.PRNGKey(0), 2)
+    hp = jax.tree_util.tree_map(lambda v: jnp.stack([v, v]), trainer.default_hparams())
+    runner = jax.eval_shape(jax.vmap(trainer.init), keys, hp)
+    fn = jax.jit(members_map(lambda r, k: trainer.agent.pretrain(r.agent, trainer.sampler(r), k), in_axes=(0, 0)))
+    c = census(fn.lower(runner, keys).compile(compiler_options=READ_ONLY_COMPILE).as_text())
+    assert c["conditionals"] == [] and c["unbounded_loops"] == [], _where(c["conditionals"] + c["unbounded_loops"])

@@ -53,7 +53,7 @@ def test_the_vae_learns_from_its_elbo_alone_and_psi_from_the_critic_on_the_targe
     from the VAE's EMA copy and the EMA psi (both perturbed, so that reading an online one would show). The VAE's
     step must equal one Adam step on its ELBO alone."""
     trainer, state, sampler = _filled({"representation.objective": "none"})
-    agent = trainer.agent
+    agent, kl_weight = trainer.agent, trainer.config.vae.kl_weight
     assert agent.critic.bootstrap == "target"  # the presets' (rl-rep's image agent's TD target)
     perturbed = jax.tree_util.tree_map(lambda p: p + 0.05, state.encoder.target)
     psi_target = jax.tree_util.tree_map(lambda p: p * 1.1, state.critic_state.target)
@@ -88,7 +88,7 @@ def test_the_vae_learns_from_its_elbo_alone_and_psi_from_the_critic_on_the_targe
 
         psi_step = state.critic_state.learner.apply_gradients(jax.grad(td)(state.critic_state.learner.params))
         images = jnp.concatenate([frames_of(obs, 3).reshape((-1, 16, 16, 3)), seg.next_obs[:, 0, ..., -3:]])
-        grads = jax.grad(lambda p: elbo_loss(vae, p, images, k_encoder, 1.0)[0])(online)
+        grads = jax.grad(lambda p: elbo_loss(vae, p, images, k_encoder, kl_weight)[0])(online)
         return psi_step.params, state.encoder.learner.apply_gradients(grads).params, y.mean()
 
     psi_params, vae_params, y_mean = jax.jit(expected)(state, sampler, key)
@@ -146,7 +146,7 @@ def test_pretraining_trains_the_vae_alone_first_then_also_psi_by_score_matching_
     schedule's clock are untouched either way."""
     key = jax.random.PRNGKey(7)
     trainer, state, sampler = _filled({"vae.pretrain_steps": 2, "vae.pretrain_vae_only": 2})
-    agent = trainer.agent
+    agent, kl_weight = trainer.agent, trainer.config.vae.kl_weight
     assert trainer.pretrain_steps == 2
     new = jax.jit(agent.pretrain)(state, sampler, key)
     _unchanged_but_the_encoder_and_psi(state, new)
@@ -159,7 +159,7 @@ def test_pretraining_trains_the_vae_alone_first_then_also_psi_by_score_matching_
             obs = random_shift(k_aug, seg.obs[:, 0], agent.pad)
             images = jnp.concatenate([frames_of(obs, 3).reshape((-1, 16, 16, 3)), seg.next_obs[:, 0, ..., -3:]])
             learner = learner.apply_gradients(
-                jax.grad(lambda p: elbo_loss(agent.encoder.vae, p, images, k_encoder, 1.0)[0])(learner.params))
+                jax.grad(lambda p: elbo_loss(agent.encoder.vae, p, images, k_encoder, kl_weight)[0])(learner.params))
         return learner.params
 
     k_vae, _ = jax.random.split(key)

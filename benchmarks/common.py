@@ -57,3 +57,24 @@ def write_whole(path: str, text: str) -> None:
     with open(tmp, "w") as f:
         f.write(text)
     os.replace(tmp, path)
+
+
+def replay_of_noise(trainer, runner, key):
+    """``runner`` with its pixel replay full: uniform random frames and normal rewards, each slot's next observation
+    the same env's next step's (the frame layout: ``data.layout.StoredFrames`` with every stack whole; whole stacks:
+    the next slot's stack), so that updates read realistic shapes and segments without a run's env steps (update
+    costs, and tests that recompute an update)."""
+    import jax
+    import jax.numpy as jnp
+
+    data, stride = runner.buffer.data, trainer.num_envs
+    k_frames, k_reward = jax.random.split(key)
+    reward = jax.random.normal(k_reward, data.reward.shape)
+    if hasattr(data, "frame"):
+        frames = jax.random.randint(k_frames, data.frame.shape, 0, 256).astype(jnp.uint8)
+        data = data.replace(frame=frames, next_frame=jnp.roll(frames, -stride, axis=0),
+                            age=jnp.full_like(data.age, trainer.layout.frames - 1), reward=reward)
+    else:
+        stacks = jax.random.randint(k_frames, data.obs.shape, 0, 256).astype(jnp.uint8)
+        data = data.replace(obs=stacks, next_obs=jnp.roll(stacks, -stride, axis=0), reward=reward)
+    return runner.replace(buffer=runner.buffer.replace(data=data, size=jnp.int32(data.reward.shape[0])))

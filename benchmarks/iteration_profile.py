@@ -158,7 +158,7 @@ def component_programs(trainer, reps: int) -> dict:
     def insert(state, trs, ts):
         def body(carry, tr):
             buf, stats = carry
-            buf = replay_add(buf, tr)
+            buf = replay_add(buf, trainer.layout.encode(tr, jnp.zeros((n,), jnp.int32)))
             if normalize_obs:
                 stats = stats_update(stats, tr.obs)
             return (buf, stats), None

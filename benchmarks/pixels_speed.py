@@ -25,7 +25,7 @@ import sys
 
 from absl import app, flags
 
-from benchmarks.common import call_times
+from benchmarks.common import call_times, replay_of_noise
 
 FLAGS = flags.FLAGS
 
@@ -49,26 +49,35 @@ def env_row(env_name: str, size: int, batch: int) -> dict:
 
 
 def update_row(agent: str, preset: str) -> dict:
+    """One jitted update of ``agent``'s ``preset`` for each of ``--layouts`` (the replay keeping two frames a
+    transition, or both stacks), each on its own replay of random frames, timed in alternating rounds."""
     import jax
-    import jax.numpy as jnp
 
+    from diffsr_jax.data.layout import TransitionLayout
     from diffsr_jax.program.trainer import Trainer
     from experiments.configs import load_preset
 
     cfg = load_preset(agent, preset)
     cfg.replay.buffer_size = FLAGS.replay
-    trainer = Trainer(cfg)
-    runner = trainer.init(jax.random.PRNGKey(0))
-    frames = jax.random.randint(jax.random.PRNGKey(1), runner.buffer.data.obs.shape, 0, 256).astype(jnp.uint8)
-    data = runner.buffer.data.replace(obs=frames, next_obs=jnp.roll(frames, -1, axis=0))
-    runner = runner.replace(buffer=runner.buffer.replace(data=data, size=jnp.int32(trainer.capacity)))
-    update = jax.jit(lambda a, s, k: trainer.agent.update(a, s, k, 0)[0])
-    times = call_times(update, runner.agent, trainer.sampler(runner), jax.random.PRNGKey(2), repeats=FLAGS.repeats)
+    calls = {}
+    for name in FLAGS.layouts:
+        trainer = Trainer(cfg, layout=TransitionLayout() if name == "stacks" else None)
+        runner = replay_of_noise(trainer, trainer.init(jax.random.PRNGKey(0)), jax.random.PRNGKey(1))
+        update = jax.jit(lambda a, s, k, agent=trainer.agent: agent.update(a, s, k, 0)[0])
+        calls[name] = (update, runner.agent, trainer.sampler(runner), jax.random.PRNGKey(2))
+    times = {name: [] for name in calls}
+    for _ in range(FLAGS.rounds):
+        for name, (update, *args) in calls.items():
+            times[name] += call_times(update, *args, repeats=FLAGS.repeats)
     d = cfg.vae if agent.startswith("diffsr_") else cfg.drqv2
-    return {"kind": "update", "agent": agent, "preset": preset, "pixels": int(cfg.env.pixels),
-            "batch": int(cfg.replay.batch_size), "channels": int(d.channels),
-            "conv_layers": int(d.layers if agent.startswith("diffsr_") else d.conv_layers),
-            "ms_per_update": 1e3 * statistics.median(times)}
+    row = {"kind": "update", "agent": agent, "preset": preset, "pixels": int(cfg.env.pixels),
+           "batch": int(cfg.replay.batch_size), "channels": int(d.channels),
+           "conv_layers": int(d.layers if agent.startswith("diffsr_") else d.conv_layers),
+           "ms_per_update": {name: 1e3 * statistics.median(t) for name, t in times.items()}}
+    if len(times) == 2:
+        first, second = FLAGS.layouts
+        row[f"{first}_over_{second}"] = row["ms_per_update"][first] / row["ms_per_update"][second]
+    return row
 
 
 def conv_rows(size: int, channels: int, batch: int) -> list[dict]:
@@ -120,8 +129,10 @@ def main(argv):
                           f"{r['pixels_decisions_per_s']:.0f}", f"{r['state_decisions_per_s']:.0f}",
                           f"{r['pixels_over_state']:.2f}"])
         elif r["kind"] == "update":
-            table.append([f"{r['agent']} update", r["preset"], f"{r['pixels']}x{r['pixels']}", r["batch"],
-                          f"{r['ms_per_update']:.0f} ms", "", ""])
+            ms = " / ".join(f"{name} {t:.1f} ms" for name, t in r["ms_per_update"].items())
+            ratio = next((f"{v:.3f} ({k})" for k, v in r.items() if k.endswith("_over_stacks")), "")
+            table.append([f"{r['agent']} update", r["preset"], f"{r['pixels']}x{r['pixels']}", r["batch"], ms, "",
+                          ratio])
         else:
             table.append(["conv 3x3", r["input"], f"stride {r['stride']}", "", f"fwd {r['forward_ms']:.1f} ms",
                           f"kernel grad {r['kernel_grad_ms']:.1f} ms", f"{r['kernel_grad_over_forward']:.1f}"])
@@ -140,6 +151,9 @@ def define_flags():
     flags.DEFINE_list("update_agents", ["drqv2", "diffsr_drqv2"], "pixel agents whose update is timed")
     flags.DEFINE_list("update_presets", ["fast", "paper"], "their presets whose update is timed")
     flags.DEFINE_integer("replay", 2_000, "transitions of random frames the update samples from")
+    flags.DEFINE_list("layouts", ["frames"], "replay layouts whose updates are timed, alternately: frames (two frames a "
+                      "transition, data.layout.FrameLayout, the runs'), stacks (both stacks)")
+    flags.DEFINE_integer("rounds", 1, "alternating rounds of --repeats calls per layout")
     flags.DEFINE_bool("conv", True, "time one conv layer's forward and gradients")
     flags.DEFINE_integer("repeats", 5, "timed calls")
     flags.DEFINE_string("out", "benchmarks/results", "output directory")

@@ -11,6 +11,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
+from benchmarks.common import replay_of_noise
 from diffsr_jax.agents.drqv2 import clipped_noise_action, n_step_targets
 from diffsr_jax.data.augment import random_shift
 from diffsr_jax.data.sampler import FixedSampler
@@ -29,14 +30,8 @@ def _filled(overrides):
     from diffsr_jax.program.trainer import Trainer
 
     trainer = Trainer(preset("diffsr_drqv2", overrides={**SMALL, **overrides}))
-    runner = jax.jit(trainer.init)(jax.random.PRNGKey(0))
-    k = jax.random.PRNGKey(1)
-    data = runner.buffer.data
-    frames = jax.random.randint(k, data.obs.shape, 0, 256).astype(jnp.uint8)
-    data = data.replace(obs=frames, next_obs=jnp.roll(frames, -1, axis=0),
-                        reward=jax.random.normal(k, data.reward.shape))
-    filled = runner.buffer.replace(data=data, size=jnp.int32(data.reward.shape[0]))
-    return trainer, runner.agent, trainer.sampler(runner.replace(buffer=filled))
+    runner = replay_of_noise(trainer, jax.jit(trainer.init)(jax.random.PRNGKey(0)), jax.random.PRNGKey(1))
+    return trainer, runner.agent, trainer.sampler(runner)
 
 
 def _tree_close(a, b):

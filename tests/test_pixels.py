@@ -7,6 +7,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
+from benchmarks.common import replay_of_noise
 from diffsr_jax.agents.drqv2 import clipped_noise_action, n_step_targets
 from diffsr_jax.config import validate_config
 from diffsr_jax.data.augment import random_shift
@@ -60,10 +61,12 @@ def test_a_vmapped_batch_sees_what_each_env_sees_alone(cartpole):
         np.testing.assert_allclose(float(res.reward[i]), float(r.reward), rtol=1e-6)
 
 
-def test_the_replay_of_pixels_counts_one_byte_an_entry(cartpole):
+def test_the_replay_of_pixels_counts_two_frames_a_transition(cartpole):
+    """uint8 frames, one byte an entry, and two frames a transition (``data.layout.FrameLayout``: obs's newest and
+    next_obs's newest; the stacks are rebuilt from the env's earlier steps), not 2 x 3 stacked ones."""
     env = cartpole[0]
     line = replay_memory(env, 1000, 2, None)
-    per = 2 * 24 * 24 * 9 + 4 * (env.action_dim + 2)
+    per = 2 * 24 * 24 * 3 + 4 + 4 * (env.action_dim + 2)  # two frames, the age (int32), action, reward, terminated
     assert f"x {per} B" in line and f"{2 * 1000 * per / 1e6:.1f} MB" in line
 
 
@@ -160,11 +163,7 @@ def test_the_encoder_learns_from_the_critic_alone():
             "run.total_steps": 64, "actor_critic.actor_hidden": (16, 16), "mlp_critic.hidden": (16, 16)}
     trainer = Trainer(preset("drqv2", overrides=over))
     agent, runner = trainer.agent, jax.jit(trainer.init)(jax.random.PRNGKey(0))
-    k = jax.random.PRNGKey(1)
-    frames = jax.random.randint(k, runner.buffer.data.obs.shape, 0, 256).astype(jnp.uint8)
-    data = runner.buffer.data.replace(obs=frames, next_obs=jnp.roll(frames, -1, axis=0),
-                                      reward=jax.random.normal(k, (64,)))
-    sampler = trainer.sampler(runner.replace(buffer=runner.buffer.replace(data=data, size=jnp.int32(64))))
+    sampler = trainer.sampler(replay_of_noise(trainer, runner, jax.random.PRNGKey(1)))
     state, key = runner.agent, jax.random.PRNGKey(3)
     new, info = jax.jit(agent.update)(state, sampler, key, 0)
 
@@ -243,3 +242,29 @@ def test_drqv2_paper_preset_runs_with_its_sizes(tmp_path):
     assert step == iters and trainer.env.obs_shape == (84, 84, 9)
     assert optimizer_steps(runner.agent.encoder.opt_state) == learn
     assert optimizer_steps(runner.agent.critic.opt_state) == learn
+
+
+def test_the_trainer_keeps_two_frames_a_transition_and_reads_back_the_env_s_stacks():
+    """A pixel run's replay (``data.layout.FrameLayout``, chosen by the trainer for a pixel env) rebuilds the stacks
+    the env gave: 2 envs, 3-decision episodes (auto-reset from the pool), 16 transitions into 9 slots; every readable
+    slot equals what a replay of whole stacks holds after the same warm-up from the same key."""
+    from diffsr_jax.data.layout import FrameLayout, TransitionLayout
+    from diffsr_jax.program.trainer import Trainer
+
+    over = {"env.pixels": 16, "env.num_envs": 2, "env.episode_length": 12, "env.action_repeat": 4,
+            "replay.buffer_size": 9, "run.total_steps": 64, "run.warmup_steps": 64, "drqv2.channels": 4}
+    config = preset("drqv2", overrides=over)
+    frames, stacks = Trainer(config), Trainer(config, layout=TransitionLayout())
+    assert frames.layout == FrameLayout(3, 2) and frames.warmup_iters == 8
+
+    def warmup(trainer):
+        run = jax.jit(lambda r: trainer.run_iterations(r, 0, 8, 8)[0].buffer)
+        return run(jax.jit(trainer.init)(jax.random.PRNGKey(0)))
+
+    fb, sb = warmup(frames), warmup(stacks)
+    assert int(fb.size) == int(sb.size) == 9 and int(fb.insert_pos) == int(sb.insert_pos)
+    slots = (int(fb.insert_pos) + np.arange(frames.layout.readable_from(fb), 9)) % 9
+    got = frames.layout.read(fb, jnp.asarray(slots))
+    want = jax.tree_util.tree_map(lambda d: d[slots], sb.data)
+    jax.tree_util.tree_map(np.testing.assert_array_equal, got, want)
+    assert int(np.sum(np.asarray(fb.data.age) == 0)) >= 2  # episodes began inside the replay's window

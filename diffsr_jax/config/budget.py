@@ -27,12 +27,6 @@ def replay_capacity(config) -> int:
     return int(min(config.replay.buffer_size, max(transitions, int(config.env.num_envs))))
 
 
-def transition_bytes(obs_dim: int, action_dim: int, obs_bytes: int = 4) -> int:
-    """Bytes of one stored transition: obs and next_obs of ``obs_dim`` entries of ``obs_bytes`` each (float32 state
-    vectors 4, uint8 pixels 1), then action, reward and terminated (float32)."""
-    return 2 * obs_bytes * obs_dim + 4 * (action_dim + 2)
-
-
 def eval_schedule(total_iters: int, eval_every_iters: int) -> list[int]:
     """Chunk lengths: evaluate after every ``eval_every_iters`` iterations and at the end."""
     chunks, done = [], 0

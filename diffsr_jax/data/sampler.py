@@ -5,7 +5,8 @@
 ``start .. start + length - 1`` (a sweep over the whole replay);
 ``sampler.segments(key, batch_size, length)`` -> (Transition with leaves (batch_size, length, ...), valid
 (batch_size, length)): contiguous steps of one env (see ``data.segments``).
-Observations come out normalised as the agent sees them (``obs_stats`` None: as stored).
+Observations come out normalised as the agent sees them (``obs_stats`` None: as stored), read through the replay's
+``layout`` (``data.layout``: pixel stacks are kept as their newest frames and rebuilt here).
 ``FixedSampler(transitions).batch(key)`` -> ``transitions`` for every key (a batch an agent has already formed).
 """
 
@@ -13,9 +14,9 @@ from __future__ import annotations
 
 import flax.struct
 
+from diffsr_jax.data.layout import FrameLayout, TransitionLayout
 from diffsr_jax.data.normalizer import RunningStats, normalize
-from diffsr_jax.data.replay import ReplayBuffer, replay_sample, replay_window
-from diffsr_jax.data.segments import sample_segments
+from diffsr_jax.data.replay import ReplayBuffer
 
 
 @flax.struct.dataclass
@@ -25,6 +26,7 @@ class ReplaySampler:
     batch_size: int = flax.struct.field(pytree_node=False)
     stride: int = flax.struct.field(pytree_node=False, default=1)  # slots between one env's consecutive steps
     clip: float = flax.struct.field(pytree_node=False, default=10.0)  # normalised observations' bound (0: none)
+    layout: TransitionLayout | FrameLayout = flax.struct.field(pytree_node=False, default=TransitionLayout())
 
     def _normalized(self, tr):
         if self.obs_stats is None:
@@ -34,16 +36,16 @@ class ReplaySampler:
 
     def batch(self, key):
         """(batch_size, ...) transitions, uniform over the filled replay."""
-        return self._normalized(replay_sample(self.buffer, key, self.batch_size))
+        return self._normalized(self.layout.batch(self.buffer, key, self.batch_size))
 
     def window(self, start, length: int):
         """(Transition (length, ...), valid (length,) bool): the replay's slots start .. start + length - 1."""
-        tr, valid = replay_window(self.buffer, start, length)
+        tr, valid = self.layout.window(self.buffer, start, length)
         return self._normalized(tr), valid
 
     def segments(self, key, batch_size: int, length: int):
         """(Transition (batch_size, length, ...), valid (batch_size, length) float)."""
-        seg, valid = sample_segments(self.buffer, key, batch_size, length, self.stride)
+        seg, valid = self.layout.segments(self.buffer, key, batch_size, length, self.stride)
         return self._normalized(seg), valid
 
 

@@ -14,17 +14,24 @@ import jax.numpy as jnp
 from diffsr_jax.data.replay import ReplayBuffer
 
 
-def sample_segments(buffer: ReplayBuffer, key, batch_size: int, length: int, stride: int = 1):
-    """-> (segments, valid): every Transition leaf (B, L, ...); valid (B, L) float, 1 while still the episode
-    of step 0 (valid[:, 0] == 1 always). Needs ``size > (length - 1) * stride`` for any full segment."""
+def segment_indices(buffer: ReplayBuffer, key, batch_size: int, length: int, stride: int = 1, skip=0):
+    """-> (idx (B, L) slots of segments of one env's consecutive steps, whether the replay holds a full one). A
+    segment starts ``skip`` or more slots after the oldest (a layout whose oldest slots cannot be read skips them)."""
     cap = buffer.capacity
     span = (length - 1) * stride
     oldest = (buffer.insert_pos - buffer.size) % cap
-    start = jax.random.randint(key, (batch_size,), 0, jnp.maximum(buffer.size - span, 1))
+    start = jax.random.randint(key, (batch_size,), skip, jnp.maximum(buffer.size - span, skip + 1))
     idx = (oldest + start[:, None] + stride * jnp.arange(length)[None, :]) % cap
+    return idx, buffer.size > span + skip
+
+
+def sample_segments(buffer: ReplayBuffer, key, batch_size: int, length: int, stride: int = 1):
+    """-> (segments, valid): every Transition leaf (B, L, ...); valid (B, L) float, 1 while still the episode
+    of step 0 (valid[:, 0] == 1 always). Needs ``size > (length - 1) * stride`` for any full segment."""
+    idx, enough = segment_indices(buffer, key, batch_size, length, stride)
     seg = jax.tree_util.tree_map(lambda d: d[idx], buffer.data)
     chex.assert_tree_shape_prefix(seg, (batch_size, length))
-    valid = segment_mask(seg, buffer.size > span)
+    valid = segment_mask(seg, enough)
     chex.assert_shape(valid, (batch_size, length))
     return seg, valid
 

@@ -36,7 +36,8 @@ import jax.numpy as jnp
 
 from diffsr_jax.agents.registry import make_agent
 from diffsr_jax.data.normalizer import RunningStats, normalize, stats_init, stats_update
-from diffsr_jax.data.replay import ReplayBuffer, replay_add, replay_init
+from diffsr_jax.data.layout import layout_replay_init, replay_layout
+from diffsr_jax.data.replay import ReplayBuffer, replay_add
 from diffsr_jax.data.sampler import ReplaySampler
 from diffsr_jax.data.transition import Transition
 from diffsr_jax.envs import AutoReset, EnvState, ResetPool, make_env_from_config
@@ -61,7 +62,7 @@ class RunnerState:
 class Trainer:
     """Static pieces of a run (env, agent, sizes) built once from the config."""
 
-    def __init__(self, config, env=None):
+    def __init__(self, config, env=None, layout=None):
         use_threefry_lowering("unrolled")  # every CPU compile from here on: the GPU's random-number chain, no loop
         self.config = config
         self.env = env if env is not None else make_env_from_config(config)
@@ -74,6 +75,8 @@ class Trainer:
         self.pretrain_steps = int(getattr(self.agent, "pretrain_steps", 0))  # the agent's optional pre-training
         self.updates_per_step = int(config.run.updates_per_step)
         self.capacity = replay_capacity(config)
+        # how the replay keeps a transition (data.layout): pixel stacks as their newest frames
+        self.layout = layout if layout is not None else replay_layout(self.env, self.num_envs)
         self.auto_reset = AutoReset(self.env, config.env.auto_reset,
                                     max(int(config.env.reset_pool_size), self.num_envs),
                                     int(config.env.reset_pool_refill))
@@ -92,11 +95,9 @@ class Trainer:
         k_env, k_agent, k_run = jax.random.split(rng, 3)
         env_state, pool = self.auto_reset.start(k_env, self.num_envs)
         agent_state = self.agent.init(k_agent, hp)
-        obs = jnp.zeros(self.env.obs_shape, self.env.obs_dtype)  # state vectors float32, pixel stacks uint8
-        example = Transition(obs=obs, action=jnp.zeros(self.env.action_dim), reward=jnp.zeros(()), next_obs=obs,
-                             terminated=jnp.zeros(()))
         # strongly typed: the state a chunk returns then has the types of the one it was given (retrace guard, chunk)
-        return strongly_typed(RunnerState(agent_state, env_state, pool, replay_init(example, self.capacity),
+        return strongly_typed(RunnerState(agent_state, env_state, pool,
+                                          layout_replay_init(self.layout, self.env, self.capacity),
                                           stats_init(self.env.obs_dim), k_run))
 
     # --- one iteration ---------------------------------------------------------------------------
@@ -105,7 +106,8 @@ class Trainer:
         normalised as the agent sees them."""
         stats = runner.obs_stats if self.config.replay.normalize_obs else None
         size = int(self.config.replay.batch_size) if batch_size is None else batch_size
-        return ReplaySampler(runner.buffer, stats, size, self.num_envs, float(self.config.replay.normalize_clip))
+        return ReplaySampler(runner.buffer, stats, size, self.num_envs, float(self.config.replay.normalize_clip),
+                             self.layout)
 
     def learn(self, runner: RunnerState, key, t):
         """The ``updates_per_step`` learner updates of iteration ``t`` on the run's replay: (agent state, metrics
@@ -136,11 +138,12 @@ class Trainer:
         coin = jax.random.uniform(k_coin, (self.num_envs, 1)) < prob
         return jnp.where(coin, self.random_action(k_random), action)
 
-    def store(self, runner: RunnerState, tr: Transition) -> RunnerState:
-        """The iteration's transitions (leaves (num_envs, ...)) into the replay, their observations into the running
+    def store(self, runner: RunnerState, tr: Transition, episode_length) -> RunnerState:
+        """The iteration's transitions (leaves (num_envs, ...)) into the replay, as its layout keeps them
+        (``episode_length`` (num_envs,): each env's decisions before this step), their observations into the running
         statistics."""
         stats = stats_update(runner.obs_stats, tr.obs) if self.config.replay.normalize_obs else runner.obs_stats
-        return runner.replace(buffer=replay_add(runner.buffer, tr), obs_stats=stats)
+        return runner.replace(buffer=replay_add(runner.buffer, self.layout.encode(tr, episode_length)), obs_stats=stats)
 
     def step(self, runner: RunnerState, t, learning: bool = True):
         """Iteration t: act in num_envs envs, store, and (``learning``, static) update. Returns (runner, metrics).
@@ -153,7 +156,8 @@ class Trainer:
         env_state, res = jax.vmap(self.env.step)(runner.env_state, action)
         env_state, pool, reused = self.auto_reset(env_state, res.done, runner.reset_pool, k_reset)
         tr = Transition(obs, action, res.reward, res.next_obs, res.terminated.astype(jnp.float32))
-        runner = self.store(runner.replace(env_state=env_state, reset_pool=pool, key=key), tr)
+        runner = self.store(runner.replace(env_state=env_state, reset_pool=pool, key=key), tr,
+                            runner.env_state.episode_length)
         upd = None
         if learning:
             agent_state, upd = self.learn(runner, k_upd, t)

@@ -6,7 +6,7 @@ import os
 
 import jax
 
-from diffsr_jax.config.budget import transition_bytes
+from diffsr_jax.data.layout import item_bytes, replay_layout
 from diffsr_jax.fields import ConfigError
 
 
@@ -44,9 +44,11 @@ def free_memory_bytes() -> int | None:
 
 
 def replay_memory(env, capacity: int, num_members: int, free: int | None) -> str:
-    """One line stating the replay's size for all members; raises ReplayMemoryError (one line with the fix) if
-    it cannot fit: a chunk of the compiled program holds its input and its output state, so twice the replay."""
-    per = transition_bytes(env.obs_dim, env.action_dim, jax.numpy.dtype(env.obs_dtype).itemsize)
+    """One line stating the replay's size for all members (a transition's bytes as ``data.layout`` keeps it: pixel
+    stacks as two uint8 frames); raises ReplayMemoryError (one line with the fix) if it cannot fit: a chunk of the
+    compiled program holds its input and its output state, so twice the replay."""
+    layout = replay_layout(env, 1)
+    per = item_bytes(layout.example(jax.numpy.zeros(env.obs_shape, env.obs_dtype), env.action_dim))
     total = per * capacity * num_members
     line = (f"replay: {capacity:,} transitions x {num_members} member(s) x {per} B = {format_bytes(total)}"
             + (f" ({format_bytes(free)} free)" if free is not None else ""))

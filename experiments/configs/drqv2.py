@@ -4,8 +4,8 @@
   playground/CartpoleSwingup from 84 x 84 frames of the task's camera 0, 3 stacked, action repeat 2: batch 256,
   learning rates 1e-4, trunk 50, 1024 x 1024 actor and critic, 3-step returns, tau 0.01, random shifts of 4 pixels,
   exploration std linear from 1.0 to 0.1 over 200k frames (the "easy" tasks' 100k steps), clip 0.3, 4k random frames,
-  one update per 2 decisions (2 envs, one update an iteration), 1M frames. Replay: 100k transitions, not the
-  reference's 1M: this replay stores both stacks of every transition as uint8 (127 kB at 84 px; 1M would be 127 GB).
+  one update per 2 decisions (2 envs, one update an iteration), 1M frames, the reference's 1M-transition replay
+  (``data.layout.FrameLayout``: 42 kB a transition at 84 px, so the run's 500k decisions take 21 GB a seed).
 - ``fast``: the same algorithm sized for a 2-core CPU (XLA:CPU's convolution gradients are slow, docs/pixels.md):
   32 x 32 frames of playground/CartpoleBalance with action repeat 4 (a 250-decision episode), a 3-layer encoder of
   16 channels, shifts of 2 pixels, batch 64, 256 x 256 networks, learning rates 3e-4, std from 1.0 to 0.1 over 20k
@@ -18,7 +18,7 @@ from experiments.configs.base import preset_config
 def reference(c):
     """DrQ-v2's agent and loop (the reference column of docs/pixels.md section 4)."""
     c.env.update(pixels=84, frame_stack=3, camera=0, action_repeat=2, num_envs=2)
-    c.replay.update(batch_size=256, buffer_size=100_000, normalize_obs=False)
+    c.replay.update(batch_size=256, buffer_size=1_000_000, normalize_obs=False)
     c.actor_critic.update(gamma=0.99, tau=0.01, actor_lr=1e-4, critic_lr=1e-4, actor_hidden=(1024, 1024),
                           activation="relu", actor_init="orthogonal")
     c.mlp_critic.update(hidden=(1024, 1024), activation="relu", init="orthogonal")

@@ -74,6 +74,43 @@ def test_profile_stage_under_the_device_rules(tmp_path):
     assert not [f for f in os.listdir(out2) if ".tmp" in f]
 
 
+def test_table1_stage_runs_the_first_unfinished_pair_in_the_tables_order():
+    from benchmarks.gpu.plan import TABLE1_AGENTS, TABLE1_TASKS, table1_task
+
+    assert TABLE1_TASKS == ("halfcheetah", "hopper_et", "walker_et", "ant_et") and set(TABLE1_AGENTS) == {"diffsr_sac",
+                                                                                                          "sac"}
+    done = {"status": "finished"}
+    assert table1_task({}, TABLE1_TASKS) == "halfcheetah"
+    half = {"runs": {"halfcheetah/diffsr_sac": done, "halfcheetah/sac": {"status": "stopped"}}}
+    assert table1_task(half, TABLE1_TASKS) == "halfcheetah"  # a pair is finished only when both agents are
+    runs = {f"{t}/{a}": done for t in ("halfcheetah", "hopper_et") for a in TABLE1_AGENTS}
+    assert table1_task({"runs": runs}, TABLE1_TASKS) == "walker_et"
+    runs.update({f"{t}/{a}": done for t in ("walker_et", "ant_et") for a in TABLE1_AGENTS})
+    assert table1_task({"runs": runs}, TABLE1_TASKS) is None
+
+
+def test_commands_run_at_once_and_share_one_deadline(tmp_path):
+    """Two processes run side by side (the pair of the table1 stage): both start before either ends, and one that
+    outlives the budget gets SIGTERM at the shared deadline while the other's exit code is kept."""
+    from benchmarks.gpu.plan import _python_all
+
+    script = ("import os, signal, sys, time\n"
+              "signal.signal(signal.SIGTERM, lambda *_: sys.exit(7))\n"
+              "open(sys.argv[1], 'w').close()\n"
+              "t = time.time()\n"
+              "while not os.path.exists(sys.argv[2]):  # the other one is running too, or this one fails\n"
+              "    if time.time() - t > 3: sys.exit(3)\n"
+              "    time.sleep(0.01)\n"
+              "time.sleep(float(sys.argv[3]))\n")
+    (tmp_path / "sleeper.py").write_text(script)
+    a, b = str(tmp_path / "a"), str(tmp_path / "b")
+    t0 = time.time()
+    codes = _python_all([("sleeper", [a, b, "0.5"]), ("sleeper", [b, a, "60"])], budget=5, timeout=10,
+                        env={"PYTHONPATH": str(tmp_path)})
+    assert codes == [0, 7]
+    assert time.time() - t0 < 15  # the long one stopped at the deadline, not after its 60 s
+
+
 def test_pack_keeps_the_device_limit_and_loses_nothing(tmp_path):
     from benchmarks.gpu.plan import ARCHIVE, pack
 
@@ -131,16 +168,18 @@ def test_gpu_plan_dry_run(tmp_path):
     assert [r["kind"] for r in pixels] == ["env", "update"]
     assert pixels[0]["pixels_decisions_per_s"] > 0 and pixels[0]["pixels_over_state"] > 1  # frames cost something
     assert pixels[1]["ms_per_update"] > 0
-    status = _load(out, "run_status.json")
-    assert {a: (r["status"], r["frames"]) for a, r in status["runs"].items()} == {
-        "sac": ("finished", 600), "diffsr_sac": ("finished", 600)}
-    assert (out / "run_RESULTS.md").exists() and (out / "run_sac.jsonl").exists()
+    status = _load(out, "table1_status.json")  # the pair ran at once, both to the end
+    assert {k: (r["status"], r["frames"]) for k, r in status["runs"].items()} == {
+        "pendulum/sac": ("finished", 600), "pendulum/diffsr_sac": ("finished", 600)}
+    assert status["task"] == "pendulum" and status["suite_exit"] == {"diffsr_sac": 0, "sac": 0}
+    assert (out / "table1_RESULTS.md").exists() and (out / "table1_pendulum_sac.jsonl").exists()
     for name in ("update_cost", "seeds_sac", "memory"):
         assert (out / f"{name}.md").read_text().count("|") > 10, name
-    t0 = time.time()  # a second call (the next device slot) keeps every measured stage and skips the finished runs
+    t0 = time.time()  # a second call (the next device slot) keeps every measured stage and finished pair
     again = _plan(out, runs, "--stage=all", "--pack=false")
     for name in ("profile_diffsr_sac_light_1", "update_cost_highest", "update_cost_default", "seeds_diffsr_sac", "seeds_sac", "memory",
                  "pixels"):
         assert f"{name}.json is in {out}: kept" in again, (name, again[-2000:])
-    assert again.count("finished earlier, skipped") == 2, again[-2000:]
+    assert "table1: every pair finished" in again, again[-2000:]  # the status carried: no pair left to run
+    assert again.count("finished earlier, skipped") == 1, again[-2000:]  # the manipulation stage's one run
     assert time.time() - t0 < 120

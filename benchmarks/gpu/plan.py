@@ -24,17 +24,18 @@ Stages (``--stage``; ``all`` runs them in order):
                     their fast and paper sizes, and a 3x3 conv's forward vs its kernel gradient (many times slower
                     on XLA:CPU)
                     -> pixels.{json,md}
-  run               Diff-SR-SAC's ``paper`` preset, 8 seeds x 200k frames on mbbl/halfcheetah (mjx, ``auto`` physics:
-                    the fastest setting measured faithful, i4ls4)
-                    through experiments.suite, aimed at one call (the iteration target: <= 3 ms at one seed); stopped
-                    by SIGTERM (checkpointed) before the command's limit and continued by the next call while the
-                    machine is warm (runs live in --runs_root on that machine); writes a RESULTS-style report of what
-                    has run -> run_RESULTS.md, run_status.json, run_<agent>.jsonl
+  table1            the paper's Table 1 (issue 41): Diff-SR-SAC vs SAC at their ``paper`` presets, 8 seeds x 200k
+                    frames on MBBL's tasks in the table's order (halfcheetah, hopper_et, walker_et, ant_et; mjx,
+                    ``auto`` physics: per env the fastest setting measured faithful, native where none was), through
+                    experiments.suite; each call runs the first pair not finished in table1_status.json, both agents
+                    at once, until SIGTERM (checkpointed) before the command's limit, continued by the next call while
+                    the machine is warm (runs live in --runs_root there; a fresh machine starts the pair over) ->
+                    table1_RESULTS.md, table1_status.json, table1_<task>_<agent>.jsonl
   manipulation      the image variant at the paper's sizes: DrQ-v2 and Diff-SR-DrQ-v2 ``paper`` presets, 4 seeds, on
                     the manipulation suite's brax/pusher from 84 x 84 frames of its corner camera (standing in for
                     Meta-World, which MJX cannot step), 200k frames, success rates logged (eval/success); continued
-                    call after call as the run stage is -> manipulation_RESULTS.md, manipulation_status.json,
-                    manipulation_<agent>.jsonl
+                    call after call as the table1 stage is -> manipulation_RESULTS.md, manipulation_status.json,
+                    manipulation_<task>_<agent>.jsonl
 
 The device's rules, kept by the plan: it writes only under --out (compile caches and profiler traces go to the
 machine's temporary folder), and the device brings back at most 8 files, two folders deep, so when a call leaves more
@@ -69,7 +70,7 @@ import time
 from absl import app, flags
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-STAGES = ("profile", "update_cost", "seeds_diffsr_sac", "seeds_sac", "memory", "pixels", "run", "manipulation")
+STAGES = ("profile", "update_cost", "seeds_diffsr_sac", "seeds_sac", "memory", "pixels", "table1", "manipulation")
 # the profile stage's variants, most wanted first: (label, agent, physics, command buffers, seeds, budget in seconds).
 # The one-seed native-vs-light pair first (what the latency floor rests on), then the faithful i4ls4 (auto's choice on
 # halfcheetah: 4 solver iterations in a while loop, so host waits on a GPU), then 64 seeds, then the flags. Each budget
@@ -106,20 +107,41 @@ def _python(module: str, *args: str, timeout: float | None = None, budget: float
     """Run ``python -m module args`` from the repo root, its output streamed; SIGTERM after ``budget`` seconds (the
     launchers checkpoint and exit on it), SIGKILL after ``timeout``; ``env``: extra environment variables. Returns the
     exit code."""
-    cmd = [sys.executable, "-m", module, *args]
-    print("$ " + " ".join(cmd), flush=True)
-    p = subprocess.Popen(cmd, cwd=ROOT, env=dict(os.environ, **(env or {}), PYTHONPATH=os.pathsep.join(
-        filter(None, [os.environ.get("PYTHONPATH"), ROOT]))))
-    try:
-        return p.wait(timeout=budget)
-    except subprocess.TimeoutExpired:
-        print(f"budget of {budget:.0f}s spent: SIGTERM (checkpoint, then exit)", flush=True)
-        p.send_signal(signal.SIGTERM)
+    return _python_all([(module, args)], timeout=timeout, budget=budget, env=env)[0]
+
+
+def _python_all(commands: list[tuple[str, tuple | list]], timeout: float | None = None, budget: float | None = None,
+                env: dict | None = None) -> list[int]:
+    """Run every ``(module, args)`` of ``commands`` as ``python -m module args`` at the same time, as ``_python`` runs
+    one: one deadline ``budget`` seconds from now for all (SIGTERM to each still running), SIGKILL ``timeout``
+    seconds after it. Returns the exit codes in order."""
+    full_env = dict(os.environ, **(env or {}))
+    full_env["PYTHONPATH"] = os.pathsep.join(filter(None, [full_env.get("PYTHONPATH"), ROOT]))
+    procs = []
+    for module, args in commands:
+        cmd = [sys.executable, "-m", module, *args]
+        print("$ " + " ".join(cmd), flush=True)
+        procs.append(subprocess.Popen(cmd, cwd=ROOT, env=full_env))
+    deadline = None if budget is None else time.time() + budget
+    codes: list[int | None] = []
+    for p in procs:
         try:
-            return p.wait(timeout=timeout)
+            codes.append(p.wait(timeout=None if deadline is None else max(0.0, deadline - time.time())))
         except subprocess.TimeoutExpired:
-            p.kill()
-            return p.wait()
+            codes.append(None)
+    if any(c is None for c in codes):
+        print(f"budget of {budget:.0f}s spent: SIGTERM (checkpoint, then exit)", flush=True)
+        for p, c in zip(procs, codes):
+            if c is None:
+                p.send_signal(signal.SIGTERM)
+        for i, p in enumerate(procs):
+            if codes[i] is None:
+                try:
+                    codes[i] = p.wait(timeout=timeout)
+                except subprocess.TimeoutExpired:
+                    p.kill()
+                    codes[i] = p.wait()
+    return codes
 
 
 def _write(out: str, name: str, payload: dict, md: str) -> None:
@@ -328,14 +350,20 @@ def stage_pixels(out: str, dry: bool) -> None:
     _python("benchmarks.pixels_speed", *args, f"--out={out}", "--name=pixels", budget=420, timeout=30)
 
 
-# the stages that run a suite across device calls: stage -> (its runs, their dry run at toy sizes, its report's title)
+# The paper's Table 1 on the device (issue 41): Diff-SR-SAC and SAC at their ``paper`` presets on MBBL's tasks in the
+# table's order, 8 seeds, 200k frames, 25k warm-up, physics=auto (per env the fastest setting measured faithful to
+# native, envs.families; native where none was, e.g. Ant-ET). The CPU table (study preset, native) stays the reference.
+TABLE1_TASKS = ("halfcheetah", "hopper_et", "walker_et", "ant_et")
+TABLE1_AGENTS = ("diffsr_sac", "sac")
+TABLE1_RUN = ["--suite=mbbl", "--preset=paper", "--num_seeds=8", "--total_steps=200000",
+              "--set=env.backend=mjx,env.physics=auto"]
+# its dry run at toy sizes: the cpu suite's pendulum stands in for every task
+TABLE1_DRY = (("pendulum",), ["--suite=cpu", "--preset=fast", "--num_seeds=2", "--total_steps=600", "--eval_every=300",
+                              "--set=run.warmup_steps=300,run.eval_episodes=2"])
+
+# the other stage that runs a suite across device calls: stage -> (its runs, their dry run at toy sizes, its report's
+# title)
 SUITE_STAGES = {
-    # physics=auto: i4ls4 on mbbl/halfcheetah, native's returns at ~3x its speed (docs/physics.md)
-    "run": (["--suite=mbbl", "--tasks=halfcheetah", "--agents=diffsr_sac", "--preset=paper", "--num_seeds=8",
-             "--total_steps=200000", "--set=env.backend=mjx,env.physics=auto"],
-            ["--suite=cpu", "--tasks=pendulum", "--agents=sac,diffsr_sac", "--preset=fast", "--num_seeds=2",
-             "--total_steps=600", "--eval_every=300", "--set=run.warmup_steps=300,run.eval_episodes=2"],
-            "Diff-SR-SAC vs SAC on the GPU"),
     # the image variant at the paper's sizes (84 px, F = 2048) on the manipulation stand-in, success logged
     "manipulation": (["--suite=manipulation", "--agents=drqv2,diffsr_drqv2", "--preset=paper", "--num_seeds=4",
                       "--total_steps=200000", "--eval_every=10000", "--set=env.pixels=84"],
@@ -347,35 +375,87 @@ SUITE_STAGES = {
 }
 
 
-def stage_suite(stage: str, out: str, dry: bool, runs_root: str, budget_s: int) -> None:
-    """Run (or continue) ``SUITE_STAGES[stage]``'s suite for ``budget_s`` seconds, then write ``<stage>_status.json``
-    (each run's status and frames), ``<stage>_<agent>.jsonl`` (its metrics) and ``<stage>_RESULTS.md``."""
-    full, toy, title = SUITE_STAGES[stage]
-    suite = toy if dry else full
-    t0 = time.time()
-    code = _python("experiments.suite", *suite, f"--root={runs_root}", budget=budget_s, timeout=90)
-    suite_dir = os.path.join(runs_root, suite[0].split("=")[1])
-    status = {"suite_exit": code, "wall_s": round(time.time() - t0, 1), "runs": {}}
+def _suite_status(stage: str, out: str, suite_dir: str) -> dict:
+    """``<stage>_status.json`` in ``out`` updated from the runs under ``suite_dir``: each run, keyed ``task/agent``, with
+    its status and frames (entries of runs not on this machine, carried from an earlier session, are kept), its metrics
+    copied to ``<stage>_<task>_<agent>.jsonl``."""
+    path = os.path.join(out, f"{stage}_status.json")
+    status = {"runs": {}}
+    if os.path.exists(path):
+        with open(path) as f:
+            status = json.load(f)
     for info_path in sorted(glob.glob(os.path.join(suite_dir, "*", "*", "run.json"))):
         with open(info_path) as f:
             info = json.load(f)
         logdir = os.path.dirname(info_path)
         with open(os.path.join(logdir, "metrics.jsonl")) as f:
             rows = [json.loads(x) for x in f]
-        status["runs"][info["agent"]] = {"status": info["status"], "frames": max((r["frames"] for r in rows), default=0),
-                                         "total_steps": info["total_steps"], "wall_s": info.get("wall_s")}
-        shutil.copy(os.path.join(logdir, "metrics.jsonl"), os.path.join(out, f"{stage}_{info['agent']}.jsonl"))
+        status["runs"][f"{info['task']}/{info['agent']}"] = {
+            "status": info["status"], "frames": max((r["frames"] for r in rows), default=0),
+            "total_steps": info["total_steps"], "wall_s": info.get("wall_s")}
+        shutil.copy(os.path.join(logdir, "metrics.jsonl"),
+                    os.path.join(out, f"{stage}_{info['task']}_{info['agent']}.jsonl"))
+    return status
+
+
+def _report(stage: str, out: str, suite_dir: str, status: dict, title: str) -> None:
     with open(os.path.join(out, f"{stage}_status.json"), "w") as f:
         json.dump(status, f, indent=2)
-    if status["runs"]:
+    if os.path.isdir(suite_dir) and glob.glob(os.path.join(suite_dir, "*", "*", "run.json")):
         _python("experiments.report", suite_dir, f"--out={os.path.join(out, f'{stage}_RESULTS.md')}",
                 f"--plots_dir={stage}_plots", f"--title={title}",
                 f"--note=partial until every run says finished in {stage}_status.json")
     print(json.dumps(status, indent=2), flush=True)
 
 
+def table1_task(status: dict, tasks: tuple[str, ...]) -> str | None:
+    """The first of ``tasks`` whose pair is not finished in ``status`` (``table1_status.json``), None when all are."""
+    runs = status.get("runs", {})
+    return next((t for t in tasks if any(runs.get(f"{t}/{a}", {}).get("status") != "finished" for a in TABLE1_AGENTS)),
+                None)
+
+
+def stage_table1(out: str, dry: bool, runs_root: str, budget_s: int) -> None:
+    """Run (or continue) the next unfinished Table 1 pair for ``budget_s`` seconds: both agents at once, one process
+    each (at 8 seeds neither fills the device, so the two overlap), each allowed 45% of the device's memory. The pair
+    advances together, so a slot that ends mid-run still returns both curves at the same frames. Runs live in
+    ``runs_root`` while the machine stays warm; a fresh machine starts the pair over. Writes ``table1_status.json``,
+    ``table1_<task>_<agent>.jsonl`` and ``table1_RESULTS.md``."""
+    tasks, run = TABLE1_DRY if dry else (TABLE1_TASKS, TABLE1_RUN)
+    path = os.path.join(out, "table1_status.json")
+    status = {"runs": {}}
+    if os.path.exists(path):
+        with open(path) as f:
+            status = json.load(f)
+    task = table1_task(status, tasks)
+    suite_dir = os.path.join(runs_root, run[0].split("=")[1])
+    if task is None:
+        print("table1: every pair finished (table1_status.json): nothing to run", flush=True)
+        return
+    t0 = time.time()
+    codes = _python_all([("experiments.suite", [*run, f"--tasks={task}", f"--agents={agent}", f"--root={runs_root}"])
+                         for agent in TABLE1_AGENTS], budget=budget_s, timeout=90,
+                        env={"XLA_PYTHON_CLIENT_MEM_FRACTION": "0.45"})
+    status = _suite_status("table1", out, suite_dir)
+    status.update(task=task, suite_exit=dict(zip(TABLE1_AGENTS, codes)), wall_s=round(time.time() - t0, 1))
+    _report("table1", out, suite_dir, status, "The paper's Table 1 on the GPU: Diff-SR-SAC vs SAC, paper presets")
+
+
+def stage_suite(stage: str, out: str, dry: bool, runs_root: str, budget_s: int) -> None:
+    """Run (or continue) ``SUITE_STAGES[stage]``'s suite for ``budget_s`` seconds, then write ``<stage>_status.json``
+    (each run's status and frames), ``<stage>_<task>_<agent>.jsonl`` (its metrics) and ``<stage>_RESULTS.md``."""
+    full, toy, title = SUITE_STAGES[stage]
+    suite = toy if dry else full
+    t0 = time.time()
+    code = _python("experiments.suite", *suite, f"--root={runs_root}", budget=budget_s, timeout=90)
+    suite_dir = os.path.join(runs_root, suite[0].split("=")[1])
+    status = _suite_status(stage, out, suite_dir)
+    status.update(suite_exit=code, wall_s=round(time.time() - t0, 1))
+    _report(stage, out, suite_dir, status, title)
+
+
 STAGE_SUMMARIES = {"profile": ["profile.md"], "update_cost": ["update_cost.md"], "seeds_diffsr_sac": ["seeds_diffsr_sac.md"],
-                   "seeds_sac": ["seeds_sac.md"], "memory": ["memory.md"], "pixels": ["pixels.md"], "run": ["run_RESULTS.md", "run_status.json"],
+                   "seeds_sac": ["seeds_sac.md"], "memory": ["memory.md"], "pixels": ["pixels.md"], "table1": ["table1_RESULTS.md", "table1_status.json"],
                    "manipulation": ["manipulation_RESULTS.md", "manipulation_status.json"]}
 
 
@@ -408,6 +488,8 @@ def main(_):
         elif stage == "pixels":
             if not _measured(out, "pixels"):
                 stage_pixels(out, FLAGS.dry_run)
+        elif stage == "table1":
+            stage_table1(out, FLAGS.dry_run, FLAGS.runs_root, FLAGS.budget_s)
         else:
             stage_suite(stage, out, FLAGS.dry_run, FLAGS.runs_root, FLAGS.budget_s)
         print(f"== stage {stage} done in {time.time() - t0:.0f}s", flush=True)
@@ -423,9 +505,9 @@ def define_flags():
     flags.DEFINE_enum("stage", "all", ("all", *STAGES), "which stage to run")
     flags.DEFINE_bool("dry_run", False, "toy sizes on CPU: the whole plan in a few minutes (a CI test)")
     flags.DEFINE_string("out", "benchmarks/results/gpu", "where each stage writes its JSON + markdown")
-    flags.DEFINE_string("runs_root", "/tmp/diffsr_gpu_runs", "run stage: where the runs live (kept between calls on a "
+    flags.DEFINE_string("runs_root", "/tmp/diffsr_gpu_runs", "table1 and manipulation stages: where the runs live (kept between calls on a "
                         "warm machine)")
-    flags.DEFINE_integer("budget_s", 500, "run and manipulation stages: seconds before the suite is stopped (SIGTERM: "
+    flags.DEFINE_integer("budget_s", 500, "table1 and manipulation stages: seconds before the suite is stopped (SIGTERM: "
                          "checkpoint, exit)")
     flags.DEFINE_integer("profile_budget_s", 480, "profile stage: seconds for all its variants (a variant starts only "
                          "when its own budget in PROFILE_RUNS fits in what is left, and is stopped at it)")

@@ -375,15 +375,20 @@ SUITE_STAGES = {
 }
 
 
+def _read_status(out: str, stage: str) -> dict:
+    """``<stage>_status.json`` in ``out`` (written by an earlier call, or carried in by --keep_from), else no runs."""
+    path = os.path.join(out, f"{stage}_status.json")
+    if not os.path.exists(path):
+        return {"runs": {}}
+    with open(path) as f:
+        return json.load(f)
+
+
 def _suite_status(stage: str, out: str, suite_dir: str) -> dict:
     """``<stage>_status.json`` in ``out`` updated from the runs under ``suite_dir``: each run, keyed ``task/agent``, with
     its status and frames (entries of runs not on this machine, carried from an earlier session, are kept), its metrics
     copied to ``<stage>_<task>_<agent>.jsonl``."""
-    path = os.path.join(out, f"{stage}_status.json")
-    status = {"runs": {}}
-    if os.path.exists(path):
-        with open(path) as f:
-            status = json.load(f)
+    status = _read_status(out, stage)
     for info_path in sorted(glob.glob(os.path.join(suite_dir, "*", "*", "run.json"))):
         with open(info_path) as f:
             info = json.load(f)
@@ -422,12 +427,7 @@ def stage_table1(out: str, dry: bool, runs_root: str, budget_s: int) -> None:
     ``runs_root`` while the machine stays warm; a fresh machine starts the pair over. Writes ``table1_status.json``,
     ``table1_<task>_<agent>.jsonl`` and ``table1_RESULTS.md``."""
     tasks, run = TABLE1_DRY if dry else (TABLE1_TASKS, TABLE1_RUN)
-    path = os.path.join(out, "table1_status.json")
-    status = {"runs": {}}
-    if os.path.exists(path):
-        with open(path) as f:
-            status = json.load(f)
-    task = table1_task(status, tasks)
+    task = table1_task(_read_status(out, "table1"), tasks)
     suite_dir = os.path.join(runs_root, run[0].split("=")[1])
     if task is None:
         print("table1: every pair finished (table1_status.json): nothing to run", flush=True)

@@ -187,20 +187,30 @@ def _task_meta(run):
         return None
 
 
+def compared_with(agent: str) -> tuple[str, ...]:
+    """The agents a run is compared with on its task: a Diff-SR agent with its base (diffsr_sac -> sac); an ablation
+    (``<agent>+<ablation>``) with the agent it changes and with that agent's base."""
+    agent_of, _, ablation = agent.partition("+")
+    base = base_of(agent_of)
+    return ((agent_of,) if ablation else ()) + ((base,) if base else ())
+
+
 def improvement_lines(runs_t: dict, reps: int) -> list[str]:
-    """Per Diff-SR agent whose base ran on the task too (finished runs): rliable's probability of improvement."""
+    """Per comparison of ``compared_with`` whose two runs finished on the task: rliable's probability of
+    improvement."""
     from experiments import stats
 
     lines = []
     for agent, r in sorted(runs_t.items()):
-        base = runs_t.get(base_of(agent) or "")
-        if base is None or not (r["finished"] and base["finished"]):
-            continue
-        x, y = r["scores"][np.isfinite(r["scores"])], base["scores"][np.isfinite(base["scores"])]
-        if x.size and y.size:
-            p, lo, hi = stats.improvement(x, y, reps=reps)
-            lines.append(f"P({agent} > {base['agent']}) = {p:.2f} [95% CI {lo:.2f}, {hi:.2f}] (rliable's probability "
-                         f"of improvement over seed scores; 0.5 = level).")
+        for other in compared_with(agent):
+            base = runs_t.get(other)
+            if base is None or not (r["finished"] and base["finished"]):
+                continue
+            x, y = r["scores"][np.isfinite(r["scores"])], base["scores"][np.isfinite(base["scores"])]
+            if x.size and y.size:
+                p, lo, hi = stats.improvement(x, y, reps=reps)
+                lines.append(f"P({agent} > {other}) = {p:.2f} [95% CI {lo:.2f}, {hi:.2f}] (rliable's probability "
+                             f"of improvement over seed scores; 0.5 = level).")
     return [""] + lines if lines else []
 
 

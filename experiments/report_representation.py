@@ -79,8 +79,12 @@ def _last(c: np.ndarray) -> float:
 def representation_section(by_task: dict, plot_dir: str, plot_rel: str, reps: int, fmt, table, iqm, bootstrap_ci) -> list:
     """Markdown: per task with diffsr_* runs, the ablation table (score, IQM [95% CI], difference to the full agent,
     final probe R^2 learned / at init) and the probe figure."""
-    from experiments.suites import ABLATIONS, task_label
+    from experiments.suites import ABLATION_QUESTIONS, ABLATIONS, task_label
 
+    ran = sorted({a.partition("+")[2] for runs in by_task.values() for a in runs if "+" in a},
+                 key=list(ABLATIONS).index)
+    ablations = ("Ablations run the same agent with one change (experiments/suites.py ABLATIONS): " + "; ".join(
+        f"`{ab}` {ABLATION_QUESTIONS[ab]}" for ab in ran) + ".") if ran else "No ablation was run in this study."
     out = []
     for (suite, task), runs in sorted(by_task.items()):
         rep_runs = {a: r for a, r in runs.items() if a.startswith("diffsr_")}
@@ -90,12 +94,7 @@ def representation_section(by_task: dict, plot_dir: str, plot_rel: str, reps: in
             out += ["## The representation: probes and ablations", "",
                     ("Probes: at every evaluation a ridge regression from psi(s, a) to s' - s (dynamics) and to r is "
                      "fitted on 1024 replay transitions and scored (R^2) on 1024 others, for the current psi and for "
-                     "psi at its random initialisation (the random-feature baseline). Ablations run the same agent "
-                     "with one change (experiments/suites.py ABLATIONS): `frozen_psi` never trains psi (score "
-                     "matching off, the same RFF critic on psi at init); `frozen_psi_ln` the same with a LayerNorm "
-                     "on the critic's input (psi's scale at init taken out); `critic_psi` trains psi only through the "
-                     "critic's TD loss; `rep_updates4` takes 4 representation steps per env step (the paper's "
-                     "ratio); `features256` uses F = 256 (the paper's)."), ""]
+                     "psi at its random initialisation (the random-feature baseline). " + ablations), ""]
         name = f"probes_{suite}_{task}.png".replace("/", "_")
         rows = []
         for agent, r in sorted(rep_runs.items()):

@@ -47,7 +47,8 @@ def verdict_rule() -> str:
             "task. A comparison is *confounded* where the two runs' stored configs (config.json; older ones read "
             "through `diffsr_jax/config/legacy.py`) differ in any field outside the critic's groups ("
             + ", ".join(f"`{g}`" for g in critic_groups()) + ") other than " + " and ".join(
-                f"`{f}`" for f in EXEMPT_FIELDS) + ": the verdict names those fields, the statistics stay, and no "
+                f"`{f}`" for f in EXEMPT_FIELDS) + " (and, for an ablation `<agent>+<name>`, the fields that ablation "
+            "sets: the change its name states): the verdict names those fields, the statistics stay, and no "
             "claim of the paper is reproduced or not by it, since its difference is not the critic's alone. The "
             "paper's claim (Diff-SR-SAC ahead of SAC) is *reproduced* where the paper has Diff-SR ahead and so do we, "
             "*not reproduced* where we find it level or behind, in a comparison neither confounded nor without a "
@@ -65,6 +66,7 @@ class Study:
     command: str  # the suite command that runs (or resumes) it
     earlier: bool = False  # superseded setting, kept and labelled
     success: tuple = ()  # ((task, threshold, what reaching it means), ...): success rates where the task has one
+    arms: tuple = ()  # ((task, agent, compared with), ...): comparisons planned on one task only
 
 
 # success thresholds (task, threshold, what reaching it means), shared by the studies of a task
@@ -79,7 +81,15 @@ STUDIES = (
           "the study preset: one protocol for both agents, only the critic and the representation differ",
           "suites_table1/mbbl", ("halfcheetah", "hopper_et", "walker_et", "ant_et"), (("diffsr_sac", "sac"),),
           "python -m experiments.suite --suite=mbbl --tasks=halfcheetah,hopper_et,walker_et,ant_et "
-          "--agents=sac,diffsr_sac --preset=study --num_seeds=4 --root=runs/suites_table1"),
+          "--agents=sac,diffsr_sac --preset=study --num_seeds=4 --root=runs/suites_table1",
+          arms=(("halfcheetah", "diffsr_sac+alpha_fixed", "diffsr_sac"), ("halfcheetah", "diffsr_sac+alpha_fixed",
+                                                                          "sac"))),
+    Study("table1_pomdp", "MBBL mjx, POMDP, study preset, 200k",
+          "Partial observability (paper App. E) with the Table 1 protocol: MBBL's HalfCheetah with its velocities "
+          "dropped and the last 3 observations stacked, 200k frames, 25k random warm-up, the study preset",
+          "suites_table1_pomdp/mbbl_pomdp", ("halfcheetah_pomdp",), (("diffsr_sac", "sac"),),
+          "python -m experiments.suite --suite=mbbl_pomdp --tasks=halfcheetah_pomdp --agents=sac,diffsr_sac "
+          "--preset=study --num_seeds=4 --root=runs/suites_table1_pomdp"),
     Study("mjx", "Brax mjx, 100k",
           "Hopper-ET and Walker-ET on Brax mjx (the faithful ports of Gym's models), 100k frames",
           "suites_mjx/mbbl_mjx", ("hopper_et", "walker_et"), (("diffsr_sac", "sac"),),
@@ -211,11 +221,17 @@ def paper_standing(run: dict, agent: str, base: str) -> tuple[str, bool | None]:
     return f"{d:,.0f} vs {s:,.0f} ({meta.paper_task})", d > s
 
 
+def task_pairs(study: Study, task: str) -> list[tuple[str, str]]:
+    """(agent, compared with) of every comparison the study plans on ``task``: its pairs, then its arms there."""
+    return [*study.pairs, *((a, b) for t, a, b in study.arms if t == task)]
+
+
 def unfinished(study: Study, runs: list[dict]) -> list[tuple[str, str]]:
     """(task, agent) of every run the study plans whose raw logs are not those of a finished run."""
     done = {(r["task"], r["agent"]) for r in runs if r["finished"]}
-    agents = list(dict.fromkeys(a for pair in study.pairs for a in pair[::-1]))  # bases first, as the suite runs
-    return [(t, a) for t in study.tasks for a in agents if (t, a) not in done]
+    planned = [(t, a) for t in study.tasks  # bases first, as the suite runs them
+               for a in dict.fromkeys(a for pair in task_pairs(study, t) for a in pair[::-1])]
+    return [(t, a) for t, a in planned if (t, a) not in done]
 
 
 def resume_commands(study: Study, todo: list[tuple[str, str]]) -> list[str]:
@@ -276,14 +292,22 @@ def _fields(saved: dict) -> dict:
 ABSENT = "absent"
 
 
-def confounders(config_x: dict, config_y: dict) -> list[tuple[str, object, object]]:
-    """(field, value in x, value in y) of every field outside the critic's groups (``critic_groups``) and
-    ``EXEMPT_FIELDS`` whose value differs between two runs' stored configs (config.json dicts): what the two agents
-    differ in besides their critics."""
-    skip = set(critic_groups())
+def ablation_fields(*agents: str) -> tuple[str, ...]:
+    """The config fields the ablations named in ``agents`` (``<agent>+<ablation>``) set: the change such a
+    comparison is about, which its name states."""
+    from experiments.suites import ABLATIONS
+
+    return tuple(k for a in agents if "+" in a for k in ABLATIONS.get(a.partition("+")[2], {}))
+
+
+def confounders(config_x: dict, config_y: dict, exempt: tuple = ()) -> list[tuple[str, object, object]]:
+    """(field, value in x, value in y) of every field outside the critic's groups (``critic_groups``),
+    ``EXEMPT_FIELDS`` and ``exempt`` whose value differs between two runs' stored configs (config.json dicts): what
+    the two agents differ in besides their critics (and what ``exempt`` names)."""
+    skip, exempt = set(critic_groups()), {*EXEMPT_FIELDS, *exempt}
     fx, fy = _fields(config_x), _fields(config_y)
     return [(k, fx.get(k, ABSENT), fy.get(k, ABSENT)) for k in sorted(fx.keys() | fy.keys())
-            if k.split(".")[0] not in skip and k not in EXEMPT_FIELDS and fx.get(k, ABSENT) != fy.get(k, ABSENT)]
+            if k.split(".")[0] not in skip and k not in exempt and fx.get(k, ABSENT) != fy.get(k, ABSENT)]
 
 
 def _value(v) -> str:
@@ -332,7 +356,7 @@ def comparison_rows(study: Study, runs: list[dict], reps: int) -> tuple[list, li
     rows, missing = [], []
     for task in study.tasks:
         threshold = next((t for name, t, _ in study.success if name == task), None)
-        for agent, base in study.pairs:
+        for agent, base in task_pairs(study, task):
             x, y = by.get((task, agent)), by.get((task, base))
             if x is None or y is None or not (x["finished"] and y["finished"]):
                 state = ", ".join(f"{a} not started" if r is None else f"{a} at {r['frames']:,} frames"
@@ -342,7 +366,7 @@ def comparison_rows(study: Study, runs: list[dict], reps: int) -> tuple[list, li
             paper_txt, paper_ahead = paper_standing(x, agent, base)
             neither = threshold is not None and not (reaches(x, threshold) or reaches(y, threshold))
             p, ours, v = judge(agent, base, x["scores"], y["scores"], reps, paper_ahead, neither,
-                               confounders(x["config"], y["config"]))
+                               confounders(x["config"], y["config"], ablation_fields(agent, base)))
             rows.append([task, f"{agent} vs {base}", _fmt_iqm(x["scores"], reps), _fmt_iqm(y["scores"], reps), p, ours,
                          paper_txt, v])
     return rows, missing

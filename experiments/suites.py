@@ -198,6 +198,17 @@ ABLATIONS = {
     # the official run's condition: alpha frozen at its initial 0.1, as in rl-rep's first Diff-SR upload (a bug there)
     "alpha_fixed": {"sac.alpha_lr": 0.0},
 }
+# what each ablation asks, in the words the reports print beside its row
+ABLATION_QUESTIONS = {
+    "frozen_psi": "never trains psi (score matching off, the same RFF critic on psi at init)",
+    "frozen_psi_ln": "the same with a LayerNorm on the critic's input (psi's scale at init taken out)",
+    "critic_psi": "trains psi only through the critic's TD loss",
+    "rep_updates4": "takes 4 representation steps per env step (the paper's ratio)",
+    "features256": "uses F = 256 (the paper's)",
+    "optimism": "adds the elliptical bonus on psi to the TD target",
+    "flow_matching": "trains psi^T zeta as the velocity of the straight noise-to-s' path instead of the score",
+    "alpha_fixed": "keeps SAC's temperature at its initial 0.1 (the official first upload's behaviour)",
+}
 
 
 def parse_sets(cfg, sets) -> dict:

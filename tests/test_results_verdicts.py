@@ -171,3 +171,41 @@ def test_the_archived_ant_et_is_level_and_every_archived_comparison_confounded()
                                   "confounded: actor_critic.activation (elu vs relu), sac.target_update_every (2 vs 1) "
                                   "differ"]
     assert rows["halfcheetah"][6] == "diffsr_sac ahead" and rows["halfcheetah"][8].startswith("confounded: ")
+
+
+def test_an_arm_is_judged_on_its_task_only_and_its_own_change_is_not_a_confounder():
+    """The Table 1 study's alpha-fixed arm: planned (and resumed) on HalfCheetah alone; against Diff-SR-SAC and SAC its
+    row is not confounded by sac.alpha_lr, the change its name states, but is by any other field outside the critic."""
+    from experiments.results import Study, comparison_rows, resume_commands, unfinished
+
+    arm = "diffsr_sac+alpha_fixed"
+    study = Study("s", "l", "t", "f", ("halfcheetah", "hopper_et"), (("diffsr_sac", "sac"),),
+                  "python -m experiments.suite --suite=mbbl --tasks=halfcheetah,hopper_et --agents=sac,diffsr_sac",
+                  arms=(("halfcheetah", arm, "diffsr_sac"), ("halfcheetah", arm, "sac")))
+    assert unfinished(study, []) == [("halfcheetah", "sac"), ("halfcheetah", "diffsr_sac"), ("halfcheetah", arm),
+                                     ("hopper_et", "sac"), ("hopper_et", "diffsr_sac")]
+    assert resume_commands(study, [("halfcheetah", arm)]) == [
+        f"python -m experiments.suite --suite=mbbl --tasks=halfcheetah --agents={arm}"]
+    sac = _today()
+    diffsr = _with(sac, run__agent="diffsr_sac")
+    fixed = _with(diffsr, run__agent=arm, sac__alpha_lr=0.0)
+    runs = [_run("halfcheetah", "sac", [5, 6, 5, 6], sac), _run("halfcheetah", "diffsr_sac", [1, 2, 1, 2], diffsr),
+            _run("halfcheetah", arm, [9, 8, 9, 8], fixed)]
+    rows, missing = comparison_rows(study, runs, reps=100)
+    assert [r[1] for r in rows] == ["diffsr_sac vs sac", f"{arm} vs diffsr_sac", f"{arm} vs sac"]
+    assert [r[5] for r in rows] == ["diffsr_sac behind", f"{arm} ahead", f"{arm} ahead"]
+    assert [r[7] for r in rows[1:]] == ["no paper claim"] * 2
+    assert missing == ["hopper_et, diffsr_sac vs sac (diffsr_sac not started, sac not started)"]
+    runs[2]["config"] = _with(fixed, actor_critic__tau=0.01)  # a second change is a confounder
+    rows, _ = comparison_rows(study, runs, reps=100)
+    assert rows[1][7] == rows[2][7] == "confounded: actor_critic.tau (0.01 vs 0.005) differ"
+
+
+def test_every_ablation_says_what_it_asks_and_is_compared_with_its_agent_and_base():
+    from experiments.report import compared_with
+    from experiments.suites import ABLATION_QUESTIONS, ABLATIONS
+
+    assert list(ABLATION_QUESTIONS) == list(ABLATIONS)
+    assert compared_with("diffsr_sac") == ("sac",) and compared_with("sac") == ()
+    assert compared_with("diffsr_sac+alpha_fixed") == ("diffsr_sac", "sac")
+    assert compared_with("diffsr_drqv2+frozen_psi") == ("diffsr_drqv2", "drqv2")

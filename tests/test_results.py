@@ -127,3 +127,42 @@ def test_the_resume_advice_names_only_the_missing_runs():
     split = resume_commands(study, [("cheetahrun", "td3"), ("hopperhop", "td3"), ("hopperhop", "diffsr_td3")])
     assert [c.split()[4:6] for c in split] == [["--tasks=cheetahrun", "--agents=td3"],
                                                ["--tasks=hopperhop", "--agents=td3,diffsr_td3"]]
+
+
+def _suite_flags(command: str):
+    """The flags of a ``python -m experiments.suite ...`` command as plan_runs reads them."""
+    from types import SimpleNamespace
+
+    given = dict(t[2:].split("=", 1) for t in command.split()[3:])
+    return SimpleNamespace(suite=given["suite"], tasks=given["tasks"].split(","), agents=given["agents"].split(","),
+                           preset=given.get("preset", "fast"), num_seeds=int(given["num_seeds"]),
+                           total_steps=int(given.get("total_steps", 0)) or None, eval_every=None,
+                           set=given["set"].split(",") if "set" in given else [], ablations=[])
+
+
+def test_the_table1_studies_plan_their_runs_as_the_protocol_says():
+    """What RESULTS.md tells a fresh checkout to run for the Table 1 studies plans valid configs: the paper's budget
+    at the study preset, the alpha-fixed arm on HalfCheetah differing from Diff-SR-SAC in sac.alpha_lr alone, and the
+    POMDP pair partially observable."""
+    from diffsr_jax.config import validate_config
+    from experiments.results import STUDIES, resume_commands, unfinished
+    from experiments.suite import plan_runs
+    from tests.test_presets_pairs import differences
+
+    studies = {s.name: s for s in STUDIES}
+    planned = {}
+    for name in ("table1", "table1_pomdp"):
+        study = studies[name]
+        for command in resume_commands(study, unfinished(study, [])):
+            for task, agent, cfg in plan_runs(_suite_flags(command)):
+                validate_config(cfg)
+                assert (cfg.run.total_steps, cfg.run.warmup_steps, cfg.run.eval_every) == (200_000, 25_000, 5_000)
+                assert cfg.run.preset == "study" and cfg.run.num_seeds == 4
+                planned[name, task.name, agent] = cfg.to_dict()
+    assert set(planned) == {("table1", t, a) for t in ("halfcheetah", "hopper_et", "walker_et", "ant_et")
+                            for a in ("sac", "diffsr_sac")} | {("table1", "halfcheetah", "diffsr_sac+alpha_fixed")} | {
+        ("table1_pomdp", "halfcheetah_pomdp", a) for a in ("sac", "diffsr_sac")}
+    arm, full = planned["table1", "halfcheetah", "diffsr_sac+alpha_fixed"], planned["table1", "halfcheetah", "diffsr_sac"]
+    assert differences(arm, full) == ["sac.alpha_lr"] and arm["sac"]["alpha_lr"] == 0.0
+    pomdp = planned["table1_pomdp", "halfcheetah_pomdp", "diffsr_sac"]
+    assert pomdp["env"]["pomdp"] and pomdp["env"]["pomdp_history"] == 3 and pomdp["env"]["name"] == "mbbl/halfcheetah"

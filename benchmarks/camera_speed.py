@@ -14,7 +14,7 @@ import os
 import sys
 import time
 
-from absl import app, flags
+from absl import flags
 
 FLAGS = flags.FLAGS
 
@@ -77,9 +77,11 @@ def main(argv):
 
 
 def define_flags():
+    from benchmarks.common import define_int_list
+
     flags.DEFINE_list("envs", ["brax/halfcheetah", "brax/hopper"], "Brax envs on the mjx backend")
-    flags.DEFINE_list("sizes", ["48", "64", "84"], "square frame sizes in pixels")
-    flags.DEFINE_list("batch_sizes", ["1", "8"], "envs rendered in one vmapped call")
+    define_int_list("sizes", [48, 64, 84], "square frame sizes in pixels")
+    define_int_list("batch_sizes", [1, 8], "envs rendered in one vmapped call")
     flags.DEFINE_integer("warm_steps", 20, "random env steps before timing, so that the bodies have moved")
     flags.DEFINE_integer("repeats", 10, "timed calls; the fastest is kept")
     flags.DEFINE_string("out", "benchmarks/results", "output directory")
@@ -87,5 +89,7 @@ def define_flags():
 
 
 if __name__ == "__main__":
+    from experiments.cli import run_main
+
     define_flags()
-    app.run(main)
+    run_main(main)

@@ -23,7 +23,7 @@ import json
 import os
 import sys
 
-from absl import app, flags
+from absl import flags
 
 FLAGS = flags.FLAGS
 
@@ -34,6 +34,8 @@ def _run(path: str):
     from diffsr_jax.logging.writers import curves_from_rows, read_metrics
     from diffsr_jax.training import provenance
 
+    if not all(os.path.isfile(os.path.join(path, n)) for n in ("config.json", "metrics.jsonl")):
+        raise SystemExit(f"error: {path} holds no run (config.json and metrics.jsonl); pass a run directory")
     with open(os.path.join(path, "config.json")) as f:
         config = json.load(f)
     rows = [r for r in read_metrics(os.path.join(path, "metrics.jsonl")) if r.get("eval/return") is not None]
@@ -122,5 +124,7 @@ def define_flags():
 
 
 if __name__ == "__main__":
+    from experiments.cli import run_main
+
     define_flags()
-    app.run(main)
+    run_main(main)

@@ -389,8 +389,8 @@ def main(argv=None):
     p.add_argument("--iterations", type=int, default=None)
     p.add_argument("--json", action="store_true", help="print the whole census as JSON")
     a = p.parse_args(argv)
-    if not os.path.exists(a.path):
-        sys.exit(f"error: no file {a.path}")
+    if not os.path.isfile(a.path):
+        sys.exit(f"error: no file {a.path}; pass an optimized HLO text file (e.g. from XLA_FLAGS=--xla_dump_to=...)")
     with open(a.path) as f:
         try:
             c = census(f.read(), a.iterations)

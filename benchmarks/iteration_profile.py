@@ -60,7 +60,7 @@ import time
 from collections import defaultdict
 from concurrent.futures import ThreadPoolExecutor
 
-from absl import app, flags
+from absl import flags
 
 FLAGS = flags.FLAGS
 
@@ -583,7 +583,7 @@ def define_flags():
 
 
 if __name__ == "__main__":
-    from experiments.cli import parse_flags
+    from experiments.cli import run_main
 
     define_flags()
-    app.run(main, flags_parser=parse_flags)
+    run_main(main)

@@ -20,7 +20,7 @@ import subprocess
 import sys
 import tempfile
 
-from absl import app, flags
+from absl import flags
 
 FLAGS = flags.FLAGS
 RUNS = {  # label -> (agent, extra launcher flags)
@@ -102,5 +102,7 @@ def define_flags():
 
 
 if __name__ == "__main__":
+    from experiments.cli import run_main
+
     define_flags()
-    app.run(main)
+    run_main(main)

@@ -19,7 +19,7 @@ import json
 import subprocess
 import sys
 
-from absl import app, flags
+from absl import flags
 
 FLAGS = flags.FLAGS
 
@@ -98,7 +98,9 @@ def main(_):
         print("RESULT " + json.dumps(measure(FLAGS.mode)), flush=True)
         return
     from benchmarks.common import machine, write_results
+    from experiments.configs import load_preset
 
+    load_preset(FLAGS.agent, FLAGS.preset)  # an unknown agent or preset: one line (ConfigError), before measuring
     results = []
     for mode in ("donate", "copy"):
         args = [a for a in sys.argv[1:] if not a.startswith("--mode")] + [f"--mode={mode}"]
@@ -112,6 +114,8 @@ def main(_):
         print(f"{mode}: replay {r['replay_bytes'] / 1e9:.2f} GB, run state {r['state_bytes'] / 1e9:.2f} GB, "
               f"{r['peak_kind']}: peak {r['peak_bytes'] / 1e9:.2f} GB, {r['run_peak_bytes'] / 1e9:.2f} GB above the "
               "compiled baseline", flush=True)
+    if not results:
+        raise SystemExit("error: no measurement finished (each one's error is above); nothing written")
     gb = lambda b: f"{b / 1e9:.2f}"  # noqa: E731
     rows = [[r["mode"], gb(r["replay_bytes"]), gb(r["state_bytes"]), gb(r["run_peak_bytes"]),
              f"{r['run_peak_bytes'] / r['state_bytes']:.2f}", gb(r["peak_bytes"]), r["peak_kind"]] for r in results]
@@ -142,5 +146,7 @@ def define_flags():
 
 
 if __name__ == "__main__":
+    from experiments.cli import run_main
+
     define_flags()
-    app.run(main)
+    run_main(main)

@@ -53,7 +53,7 @@ import subprocess
 import sys
 import time
 
-from absl import app, flags
+from absl import flags
 
 ENVS = ("brax/halfcheetah", "brax/hopper", "brax/walker2d", "brax/ant")
 REL_TOL = 0.10  # the practical margin: 10% of the native mean return
@@ -385,5 +385,7 @@ def main(_):
 
 
 if __name__ == "__main__":
+    from experiments.cli import run_main
+
     define_flags()
-    app.run(main)
+    run_main(main)

@@ -40,7 +40,7 @@ import os
 import sys
 import time
 
-from absl import app, flags
+from absl import flags
 
 from experiments.stats import Z95, paired
 
@@ -473,5 +473,7 @@ def main(_):
 
 
 if __name__ == "__main__":
+    from experiments.cli import run_main
+
     define_flags()
-    app.run(main)
+    run_main(main)

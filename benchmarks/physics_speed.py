@@ -19,7 +19,7 @@ import os
 import sys
 import time
 
-from absl import app, flags
+from absl import flags
 
 FLAGS = flags.FLAGS
 SETTINGS = ("native", "light", "i4ls4", "i4ls4_nodamp", "i2ls8", "i2ls8_nodamp", "i1ls50", "i1ls50_nodamp")
@@ -122,5 +122,7 @@ def define_flags():
 
 
 if __name__ == "__main__":
+    from experiments.cli import run_main
+
     define_flags()
-    app.run(main)
+    run_main(main)

@@ -23,7 +23,7 @@ import os
 import statistics
 import sys
 
-from absl import app, flags
+from absl import flags
 
 from benchmarks.common import call_times, replay_of_noise
 
@@ -144,9 +144,11 @@ def main(argv):
 
 
 def define_flags():
+    from benchmarks.common import define_int_list
+
     flags.DEFINE_list("envs", ["playground/CartpoleBalance", "brax/halfcheetah"], "envs the camera can draw")
-    flags.DEFINE_list("sizes", ["32", "48", "84"], "square frame sizes in pixels")
-    flags.DEFINE_list("batch_sizes", ["1", "8"], "envs stepped in one vmapped call")
+    define_int_list("sizes", [32, 48, 84], "square frame sizes in pixels")
+    define_int_list("batch_sizes", [1, 8], "envs stepped in one vmapped call")
     flags.DEFINE_integer("action_repeat", 2, "physics frames per decision")
     flags.DEFINE_list("update_agents", ["drqv2", "diffsr_drqv2"], "pixel agents whose update is timed")
     flags.DEFINE_list("update_presets", ["fast", "paper"], "their presets whose update is timed")
@@ -161,5 +163,7 @@ def define_flags():
 
 
 if __name__ == "__main__":
+    from experiments.cli import run_main
+
     define_flags()
-    app.run(main)
+    run_main(main)

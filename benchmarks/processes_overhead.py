@@ -22,7 +22,7 @@ import sys
 import tempfile
 import time
 
-from absl import app, flags
+from absl import flags
 
 FLAGS = flags.FLAGS
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -116,5 +116,7 @@ def define_flags():
 
 
 if __name__ == "__main__":
+    from experiments.cli import run_main
+
     define_flags()
-    app.run(main)
+    run_main(main)

@@ -20,7 +20,7 @@ import functools
 import sys
 import time
 
-from absl import app, flags
+from absl import flags
 
 FLAGS = flags.FLAGS
 
@@ -92,11 +92,13 @@ def main(_):
 def define_flags():
     """The command line's flags, defined only when run as a script, so that tests and other modules can import this
     one beside modules whose flags share names."""
+    from benchmarks.common import define_int_list
+
     flags.DEFINE_string("agent", "diffsr_sac", "agent")
     flags.DEFINE_string("preset", "fast", "preset of the agent")
     flags.DEFINE_string("env", "gymnax/Pendulum-v1", "environment")
     flags.DEFINE_string("backend", None, "Brax backend (default: the preset's)")
-    flags.DEFINE_list("num_seeds", ["1", "2", "4", "8", "16"], "seed counts")
+    define_int_list("num_seeds", [1, 2, 4, 8, 16], "seed counts")
     flags.DEFINE_list("layouts", ["one"], "one (vmapped on one device) and/or sharded (laid over the devices)")
     flags.DEFINE_integer("cpu_devices", 1, "XLA devices a CPU-only host is split into")
     flags.DEFINE_integer("chunk", 200, "learning iterations per timed call")
@@ -106,5 +108,7 @@ def define_flags():
 
 
 if __name__ == "__main__":
+    from experiments.cli import run_main
+
     define_flags()
-    app.run(main)
+    run_main(main)

@@ -18,7 +18,7 @@ from __future__ import annotations
 import sys
 import time
 
-from absl import app, flags
+from absl import flags
 
 AGENT_NAMES = ("diffsr_sac", "diffsr_td3", "sac", "td3", "polygrad", "diffusion_planner")
 FLAGS = flags.FLAGS
@@ -56,19 +56,13 @@ def setup_update(spec: str, obs_dim: int, action_dim: int):
     import jax.numpy as jnp
 
     from diffsr_jax.agents.registry import make_agent
-    from diffsr_jax.config import set_fields
     from diffsr_jax.data import ReplaySampler, replay_add, replay_init
     from diffsr_jax.data.transition import Transition
     from diffsr_jax.program.threefry import use_threefry_lowering
-    from experiments.configs import load_preset
-    from experiments.suites import ABLATIONS
 
     use_threefry_lowering("unrolled")
 
-    agent_name, preset = spec.split(":")
-    preset, _, ablation = preset.partition("+")  # e.g. diffsr_sac:fast+frozen_psi (experiments/suites.py ABLATIONS)
-    cfg = load_preset(agent_name, preset)
-    set_fields(cfg, ABLATIONS[ablation] if ablation else {})
+    cfg = preset_config(spec)
     agent = make_agent(cfg, obs_dim, action_dim)
     state = agent.init(jax.random.PRNGKey(0), agent.hparams())
     n_data = 100_000
@@ -113,11 +107,32 @@ def measure(spec: str) -> dict:
             "updates_timed": num_updates * FLAGS.repeats}
 
 
+def preset_config(spec: str):
+    """The config of ``agent:preset`` or ``agent:preset+ablation`` (experiments/suites.py ABLATIONS); ConfigError (one
+    line) on a malformed or unknown one."""
+    from diffsr_jax.config import set_fields
+    from diffsr_jax.fields import ConfigError
+    from experiments.configs import load_preset
+    from experiments.suites import ABLATIONS
+
+    agent_name, sep, preset = spec.partition(":")
+    if not sep:
+        raise ConfigError(f"--presets={spec}: write each as agent:preset, e.g. diffsr_sac:fast")
+    preset, _, ablation = preset.partition("+")  # e.g. diffsr_sac:fast+frozen_psi
+    if ablation and ablation not in ABLATIONS:
+        raise ConfigError(f"--presets={spec}: unknown ablation {ablation!r}; choose from {', '.join(ABLATIONS)}")
+    cfg = load_preset(agent_name, preset)
+    set_fields(cfg, ABLATIONS[ablation] if ablation else {})
+    return cfg
+
+
 def main(_):
     import jax
 
     from benchmarks.common import machine, write_results
 
+    for spec in FLAGS.presets:  # every preset read before the first measurement
+        preset_config(spec)
     peak = matmul_peak_gflops()
     print(f"matmul peak: {peak:.0f} GFLOP/s", flush=True)
     results = []
@@ -164,5 +179,7 @@ def define_flags():
 
 
 if __name__ == "__main__":
+    from experiments.cli import run_main
+
     define_flags()
-    app.run(main)
+    run_main(main)

@@ -55,7 +55,7 @@ import tempfile
 import time
 from collections import Counter
 
-from absl import app, flags
+from absl import flags
 
 from diffsr_jax.program.threefry import LOWERINGS, threefry_lowering
 
@@ -370,5 +370,7 @@ def define_flags():
 
 
 if __name__ == "__main__":
+    from experiments.cli import run_main
+
     define_flags()
-    app.run(main)
+    run_main(main)

@@ -16,7 +16,7 @@ from __future__ import annotations
 import sys
 import time
 
-from absl import app, flags
+from absl import flags
 
 FLAGS = flags.FLAGS
 
@@ -159,5 +159,7 @@ def define_flags():
 
 
 if __name__ == "__main__":
+    from experiments.cli import run_main
+
     define_flags()
-    app.run(main)
+    run_main(main)

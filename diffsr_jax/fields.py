@@ -32,6 +32,14 @@ class Fields:
             if v < minimum:
                 self.fail(name, f"must be an integer >= {minimum}, got {v}")
 
+    def sizes(self, *names: str) -> None:
+        """Layer widths: a sequence of integers >= 1 (``(256, 256)``)."""
+        for name in names:
+            v = self.group[name]
+            if isinstance(v, (str, bytes)) or not hasattr(v, "__iter__") or not all(
+                    isinstance(x, int) and not isinstance(x, bool) and x >= 1 for x in v):
+                self.fail(name, f"must be layer widths, integers >= 1 such as 256,256; got {v!r}")
+
     def positive(self, *names: str) -> None:
         for name in names:
             if not self.group[name] > 0:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 
-from absl import flags
+from absl import app, flags
 
 
 def fail(message: str, code: int = 2):
@@ -16,6 +16,21 @@ def fail(message: str, code: int = 2):
         processes.publish_error(message)
         processes.exit_now(code)
     sys.exit(code)
+
+
+def run_main(main):
+    """Every command's entry point: absl's ``app.run`` with ``parse_flags``, and a ``ConfigError`` (the project's
+    error for input a user can fix) raised anywhere in ``main`` reported as one line, exit code 2."""
+
+    def guarded(argv):
+        from diffsr_jax.fields import ConfigError
+
+        try:
+            return main(argv)
+        except ConfigError as e:
+            fail(str(e))
+
+    app.run(guarded, flags_parser=parse_flags)
 
 
 def define_process_flags():
@@ -63,13 +78,22 @@ def unknown_field_message(argv, error) -> str:
 def parse_flags(argv):
     """absl's parser, but a bad flag is one line on stderr (no usage dump) and exit code 2. A ``--config`` file
     that does not load (missing, unknown preset, an error inside it) is reported the same way."""
+    given = next((a.split("=", 1)[1] for a in argv if a.startswith("--config=")), None)
     try:
         rest = flags.FLAGS(argv)
     except (AttributeError, KeyError) as e:  # --config.<name>=... with a name the config does not have
+        if given is not None and "get_config" in str(e):
+            fail(f"--config={given}: the file defines no get_config(); pass a preset file such as "
+                 "experiments/configs/sac.py:paper")
         fail(unknown_field_message(argv, e))
     except flags.Error as e:
         detail = _last_line(e.__context__) if "Error whilst parsing config file" in str(e) else ""
         fail(f"{str(e).splitlines()[0]}{' ' + detail if detail else ''} (see --helpshort)")
+    except Exception as e:  # noqa: BLE001 - a --config file that raises while it loads (a typo in it) is user input
+        if given is None:
+            raise
+        fail(f"--config={given}: could not load it ({type(e).__name__}: {_last_line(e)}); pass a preset file such "
+             "as experiments/configs/sac.py:paper")
     if "config" in flags.FLAGS:
         try:
             flags.FLAGS.config.keys()  # a file that failed to load raises on first attribute access

@@ -13,7 +13,7 @@ import os
 import sys
 
 import numpy as np
-from absl import app, flags
+from absl import flags
 
 FLAGS = flags.FLAGS
 
@@ -35,20 +35,17 @@ def main(_):
     from diffsr_jax.training.plan import plan_run
     from diffsr_jax.training.host_loop import run_training
     from diffsr_jax.training.compile_cache import setup_compile_cache
+    from experiments.configs import load_preset
 
     logdir = FLAGS.logdir or os.path.join("runs", f"curves-{FLAGS.env.replace('/', '_')}")
     configs = {}
     try:
         for agent in FLAGS.agents:
-            try:
-                from experiments.configs import load_preset
-                cfg = load_preset(agent, "fast")
-            except ModuleNotFoundError:
-                raise ConfigError(f"unknown agent {agent!r}; choose from diffsr_sac, diffsr_td3, sac, td3") from None
+            cfg = load_preset(agent, "fast")
             cfg.env.name, cfg.run.num_seeds = FLAGS.env, FLAGS.num_seeds
-            if FLAGS.total_steps:
+            if FLAGS.total_steps is not None:
                 cfg.run.total_steps = FLAGS.total_steps
-            if FLAGS.eval_every:
+            if FLAGS.eval_every is not None:
                 cfg.run.eval_every = FLAGS.eval_every
             for item in FLAGS.set:
                 k, _, v = item.partition("=")
@@ -93,5 +90,7 @@ def define_flags():
 
 
 if __name__ == "__main__":
+    from experiments.cli import run_main
+
     define_flags()
-    app.run(main)
+    run_main(main)

@@ -16,10 +16,10 @@ from __future__ import annotations
 import json
 import os
 
-from absl import app, flags
+from absl import flags
 
 from diffsr_jax.training.compile_cache import DEFAULT_CACHE_DIR, setup_compile_cache
-from experiments.cli import fail, parse_flags
+from experiments.cli import fail, run_main
 
 FLAGS = flags.FLAGS
 
@@ -50,6 +50,8 @@ def main(argv):
         fail(f"--logdir={FLAGS.logdir}: no such directory")
     if FLAGS.episodes is not None and FLAGS.episodes <= 0:
         fail(f"--episodes={FLAGS.episodes}: evaluate at least 1 episode")
+    if FLAGS.seed is not None and not 0 <= FLAGS.seed < 2**32:
+        fail(f"--seed={FLAGS.seed}: must be in [0, 2^32) (a PRNG key seed holds 32 bits)")
     from diffsr_jax.envs.rendering import RenderError
     from diffsr_jax.training import provenance
     from diffsr_jax.training.evaluation import evaluate_saved, evaluation_table, render_saved
@@ -97,4 +99,4 @@ def define_flags():
 
 if __name__ == "__main__":
     define_flags()
-    app.run(main, flags_parser=parse_flags)
+    run_main(main)

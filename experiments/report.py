@@ -20,7 +20,7 @@ import shlex
 import sys
 
 import numpy as np
-from absl import app, flags
+from absl import flags
 
 
 # --- loading -------------------------------------------------------------------------------------------------
@@ -57,17 +57,14 @@ def load_run(path: str) -> dict:
     frames (reached),
     finished, wall_s (training time over all invocations, pauses included),
     frames_per_s (median over chunks past the warm-up), frames_per_s_best (fastest such chunk)}."""
+    from diffsr_jax.logging.files import read_json
     from diffsr_jax.logging.writers import curves_from_rows, read_metrics
     from diffsr_jax.training import provenance
     from experiments.stats import window_score
     from experiments.suites import SCORE_LAST_EVALS
 
-    with open(os.path.join(path, "config.json")) as f:
-        config = json.load(f)
-    info = {}
-    if os.path.exists(os.path.join(path, "run.json")):
-        with open(os.path.join(path, "run.json")) as f:
-            info = json.load(f)
+    config = read_json(os.path.join(path, "config.json"))
+    info = read_json(os.path.join(path, "run.json")) if os.path.exists(os.path.join(path, "run.json")) else {}
     all_rows = read_metrics(os.path.join(path, "metrics.jsonl"))
     rows = [r for r in all_rows if r.get("eval/return") is not None]
     curves = curves_from_rows(rows) if rows else {"mean": ([], np.zeros((0, 0)))}
@@ -404,26 +401,44 @@ def define_flags():
     flags.DEFINE_string("conclusion", None, "a markdown file with the written conclusion, placed after the Setup")
 
 
+def file_in_the_way(folder: str) -> str | None:
+    """The file (not a folder) at ``folder`` or above it that would stop ``os.makedirs(folder)``; None if none."""
+    path = os.path.abspath(folder)
+    while not os.path.exists(path):
+        path = os.path.dirname(path)
+    return None if os.path.isdir(path) else path
+
+
 def main(argv):
     from absl import logging
 
     logging.set_verbosity(logging.WARNING)  # rliable logs every interval it computes
+    from diffsr_jax.fields import ConfigError
+    from experiments.cli import fail
+
     FLAGS = flags.FLAGS
     paths = argv[1:]
     if not paths:
-        sys.stderr.write("error: pass one or more run roots, e.g. python -m experiments.report runs/suites/cpu\n")
-        sys.exit(2)
+        fail("pass one or more run roots, e.g. python -m experiments.report runs/suites/cpu")
+    if FLAGS.bootstrap_reps < 1:
+        fail(f"--bootstrap_reps={FLAGS.bootstrap_reps}: must be at least 1 (2000 gives stable intervals)")
+    if FLAGS.conclusion and not os.path.isfile(FLAGS.conclusion):
+        fail(f"--conclusion={FLAGS.conclusion}: no such file; pass a markdown file with the written conclusion")
+    out_dir = os.path.dirname(os.path.abspath(FLAGS.out))
+    plot_dir = os.path.join(out_dir, FLAGS.plots_dir)
+    if os.path.isdir(FLAGS.out):
+        fail(f"--out={FLAGS.out} is a folder; pass the markdown file to write, e.g. {os.path.join(FLAGS.out, 'R.md')}")
+    for flag, folder in (("out", out_dir), ("plots_dir", plot_dir)):
+        blocking = file_in_the_way(folder)
+        if blocking:
+            fail(f"--{flag}: {blocking} is a file where a folder goes; pass another path")
     try:
         run_dirs = find_runs(paths)
     except ValueError as e:
-        sys.stderr.write(f"error: {e}\n")
-        sys.exit(2)
+        raise ConfigError(str(e)) from None
     runs = [load_run(p) for p in run_dirs]
     if not any(r["returns"].size for r in runs):
-        sys.stderr.write(f"error: no run under {' '.join(paths)} has logged an evaluation yet; report once one has\n")
-        sys.exit(2)
-    out_dir = os.path.dirname(os.path.abspath(FLAGS.out))
-    plot_dir = os.path.join(out_dir, FLAGS.plots_dir)
+        fail(f"no run under {' '.join(paths)} has logged an evaluation yet; report once one has")
     os.makedirs(plot_dir, exist_ok=True)
     command = "python -m experiments.report " + shlex.join(sys.argv[1:])
     conclusion = ""
@@ -438,5 +453,7 @@ def main(argv):
 
 
 if __name__ == "__main__":
+    from experiments.cli import run_main
+
     define_flags()
-    app.run(main)
+    run_main(main)

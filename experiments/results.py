@@ -23,7 +23,7 @@ import re
 import sys
 
 import numpy as np
-from absl import app, flags
+from absl import flags
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 COMMAND = "python -m experiments.results"
@@ -500,6 +500,22 @@ def main(argv):
         sys.stderr.write(f"error: --runs_root={FLAGS.runs_root} is not a directory; pass the folder holding the raw "
                          "logs (default results/runs)\n")
         sys.exit(2)
+    if not any(study_runs(s, FLAGS.runs_root) for s in STUDIES):
+        sys.stderr.write(f"error: --runs_root={FLAGS.runs_root} holds no study's runs (none of "
+                         f"{', '.join(s.folder for s in STUDIES[:3])}, ...); pass the folder holding the raw logs "
+                         "(default results/runs)\n")
+        sys.exit(2)
+    if FLAGS.bootstrap_reps < 1:
+        sys.stderr.write(f"error: --bootstrap_reps={FLAGS.bootstrap_reps}: must be at least 1 (2000 gives stable "
+                         "intervals)\n")
+        sys.exit(2)
+    from experiments.report import file_in_the_way
+
+    blocking = file_in_the_way(FLAGS.out_dir)
+    if blocking:
+        sys.stderr.write(f"error: --out_dir={FLAGS.out_dir}: {blocking} is a file where a folder goes; pass another "
+                         "folder\n")
+        sys.exit(2)
     files = build_results(FLAGS.runs_root, FLAGS.out_dir, FLAGS.bootstrap_reps)
     for rel, text in files.items():
         path = os.path.join(FLAGS.out_dir, rel)
@@ -510,5 +526,7 @@ def main(argv):
 
 
 if __name__ == "__main__":
+    from experiments.cli import run_main
+
     define_flags()
-    app.run(main)
+    run_main(main)

@@ -3,7 +3,7 @@
     python -m experiments.score_demo --parameterization=eps --num_steps=3000
 """
 
-from absl import app, flags
+from absl import flags
 
 import jax
 import jax.numpy as jnp
@@ -43,5 +43,7 @@ def define_flags():
 
 
 if __name__ == "__main__":
+    from experiments.cli import run_main
+
     define_flags()
-    app.run(main)
+    run_main(main)

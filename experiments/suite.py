@@ -2,7 +2,7 @@
 
     python -m experiments.suite --suite=cpu --agents=diffsr_sac,sac --num_seeds=3
     python -m experiments.suite --suite=mbbl --agents=diffsr_sac,sac,polygrad --num_seeds=4 --preset=paper
-    python -m experiments.suite --suite=cpu --tasks=pendulum --total_steps=4000 --set=eval_episodes=5
+    python -m experiments.suite --suite=cpu --tasks=pendulum --total_steps=4000 --set=run.eval_episodes=5
 
 Each (task, agent) is one ``run_training`` call into <root>/<suite>/<task>/<agent>/ (the usual run outputs plus
 run.json: status, wall-clock, command, machine). With ``--preset=fast`` the suite's protocol (total steps, warm-up,
@@ -22,9 +22,9 @@ import shlex
 import sys
 import time
 
-from absl import app, flags
+from absl import flags
 
-from experiments.cli import define_process_flags, fail, parse_flags, process_spec
+from experiments.cli import define_process_flags, fail, process_spec, run_main
 
 FLAGS = flags.FLAGS
 PRESETS = ("fast", "study", "paper")
@@ -47,9 +47,9 @@ def build_config(suite, task, agent: str, preset: str, num_seeds: int, total_ste
         raise ConfigError(str(e)) from None
     budget = dict(suite.budget) if preset == "fast" else {}  # study / paper: the preset's own (the paper's) budget
     overrides = {**budget, **task.config_overrides(), **ABLATIONS.get(ablation, {}), "run.num_seeds": num_seeds}
-    if total_steps:
+    if total_steps is not None:
         overrides["run.total_steps"] = total_steps
-    if eval_every:
+    if eval_every is not None:
         overrides["run.eval_every"] = eval_every
     overrides.update(parse_sets(cfg, sets))
     set_fields(cfg, overrides)
@@ -121,10 +121,11 @@ def _has_checkpoint(logdir: str) -> bool:
 
 def run_state(logdir: str, config) -> str:
     """'done' (finished with this many steps), 'resume' (a checkpoint to continue from) or 'new'."""
+    from diffsr_jax.logging.files import damaged, read_json
+
     info_path = os.path.join(logdir, "run.json")
     if os.path.exists(info_path):
-        with open(info_path) as f:
-            info = json.load(f)
+        info = read_json(info_path)
         if info.get("status") == "finished" and info.get("total_steps") == config.run.total_steps:
             if info.get("num_seeds") not in (None, config.run.num_seeds):
                 from diffsr_jax.fields import ConfigError
@@ -134,8 +135,10 @@ def run_state(logdir: str, config) -> str:
             return "done"
     if not (_has_checkpoint(logdir) and os.path.exists(os.path.join(logdir, "config.json"))):
         return "new"
-    with open(os.path.join(logdir, "config.json")) as f:
-        seeds = json.load(f)["run"]["num_seeds"]
+    saved = read_json(os.path.join(logdir, "config.json"))
+    seeds = saved.get("run", {}).get("num_seeds") if isinstance(saved, dict) else None
+    if not isinstance(seeds, int):
+        raise damaged(os.path.join(logdir, "config.json"), "no run.num_seeds")
     if seeds != config.run.num_seeds:
         from diffsr_jax.fields import ConfigError
 
@@ -161,6 +164,7 @@ def execute(suite_name: str, task, agent: str, state: str, plan, command: str, m
     """Run (or resume) one (task, agent) as ``plan_one`` planned it, and write run.json; with ``render``, its final
     rollout. The run is prepared here (``training.plan.prepare_run``: env built, replay memory checked) because that
     builds envs, which must come after the members are laid over devices. Returns the run status."""
+    from diffsr_jax.logging.files import read_json
     from diffsr_jax.training import processes
     from diffsr_jax.training.host_loop import run_training
     from diffsr_jax.training.logdir import check_logdir
@@ -178,8 +182,7 @@ def execute(suite_name: str, task, agent: str, state: str, plan, command: str, m
     info_path = os.path.join(logdir, "run.json")
     info = {"invocations": []}
     if state == "resume" and os.path.exists(info_path):
-        with open(info_path) as f:
-            info = json.load(f)
+        info = read_json(info_path)
     config = plan.config
     prepared = prepare_run(plan)
     with RunLock(logdir) if primary else contextlib.nullcontext():  # one writer per run dir while it runs
@@ -221,11 +224,18 @@ def main(argv):
         fail(f"unexpected arguments {' '.join(argv[1:])}; flags look like --name=value")
     from diffsr_jax.fields import ConfigError
 
-    try:  # every run planned once (its config checked, a resume's stored one read) before anything compiles
-        runs = [(task, agent, *plan_one(config, suite_logdir(FLAGS.root, FLAGS.suite, task, agent)))
-                for task, agent, config in plan_runs(FLAGS)]
+    try:
+        planned = plan_runs(FLAGS)
     except ConfigError as e:
         fail(str(e))
+    if os.path.exists(FLAGS.root) and not os.path.isdir(FLAGS.root):
+        fail(f"--root={FLAGS.root} is a file; pass the folder the suite's runs go under")
+    runs = []
+    for task, agent, config in planned:  # every run planned (its config checked, a resume's read) before any compile
+        try:
+            runs.append((task, agent, *plan_one(config, suite_logdir(FLAGS.root, FLAGS.suite, task, agent))))
+        except ConfigError as e:
+            fail(f"{task.name} / {agent}: {e}")
     spec = process_spec()
     if spec.distributed and FLAGS.render_final:
         fail("--render_final draws with one process: drop it, and render a finished run afterwards with python -m "
@@ -240,9 +250,9 @@ def main(argv):
 
     try:
         placement = place_members(runs[0][3].config, FLAGS.num_seeds, spec)  # first: before JAX computes anything
-    except processes.ProcessError as e:
+        setup_compile_cache(DEFAULT_CACHE_DIR if FLAGS.compile_cache is None else FLAGS.compile_cache)
+    except (processes.ProcessError, ConfigError) as e:
         fail(str(e))
-    setup_compile_cache(DEFAULT_CACHE_DIR if FLAGS.compile_cache is None else FLAGS.compile_cache)
     command = "python -m experiments.suite " + shlex.join(sys.argv[1:])
     machine = machine_info()
     out = sys.stdout if processes.is_primary() else open(os.devnull, "w")  # one process speaks for the suite
@@ -290,5 +300,5 @@ def define_flags():
 
 if __name__ == "__main__":
     define_flags()
-    app.run(main, flags_parser=parse_flags)
+    run_main(main)
 

@@ -17,11 +17,11 @@ import os
 import sys
 import time
 
-from absl import app, flags
+from absl import flags
 from ml_collections import config_flags
 
 from diffsr_jax.training.compile_cache import DEFAULT_CACHE_DIR, setup_compile_cache
-from experiments.cli import define_process_flags, fail, parse_flags, process_spec, unknown_field_message
+from experiments.cli import define_process_flags, fail, process_spec, run_main, unknown_field_message
 
 DEFAULT_AGENT = "diffsr_sac"
 
@@ -137,6 +137,7 @@ def start_run(requested):
                         sweeps=FLAGS.sweep if (FLAGS["sweep"].present or not resume) else None)
         config = plan.config
         placement = place_members(config, plan.num_members, spec)  # first, before JAX computes anything
+        setup_compile_cache(FLAGS.compile_cache)
         ready = prepare_run(plan)
         # one writer per run dir: taken before the directory is touched, held until this process ends
         lock = RunLock(logdir).acquire() if processes.is_primary() else None
@@ -162,12 +163,14 @@ def train(plan, ready, placement):
     from diffsr_jax.training.disk import DiskFullError
     from diffsr_jax.training.host_loop import CheckpointError, NonFiniteError, OutOfMemoryError, run_training
 
-    setup_compile_cache(FLAGS.compile_cache)
     config, logdir, resume, out = plan.config, plan.logdir, plan.resume, _out()
     repeat = config.env.action_repeat
     print(f"{config.run.agent} ({config.run.preset}) on {config.env.name}: {config.run.total_steps:,} env frames"
           f"{f' (action repeat {repeat})' if repeat > 1 else ''} x {config.run.num_seeds} seed(s) x {len(ready.sweeps)} "
           f"setting(s) {placement}, eval every {config.run.eval_every:,}; logging to {logdir}", file=out)
+    if config.run.warmup_steps >= config.run.total_steps:
+        print(f"note: run.warmup_steps ({config.run.warmup_steps:,}) is not below run.total_steps: every action of "
+              "this run is random and the agent never updates", file=out)
     try:
         result = run_training(config, logdir, tensorboard=FLAGS.tensorboard, sweeps=ready.sweeps, resume=resume,
                               env=ready.env, memory=ready.memory, out=out)
@@ -254,4 +257,4 @@ def define_flags(argv):
 
 if __name__ == "__main__":
     define_flags(sys.argv)
-    app.run(main, flags_parser=parse_flags)
+    run_main(main)

@@ -77,6 +77,16 @@ def test_launcher_writes_every_output(tmp_path):
     (["--sweep=critic_lr=1e-3"], "'critic_lr' is not a traced hyperparameter of this agent; sweepable: actor_critic.gamma"),
     (["--total_steps=2000000000", "--config.replay.buffer_size=2000000000"],
      "but only"),  # 72 GB of replay on this machine: refused before compiling, with the fix
+    (["--agent=sac", "--config.mlp_critic.hidden=64,0"], "config.mlp_critic.hidden must be layer widths, integers >= 1"),
+    (["--agent=diffsr_sac", "--config.representation.psi_hidden=-5"], "config.representation.psi_hidden must be layer"),
+    (["--seed=4294967295", "--num_seeds=2"], "config.run.seed + num_seeds must be at most 2^32"),
+    (["--num_processes=0"], "--num_processes=0: must be at least 1"),
+    (["--num_processes=2", "--process_id=0", "--coordinator=localhost:abc"], "port 1-65535"),
+    (["--compile_cache=/etc/passwd"], "--compile_cache=/etc/passwd is a file; pass a folder"),
+    (["--sweep=actor_critic.critic_lr=-1,1e-3"],
+     "--sweep setting actor_critic.critic_lr=-1: config.actor_critic.critic_lr must be > 0, got -1.0"),
+    (["--sweep=actor_critic.gamma=0.9,nan"], "--sweep setting actor_critic.gamma=nan: config.actor_critic.gamma must be in"),
+    (["--sweep=actor_critic.tau=0.01", "--sweep=actor_critic.tau=0.02"], "--sweep: actor_critic.tau is swept twice"),
 ])
 def test_bad_input_gets_one_clear_line(args, message, tmp_path):
     logdir = tmp_path / "never"

@@ -34,6 +34,7 @@ def validate(config) -> None:
     f.within("gamma", 0.0, 1.0)
     f.within("tau", 0.0, 1.0, low_open=True)
     f.positive("actor_lr", "critic_lr")
+    f.sizes("actor_hidden")
     f.choice("activation", tuple(ACTIVATIONS))
     f.choice("actor_init", INITS)
 

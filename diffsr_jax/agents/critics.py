@@ -60,6 +60,7 @@ def mlp_critic_defaults() -> ml_collections.ConfigDict:
 
 def validate_mlp_critic(config) -> None:
     f = Fields(config.mlp_critic, "mlp_critic")
+    f.sizes("hidden")
     f.choice("activation", tuple(ACTIVATIONS))
     f.choice("init", INITS)
 

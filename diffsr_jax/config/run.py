@@ -59,6 +59,9 @@ def validate(config) -> None:
     f.integer("total_steps", "eval_every", "eval_episodes", "updates_per_step", "num_seeds", "checkpoint_every",
               "keep_checkpoints")
     f.integer("warmup_steps", "seed", minimum=0)
+    if config.run.seed + config.run.num_seeds > 2**32:
+        f.fail("seed", f"+ num_seeds must be at most 2^32 (a PRNG key seed holds 32 bits), got {config.run.seed} + "
+               f"{config.run.num_seeds}")
     f.choice("nan_policy", ("stop", "drop"))
     f.within("random_action_prob", 0.0, 1.0)
     f.choice("matmul_precision", MATMUL_PRECISIONS)

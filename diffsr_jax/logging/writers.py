@@ -10,6 +10,8 @@ import time
 
 import numpy as np
 
+from diffsr_jax.logging.files import read_jsonl
+
 
 def _clean(v):
     v = float(v)
@@ -74,9 +76,8 @@ def member_label(member: dict) -> str:
 
 
 def read_metrics(path: str) -> list[dict]:
-    """Rows of a metrics.jsonl."""
-    with open(path) as f:
-        return [json.loads(line) for line in f if line.strip()]
+    """Rows of a metrics.jsonl (``files.read_jsonl``: a last row cut short left out, a damaged file one line)."""
+    return read_jsonl(path)
 
 
 def curves_from_rows(rows: list[dict], key: str = "eval/return", default_label: str = "mean") -> dict:

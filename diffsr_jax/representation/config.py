@@ -63,6 +63,7 @@ def validate(config) -> None:
     f.choice("score_sigma_power", (1, 2))
     f.integer("feature_dim", "num_levels", "steps_per_update", "res_width", "enc_hidden", "enc_out", "level_embed_dim")
     f.integer("res_blocks", minimum=0)
+    f.sizes("psi_hidden", "zeta_hidden")
     f.positive("lr", "noise_scale")
     f.within("tau", 0.0, 1.0, low_open=True)
     if g.reward_weight < 0:

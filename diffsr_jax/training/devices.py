@@ -156,6 +156,7 @@ def place_members(config, num_members: int, spec: processes.ProcessSpec = proces
     members), set the GPU command buffers (``run.command_buffers``), join the other processes of the run (``spec``)
     and say where the members will run, e.g. 'on 2 devices (cpu)'. Call before JAX computes anything in the process
     (the launchers do it first thing). Raises ProcessError (one line) when the processes cannot take the members."""
+    spec.check()  # before the share below divides by the process count
     share = num_members // spec.num_processes if num_members % spec.num_processes == 0 else num_members
     configure_cpu_devices(cpu_device_count(int(config.run.cpu_devices), share))
     configure_command_buffers(config.run.command_buffers)

@@ -15,12 +15,15 @@ from diffsr_jax.fields import ConfigError
 def parse_sweeps(specs, hparam_names=None) -> list[dict]:
     """['actor_critic.critic_lr=1e-3,3e-4', ...] -> every combination as a dict of overrides ([{}] without sweeps);
     the names are checked against ``hparam_names`` when given."""
-    axes = []
+    axes, names = [], set()
     for spec in specs:
         name, sep, values = spec.partition("=")
         if not sep or not values:
             raise ConfigError(f"--sweep={spec}: write it as group.field=v1,v2,... (e.g. "
                               "--sweep=actor_critic.critic_lr=1e-3,3e-4)")
+        if name in names:
+            raise ConfigError(f"--sweep: {name} is swept twice; give all its values in one --sweep={name}=v1,v2,...")
+        names.add(name)
         if hparam_names is not None and name not in hparam_names:
             group = name.partition(".")[0]
             why = ("" if "." not in name or any(h.startswith(group + ".") for h in hparam_names) else

@@ -14,15 +14,17 @@ Every refusal is a ``ConfigError`` of one line naming the fix.
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import json
 import os
 
 from diffsr_jax.agents.registry import hparam_names
-from diffsr_jax.config import ConfigError, default_config, legacy, stored_config, validate_config
-from diffsr_jax.config.budget import replay_capacity
+from diffsr_jax.config import ConfigError, default_config, legacy, set_fields, stored_config, validate_config
+from diffsr_jax.config.budget import frames_per_iteration, replay_capacity
 from diffsr_jax.envs.families import resolve_physics
 from diffsr_jax.envs.registry import make_env_from_config
+from diffsr_jax.logging.files import damaged, read_json
 from diffsr_jax.training.memory import free_memory_bytes, replay_memory
 from diffsr_jax.training.members import parse_sweeps
 from diffsr_jax.training.logdir import check_logdir
@@ -72,8 +74,9 @@ def stored_run(logdir: str, use: str = "read"):
     path = os.path.join(logdir, "config.json")
     if not os.path.exists(path):
         raise ConfigError(f"{logdir} holds no run (no config.json); pass the --logdir of a run of experiments.train")
-    with open(path) as f:
-        saved = json.load(f)
+    saved = read_json(path)
+    if not isinstance(saved, dict):
+        raise damaged(path, "not a JSON object of field groups")
     if "run" not in saved:
         raise ConfigError(f"the run in {logdir} was written by an older version of diffsr-jax (its config has no "
                           f"field groups) and cannot be {use}; start a new run in another --logdir")
@@ -84,8 +87,13 @@ def stored_run(logdir: str, use: str = "read"):
     if older:
         _refuse_older(logdir, use, *older)
     sweep_path = os.path.join(logdir, "sweep.json")
-    specs = json.load(open(sweep_path)) if os.path.exists(sweep_path) else []
-    return stored_config(saved), specs
+    specs = read_json(sweep_path) if os.path.exists(sweep_path) else []
+    if not (isinstance(specs, list) and all(isinstance(s, str) for s in specs)):
+        raise damaged(sweep_path, "not a list of sweep specs")
+    try:
+        return stored_config(saved), specs
+    except (TypeError, ValueError, AttributeError) as e:  # a value of the wrong type for its field
+        raise damaged(path, str(e).splitlines()[0]) from None
 
 
 def _field(config, name: str):
@@ -137,6 +145,13 @@ def plan_run(config, logdir: str, *, resume: bool = False, sweeps=None, requeste
             group, field = k.split(".")
             saved[group][field] = config[group][field]
     validate_config(saved)
+    ckpt_dir = os.path.join(logdir, "checkpoints")
+    steps = [int(n) for n in os.listdir(ckpt_dir) if n.isdigit()] if os.path.isdir(ckpt_dir) else []
+    reached = max(steps, default=0) * frames_per_iteration(saved)
+    if saved.run.total_steps < reached:
+        raise ConfigError(f"--resume: --total_steps={saved.run.total_steps:,} is below the {reached:,} env frames of the "
+                          f"run's last checkpoint in {ckpt_dir}; pass --total_steps={reached:,} or more, or evaluate it "
+                          "as it is (python -m experiments.evaluate)")
     return RunPlan(saved, list(saved_sweeps), logdir, resume=True)
 
 
@@ -145,6 +160,13 @@ def prepare_run(plan: RunPlan, env=None) -> PreparedRun:
     memory checked. Builds agents and envs, so call it after the members are laid over devices."""
     config = plan.config
     sweeps = parse_sweeps(plan.sweep_specs, hparam_names(config))
+    for setting in sweeps:  # each setting's values obey the rules of their fields (a rate > 0, gamma in [0, 1], ...)
+        trial = copy.deepcopy(config)
+        set_fields(trial, setting)
+        try:
+            validate_config(trial)
+        except ConfigError as e:
+            raise ConfigError(f"--sweep setting {', '.join(f'{k}={v:g}' for k, v in setting.items())}: {e}") from None
     if env is None:
         try:
             env = make_env_from_config(config)

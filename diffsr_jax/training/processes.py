@@ -76,9 +76,11 @@ class ProcessSpec:
                 raise ProcessError("--coordinator and --process_id are for a run over several processes: pass "
                                    "--num_processes=N (N > 1) as well, or drop them")
             return
-        if not self.coordinator or ":" not in self.coordinator:
+        host, _, port = (self.coordinator or "").rpartition(":")
+        if not host or not port.isdigit() or not 0 < int(port) < 65536:
             raise ProcessError(f"--num_processes={self.num_processes} needs --coordinator=<host>:<port> (the address "
-                               "of process 0, the same for every process), e.g. --coordinator=localhost:12355")
+                               "of process 0, the same for every process, port 1-65535), e.g. "
+                               f"--coordinator=localhost:12355; got {self.coordinator!r}")
         if self.process_id is None or not 0 <= self.process_id < self.num_processes:
             raise ProcessError(f"--num_processes={self.num_processes} needs --process_id=<0..{self.num_processes - 1}>"
                                f" (this process's index; got {self.process_id})")

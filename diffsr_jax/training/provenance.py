@@ -14,6 +14,7 @@ import subprocess
 import time
 
 import diffsr_jax
+from diffsr_jax.logging.files import read_jsonl
 
 FILENAME = "provenance.jsonl"
 _PACKAGE_DIR = os.path.dirname(os.path.abspath(diffsr_jax.__file__))
@@ -57,8 +58,7 @@ def read(logdir: str) -> list[dict]:
     path = os.path.join(logdir, FILENAME)
     if not os.path.exists(path):
         return []
-    with open(path) as f:
-        return [json.loads(line) for line in f if line.strip()]
+    return read_jsonl(path)
 
 
 def trained_by(logdir: str, frames: int) -> dict | None:

@@ -59,6 +59,7 @@ def test_launcher_writes_every_output(tmp_path):
     (["--config.run.command_buffers=all"], "config.run.command_buffers must be one of default, off, loops; got 'all'"),
     (["--config.env.impl=warp"], "config.env.impl=warp: only playground envs choose their MuJoCo implementation"),
     (["--logdir=/proc/forbidden/run"], "is not writable"),
+    (["--logdir=/etc/passwd"], "log dir '/etc/passwd' is a file; pass --logdir=<a folder for the run>"),
     (["--total_steps=abc"], "error: flag --total_steps=abc: invalid literal for int()"),
     (["--config.actor_critic.gamma=high"], "error: flag --config.actor_critic.gamma=high: could not convert string to float"),
     (["--no_such_flag=1"], "error: Unknown command line flag 'no_such_flag'"),

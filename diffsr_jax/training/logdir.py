@@ -14,6 +14,8 @@ def check_logdir(logdir: str, resume: bool = False, overwrite: bool = False, pre
     False: only the refusals, nothing created or removed (the processes of a multi-process run other than the
     one that writes). The writer's lock file (``run_lock``) is not a run's: it neither makes ``logdir`` non-empty nor
     is removed."""
+    if os.path.exists(logdir) and not os.path.isdir(logdir):
+        raise ConfigError(f"log dir {logdir!r} is a file; pass --logdir=<a folder for the run>")
     if os.path.isdir(logdir) and _run_files(logdir) and not (resume or overwrite):
         raise ConfigError(f"log dir {logdir!r} already holds a run; pass --resume to continue it, --overwrite to "
                           "replace it, or choose another --logdir")

@@ -37,6 +37,8 @@ class RunLock:
         self._fd = None
 
     def acquire(self) -> "RunLock":
+        if os.path.exists(self.logdir) and not os.path.isdir(self.logdir):
+            raise ConfigError(f"log dir {self.logdir!r} is a file; pass --logdir=<a folder for the run>")
         try:
             os.makedirs(self.logdir, exist_ok=True)
             fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)

@@ -1,4 +1,5 @@
-"""The report's representation sections: the linear probes of psi over training and the ablation table.
+"""The report's representation sections: how well each critic fits its TD targets, the linear probes of psi over
+training and the ablation table.
 
 Probes (logged by every diffsr_* run at each evaluation, see diffsr_jax/representation/probes.py): held-out ridge R^2
 from psi(s, a) to s' - s and to r, for the current psi and for psi at its initialisation. Ablations: runs named
@@ -74,6 +75,55 @@ def _last(c: np.ndarray) -> float:
     if c.size == 0:
         return float("nan")
     return float(np.nanmean([row[np.isfinite(row)][-1] for row in c if np.isfinite(row).any()] or [np.nan]))
+
+
+CRITIC_FIT_EVALS = 4  # the evaluations the fit is averaged over: the score's
+
+
+def critic_fit(run: dict) -> dict | None:
+    """{"loss", "q_mean", "rel"} of one run: its TD loss (``train/critic_loss``: the sum over the critic's heads of
+    the mean squared TD error on the batches it trained on, a chunk's mean) and mean Q over its last
+    ``CRITIC_FIT_EVALS`` evaluations, averaged over seeds; ``rel`` = the RMS TD error of one head over |mean Q|. None
+    without them."""
+    from diffsr_jax.agents.registry import BASES, DIFFSR_PREFIX
+    from diffsr_jax.logging.writers import read_metrics
+
+    rows = [r for r in read_metrics(os.path.join(run["path"], "metrics.jsonl"))
+            if r.get("train/critic_loss") is not None and r.get("train/q_mean") is not None]
+    if not rows:
+        return None
+    last = sorted({r["frames"] for r in rows})[-CRITIC_FIT_EVALS:]
+    kept = [r for r in rows if r["frames"] in last]
+    loss = float(np.mean([r["train/critic_loss"] for r in kept]))
+    q = float(np.mean([r["train/q_mean"] for r in kept]))
+    base = BASES.get(run["agent"].partition("+")[0].removeprefix(DIFFSR_PREFIX))  # None: not an actor-critic base
+    rel = float(np.sqrt(loss / base.num_q) / abs(q)) if base and q else float("nan")
+    return {"loss": loss, "q_mean": q, "rel": rel}
+
+
+def critic_fit_section(by_task: dict, table) -> list:
+    """Markdown: per task where a Diff-SR agent and its base both ran, each agent's TD loss, mean Q and their ratio:
+    whether the critic on psi fits its targets as well as the base's MLP critic fits its own."""
+    from experiments.report import compared_with
+    from experiments.suites import task_label
+
+    rows = []
+    for (suite, task), runs in sorted(by_task.items()):
+        if not any(b in runs for a in runs if a.startswith("diffsr_") for b in compared_with(a)):
+            continue
+        for agent, r in sorted(runs.items()):
+            fit = critic_fit(r)
+            if fit:
+                rows.append([task_label(suite, task), agent, *(f"{fit[k]:.3g}" for k in ("loss", "q_mean", "rel"))])
+    if not rows:
+        return []
+    return ["## The critics' fit", "",
+            (f"Each agent's TD loss (`train/critic_loss`: the critic heads' mean squared TD errors, summed, on the batches "
+             f"the critic trained on, averaged over each chunk of updates) and mean Q, over its last "
+             f"{CRITIC_FIT_EVALS} evaluations and its seeds; the last column is one head's RMS TD error divided by the absolute mean Q. "
+             "Each critic is scored against its own targets, so the columns compare how well each one fits them, not "
+             "which Q is right."), ""] + table(["task", "agent", "TD loss", "mean Q", "RMS TD error / abs(mean Q)"],
+                                               rows) + [""]
 
 
 def representation_section(by_task: dict, plot_dir: str, plot_rel: str, reps: int, fmt, table, iqm, bootstrap_ci) -> list:

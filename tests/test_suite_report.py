@@ -204,3 +204,34 @@ def test_report_names_backend_and_physics():
     assert env_description({"name": "playground/CheetahRun", "physics": "native", "impl": "warp"}) == \
         "`playground/CheetahRun` (native physics, MuJoCo warp)"
     assert env_description({"name": "gymnax/Pendulum-v1", "physics": "native"}) == "`gymnax/Pendulum-v1`"
+
+
+def test_the_critics_fit_is_the_td_loss_of_the_last_four_evaluations_per_head(tmp_path):
+    """RMS TD error of one head over |mean Q|, averaged over the last 4 evaluations and the seeds: twin heads for
+    SAC and Diff-SR-SAC, one for DDPG (its loss sums a single head); shown only where a Diff-SR agent meets its base."""
+    from diffsr_jax.training.host_loop import write_run_files
+    from experiments.configs import load_preset
+    from experiments.report import build_report, load_run
+    from experiments.report_representation import critic_fit
+
+    runs = []
+    for agent, loss, q in (("diffsr_sac", 8.0, 100.0), ("sac", 2.0, 50.0), ("ddpg", 4.0, -20.0)):
+        config = load_preset(agent, "fast")
+        config.run.update(total_steps=5000, eval_every=1000, num_seeds=2, warmup_steps=1000)
+        rows = [{"frames": f, "decisions": f, "seed": s, "eval/return": 1.0, "run/wall_time": 1.0, "run/frames_per_s": 1.0,
+                 # the first evaluation (before any update) is outside the last four and would move the mean
+                 "train/critic_loss": loss if f > 1000 else 1e6, "train/q_mean": q + (s - 0.5) * 2}
+                for f in range(1000, 5001, 1000) for s in (0, 1)]
+        logdir = tmp_path / "mbbl" / "halfcheetah" / agent
+        os.makedirs(logdir)
+        write_run_files(str(logdir), config, rows)
+        runs.append(load_run(str(logdir)))
+    fits = [critic_fit(r) for r in runs]
+    assert [f["loss"] for f in fits] == [8.0, 2.0, 4.0] and [f["q_mean"] for f in fits] == [100.0, 50.0, -20.0]
+    np.testing.assert_allclose([f["rel"] for f in fits], [np.sqrt(4.0) / 100, np.sqrt(1.0) / 50, np.sqrt(4.0) / 20])
+    os.makedirs(tmp_path / "plots")
+    text = build_report(runs, str(tmp_path / "plots"), "plots", "report", 50, "R")
+    assert "| mbbl / halfcheetah | diffsr_sac | 8 | 100 | 0.02 |" in text
+    assert "| mbbl / halfcheetah | sac | 2 | 50 | 0.02 |" in text and "| mbbl / halfcheetah | ddpg | 4 | -20 | 0.1 |" in text
+    alone = build_report(runs[1:], str(tmp_path / "plots"), "plots", "report", 50, "R")  # no Diff-SR agent: no section
+    assert "## The critics' fit" not in alone

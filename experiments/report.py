@@ -63,8 +63,8 @@ def load_run(path: str) -> dict:
     from experiments.stats import window_score
     from experiments.suites import SCORE_LAST_EVALS
 
-    config = read_json(os.path.join(path, "config.json"))
-    info = read_json(os.path.join(path, "run.json")) if os.path.exists(os.path.join(path, "run.json")) else {}
+    config = read_json(os.path.join(path, "config.json"), dict)
+    info = read_json(os.path.join(path, "run.json"), dict) if os.path.exists(os.path.join(path, "run.json")) else {}
     all_rows = read_metrics(os.path.join(path, "metrics.jsonl"))
     rows = [r for r in all_rows if r.get("eval/return") is not None]
     curves = curves_from_rows(rows) if rows else {"mean": ([], np.zeros((0, 0)))}

@@ -125,7 +125,7 @@ def run_state(logdir: str, config) -> str:
 
     info_path = os.path.join(logdir, "run.json")
     if os.path.exists(info_path):
-        info = read_json(info_path)
+        info = read_json(info_path, dict)
         if info.get("status") == "finished" and info.get("total_steps") == config.run.total_steps:
             if info.get("num_seeds") not in (None, config.run.num_seeds):
                 from diffsr_jax.fields import ConfigError
@@ -135,8 +135,8 @@ def run_state(logdir: str, config) -> str:
             return "done"
     if not (_has_checkpoint(logdir) and os.path.exists(os.path.join(logdir, "config.json"))):
         return "new"
-    saved = read_json(os.path.join(logdir, "config.json"))
-    seeds = saved.get("run", {}).get("num_seeds") if isinstance(saved, dict) else None
+    saved = read_json(os.path.join(logdir, "config.json"), dict)
+    seeds = saved["run"].get("num_seeds") if isinstance(saved.get("run"), dict) else None
     if not isinstance(seeds, int):
         raise damaged(os.path.join(logdir, "config.json"), "no run.num_seeds")
     if seeds != config.run.num_seeds:
@@ -182,7 +182,7 @@ def execute(suite_name: str, task, agent: str, state: str, plan, command: str, m
     info_path = os.path.join(logdir, "run.json")
     info = {"invocations": []}
     if state == "resume" and os.path.exists(info_path):
-        info = read_json(info_path)
+        info = read_json(info_path, dict)
     config = plan.config
     prepared = prepare_run(plan)
     with RunLock(logdir) if primary else contextlib.nullcontext():  # one writer per run dir while it runs

@@ -58,8 +58,8 @@ def test_jsonl_reads_past_a_last_line_cut_short_and_refuses_damage_before_it(tmp
     (lambda d: (d / "config.json").write_text(json.dumps({**json.loads((d / "config.json").read_text()),
                                                           "run": {"num_seeds": "three"}})),
      "config.json is damaged (Could not override field 'num_seeds'"),
-    (lambda d: (d / "config.json").write_text("[1, 2]"), "config.json is damaged (not a JSON object"),
-    (lambda d: (d / "sweep.json").write_text('{"a": 1}'), "sweep.json is damaged (not a list of sweep specs)"),
+    (lambda d: (d / "config.json").write_text("[1, 2]"), "config.json is damaged (not a JSON object)"),
+    (lambda d: (d / "sweep.json").write_text('{"a": 1}'), "sweep.json is damaged (not a JSON array)"),
 ])
 def test_a_damaged_run_file_is_one_line_for_resume_and_evaluate(tmp_path, damage, message):
     logdir = tmp_path / "run"
@@ -112,3 +112,14 @@ def test_commands_refuse_bad_input_in_one_line(args, message):
     assert p.returncode != 0 and "Traceback" not in p.stderr and len(lines) == 1, p.stderr[-2000:]
     assert message in lines[0], lines[0]
     assert not os.path.exists("/tmp/never_written")
+
+
+@pytest.mark.parametrize("name,text,why", [("run.json", "{", "Expecting property name"), ("run.json", "[]", "not a JSON object")])
+def test_a_suite_run_with_a_damaged_file_is_named_with_its_task_and_agent(tmp_path, name, text, why):
+    run = tmp_path / "cpu" / "pendulum" / "sac"
+    run.mkdir(parents=True)
+    (run / name).write_text(text)
+    line = _one_line(_module("experiments.suite", "--suite=cpu", "--tasks=pendulum", "--agents=sac",
+                             f"--root={tmp_path}"))
+    assert line.startswith(f"error: pendulum / sac: {run / name} is damaged ({why}"), line
+    assert (run / name).read_text() == text

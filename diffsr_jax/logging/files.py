@@ -18,15 +18,19 @@ def damaged(path: str, what: str) -> ConfigError:
                        "aside and start again; its checkpoints are not touched")
 
 
-def read_json(path: str):
-    """The JSON document in ``path``; ConfigError naming the file where it does not parse."""
+def read_json(path: str, expect: type | None = None):
+    """The JSON document in ``path``; ConfigError naming the file where it does not parse, or where it is not an
+    ``expect`` (dict: an object, list: an array) when given."""
     try:
         with open(path) as f:
-            return json.load(f)
+            doc = json.load(f)
     except json.JSONDecodeError as e:
         raise damaged(path, f"{e.msg}, line {e.lineno}") from None
     except UnicodeDecodeError:
         raise damaged(path, "not text") from None
+    if expect is not None and not isinstance(doc, expect):
+        raise damaged(path, f"not a JSON {'object' if expect is dict else 'array'}")
+    return doc
 
 
 def read_jsonl(path: str) -> list[dict]:

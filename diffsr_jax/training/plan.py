@@ -74,9 +74,7 @@ def stored_run(logdir: str, use: str = "read"):
     path = os.path.join(logdir, "config.json")
     if not os.path.exists(path):
         raise ConfigError(f"{logdir} holds no run (no config.json); pass the --logdir of a run of experiments.train")
-    saved = read_json(path)
-    if not isinstance(saved, dict):
-        raise damaged(path, "not a JSON object of field groups")
+    saved = read_json(path, dict)
     if "run" not in saved:
         raise ConfigError(f"the run in {logdir} was written by an older version of diffsr-jax (its config has no "
                           f"field groups) and cannot be {use}; start a new run in another --logdir")
@@ -87,8 +85,8 @@ def stored_run(logdir: str, use: str = "read"):
     if older:
         _refuse_older(logdir, use, *older)
     sweep_path = os.path.join(logdir, "sweep.json")
-    specs = read_json(sweep_path) if os.path.exists(sweep_path) else []
-    if not (isinstance(specs, list) and all(isinstance(s, str) for s in specs)):
+    specs = read_json(sweep_path, list) if os.path.exists(sweep_path) else []
+    if not all(isinstance(s, str) for s in specs):
         raise damaged(sweep_path, "not a list of sweep specs")
     try:
         return stored_config(saved), specs

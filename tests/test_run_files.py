@@ -126,3 +126,13 @@ def test_a_suite_run_with_a_damaged_file_is_named_with_its_task_and_agent(tmp_pa
                              f"--root={tmp_path}"))
     assert line.startswith(f"error: pendulum / sac: {run / name} is damaged ({why}"), line
     assert (run / name).read_text() == text
+
+
+def test_a_stored_config_that_breaks_a_rule_is_named_as_the_runs(tmp_path):
+    logdir = tmp_path / "run"
+    _saved_run(logdir)
+    saved = json.loads((logdir / "config.json").read_text())
+    saved["run"]["agent"] = "nope"
+    (logdir / "config.json").write_text(json.dumps(saved))
+    line = _one_line(_module("experiments.train", f"--logdir={logdir}", "--resume", "--total_steps=5000"))
+    assert line.startswith(f"error: --resume: the config.json of the run in {logdir}: unknown agent 'nope'"), line

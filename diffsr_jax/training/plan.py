@@ -142,7 +142,10 @@ def plan_run(config, logdir: str, *, resume: bool = False, sweeps=None, requeste
         if k in requested:
             group, field = k.split(".")
             saved[group][field] = config[group][field]
-    validate_config(saved)
+    try:
+        validate_config(saved)
+    except ConfigError as e:  # the stored config itself breaks a rule (edited by hand, or from an older version)
+        raise ConfigError(f"--resume: the config.json of the run in {logdir}: {e}") from None
     ckpt_dir = os.path.join(logdir, "checkpoints")
     steps = [int(n) for n in os.listdir(ckpt_dir) if n.isdigit()] if os.path.isdir(ckpt_dir) else []
     reached = max(steps, default=0) * frames_per_iteration(saved)

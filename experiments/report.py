@@ -138,11 +138,6 @@ def rollout_lines(runs_t: dict, plot_dir: str, plot_rel: str, prefix: str) -> li
 
 
 # --- statistics (experiments.stats: rliable's functions) -----------------------------------------------------
-def base_of(agent: str) -> str | None:
-    """The base algorithm a Diff-SR agent is compared with (diffsr_sac -> sac); None for others and ablations."""
-    return agent[len("diffsr_"):] if agent.startswith("diffsr_") and "+" not in agent else None
-
-
 def normalise(task_scores: dict) -> dict:
     """agent -> (seeds,) scores of one task, min-max normalised over every (agent, seed) score of that task."""
     allv = np.concatenate([v[np.isfinite(v)] for v in task_scores.values()] or [np.zeros(0)])
@@ -184,18 +179,11 @@ def _task_meta(run):
         return None
 
 
-def compared_with(agent: str) -> tuple[str, ...]:
-    """The agents a run is compared with on its task: a Diff-SR agent with its base (diffsr_sac -> sac); an ablation
-    (``<agent>+<ablation>``) with the agent it changes and with that agent's base."""
-    agent_of, _, ablation = agent.partition("+")
-    base = base_of(agent_of)
-    return ((agent_of,) if ablation else ()) + ((base,) if base else ())
-
-
 def improvement_lines(runs_t: dict, reps: int) -> list[str]:
     """Per comparison of ``compared_with`` whose two runs finished on the task: rliable's probability of
     improvement."""
     from experiments import stats
+    from experiments.suites import compared_with
 
     lines = []
     for agent, r in sorted(runs_t.items()):

@@ -104,7 +104,7 @@ def critic_fit(run: dict) -> dict | None:
 def critic_fit_section(by_task: dict, table) -> list:
     """Markdown: per task where a Diff-SR agent and its base both ran, each agent's TD loss, mean Q and their ratio:
     whether the critic on psi fits its targets as well as the base's MLP critic fits its own."""
-    from experiments.report import compared_with
+    from experiments.suites import compared_with
     from experiments.suites import task_label
 
     rows = []

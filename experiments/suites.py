@@ -211,6 +211,19 @@ ABLATION_QUESTIONS = {
 }
 
 
+def base_of(agent: str) -> str | None:
+    """The base algorithm a Diff-SR agent is compared with (diffsr_sac -> sac); None for others and ablations."""
+    return agent[len("diffsr_"):] if agent.startswith("diffsr_") and "+" not in agent else None
+
+
+def compared_with(agent: str) -> tuple[str, ...]:
+    """The agents a run is compared with on its task: a Diff-SR agent with its base (diffsr_sac -> sac); an ablation
+    (``<agent>+<ablation>``) with the agent it changes and with that agent's base."""
+    agent_of, _, ablation = agent.partition("+")
+    base = base_of(agent_of)
+    return ((agent_of,) if ablation else ()) + ((base,) if base else ())
+
+
 def parse_sets(cfg, sets) -> dict:
     """``["group.field=value", ...]`` -> {"group.field": value parsed like the field's current value in ``cfg``};
     ConfigError (one line) on a malformed item or an unknown field."""

@@ -202,7 +202,7 @@ def test_an_arm_is_judged_on_its_task_only_and_its_own_change_is_not_a_confounde
 
 
 def test_every_ablation_says_what_it_asks_and_is_compared_with_its_agent_and_base():
-    from experiments.report import compared_with
+    from experiments.suites import compared_with
     from experiments.suites import ABLATION_QUESTIONS, ABLATIONS
 
     assert list(ABLATION_QUESTIONS) == list(ABLATIONS)

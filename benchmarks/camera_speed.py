@@ -77,7 +77,7 @@ def main(argv):
 
 
 def define_flags():
-    from benchmarks.common import define_int_list
+    from experiments.cli import define_int_list
 
     flags.DEFINE_list("envs", ["brax/halfcheetah", "brax/hopper"], "Brax envs on the mjx backend")
     define_int_list("sizes", [48, 64, 84], "square frame sizes in pixels")

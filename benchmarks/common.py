@@ -8,16 +8,6 @@ import platform
 import time
 
 
-def define_int_list(name: str, default: list, help_text: str) -> None:
-    """A comma-separated list flag of integers >= 1 (``--sizes=32,48``), refused in one line otherwise."""
-    from absl import flags
-
-    flags.DEFINE_list(name, [str(v) for v in default], help_text)
-    flags.register_validator(name, lambda vs: all(v.isdigit() and int(v) >= 1 for v in vs),
-                             message=f"--{name} takes integers >= 1 separated by commas, e.g. "
-                                     f"{','.join(map(str, default))}")
-
-
 def call_times(fn, *args, repeats: int) -> list[float]:
     """Seconds of each of ``repeats`` calls of ``fn(*args)`` (results awaited), after one untimed call that compiles."""
     import jax

@@ -144,7 +144,7 @@ def main(argv):
 
 
 def define_flags():
-    from benchmarks.common import define_int_list
+    from experiments.cli import define_int_list
 
     flags.DEFINE_list("envs", ["playground/CartpoleBalance", "brax/halfcheetah"], "envs the camera can draw")
     define_int_list("sizes", [32, 48, 84], "square frame sizes in pixels")

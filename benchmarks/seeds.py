@@ -92,7 +92,7 @@ def main(_):
 def define_flags():
     """The command line's flags, defined only when run as a script, so that tests and other modules can import this
     one beside modules whose flags share names."""
-    from benchmarks.common import define_int_list
+    from experiments.cli import define_int_list
 
     flags.DEFINE_string("agent", "diffsr_sac", "agent")
     flags.DEFINE_string("preset", "fast", "preset of the agent")

@@ -33,6 +33,14 @@ def run_main(main):
     app.run(guarded, flags_parser=parse_flags)
 
 
+def define_int_list(name: str, default: list, help_text: str) -> None:
+    """A comma-separated list flag of integers >= 1 (``--sizes=32,48``), refused in one line otherwise."""
+    flags.DEFINE_list(name, [str(v) for v in default], help_text)
+    flags.register_validator(name, lambda vs: all(v.isdigit() and int(v) >= 1 for v in vs),
+                             message=f"--{name} takes integers >= 1 separated by commas, e.g. "
+                                     f"{','.join(map(str, default))}")
+
+
 def define_process_flags():
     """Flags of a run over several processes (jax.distributed); the defaults run one process."""
     flags.DEFINE_integer("num_processes", 1, "processes of a run over several processes or machines (jax.distributed);"

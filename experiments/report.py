@@ -354,9 +354,10 @@ def build_report(runs: list[dict], plot_dir: str, plot_rel: str, command: str, r
                      f"{np.nanmean(mat):.3f}"])
     out += _md_table(["agent", "tasks", "normalised IQM [95% CI]", "normalised mean"], rows) + [""]
 
-    from experiments.report_representation import critic_fit_section, representation_section
+    from experiments.report_representation import critic_fit_section, q_regression_section, representation_section
 
     out += critic_fit_section(by_task, _md_table)
+    out += q_regression_section(by_task, _md_table)
     out += representation_section(by_task, plot_dir, plot_rel, reps, _fmt, _md_table, stats.iqm, stats.interval)
     # wall-clock
     out += ["## Wall-clock per run", "",

@@ -126,6 +126,47 @@ def critic_fit_section(by_task: dict, table) -> list:
                                                rows) + [""]
 
 
+def q_regression(run: dict) -> dict | None:
+    """The newest ``q_regression-<frames>.json`` (experiments.q_regression) in the run's folder, None without one."""
+    from diffsr_jax.logging.files import read_json
+
+    found = sorted((int(n[len("q_regression-"):-len(".json")]), n) for n in os.listdir(run["path"])
+                   if n.startswith("q_regression-") and n.endswith(".json")
+                   and n[len("q_regression-"):-len(".json")].isdigit())
+    return read_json(os.path.join(run["path"], found[-1][1]), dict) if found else None
+
+
+def q_regression_section(by_task: dict, table) -> list:
+    """Markdown: per Diff-SR run with a ``q_regression`` record, how well each critic input carries its reference's
+    Q when fitted without TD (held-out R^2, mean and range over seed pairs; RMS error over |mean Q|)."""
+    from experiments.suites import task_label
+
+    rows, records = [], []
+    for (suite, task), runs in sorted(by_task.items()):
+        for agent, r in sorted(runs.items()):
+            rec = q_regression(r)
+            if not rec:
+                continue
+            records.append(rec)
+            q_abs = np.asarray(rec["mean_abs_q"])
+            for name, v in rec["regressions"].items():
+                r2 = np.asarray(v["r2"])
+                rows.append([task_label(suite, task), f"{agent} vs {rec['reference']}'s Q", name,
+                             f"{r2.mean():.3f} [{r2.min():.3f}, {r2.max():.3f}]",
+                             f"{np.mean(np.asarray(v['rmse']) / q_abs):.3f}"])
+    if not rows:
+        return []
+    budget = "; ".join(sorted({f"{rec['steps']:,} Adam steps of batch {rec['batch_size']} at lr {rec['lr']:g}, "
+                               f"at env frame {rec['frames']:,}" for rec in records}))
+    return ["## Can psi carry the base's Q? (`experiments.q_regression`)", "",
+            ("Without TD: on the reference (base) run's replay, its critic's Q (the minimum over its heads) is fitted by "
+             "supervised regression with fresh heads on each input, and scored on held-out blocks of the replay "
+             f"({budget}; seed i of each run paired). An R^2 for psi as high as the base's MLP on (s, a) means psi "
+             "carries what the base's Q needs and its critic's shortfall lies in TD learning on its own data; a lower "
+             "one means psi lacks it."), ""] + table(
+        ["task", "run", "regressor", "held-out R^2 [min, max over seeds]", "RMS error / abs(mean Q)"], rows) + [""]
+
+
 def representation_section(by_task: dict, plot_dir: str, plot_rel: str, reps: int, fmt, table, iqm, bootstrap_ci) -> list:
     """Markdown: per task with diffsr_* runs, the ablation table (score, IQM [95% CI], difference to the full agent,
     final probe R^2 learned / at init) and the probe figure."""

@@ -235,3 +235,38 @@ def test_the_critics_fit_is_the_td_loss_of_the_last_four_evaluations_per_head(tm
     assert "| mbbl / halfcheetah | sac | 2 | 50 | 0.02 |" in text and "| mbbl / halfcheetah | ddpg | 4 | -20 | 0.1 |" in text
     alone = build_report(runs[1:], str(tmp_path / "plots"), "plots", "report", 50, "R")  # no Diff-SR agent: no section
     assert "## The critics' fit" not in alone
+
+
+def test_the_q_regression_table_reads_the_newest_record_of_each_run(tmp_path):
+    """A run's newest ``q_regression-<frames>.json`` becomes rows of mean [min, max] held-out R^2 over seed pairs and
+    RMS error over |mean Q|; a run without one adds no section."""
+    import json
+
+    from diffsr_jax.training.host_loop import write_run_files
+    from experiments.configs import load_preset
+    from experiments.report import build_report, load_run
+
+    runs = []
+    for agent in ("diffsr_sac", "sac"):
+        config = load_preset(agent, "fast")
+        config.run.update(total_steps=2000, eval_every=1000, num_seeds=2, warmup_steps=1000)
+        rows = [{"frames": f, "decisions": f, "seed": s, "eval/return": 1.0, "run/wall_time": 1.0,
+                 "run/frames_per_s": 1.0} for f in (1000, 2000) for s in (0, 1)]
+        logdir = tmp_path / "mbbl" / "hopper_et" / agent
+        os.makedirs(logdir)
+        write_run_files(str(logdir), config, rows)
+        runs.append(load_run(str(logdir)))
+    os.makedirs(tmp_path / "plots")
+    assert "Can psi carry" not in build_report(runs, str(tmp_path / "plots"), "plots", "report", 50, "R")
+    record = {"reference": "sac", "frames": 2000, "steps": 100, "batch_size": 8, "lr": 1e-3, "mean_abs_q": [100.0, 50.0],
+              "regressions": {"mlp on (s, a)": {"r2": [0.9, 0.8], "rmse": [10.0, 5.0]},
+                              "rff on psi": {"r2": [0.95, 0.97], "rmse": [2.0, 1.0]}}}
+    logdir = tmp_path / "mbbl" / "hopper_et" / "diffsr_sac"
+    json.dump({**record, "frames": 1000, "regressions": {"old": {"r2": [0.0, 0.0], "rmse": [1.0, 1.0]}}},
+              open(logdir / "q_regression-1000.json", "w"))
+    json.dump(record, open(logdir / "q_regression-2000.json", "w"))
+    text = build_report(runs, str(tmp_path / "plots"), "plots", "report", 50, "R")
+    assert "## Can psi carry the base's Q?" in text and "100 Adam steps of batch 8 at lr 0.001, at env frame 2,000" in text
+    assert "| mbbl / hopper_et | diffsr_sac vs sac's Q | mlp on (s, a) | 0.850 [0.800, 0.900] | 0.100 |" in text
+    assert "| mbbl / hopper_et | diffsr_sac vs sac's Q | rff on psi | 0.960 [0.950, 0.970] | 0.020 |" in text
+    assert "| old |" not in text

@@ -92,13 +92,17 @@ class Trainer:
     # --- init ------------------------------------------------------------------------------------
     def init(self, rng, hp: dict | None = None) -> RunnerState:
         hp = self.default_hparams() if hp is None else hp
-        k_env, k_agent, k_run = jax.random.split(rng, 3)
+        k_env, _, k_run = jax.random.split(rng, 3)
         env_state, pool = self.auto_reset.start(k_env, self.num_envs)
-        agent_state = self.agent.init(k_agent, hp)
+        agent_state = self.init_agent(rng, hp)
         # strongly typed: the state a chunk returns then has the types of the one it was given (retrace guard, chunk)
         return strongly_typed(RunnerState(agent_state, env_state, pool,
                                           layout_replay_init(self.layout, self.env, self.capacity),
                                           stats_init(self.env.obs_dim), k_run))
+
+    def init_agent(self, rng, hp: dict):
+        """The agent's state at the start of the run seeded by ``rng``: ``init``'s, without the env and the replay."""
+        return self.agent.init(jax.random.split(rng, 3)[1], hp)
 
     # --- one iteration ---------------------------------------------------------------------------
     def sampler(self, runner: RunnerState, batch_size: int | None = None) -> ReplaySampler:

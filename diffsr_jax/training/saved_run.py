@@ -1,7 +1,7 @@
 """A run read back from its log dir: its config, members and one checkpoint's policy, without writing anything there.
 
 The run may still be training: its checkpoints are opened read-only, and only the leaves a policy needs (agent
-state, observation statistics, PRNG key) are read, not the replay buffer or the env states.
+state, observation statistics, PRNG key) are read, with the replay buffer where asked for, never the env states.
 """
 
 from __future__ import annotations
@@ -22,7 +22,8 @@ POLICY_FIELDS = (".agent", ".obs_stats", ".key")  # the RunnerState fields a pol
 
 @dataclasses.dataclass
 class SavedRun:
-    """``runner`` is vmapped over ``members`` (M,) and holds only the policy fields (the others are None)."""
+    """``runner`` is vmapped over ``members`` (M,) and holds only the policy fields, and the replay buffer where it was
+    asked for (the others are None)."""
 
     logdir: str
     config: object
@@ -41,9 +42,10 @@ def _no_checkpoint_yet(logdir: str, config) -> ConfigError:
                        f"{int(config.run.checkpoint_every):,} env frames); evaluate it after its first one")
 
 
-def load_saved_run(logdir: str, frames: int | None = None, env=None) -> SavedRun:
-    """The policy of every member at the checkpoint of env frame ``frames`` (None: the newest readable one).
-    Raises ConfigError with one line when ``logdir`` has no run, no checkpoint, or none at ``frames``."""
+def load_saved_run(logdir: str, frames: int | None = None, env=None, replay: bool = False) -> SavedRun:
+    """The policy of every member at the checkpoint of env frame ``frames`` (None: the newest readable one), with
+    each member's replay buffer when ``replay``. Raises ConfigError with one line when ``logdir`` has no run, no
+    checkpoint, or none at ``frames``."""
     config, specs = stored_run(logdir, use="evaluated")
     sweeps = parse_sweeps(specs)
     trainer = Trainer(config, env)
@@ -61,7 +63,8 @@ def load_saved_run(logdir: str, frames: int | None = None, env=None) -> SavedRun
             raise ConfigError(f"no checkpoint at env frame {frames:,} in {logdir}; checkpoints are at env frames "
                               f"{', '.join(f'{s * fpi:,}' for s in steps)} (or pass --step=latest)")
         abstract = jax.eval_shape(jax.vmap(trainer.init), keys, hp)
-        policy = lambda path: path.startswith(POLICY_FIELDS)  # noqa: E731
+        fields = POLICY_FIELDS + ((".buffer",) if replay else ())
+        policy = lambda path: path.startswith(fields)  # noqa: E731
         if frames is None:
             restored = ckpt.restore_latest(abstract, select=policy)
             if restored is None:
@@ -76,5 +79,5 @@ def load_saved_run(logdir: str, frames: int | None = None, env=None) -> SavedRun
                                   f"({type(e).__name__}: {str(e).splitlines()[0][:160] if str(e) else ''})") from None
     finally:
         ckpt.close()
-    runner = runner.replace(env_state=None, reset_pool=None, buffer=None)
+    runner = runner.replace(env_state=None, reset_pool=None, buffer=runner.buffer if replay else None)
     return SavedRun(logdir, config, members, trainer, int(iteration), runner)

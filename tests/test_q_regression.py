@@ -1,0 +1,148 @@
+"""experiments.q_regression and its regression core: a target that is a function of the input is fitted (held-out
+R^2 near 1), one that is not gets none (held-out R^2 near 0); held-out blocks are disjoint from the fitted rows; on
+two small gymnax runs the command writes its table and JSON, fits a run's own Q from its own psi (a target its head
+can represent exactly), and refuses bad pairs in one line."""
+
+import json
+import os
+import subprocess
+import sys
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from diffsr_jax.representation.regression import fit_regression, held_out_blocks
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def _linear(p, x):
+    return x @ p["w"] + p["b"]
+
+
+def _data(n=4000, d=5, seed=0):
+    x = jax.random.normal(jax.random.PRNGKey(seed), (n, d))
+    return x, held_out_blocks(n, 100, 10)
+
+
+def test_a_target_that_is_a_function_of_the_input_is_fitted():
+    x, (fit, test) = _data()
+    y = 40.0 + 7.0 * (x @ jnp.arange(1.0, 6.0))  # Q-like: far from 0, large spread
+    params = {"w": jnp.zeros(5), "b": jnp.zeros(())}
+    out = fit_regression(_linear, params, (x,), y, fit, test, jax.random.PRNGKey(1), 2000, 128, 1e-2)
+    assert float(out["r2"]) > 0.999
+    assert float(out["rmse"]) < 0.03 * float(y.std())
+
+
+def test_a_target_independent_of_the_input_gets_no_held_out_r2():
+    x, (fit, test) = _data()
+    y = 40.0 + 7.0 * jax.random.normal(jax.random.PRNGKey(9), (x.shape[0],))
+    params = {"w": jnp.zeros(5), "b": jnp.zeros(())}
+    out = fit_regression(_linear, params, (x,), y, fit, test, jax.random.PRNGKey(1), 2000, 128, 1e-2)
+    assert -0.05 < float(out["r2"]) < 0.02
+
+
+def test_held_out_blocks_are_whole_blocks_disjoint_from_the_fitted_rows():
+    fit, test = held_out_blocks(10_000, 1000, 10)
+    assert len(set(fit) & set(test)) == 0 and len(fit) + len(test) == 10_000
+    assert list(test) == list(range(9000, 10_000))
+    fit, test = held_out_blocks(5_000, 50, 10)
+    blocks = test.reshape(-1, 50)  # 10 held-out blocks of 50 consecutive rows, 450 rows apart
+    assert blocks.shape == (10, 50) and (np.diff(blocks, axis=1) == 1).all() and (np.diff(blocks[:, 0]) == 500).all()
+
+
+# --- the command on two small runs ---------------------------------------------------------------------------------
+SMALL = ["--config.actor_critic.actor_hidden=32,32", "--config.mlp_critic.hidden=32,32",
+         "--config.representation.feature_dim=16", "--config.representation.psi_hidden=32",
+         "--config.representation.zeta_hidden=32", "--config.psi_critic.rff_dim=32", "--config.psi_critic.rff_hidden=32"]
+
+
+def _env():
+    return dict(os.environ, PYTHONPATH=ROOT)
+
+
+def _train(agent, logdir, env="gymnax/Pendulum-v1"):
+    cmd = [sys.executable, "-m", "experiments.train", f"--agent={agent}", f"--env={env}", *SMALL, "--num_seeds=2",
+           "--total_steps=1600", "--eval_every=800", "--config.run.checkpoint_every=800",
+           "--config.run.warmup_steps=200", "--config.run.eval_episodes=1", "--config.replay.batch_size=32",
+           "--tensorboard=false", "--compile_cache=", f"--logdir={logdir}"]
+    if env.startswith("gymnax/Pendulum"):
+        cmd.append("--config.env.episode_length=200")
+    r = subprocess.run(cmd, cwd=ROOT, env=_env(), capture_output=True, text=True, timeout=900)
+    assert r.returncode == 0, r.stderr[-2000:]
+
+
+def _regress(*args):
+    return subprocess.run([sys.executable, "-m", "experiments.q_regression", "--compile_cache=", *args], cwd=ROOT,
+                          env=_env(), capture_output=True, text=True, timeout=900)
+
+
+def _record(logdir):
+    (name,) = [n for n in os.listdir(logdir) if n.startswith("q_regression-")]
+    return json.load(open(os.path.join(logdir, name)))
+
+
+@pytest.fixture(scope="module")
+def runs(tmp_path_factory):
+    root = tmp_path_factory.mktemp("qreg")
+    out = {}
+    for agent in ("diffsr_sac", "sac"):
+        out[agent] = str(root / agent)
+        _train(agent, out[agent])
+    return out
+
+
+def test_a_runs_own_q_is_fitted_from_its_own_psi(runs):
+    r = _regress(f"--logdir={runs['diffsr_sac']}", f"--reference={runs['diffsr_sac']}", "--steps=1500", "--lr=3e-3",
+                 "--block=40", "--rff_widths=32,64")
+    assert r.returncode == 0, r.stderr[-2000:]
+    record = _record(runs["diffsr_sac"])
+    reg = record["regressions"]
+    # the target is this head architecture on this psi: representable exactly, so the fit is near perfect; the
+    # head at width 32 is the run's own and is not repeated, width 64 is added
+    assert set(reg) == {"mlp on (s, a)", "rff on psi", "rff on psi at init", "rff 64 on psi"}
+    assert np.mean(reg["rff on psi"]["r2"]) > 0.9, reg
+    assert len(reg["rff on psi"]["r2"]) == 2 and record["seeds"] == [0, 1]
+    assert "held-out R^2" in r.stdout and "rff on psi at init" in r.stdout
+
+
+def test_the_base_runs_q_is_regressed_on_both_inputs(runs):
+    r = _regress(f"--logdir={runs['diffsr_sac']}", f"--reference={runs['sac']}", "--steps=300", "--block=40",
+                 "--rff_widths=")
+    assert r.returncode == 0, r.stderr[-2000:]
+    reg = _record(runs["diffsr_sac"])["regressions"]
+    assert set(reg) == {"mlp on (s, a)", "rff on psi", "rff on psi at init"}
+    assert all(np.isfinite(v["r2"]).all() and np.isfinite(v["rmse"]).all() for v in reg.values())
+
+
+def test_runs_of_different_tasks_are_refused(runs):
+    import dataclasses
+
+    from diffsr_jax.fields import ConfigError
+    from diffsr_jax.training.saved_run import load_saved_run
+    from experiments.q_regression import check_pair
+
+    run, reference = load_saved_run(runs["diffsr_sac"]), load_saved_run(runs["sac"], replay=True)
+    check_pair(run, reference)  # the pair the other tests regress
+    other = reference.config.copy_and_resolve_references()
+    other.env.episode_length = 100
+    with pytest.raises(ConfigError, match="different tasks .config.env.episode_length: 200 vs 100"):
+        check_pair(run, dataclasses.replace(reference, config=other))
+
+
+@pytest.mark.parametrize("case", ["base_as_run", "too_few_rows", "bad_width", "missing_reference"])
+def test_bad_input_is_one_line(runs, case):
+    args = {
+        "base_as_run": [f"--logdir={runs['sac']}", f"--reference={runs['sac']}"],
+        "too_few_rows": [f"--logdir={runs['diffsr_sac']}", f"--reference={runs['sac']}", "--block=1000"],
+        "bad_width": [f"--logdir={runs['diffsr_sac']}", f"--reference={runs['sac']}", "--rff_widths=0"],
+        "missing_reference": [f"--logdir={runs['diffsr_sac']}", "--reference=/nonexistent/run"],
+    }[case]
+    r = _regress(*args)
+    assert r.returncode != 0
+    lines = [x for x in r.stderr.splitlines() if x.strip() and "warn" not in x.lower()]
+    assert len(lines) == 1 and "Traceback" not in r.stderr, r.stderr[-2000:]
+    assert {"base_as_run": "no critic on psi", "too_few_rows": "at least 10,000", "bad_width": "--rff_widths",
+            "missing_reference": "no such directory"}[case] in lines[0]

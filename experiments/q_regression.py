@@ -16,8 +16,9 @@ batch and Adam rate each:
 
 Seed i of the run is paired with seed i of the reference (each on the reference seed's replay); every regression is
 scored on held-out blocks of the replay (every tenth block of ``--block`` slots, an episode's length by default).
-Prints a table of held-out R^2 and RMS error over |mean Q| (the report's "critics' fit" measure), and writes
-``q_regression-<frames>.json`` in the run's log dir. Checkpoints are only read.
+Prints a table of held-out R^2, RMS error over |mean Q| (the report's "critics' fit" measure) and the mean cosine
+between the fitted Q's action gradient and the reference's on held-out rows (the direction each would give an actor),
+and writes ``q_regression-<frames>.json`` in the run's log dir. Checkpoints are only read.
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ from experiments.cli import define_int_list, fail, run_main
 
 FLAGS = flags.FLAGS
 HELD_OUT_EVERY = 10  # every tenth block of replay slots is held out
+GRADIENT_ROWS = 4096  # held-out rows the action gradients are compared on
 
 
 def representation_critic(critic):
@@ -99,7 +101,7 @@ def regress(run, reference, steps: int, batch_size: int, lr: float, widths, bloc
     import jax.numpy as jnp
 
     from diffsr_jax.networks.critics import MLPQHead, RFFHead
-    from diffsr_jax.representation.regression import fit_regression, held_out_blocks
+    from diffsr_jax.representation.regression import fit_regression, gradient_agreement, held_out_blocks
     from diffsr_jax.training.members import make_members, parse_sweeps
     from diffsr_jax.training.plan import stored_run
 
@@ -110,12 +112,13 @@ def regress(run, reference, steps: int, batch_size: int, lr: float, widths, bloc
     ref_trainer, ref_critic = reference.trainer, reference.trainer.agent.critic
     trainer, rep_critic = run.trainer, representation_critic(run.trainer.agent.critic)
 
-    def reference_q(runner, o, a):  # (N,): the min over the reference's heads, on its normalised observations
+    def reference_min_q(runner, o, a):  # (B,): the min over the reference's heads, on its normalised observations
         o = ref_trainer.normalize(runner.obs_stats, o)
+        return jnp.min(ref_critic.q(runner.agent.q_heads.params, runner.agent.critic_state, o, a), axis=0)
+
+    def reference_q(runner, o, a):  # (N,), a block at a time
         chunks = o.reshape(-1, block, o.shape[-1]), a.reshape(-1, block, a.shape[-1])
-        q = jax.lax.map(lambda c: jnp.min(ref_critic.q(runner.agent.q_heads.params, runner.agent.critic_state,
-                                                         *c), axis=0), chunks)
-        return q.reshape(-1)
+        return jax.lax.map(lambda c: reference_min_q(runner, *c), chunks).reshape(-1)
 
     targets = jax.jit(jax.vmap(reference_q))(reference.runner, obs, action)
 
@@ -135,6 +138,7 @@ def regress(run, reference, steps: int, batch_size: int, lr: float, widths, bloc
 
     def one(head, reads, runner, ref_runner, critic_state0, o, a, y, k):
         k_init, k_fit = jax.random.split(k)
+        raw_obs = o
         if reads == "sa":
             o = ref_trainer.normalize(ref_runner.obs_stats, o)
             params = head.init(k_init, o[:1], a[:1])
@@ -142,10 +146,15 @@ def regress(run, reference, steps: int, batch_size: int, lr: float, widths, bloc
         else:
             o = trainer.normalize(runner.obs_stats, o)
             state = critic_state0 if reads == "psi_init" else runner.agent.critic_state
-            features = lambda oo, aa: rep_critic.features(state, oo, aa)  # noqa: E731 - psi, frozen
+            rep = jax.lax.stop_gradient(rep_critic.rep_params(state))  # psi frozen; its action gradient kept
+            features = lambda oo, aa: rep_critic.representation.psi(rep, oo, aa)  # noqa: E731
             params = head.init(k_init, features(o[:1], a[:1]))
             apply = lambda p, oo, aa: head.apply(p, features(oo, aa))  # noqa: E731
-        return fit_regression(apply, params, (o, a), y, fit_rows, test_rows, k_fit, steps, batch_size, lr)
+        scores, params = fit_regression(apply, params, (o, a), y, fit_rows, test_rows, k_fit, steps, batch_size, lr)
+        rows = test_rows[:GRADIENT_ROWS]
+        scores["grad_cos"] = gradient_agreement(lambda aa: apply(params, o[rows], aa),
+                                                lambda aa: reference_min_q(ref_runner, raw_obs[rows], aa), a[rows])
+        return scores
 
     out = {}
     member_keys = jax.random.split(key, len(run.members))
@@ -161,11 +170,12 @@ def regress(run, reference, steps: int, batch_size: int, lr: float, widths, bloc
 def table(results: dict, q_abs) -> str:
     import numpy as np
 
-    lines = [f"{'regressor':<22} {'held-out R^2':>13} {'RMS error / |mean Q|':>21}   per seed R^2",
-             "-" * 80]
+    lines = [f"{'regressor':<22} {'held-out R^2':>13} {'RMS error / |mean Q|':>21} {'grad_a cosine':>14}   "
+             f"per seed R^2", "-" * 96]
     for name, r in results.items():
         seeds = " ".join(f"{v:.3f}" for v in r["r2"])
-        lines.append(f"{name:<22} {np.mean(r['r2']):>13.3f} {np.mean(r['rmse'] / q_abs):>21.4f}   {seeds}")
+        lines.append(f"{name:<22} {np.mean(r['r2']):>13.3f} {np.mean(r['rmse'] / q_abs):>21.4f} "
+                     f"{np.mean(r['grad_cos']):>14.3f}   {seeds}")
     return "\n".join(lines)
 
 

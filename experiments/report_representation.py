@@ -151,9 +151,10 @@ def q_regression_section(by_task: dict, table) -> list:
             q_abs = np.asarray(rec["mean_abs_q"])
             for name, v in rec["regressions"].items():
                 r2 = np.asarray(v["r2"])
+                cos = f"{np.mean(v['grad_cos']):.3f}" if "grad_cos" in v else "-"
                 rows.append([task_label(suite, task), f"{agent} vs {rec['reference']}'s Q", name,
                              f"{r2.mean():.3f} [{r2.min():.3f}, {r2.max():.3f}]",
-                             f"{np.mean(np.asarray(v['rmse']) / q_abs):.3f}"])
+                             f"{np.mean(np.asarray(v['rmse']) / q_abs):.3f}", cos])
     if not rows:
         return []
     budget = "; ".join(sorted({f"{rec['steps']:,} Adam steps of batch {rec['batch_size']} at lr {rec['lr']:g}, "
@@ -163,8 +164,10 @@ def q_regression_section(by_task: dict, table) -> list:
              "supervised regression with fresh heads on each input, and scored on held-out blocks of the replay "
              f"({budget}; seed i of each run paired). An R^2 for psi as high as the base's MLP on (s, a) means psi "
              "carries what the base's Q needs and its critic's shortfall lies in TD learning on its own data; a lower "
-             "one means psi lacks it."), ""] + table(
-        ["task", "run", "regressor", "held-out R^2 [min, max over seeds]", "RMS error / abs(mean Q)"], rows) + [""]
+             "one means psi lacks it. The last column is the mean cosine, on held-out rows, between the fitted Q's "
+             "gradient in the action and the base critic's: the direction each would give the actor."), ""] + table(
+        ["task", "run", "regressor", "held-out R^2 [min, max over seeds]", "RMS error / abs(mean Q)",
+         "action-gradient cosine"], rows) + [""]
 
 
 def representation_section(by_task: dict, plot_dir: str, plot_rel: str, reps: int, fmt, table, iqm, bootstrap_ci) -> list:

@@ -31,7 +31,7 @@ def test_a_target_that_is_a_function_of_the_input_is_fitted():
     x, (fit, test) = _data()
     y = 40.0 + 7.0 * (x @ jnp.arange(1.0, 6.0))  # Q-like: far from 0, large spread
     params = {"w": jnp.zeros(5), "b": jnp.zeros(())}
-    out = fit_regression(_linear, params, (x,), y, fit, test, jax.random.PRNGKey(1), 2000, 128, 1e-2)
+    out, _ = fit_regression(_linear, params, (x,), y, fit, test, jax.random.PRNGKey(1), 2000, 128, 1e-2)
     assert float(out["r2"]) > 0.999
     assert float(out["rmse"]) < 0.03 * float(y.std())
 
@@ -40,8 +40,23 @@ def test_a_target_independent_of_the_input_gets_no_held_out_r2():
     x, (fit, test) = _data()
     y = 40.0 + 7.0 * jax.random.normal(jax.random.PRNGKey(9), (x.shape[0],))
     params = {"w": jnp.zeros(5), "b": jnp.zeros(())}
-    out = fit_regression(_linear, params, (x,), y, fit, test, jax.random.PRNGKey(1), 2000, 128, 1e-2)
+    out, _ = fit_regression(_linear, params, (x,), y, fit, test, jax.random.PRNGKey(1), 2000, 128, 1e-2)
     assert -0.05 < float(out["r2"]) < 0.02
+
+
+def test_gradient_agreement_is_the_cosine_of_the_action_gradients():
+    from diffsr_jax.representation.regression import gradient_agreement
+
+    a = jax.random.normal(jax.random.PRNGKey(0), (64, 3))
+    w = jnp.array([1.0, -2.0, 0.5])
+    same = gradient_agreement(lambda x: 5.0 * x @ w, lambda x: x @ w + 3.0, a)  # same direction, other scale
+    opposite = gradient_agreement(lambda x: x @ w, lambda x: -(x @ w), a)
+    quadratic = gradient_agreement(lambda x: -jnp.sum(x ** 2, -1), lambda x: -2.0 * jnp.sum(x ** 2, -1), a)
+    orthogonal = gradient_agreement(lambda x: x[:, 0], lambda x: x[:, 1], a)
+    assert float(same) == pytest.approx(1.0, abs=1e-5) and float(opposite) == pytest.approx(-1.0, abs=1e-5)
+    assert float(quadratic) == pytest.approx(1.0, abs=1e-5) and float(orthogonal) == pytest.approx(0.0, abs=1e-6)
+    flat = gradient_agreement(lambda x: jnp.zeros(x.shape[0]), lambda x: x @ w, a)  # a vanishing gradient counts 0
+    assert float(flat) == 0.0
 
 
 def test_held_out_blocks_are_whole_blocks_disjoint_from_the_fitted_rows():
@@ -104,6 +119,10 @@ def test_a_runs_own_q_is_fitted_from_its_own_psi(runs):
     # head at width 32 is the run's own and is not repeated, width 64 is added
     assert set(reg) == {"mlp on (s, a)", "rff on psi", "rff on psi at init", "rff 64 on psi"}
     assert np.mean(reg["rff on psi"]["r2"]) > 0.9, reg
+    # fitted to the same Q on the same psi, its action gradient points where the run's critic's does: Pendulum's action
+    # has one dimension, so each row's cosine is +-1 (the signs agree or not) and 0 is chance; near the greedy action
+    # the gradient is small and its sign the first to go, so the bar is 3 rows in 4 agreeing
+    assert np.mean(reg["rff on psi"]["grad_cos"]) > 0.5, reg
     assert len(reg["rff on psi"]["r2"]) == 2 and record["seeds"] == [0, 1]
     assert "held-out R^2" in r.stdout and "rff on psi at init" in r.stdout
 

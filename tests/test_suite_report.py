@@ -259,14 +259,14 @@ def test_the_q_regression_table_reads_the_newest_record_of_each_run(tmp_path):
     os.makedirs(tmp_path / "plots")
     assert "Can psi carry" not in build_report(runs, str(tmp_path / "plots"), "plots", "report", 50, "R")
     record = {"reference": "sac", "frames": 2000, "steps": 100, "batch_size": 8, "lr": 1e-3, "mean_abs_q": [100.0, 50.0],
-              "regressions": {"mlp on (s, a)": {"r2": [0.9, 0.8], "rmse": [10.0, 5.0]},
-                              "rff on psi": {"r2": [0.95, 0.97], "rmse": [2.0, 1.0]}}}
+              "regressions": {"mlp on (s, a)": {"r2": [0.9, 0.8], "rmse": [10.0, 5.0], "grad_cos": [0.5, 0.7]},
+                              "rff on psi": {"r2": [0.95, 0.97], "rmse": [2.0, 1.0], "grad_cos": [0.2, 0.4]}}}
     logdir = tmp_path / "mbbl" / "hopper_et" / "diffsr_sac"
     json.dump({**record, "frames": 1000, "regressions": {"old": {"r2": [0.0, 0.0], "rmse": [1.0, 1.0]}}},
               open(logdir / "q_regression-1000.json", "w"))
     json.dump(record, open(logdir / "q_regression-2000.json", "w"))
     text = build_report(runs, str(tmp_path / "plots"), "plots", "report", 50, "R")
     assert "## Can psi carry the base's Q?" in text and "100 Adam steps of batch 8 at lr 0.001, at env frame 2,000" in text
-    assert "| mbbl / hopper_et | diffsr_sac vs sac's Q | mlp on (s, a) | 0.850 [0.800, 0.900] | 0.100 |" in text
-    assert "| mbbl / hopper_et | diffsr_sac vs sac's Q | rff on psi | 0.960 [0.950, 0.970] | 0.020 |" in text
+    assert "| mbbl / hopper_et | diffsr_sac vs sac's Q | mlp on (s, a) | 0.850 [0.800, 0.900] | 0.100 | 0.600 |" in text
+    assert "| mbbl / hopper_et | diffsr_sac vs sac's Q | rff on psi | 0.960 [0.950, 0.970] | 0.020 | 0.300 |" in text
     assert "| old |" not in text

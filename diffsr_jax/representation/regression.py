@@ -4,7 +4,8 @@ on a given input (psi(s, a), or concat(s, a)), can represent a given Q-function 
 ``fit_regression(apply, params, inputs, targets, fit_rows, test_rows, key, steps, batch_size, lr)`` trains
 ``params`` with Adam on the mean squared error of the standardised target (mean and spread of the fit rows), on
 minibatches drawn uniformly with replacement from the fit rows, for a static number of steps (one ``lax.scan``), and
-returns the held-out R^2 and RMS error in the target's units. Pure, so a caller vmaps it over seeds.
+returns the held-out R^2 and RMS error in the target's units, and the fitted parameters (predicting the standardised
+target). Pure, so a caller vmaps it over seeds.
 """
 
 from __future__ import annotations
@@ -19,12 +20,12 @@ TEST_CHUNK = 4096  # held-out rows predicted at a time (bounds the activations' 
 
 
 def fit_regression(apply, params, inputs: tuple, targets, fit_rows, test_rows, key, steps: int, batch_size: int,
-                   lr: float) -> dict:
+                   lr: float) -> tuple[dict, object]:
     """``apply(params, *inputs_rows) -> (B,)``; ``inputs``: arrays with N leading rows; ``targets`` (N,);
     ``fit_rows`` (N_fit,) and ``test_rows`` (N_test,) int indices into the rows (disjoint by the caller's choice).
 
-    -> {"r2": 1 - SSE / SST on the test rows, "rmse": sqrt(SSE / N_test), "fit_loss": the last steps' mean
-    standardised MSE on the fit minibatches}: scalars.
+    -> ({"r2": 1 - SSE / SST on the test rows, "rmse": sqrt(SSE / N_test), "fit_loss": the last steps' mean
+    standardised MSE on the fit minibatches}: scalars, the fitted params).
     """
     chex.assert_rank([targets, fit_rows, test_rows], 1)
     for x in inputs:
@@ -55,7 +56,19 @@ def fit_regression(apply, params, inputs: tuple, targets, fit_rows, test_rows, k
     sst = jnp.sum((y_test - y_test.mean()) ** 2)
     tail = max(1, steps // 10)
     return {"r2": 1.0 - sse / jnp.maximum(sst, 1e-12), "rmse": jnp.sqrt(sse / test_rows.shape[0]),
-            "fit_loss": losses[-tail:].mean()}
+            "fit_loss": losses[-tail:].mean()}, params
+
+
+def gradient_agreement(f, g, action):
+    """Mean over rows of the cosine between the action gradients of two Q-functions, ``f, g: action (B, d_a) -> (B,)``
+    (their states closed over): whether a fitted Q points the actor where the reference's does (1: the same
+    direction, 0: unrelated). A row where either gradient vanishes counts as 0."""
+    chex.assert_rank(action, 2)
+    ga = jax.grad(lambda a: f(a).sum())(action)
+    gb = jax.grad(lambda a: g(a).sum())(action)
+    norms = jnp.linalg.norm(ga, axis=-1) * jnp.linalg.norm(gb, axis=-1)
+    cos = jnp.where(norms > 0, jnp.sum(ga * gb, axis=-1) / jnp.where(norms > 0, norms, 1.0), 0.0)
+    return cos.mean()
 
 
 def held_out_blocks(num_rows: int, block: int, every: int) -> tuple:

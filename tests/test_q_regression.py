@@ -16,6 +16,7 @@ import pytest
 from diffsr_jax.representation.regression import fit_regression, held_out_blocks
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+RUNS = pytest.mark.xdist_group("q_regression")  # the tests on the two small runs share one worker: made once
 
 
 def _linear(p, x):
@@ -109,6 +110,7 @@ def runs(tmp_path_factory):
     return out
 
 
+@RUNS
 def test_a_runs_own_q_is_fitted_from_its_own_psi(runs):
     r = _regress(f"--logdir={runs['diffsr_sac']}", f"--reference={runs['diffsr_sac']}", "--steps=1500", "--lr=3e-3",
                  "--block=40", "--rff_widths=32,64")
@@ -127,6 +129,7 @@ def test_a_runs_own_q_is_fitted_from_its_own_psi(runs):
     assert "held-out R^2" in r.stdout and "rff on psi at init" in r.stdout
 
 
+@RUNS
 def test_the_base_runs_q_is_regressed_on_both_inputs(runs):
     r = _regress(f"--logdir={runs['diffsr_sac']}", f"--reference={runs['sac']}", "--steps=300", "--block=40",
                  "--rff_widths=")
@@ -136,7 +139,8 @@ def test_the_base_runs_q_is_regressed_on_both_inputs(runs):
     assert all(np.isfinite(v["r2"]).all() and np.isfinite(v["rmse"]).all() for v in reg.values())
 
 
-def test_runs_of_different_tasks_are_refused(runs):
+@RUNS
+def test_runs_of_different_tasks_or_seeds_are_refused(runs):
     import dataclasses
 
     from diffsr_jax.fields import ConfigError
@@ -149,8 +153,11 @@ def test_runs_of_different_tasks_are_refused(runs):
     other.env.episode_length = 100
     with pytest.raises(ConfigError, match="different tasks .config.env.episode_length: 200 vs 100"):
         check_pair(run, dataclasses.replace(reference, config=other))
+    with pytest.raises(ConfigError, match="members differ .* seeds \\[0, 1\\] vs \\[0, 2\\]"):
+        check_pair(run, dataclasses.replace(reference, members=[{"seed": 0}, {"seed": 2}]))
 
 
+@RUNS
 @pytest.mark.parametrize("case", ["base_as_run", "too_few_rows", "bad_width", "missing_reference"])
 def test_bad_input_is_one_line(runs, case):
     args = {

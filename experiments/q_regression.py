@@ -188,7 +188,8 @@ def main(argv):
     for flag in ("logdir", "reference"):
         value = getattr(FLAGS, flag)
         if not value:
-            fail(f"--{flag} is required: the log dir of a run of experiments.train (module docstring)")
+            fail(f"--{flag} is required: pass a Diff-SR run and its base run of one task, e.g. "
+                 f"--logdir=runs/mbbl/hopper_et/diffsr_sac --reference=runs/mbbl/hopper_et/sac")
         if not os.path.isdir(value):
             fail(f"--{flag}={value}: no such directory")
     if min(FLAGS.steps, FLAGS.batch_size, FLAGS.block) <= 0:

@@ -72,6 +72,7 @@ def check_pair(run, reference) -> None:
 def replay_rows(saved, block: int):
     """(obs (M, N, d_s), action (M, N, d_a)) of every member's filled replay slots, as stored (not normalised);
     ConfigError when the members hold different numbers of transitions or too few for a held-out block."""
+    import jax
     import numpy as np
 
     from diffsr_jax.data.sampler import ReplaySampler
@@ -89,14 +90,12 @@ def replay_rows(saved, block: int):
         tr, _ = ReplaySampler(buffer, None, 1, saved.trainer.num_envs, layout=layout).window(0, capacity)
         return tr.obs[:n], tr.action[:n]
 
-    import jax
-
     return jax.vmap(rows)(saved.runner.buffer)
 
 
 def regress(run, reference, steps: int, batch_size: int, lr: float, widths, block: int, key):
-    """name -> {"r2": (M,), "rmse": (M,), "fit_loss": (M,)} and the targets' mean |Q| (M,): every regression of the
-    module docstring, each vmapped over the members."""
+    """name -> {"r2", "rmse", "fit_loss", "grad_cos"}: each (M,), and the targets' |mean Q| (M,): every regression of
+    the module docstring, each vmapped over the members."""
     import jax
     import jax.numpy as jnp
 

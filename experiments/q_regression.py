@@ -101,8 +101,6 @@ def regress(run, reference, steps: int, batch_size: int, lr: float, widths, bloc
 
     from diffsr_jax.networks.critics import MLPQHead, RFFHead
     from diffsr_jax.representation.regression import fit_regression, gradient_agreement, held_out_blocks
-    from diffsr_jax.training.members import make_members, parse_sweeps
-    from diffsr_jax.training.plan import stored_run
 
     obs, action = replay_rows(reference, block)
     n = (obs.shape[1] // block) * block  # whole blocks (the reference's Q is computed a block at a time)
@@ -121,9 +119,7 @@ def regress(run, reference, steps: int, batch_size: int, lr: float, widths, bloc
 
     targets = jax.jit(jax.vmap(reference_q))(reference.runner, obs, action)
 
-    config, specs = stored_run(run.logdir, use="evaluated")
-    _, keys, hp = make_members(config, trainer.default_hparams(), parse_sweeps(specs))
-    init_state = jax.vmap(trainer.init_agent)(keys, hp).critic_state
+    init_state = jax.vmap(trainer.init_agent)(run.keys, run.hp).critic_state
 
     q, r = run.config.psi_critic, reference.config.mlp_critic
     rff = lambda w1, w2: RFFHead(w1, w2, q.rff_kind, q.input_layer_norm, q.hidden_layer_norm, q.activation,  # noqa

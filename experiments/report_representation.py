@@ -104,8 +104,7 @@ def critic_fit(run: dict) -> dict | None:
 def critic_fit_section(by_task: dict, table) -> list:
     """Markdown: per task where a Diff-SR agent and its base both ran, each agent's TD loss, mean Q and their ratio:
     whether the critic on psi fits its targets as well as the base's MLP critic fits its own."""
-    from experiments.suites import compared_with
-    from experiments.suites import task_label
+    from experiments.suites import compared_with, task_label
 
     rows = []
     for (suite, task), runs in sorted(by_task.items()):
@@ -118,12 +117,12 @@ def critic_fit_section(by_task: dict, table) -> list:
     if not rows:
         return []
     return ["## The critics' fit", "",
-            (f"Each agent's TD loss (`train/critic_loss`: the critic heads' mean squared TD errors, summed, on the batches "
-             f"the critic trained on, averaged over each chunk of updates) and mean Q, over its last "
-             f"{CRITIC_FIT_EVALS} evaluations and its seeds; the last column is one head's RMS TD error divided by the absolute mean Q. "
-             "Each critic is scored against its own targets, so the columns compare how well each one fits them, not "
-             "which Q is right."), ""] + table(["task", "agent", "TD loss", "mean Q", "RMS TD error / abs(mean Q)"],
-                                               rows) + [""]
+            (f"Each agent's TD loss (`train/critic_loss`: the critic heads' mean squared TD errors, summed, on the "
+             f"batches the critic trained on, averaged over each chunk of updates) and mean Q, over its last "
+             f"{CRITIC_FIT_EVALS} evaluations and its seeds; the last column is one head's RMS TD error divided by the "
+             "absolute mean Q. Each critic is scored against its own targets, so the columns compare how well each "
+             "one fits them, not which Q is right."), ""] + table(
+        ["task", "agent", "TD loss", "mean Q", "RMS TD error / abs(mean Q)"], rows) + [""]
 
 
 def q_regression(run: dict) -> dict | None:
@@ -160,8 +159,8 @@ def q_regression_section(by_task: dict, table) -> list:
     budget = "; ".join(sorted({f"{rec['steps']:,} Adam steps of batch {rec['batch_size']} at lr {rec['lr']:g}, "
                                f"at env frame {rec['frames']:,}" for rec in records}))
     return ["## Can psi carry the base's Q? (`experiments.q_regression`)", "",
-            ("Without TD: on the reference (base) run's replay, its critic's Q (the minimum over its heads) is fitted by "
-             "supervised regression with fresh heads on each input, and scored on held-out blocks of the replay "
+            ("Without TD: on the reference (base) run's replay, its critic's Q (the minimum over its heads) is fitted "
+             "by supervised regression with fresh heads on each input, and scored on held-out blocks of the replay "
              f"({budget}; seed i of each run paired). An R^2 for psi as high as the base's MLP on (s, a) means psi "
              "carries what the base's Q needs and its critic's shortfall lies in TD learning on its own data; a lower "
              "one means psi lacks it. The last column is the mean cosine, on held-out rows, between the fitted Q's "
@@ -170,7 +169,8 @@ def q_regression_section(by_task: dict, table) -> list:
          "action-gradient cosine"], rows) + [""]
 
 
-def representation_section(by_task: dict, plot_dir: str, plot_rel: str, reps: int, fmt, table, iqm, bootstrap_ci) -> list:
+def representation_section(by_task: dict, plot_dir: str, plot_rel: str, reps: int, fmt, table, iqm,
+                           bootstrap_ci) -> list:
     """Markdown: per task with diffsr_* runs, the ablation table (score, IQM [95% CI], difference to the full agent,
     final probe R^2 learned / at init) and the probe figure."""
     from experiments.suites import ABLATION_QUESTIONS, ABLATIONS, task_label

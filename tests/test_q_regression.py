@@ -72,7 +72,8 @@ def test_held_out_blocks_are_whole_blocks_disjoint_from_the_fitted_rows():
 # --- the command on two small runs ---------------------------------------------------------------------------------
 SMALL = ["--config.actor_critic.actor_hidden=32,32", "--config.mlp_critic.hidden=32,32",
          "--config.representation.feature_dim=16", "--config.representation.psi_hidden=32",
-         "--config.representation.zeta_hidden=32", "--config.psi_critic.rff_dim=32", "--config.psi_critic.rff_hidden=32"]
+         "--config.representation.zeta_hidden=32", "--config.psi_critic.rff_dim=32",
+         "--config.psi_critic.rff_hidden=32"]
 
 
 def _env():

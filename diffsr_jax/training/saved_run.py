@@ -23,11 +23,14 @@ POLICY_FIELDS = (".agent", ".obs_stats", ".key")  # the RunnerState fields a pol
 @dataclasses.dataclass
 class SavedRun:
     """``runner`` is vmapped over ``members`` (M,) and holds only the policy fields, and the replay buffer where it was
-    asked for (the others are None)."""
+    asked for (the others are None); ``keys`` (M, 2) and ``hp`` (leaves (M,)) are the members' run keys and traced
+    hyperparameters, as the run started from them."""
 
     logdir: str
     config: object
     members: list
+    keys: jax.Array
+    hp: dict
     trainer: Trainer
     iteration: int
     runner: RunnerState
@@ -80,4 +83,4 @@ def load_saved_run(logdir: str, frames: int | None = None, env=None, replay: boo
     finally:
         ckpt.close()
     runner = runner.replace(env_state=None, reset_pool=None, buffer=runner.buffer if replay else None)
-    return SavedRun(logdir, config, members, trainer, int(iteration), runner)
+    return SavedRun(logdir, config, members, keys, hp, trainer, int(iteration), runner)

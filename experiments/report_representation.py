@@ -137,10 +137,11 @@ def q_regression(run: dict) -> dict | None:
 
 def q_regression_section(by_task: dict, table) -> list:
     """Markdown: per Diff-SR run with a ``q_regression`` record, how well each critic input carries its reference's
-    Q when fitted without TD (held-out R^2, mean and range over seed pairs; RMS error over |mean Q|)."""
+    Q when fitted without TD (held-out R^2, mean and range over seed pairs; RMS error over |mean Q|), and, where the
+    record has them, how the fits fare under TD with the reference's policy fixed."""
     from experiments.suites import task_label
 
-    rows, records = [], []
+    rows, td_rows, records = [], [], []
     for (suite, task), runs in sorted(by_task.items()):
         for agent, r in sorted(runs.items()):
             rec = q_regression(r)
@@ -148,25 +149,44 @@ def q_regression_section(by_task: dict, table) -> list:
                 continue
             records.append(rec)
             q_abs = np.asarray(rec["mean_abs_q"])
-            for name, v in rec["regressions"].items():
+            label = [task_label(suite, task), f"{agent} vs {rec['reference']}'s Q"]
+
+            def r2_range(v):
                 r2 = np.asarray(v["r2"])
+                return f"{r2.mean():.3f} [{r2.min():.3f}, {r2.max():.3f}]"
+
+            for name, v in rec["regressions"].items():
                 cos = f"{np.mean(v['grad_cos']):.3f}" if "grad_cos" in v else "-"
-                rows.append([task_label(suite, task), f"{agent} vs {rec['reference']}'s Q", name,
-                             f"{r2.mean():.3f} [{r2.min():.3f}, {r2.max():.3f}]",
-                             f"{np.mean(np.asarray(v['rmse']) / q_abs):.3f}", cos])
+                rows.append(label + [name, r2_range(v), f"{np.mean(np.asarray(v['rmse']) / q_abs):.3f}", cos])
+            for name, v in rec.get("td", {}).items():
+                td_rows.append(label + [name, r2_range(rec["regressions"][name]), r2_range(v),
+                                        f"{np.mean(np.asarray(v['bias']) / q_abs):+.3f}",
+                                        f"{np.mean(np.asarray(v['td_rmse']) / q_abs):.3f}",
+                                        f"{np.mean(v['grad_cos']):.3f}"])
     if not rows:
         return []
     budget = "; ".join(sorted({f"{rec['steps']:,} Adam steps of batch {rec['batch_size']} at lr {rec['lr']:g}, "
                                f"at env frame {rec['frames']:,}" for rec in records}))
-    return ["## Can psi carry the base's Q? (`experiments.q_regression`)", "",
-            ("Without TD: on the reference (base) run's replay, its critic's Q (the minimum over its heads) is fitted "
-             "by supervised regression with fresh heads on each input, and scored on held-out blocks of the replay "
-             f"({budget}; seed i of each run paired). An R^2 for psi as high as the base's MLP on (s, a) means psi "
-             "carries what the base's Q needs and its critic's shortfall lies in TD learning on its own data; a lower "
-             "one means psi lacks it. The last column is the mean cosine, on held-out rows, between the fitted Q's "
-             "gradient in the action and the base critic's: the direction each would give the actor."), ""] + table(
+    out = ["## Can psi carry the base's Q? (`experiments.q_regression`)", "",
+           ("Without TD: on the reference (base) run's replay, its critic's Q (the minimum over its heads) is fitted "
+            "by supervised regression with fresh heads on each input, and scored on held-out blocks of the replay "
+            f"({budget}; seed i of each run paired). An R^2 for psi as high as the base's MLP on (s, a) means psi "
+            "carries what the base's Q needs and its critic's shortfall lies in TD learning on its own data; a lower "
+            "one means psi lacks it. The last column is the mean cosine, on held-out rows, between the fitted Q's "
+            "gradient in the action and the base critic's: the direction each would give the actor."), ""] + table(
         ["task", "run", "regressor", "held-out R^2 [min, max over seeds]", "RMS error / abs(mean Q)",
          "action-gradient cosine"], rows) + [""]
+    if td_rows:
+        td_budget = "; ".join(sorted({f"{rec['td_steps']:,} steps" for rec in records if "td" in rec}))
+        out += [("By TD from the fit: each fitted head (one per input, no twin minimum) goes on learning the base's "
+                 "policy's Q by SAC's critic update on the same replay, the policy and its temperature fixed, the "
+                 f"base's discount, target rate and period ({td_budget}). What it loses of the base's Q is TD's doing "
+                 "on that input, apart from the agent's coupling (a psi that moves, an actor that follows its "
+                 "critic, the data it collects). Mean error is the fitted Q's mean minus the base's (a positive one "
+                 "overestimates); TD error is the head's own held-out RMS TD error."), ""] + table(
+            ["task", "run", "head on", "R^2 after regression", "R^2 after TD [min, max]", "mean error / abs(mean Q)",
+             "TD error / abs(mean Q)", "action-gradient cosine"], td_rows) + [""]
+    return out
 
 
 def representation_section(by_task: dict, plot_dir: str, plot_rel: str, reps: int, fmt, table, iqm,

@@ -1,7 +1,8 @@
-"""experiments.q_regression and its regression core: a target that is a function of the input is fitted (held-out
-R^2 near 1), one that is not gets none (held-out R^2 near 0); held-out blocks are disjoint from the fitted rows; on
-two small gymnax runs the command writes its table and JSON, fits a run's own Q from its own psi (a target its head
-can represent exactly), and refuses bad pairs in one line."""
+"""experiments.q_regression and its cores: a target that is a function of the input is fitted (held-out R^2 near 1),
+one that is not gets none (held-out R^2 near 0); held-out blocks are disjoint from the fitted rows; TD with a fixed
+policy reaches the soft Q of a chain known in closed form, and misses it when the terminal flag is dropped; on two
+small gymnax runs the command writes its tables and JSON, fits a run's own Q from its own psi (a target its head can
+represent exactly), goes on by TD from each fit, and refuses bad pairs and inputs in one line."""
 
 import json
 import os
@@ -114,7 +115,7 @@ def runs(tmp_path_factory):
 @RUNS
 def test_a_runs_own_q_is_fitted_from_its_own_psi(runs):
     r = _regress(f"--logdir={runs['diffsr_sac']}", f"--reference={runs['diffsr_sac']}", "--steps=1500", "--lr=3e-3",
-                 "--block=40", "--rff_widths=32,64")
+                 "--block=40", "--rff_widths=32,64", "--td_steps=0")
     assert r.returncode == 0, r.stderr[-2000:]
     record = _record(runs["diffsr_sac"])
     reg = record["regressions"]
@@ -128,16 +129,22 @@ def test_a_runs_own_q_is_fitted_from_its_own_psi(runs):
     assert np.mean(reg["rff on psi"]["grad_cos"]) > 0.5, reg
     assert len(reg["rff on psi"]["r2"]) == 2 and record["seeds"] == [0, 1]
     assert "held-out R^2" in r.stdout and "rff on psi at init" in r.stdout
+    assert "td" not in record and "TD from the fit" not in r.stdout  # --td_steps=0: no TD fits
 
 
 @RUNS
 def test_the_base_runs_q_is_regressed_on_both_inputs(runs):
     r = _regress(f"--logdir={runs['diffsr_sac']}", f"--reference={runs['sac']}", "--steps=300", "--block=40",
-                 "--rff_widths=")
+                 "--rff_widths=64", "--td_steps=200")
     assert r.returncode == 0, r.stderr[-2000:]
-    reg = _record(runs["diffsr_sac"])["regressions"]
-    assert set(reg) == {"mlp on (s, a)", "rff on psi", "rff on psi at init"}
+    record = _record(runs["diffsr_sac"])
+    reg, td = record["regressions"], record["td"]
+    assert set(reg) == {"mlp on (s, a)", "rff on psi", "rff on psi at init", "rff 64 on psi"}
     assert all(np.isfinite(v["r2"]).all() and np.isfinite(v["rmse"]).all() for v in reg.values())
+    # TD goes on from each input's own fit (the extra widths are regression only)
+    assert set(td) == {"mlp on (s, a)", "rff on psi", "rff on psi at init"} and record["td_steps"] == 200
+    assert all(np.isfinite(v[k]).all() for v in td.values() for k in ("r2", "rmse", "bias", "td_rmse", "grad_cos"))
+    assert "TD from the fit, on" in r.stdout
 
 
 @RUNS
@@ -159,17 +166,93 @@ def test_runs_of_different_tasks_or_seeds_are_refused(runs):
 
 
 @RUNS
-@pytest.mark.parametrize("case", ["base_as_run", "too_few_rows", "bad_width", "missing_reference"])
+@pytest.mark.parametrize("case", ["base_as_run", "too_few_rows", "bad_width", "missing_reference", "td_steps"])
 def test_bad_input_is_one_line(runs, case):
     args = {
         "base_as_run": [f"--logdir={runs['sac']}", f"--reference={runs['sac']}"],
         "too_few_rows": [f"--logdir={runs['diffsr_sac']}", f"--reference={runs['sac']}", "--block=1000"],
         "bad_width": [f"--logdir={runs['diffsr_sac']}", f"--reference={runs['sac']}", "--rff_widths=0"],
         "missing_reference": [f"--logdir={runs['diffsr_sac']}", "--reference=/nonexistent/run"],
+        "td_steps": [f"--logdir={runs['diffsr_sac']}", f"--reference={runs['sac']}", "--td_steps=-5"],
     }[case]
     r = _regress(*args)
     assert r.returncode != 0
     lines = [x for x in r.stderr.splitlines() if x.strip() and "warn" not in x.lower()]
     assert len(lines) == 1 and "Traceback" not in r.stderr, r.stderr[-2000:]
     assert {"base_as_run": "no critic on psi", "too_few_rows": "at least 10,000", "bad_width": "--rff_widths",
-            "missing_reference": "no such directory"}[case] in lines[0]
+            "missing_reference": "no such directory", "td_steps": "--td_steps >= 0"}[case] in lines[0]
+
+
+def test_td_fits_need_a_sac_reference():
+    from types import SimpleNamespace
+
+    from diffsr_jax.fields import ConfigError
+    from experiments.q_regression import check_policy
+
+    td3 = SimpleNamespace(trainer=SimpleNamespace(agent=object()), runner=SimpleNamespace(agent=object()),
+                          logdir="runs/td3", config=SimpleNamespace(run=SimpleNamespace(agent="td3")))
+    with pytest.raises(ConfigError, match="td3 is not SAC's.*--td_steps=0"):
+        check_policy(td3)
+
+
+@pytest.mark.parametrize("head", ["rff", "mlp"])
+def test_output_affine_scales_and_shifts_a_heads_output(head):
+    from diffsr_jax.agents.policy_evaluation import output_affine
+    from diffsr_jax.networks.critics import MLPQHead, RFFHead
+
+    x, a = jax.random.normal(jax.random.PRNGKey(0), (16, 5)), jax.random.normal(jax.random.PRNGKey(1), (16, 2))
+    net, args = (RFFHead(16, 16), (x,)) if head == "rff" else (MLPQHead((16, 16)), (x, a))
+    params = net.init(jax.random.PRNGKey(2), *args)
+    moved = net.apply(output_affine(params, 7.5, -40.0), *args)
+    np.testing.assert_allclose(np.asarray(moved), 7.5 * np.asarray(net.apply(params, *args)) - 40.0, rtol=1e-5,
+                               atol=1e-4)
+    with pytest.raises(ValueError, match="found 0"):
+        output_affine({"w": {"kernel": jnp.ones((3, 2)), "bias": jnp.zeros(2)}}, 2.0, 1.0)
+
+
+# --- policy evaluation by TD -----------------------------------------------------------------------------------------
+def _chain(num_states=6, alpha=0.0, logp=0.0, gamma=0.9):
+    """A chain of one-hot states k -> k + 1, the episode ending after the last; reward r_k = k + 1; a fixed policy
+    whose log-density is ``logp`` everywhere. Its soft Q: Q(K-1) = r_{K-1}, Q(k) = r_k + gamma (Q(k+1) - alpha logp)."""
+    from diffsr_jax.data.transition import Transition
+
+    k = np.arange(num_states)
+    eye = np.eye(num_states, dtype=np.float32)
+    tr = Transition(obs=jnp.asarray(eye[k]), action=jnp.zeros((num_states, 1)), reward=jnp.asarray(k + 1.0),
+                    next_obs=jnp.asarray(eye[np.minimum(k + 1, num_states - 1)]),
+                    terminated=jnp.asarray((k == num_states - 1).astype(np.float32)))
+    q = np.zeros(num_states)
+    q[-1] = num_states
+    for i in range(num_states - 2, -1, -1):
+        q[i] = (i + 1) + gamma * (q[i + 1] - alpha * logp)
+    next_action = lambda key, rows: (jnp.zeros((rows.shape[0], 1)), jnp.full(rows.shape, logp))  # noqa: E731
+    return tr, next_action, q
+
+
+@pytest.mark.parametrize("alpha,logp", [(0.0, 0.0), (0.2, -1.5)])
+def test_td_fit_reaches_the_fixed_policys_soft_q(alpha, logp):
+    from diffsr_jax.agents.policy_evaluation import fit_td, twin_q
+
+    gamma = 0.9
+    tr, next_action, q = _chain(alpha=alpha, logp=logp, gamma=gamma)
+    apply = lambda p, o, a: o @ p["w"] + a[:, 0] * p["v"]  # noqa: E731  a table over the one-hot states
+    params = {"w": jnp.zeros((2, 6)), "v": jnp.zeros(2)}
+    params, target, losses = fit_td(apply, params, tr, next_action, alpha, gamma, 0.05, 2, np.arange(6),
+                                    jax.random.PRNGKey(0), 4000, 32, 0.05)
+    fitted = np.asarray(twin_q(apply, params, tr.obs, tr.action))
+    np.testing.assert_allclose(fitted, np.stack([q, q]), rtol=2e-3, atol=2e-3)
+    assert float(losses[-100:].mean()) < 1e-3 < float(losses[:100].mean())
+    np.testing.assert_allclose(np.asarray(twin_q(apply, target, tr.obs, tr.action)), np.stack([q, q]), rtol=1e-2)
+
+
+def test_td_fit_with_the_terminal_flag_ignored_would_not_reach_it():
+    """The same chain, its last step not marked terminal: the fit bootstraps past the end, so a broken terminal
+    mask is visible as a fit far from the true Q (the test above can fail)."""
+    from diffsr_jax.agents.policy_evaluation import fit_td, twin_q
+
+    tr, next_action, q = _chain()
+    tr = tr.replace(terminated=jnp.zeros(6))
+    apply = lambda p, o, a: o @ p["w"]  # noqa: E731
+    params, _, _ = fit_td(apply, {"w": jnp.zeros((2, 6))}, tr, next_action, 0.0, 0.9, 0.05, 2, np.arange(6),
+                          jax.random.PRNGKey(0), 4000, 32, 0.05)
+    assert float(np.asarray(twin_q(apply, params, tr.obs, tr.action))[0, -1]) > 2 * q[-1]

@@ -239,7 +239,7 @@ def test_the_critics_fit_is_the_td_loss_of_the_last_four_evaluations_per_head(tm
 
 def test_the_q_regression_table_reads_the_newest_record_of_each_run(tmp_path):
     """A run's newest ``q_regression-<frames>.json`` becomes rows of mean [min, max] held-out R^2 over seed pairs and
-    RMS error over |mean Q|; a run without one adds no section."""
+    RMS error over |mean Q|, and its TD fits, where it has them, a second table; a run without one adds no section."""
     import json
 
     from diffsr_jax.training.host_loop import write_run_files
@@ -269,4 +269,13 @@ def test_the_q_regression_table_reads_the_newest_record_of_each_run(tmp_path):
     assert "## Can psi carry the base's Q?" in text and "100 Adam steps of batch 8 at lr 0.001, at env frame 2,000" in text
     assert "| mbbl / hopper_et | diffsr_sac vs sac's Q | mlp on (s, a) | 0.850 [0.800, 0.900] | 0.100 | 0.600 |" in text
     assert "| mbbl / hopper_et | diffsr_sac vs sac's Q | rff on psi | 0.960 [0.950, 0.970] | 0.020 | 0.300 |" in text
-    assert "| old |" not in text
+    assert "| old |" not in text and "By TD from the fit" not in text  # a record without TD fits: no TD table
+    record["td_steps"] = 50
+    record["td"] = {"rff on psi": {"r2": [0.6, 0.8], "rmse": [20.0, 5.0], "bias": [10.0, -5.0], "td_rmse": [3.0, 1.0],
+                                   "grad_cos": [0.1, 0.3]}}
+    json.dump(record, open(logdir / "q_regression-2000.json", "w"))
+    text = build_report(runs, str(tmp_path / "plots"), "plots", "report", 50, "R")
+    # the regression's R^2 beside TD's; errors over each seed's |mean Q| (10/100 and -5/50), then averaged
+    assert "(50 steps)" in text
+    assert ("| mbbl / hopper_et | diffsr_sac vs sac's Q | rff on psi | 0.960 [0.950, 0.970] | 0.700 [0.600, 0.800] | "
+            "+0.000 | 0.025 | 0.200 |") in text

@@ -47,16 +47,22 @@ def fit_regression(apply, params, inputs: tuple, targets, fit_rows, test_rows, k
         return (optax.apply_updates(p, updates), s), value
 
     (params, _), losses = jax.lax.scan(step, (params, opt.init(params)), jax.random.split(key, steps))
-    n_chunks = -(-test_rows.shape[0] // TEST_CHUNK)
-    padded = jnp.pad(test_rows, (0, n_chunks * TEST_CHUNK - test_rows.shape[0]), mode="edge")
-    pred = jax.lax.map(lambda rows: apply(params, *(x[rows] for x in inputs)),
-                       padded.reshape(n_chunks, TEST_CHUNK)).reshape(-1)[:test_rows.shape[0]] * sd + mu
-    y_test = targets[test_rows]
-    sse = jnp.sum((y_test - pred) ** 2)
-    sst = jnp.sum((y_test - y_test.mean()) ** 2)
-    tail = max(1, steps // 10)
-    return {"r2": 1.0 - sse / jnp.maximum(sst, 1e-12), "rmse": jnp.sqrt(sse / test_rows.shape[0]),
-            "fit_loss": losses[-tail:].mean()}, params
+    pred = predict_rows(lambda rows: apply(params, *(x[rows] for x in inputs)), test_rows) * sd + mu
+    return {**held_out_scores(targets[test_rows], pred), "fit_loss": losses[-max(1, steps // 10):].mean()}, params
+
+
+def predict_rows(predict, rows):
+    """``predict(rows (TEST_CHUNK,)) -> (TEST_CHUNK,)`` over all of ``rows`` (R,), a chunk at a time: (R,)."""
+    n_chunks = -(-rows.shape[0] // TEST_CHUNK)
+    padded = jnp.pad(rows, (0, n_chunks * TEST_CHUNK - rows.shape[0]), mode="edge")
+    return jax.lax.map(predict, padded.reshape(n_chunks, TEST_CHUNK)).reshape(-1)[:rows.shape[0]]
+
+
+def held_out_scores(y, pred) -> dict:
+    """{"r2": 1 - SSE / SST, "rmse": sqrt(SSE / R)} of predictions ``pred`` of ``y`` (R,)."""
+    sse = jnp.sum((y - pred) ** 2)
+    sst = jnp.sum((y - y.mean()) ** 2)
+    return {"r2": 1.0 - sse / jnp.maximum(sst, 1e-12), "rmse": jnp.sqrt(sse / y.shape[0])}
 
 
 def gradient_agreement(f, g, action):

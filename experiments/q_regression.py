@@ -28,7 +28,9 @@ by default) against the reference critic's Q (the minimum over its heads, the va
 Seed i of the run is paired with seed i of the reference (each on the reference seed's replay). Prints a table per
 fit: held-out R^2, RMS (regression) or mean (TD) error over |mean Q|, the TD fits' own held-out TD error over |mean Q|
 (RMS: the report's "critics' fit" measure), and the mean cosine between the fitted Q's action gradient and the
-reference's (the direction each would give an actor); writes ``q_regression-<frames>.json`` in the run's log dir.
+reference's (the direction each would give an actor); writes ``q_regression-<reference agent>-<frames>.json`` in the
+run's log dir. The reference may be the run itself (``--reference`` = ``--logdir``): its own Q on its own data and
+policy, where TD's fits show whether the agent's data, rather than its coupling, is what TD on psi finds hard.
 Checkpoints are only read.
 """
 
@@ -345,7 +347,7 @@ def main(argv):
         print(table("TD from the fit, on", TD_COLUMNS, results, q_abs))
         record["td_steps"] = FLAGS.td_steps
         record["td"] = as_lists(results)
-    path = os.path.join(FLAGS.logdir, f"q_regression-{run.frames}.json")
+    path = os.path.join(FLAGS.logdir, f"q_regression-{reference.config.run.agent}-{run.frames}.json")
     with open(path, "w") as f:
         json.dump(record, f, indent=1)
     print(f"wrote {path}")

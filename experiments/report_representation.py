@@ -125,65 +125,70 @@ def critic_fit_section(by_task: dict, table) -> list:
         ["task", "agent", "TD loss", "mean Q", "RMS TD error / abs(mean Q)"], rows) + [""]
 
 
-def q_regression(run: dict) -> dict | None:
-    """The newest ``q_regression-<frames>.json`` (experiments.q_regression) in the run's folder, None without one."""
+def q_regressions(run: dict, agent: str) -> list:
+    """Per reference, the newest ``q_regression-<reference>-<frames>.json`` (experiments.q_regression) in the run's
+    folder: the base's first, then the run's own (its reference is ``agent`` itself); [] without one."""
     from diffsr_jax.logging.files import read_json
 
-    found = sorted((int(n[len("q_regression-"):-len(".json")]), n) for n in os.listdir(run["path"])
-                   if n.startswith("q_regression-") and n.endswith(".json")
-                   and n[len("q_regression-"):-len(".json")].isdigit())
-    return read_json(os.path.join(run["path"], found[-1][1]), dict) if found else None
+    newest = {}
+    for n in os.listdir(run["path"]):
+        reference, _, frames = n[len("q_regression-"):-len(".json")].rpartition("-")
+        if n.startswith("q_regression-") and n.endswith(".json") and reference and frames.isdigit():
+            newest[reference] = max(newest.get(reference, (-1, "")), (int(frames), n))
+    return [read_json(os.path.join(run["path"], newest[ref][1]), dict)
+            for ref in sorted(newest, key=lambda ref: (ref == agent, ref))]
 
 
 def q_regression_section(by_task: dict, table) -> list:
-    """Markdown: per Diff-SR run with a ``q_regression`` record, how well each critic input carries its reference's
-    Q when fitted without TD (held-out R^2, mean and range over seed pairs; RMS error over |mean Q|), and, where the
-    record has them, how the fits fare under TD with the reference's policy fixed."""
+    """Markdown: per Diff-SR run and reference with a ``q_regression`` record, how well each critic input carries the
+    reference's Q when fitted without TD (held-out R^2, mean and range over seed pairs; RMS error over |mean Q|),
+    and, where the record has them, how the fits fare under TD with the reference's policy fixed."""
     from experiments.suites import task_label
 
+    def r2_range(v):
+        r2 = np.asarray(v["r2"])
+        return f"{r2.mean():.3f} [{r2.min():.3f}, {r2.max():.3f}]"
+
     rows, td_rows, records = [], [], []
-    for (suite, task), runs in sorted(by_task.items()):
-        for agent, r in sorted(runs.items()):
-            rec = q_regression(r)
-            if not rec:
-                continue
-            records.append(rec)
-            q_abs = np.asarray(rec["mean_abs_q"])
-            label = [task_label(suite, task), f"{agent} vs {rec['reference']}'s Q"]
-
-            def r2_range(v):
-                r2 = np.asarray(v["r2"])
-                return f"{r2.mean():.3f} [{r2.min():.3f}, {r2.max():.3f}]"
-
-            for name, v in rec["regressions"].items():
-                cos = f"{np.mean(v['grad_cos']):.3f}" if "grad_cos" in v else "-"
-                rows.append(label + [name, r2_range(v), f"{np.mean(np.asarray(v['rmse']) / q_abs):.3f}", cos])
-            for name, v in rec.get("td", {}).items():
-                td_rows.append(label + [name, r2_range(rec["regressions"][name]), r2_range(v),
-                                        f"{np.mean(np.asarray(v['bias']) / q_abs):+.3f}",
-                                        f"{np.mean(np.asarray(v['td_rmse']) / q_abs):.3f}",
-                                        f"{np.mean(v['grad_cos']):.3f}"])
+    found = [(suite, task, agent, rec) for (suite, task), runs in sorted(by_task.items())
+             for agent, r in sorted(runs.items()) for rec in q_regressions(r, agent)]
+    for suite, task, agent, rec in found:
+        records.append(rec)
+        q_abs = np.asarray(rec["mean_abs_q"])
+        whose = "its own" if rec["reference"] == agent else f"{rec['reference']}'s"
+        label = [task_label(suite, task), f"{agent} vs {whose} Q"]
+        for name, v in rec["regressions"].items():
+            cos = f"{np.mean(v['grad_cos']):.3f}" if "grad_cos" in v else "-"
+            rows.append(label + [name, r2_range(v), f"{np.mean(np.asarray(v['rmse']) / q_abs):.3f}", cos])
+        for name, v in rec.get("td", {}).items():
+            td_rows.append(label + [name, r2_range(rec["regressions"][name]), r2_range(v),
+                                    f"{np.mean(np.asarray(v['bias']) / q_abs):+.3f}",
+                                    f"{np.mean(np.asarray(v['td_rmse']) / q_abs):.3f}",
+                                    f"{np.mean(v['grad_cos']):.3f}"])
     if not rows:
         return []
     budget = "; ".join(sorted({f"{rec['steps']:,} Adam steps of batch {rec['batch_size']} at lr {rec['lr']:g}, "
                                f"at env frame {rec['frames']:,}" for rec in records}))
     out = ["## Can psi carry the base's Q? (`experiments.q_regression`)", "",
-           ("Without TD: on the reference (base) run's replay, its critic's Q (the minimum over its heads) is fitted "
-            "by supervised regression with fresh heads on each input, and scored on held-out blocks of the replay "
-            f"({budget}; seed i of each run paired). An R^2 for psi as high as the base's MLP on (s, a) means psi "
-            "carries what the base's Q needs and its critic's shortfall lies in TD learning on its own data; a lower "
-            "one means psi lacks it. The last column is the mean cosine, on held-out rows, between the fitted Q's "
-            "gradient in the action and the base critic's: the direction each would give the actor."), ""] + table(
+           ("Without TD: on a reference run's replay, the base's (\"vs sac's Q\") or the Diff-SR run's own (\"vs its "
+            "own Q\"), the reference critic's Q (the minimum over its heads) is fitted by supervised regression with "
+            "fresh heads on each input, and scored on held-out blocks of the replay "
+            f"({budget}; seed i of each run paired). For the base's Q, an R^2 for psi as high as the MLP's on (s, a) "
+            "means psi carries what the base's Q needs and the agent's shortfall lies in what its critic learns by TD "
+            "on its own data; a lower one means psi lacks it. The last column is the mean cosine, on held-out rows, "
+            "between the fitted Q's gradient in the action and the reference critic's: the direction each would give "
+            "the actor."), ""] + table(
         ["task", "run", "regressor", "held-out R^2 [min, max over seeds]", "RMS error / abs(mean Q)",
          "action-gradient cosine"], rows) + [""]
     if td_rows:
         td_budget = "; ".join(sorted({f"{rec['td_steps']:,} steps" for rec in records if "td" in rec}))
-        out += [("By TD from the fit: each fitted head (one per input, no twin minimum) goes on learning the base's "
-                 "policy's Q by SAC's critic update on the same replay, the policy and its temperature fixed, the "
-                 f"base's discount, target rate and period ({td_budget}). What it loses of the base's Q is TD's doing "
-                 "on that input, apart from the agent's coupling (a psi that moves, an actor that follows its "
-                 "critic, the data it collects). Mean error is the fitted Q's mean minus the base's (a positive one "
-                 "overestimates); TD error is the head's own held-out RMS TD error."), ""] + table(
+        out += [("By TD from the fit: each fitted head (one per input, no twin minimum) goes on learning the "
+                 "reference's policy's Q by SAC's critic update on the same replay, the policy and its temperature "
+                 f"fixed, the reference's discount, target rate and period ({td_budget}). What it loses of the "
+                 "reference's Q is TD's doing on that input, apart from the agent's coupling (a psi that moves, an "
+                 "actor that follows its critic). Mean error is the fitted Q's mean minus the reference's (a positive "
+                 "one overestimates); TD error is the head's own held-out RMS TD error, beside the agents' own in "
+                 "\"The critics' fit\" (theirs on their training batches)."), ""] + table(
             ["task", "run", "head on", "R^2 after regression", "R^2 after TD [min, max]", "mean error / abs(mean Q)",
              "TD error / abs(mean Q)", "action-gradient cosine"], td_rows) + [""]
     return out

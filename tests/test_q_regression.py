@@ -97,8 +97,8 @@ def _regress(*args):
                           env=_env(), capture_output=True, text=True, timeout=900)
 
 
-def _record(logdir):
-    (name,) = [n for n in os.listdir(logdir) if n.startswith("q_regression-")]
+def _record(logdir, reference):
+    (name,) = [n for n in os.listdir(logdir) if n.startswith(f"q_regression-{reference}-")]
     return json.load(open(os.path.join(logdir, name)))
 
 
@@ -117,7 +117,7 @@ def test_a_runs_own_q_is_fitted_from_its_own_psi(runs):
     r = _regress(f"--logdir={runs['diffsr_sac']}", f"--reference={runs['diffsr_sac']}", "--steps=1500", "--lr=3e-3",
                  "--block=40", "--rff_widths=32,64", "--td_steps=0")
     assert r.returncode == 0, r.stderr[-2000:]
-    record = _record(runs["diffsr_sac"])
+    record = _record(runs["diffsr_sac"], "diffsr_sac")
     reg = record["regressions"]
     # the target is this head architecture on this psi: representable exactly, so the fit is near perfect; the
     # head at width 32 is the run's own and is not repeated, width 64 is added
@@ -137,7 +137,7 @@ def test_the_base_runs_q_is_regressed_on_both_inputs(runs):
     r = _regress(f"--logdir={runs['diffsr_sac']}", f"--reference={runs['sac']}", "--steps=300", "--block=40",
                  "--rff_widths=64", "--td_steps=200")
     assert r.returncode == 0, r.stderr[-2000:]
-    record = _record(runs["diffsr_sac"])
+    record = _record(runs["diffsr_sac"], "sac")
     reg, td = record["regressions"], record["td"]
     assert set(reg) == {"mlp on (s, a)", "rff on psi", "rff on psi at init", "rff 64 on psi"}
     assert all(np.isfinite(v["r2"]).all() and np.isfinite(v["rmse"]).all() for v in reg.values())

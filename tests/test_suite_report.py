@@ -238,8 +238,9 @@ def test_the_critics_fit_is_the_td_loss_of_the_last_four_evaluations_per_head(tm
 
 
 def test_the_q_regression_table_reads_the_newest_record_of_each_run(tmp_path):
-    """A run's newest ``q_regression-<frames>.json`` becomes rows of mean [min, max] held-out R^2 over seed pairs and
-    RMS error over |mean Q|, and its TD fits, where it has them, a second table; a run without one adds no section."""
+    """A run's newest ``q_regression-<reference>-<frames>.json`` per reference becomes rows of mean [min, max] held-out
+    R^2 over seed pairs and RMS error over |mean Q|, and its TD fits, where it has them, a second table (the base's
+    rows before the run's own); a run without one adds no section."""
     import json
 
     from diffsr_jax.training.host_loop import write_run_files
@@ -263,8 +264,8 @@ def test_the_q_regression_table_reads_the_newest_record_of_each_run(tmp_path):
                               "rff on psi": {"r2": [0.95, 0.97], "rmse": [2.0, 1.0], "grad_cos": [0.2, 0.4]}}}
     logdir = tmp_path / "mbbl" / "hopper_et" / "diffsr_sac"
     json.dump({**record, "frames": 1000, "regressions": {"old": {"r2": [0.0, 0.0], "rmse": [1.0, 1.0]}}},
-              open(logdir / "q_regression-1000.json", "w"))
-    json.dump(record, open(logdir / "q_regression-2000.json", "w"))
+              open(logdir / "q_regression-sac-1000.json", "w"))
+    json.dump(record, open(logdir / "q_regression-sac-2000.json", "w"))
     text = build_report(runs, str(tmp_path / "plots"), "plots", "report", 50, "R")
     assert "## Can psi carry the base's Q?" in text and "100 Adam steps of batch 8 at lr 0.001, at env frame 2,000" in text
     assert "| mbbl / hopper_et | diffsr_sac vs sac's Q | mlp on (s, a) | 0.850 [0.800, 0.900] | 0.100 | 0.600 |" in text
@@ -273,9 +274,13 @@ def test_the_q_regression_table_reads_the_newest_record_of_each_run(tmp_path):
     record["td_steps"] = 50
     record["td"] = {"rff on psi": {"r2": [0.6, 0.8], "rmse": [20.0, 5.0], "bias": [10.0, -5.0], "td_rmse": [3.0, 1.0],
                                    "grad_cos": [0.1, 0.3]}}
-    json.dump(record, open(logdir / "q_regression-2000.json", "w"))
+    json.dump(record, open(logdir / "q_regression-sac-2000.json", "w"))
+    # the run's own Q as a second reference: its rows follow the base's
+    json.dump({**record, "reference": "diffsr_sac"}, open(logdir / "q_regression-diffsr_sac-2000.json", "w"))
     text = build_report(runs, str(tmp_path / "plots"), "plots", "report", 50, "R")
     # the regression's R^2 beside TD's; errors over each seed's |mean Q| (10/100 and -5/50), then averaged
     assert "(50 steps)" in text
-    assert ("| mbbl / hopper_et | diffsr_sac vs sac's Q | rff on psi | 0.960 [0.950, 0.970] | 0.700 [0.600, 0.800] | "
-            "+0.000 | 0.025 | 0.200 |") in text
+    base_row = ("| mbbl / hopper_et | diffsr_sac vs sac's Q | rff on psi | 0.960 [0.950, 0.970] | 0.700 [0.600, 0.800] "
+                "| +0.000 | 0.025 | 0.200 |")
+    own_row = base_row.replace("vs sac's Q", "vs its own Q")
+    assert base_row in text and own_row in text and text.index(base_row) < text.index(own_row)

@@ -213,7 +213,7 @@ def td_fits(run, reference, tr, targets, start, steps: int, batch_size: int, lr:
     import jax
     import jax.numpy as jnp
 
-    from diffsr_jax.agents.policy_evaluation import fit_td, output_affine, soft_td_target, twin_q
+    from diffsr_jax.agents.policy_evaluation import fit_td, heads_q, output_affine, soft_td_target
     from diffsr_jax.fields import named
     from diffsr_jax.networks.actors import sample_tanh_gaussian
     from diffsr_jax.representation.regression import (gradient_agreement, held_out_blocks, held_out_scores,
@@ -240,7 +240,7 @@ def td_fits(run, reference, tr, targets, start, steps: int, batch_size: int, lr:
         params, target_params, losses = fit_td(apply, params, member_tr, next_action, alpha, rates.gamma, rates.tau,
                                                target_every, fit_rows, k_fit, steps, batch_size, lr)
         o, a = member_tr.obs, member_tr.action
-        q_of = lambda rows, aa: twin_q(apply, params, o[rows], aa)[0]  # noqa: E731
+        q_of = lambda rows, aa: heads_q(apply, params, o[rows], aa)[0]  # noqa: E731
         pred = predict_rows(lambda rows: q_of(rows, a[rows]), test_rows)
 
         def td_error(rows):  # one chunk of held-out rows, a' drawn afresh

@@ -231,7 +231,7 @@ def _chain(num_states=6, alpha=0.0, logp=0.0, gamma=0.9):
 
 @pytest.mark.parametrize("alpha,logp", [(0.0, 0.0), (0.2, -1.5)])
 def test_td_fit_reaches_the_fixed_policys_soft_q(alpha, logp):
-    from diffsr_jax.agents.policy_evaluation import fit_td, twin_q
+    from diffsr_jax.agents.policy_evaluation import fit_td, heads_q
 
     gamma = 0.9
     tr, next_action, q = _chain(alpha=alpha, logp=logp, gamma=gamma)
@@ -239,20 +239,20 @@ def test_td_fit_reaches_the_fixed_policys_soft_q(alpha, logp):
     params = {"w": jnp.zeros((2, 6)), "v": jnp.zeros(2)}
     params, target, losses = fit_td(apply, params, tr, next_action, alpha, gamma, 0.05, 2, np.arange(6),
                                     jax.random.PRNGKey(0), 4000, 32, 0.05)
-    fitted = np.asarray(twin_q(apply, params, tr.obs, tr.action))
+    fitted = np.asarray(heads_q(apply, params, tr.obs, tr.action))
     np.testing.assert_allclose(fitted, np.stack([q, q]), rtol=2e-3, atol=2e-3)
     assert float(losses[-100:].mean()) < 1e-3 < float(losses[:100].mean())
-    np.testing.assert_allclose(np.asarray(twin_q(apply, target, tr.obs, tr.action)), np.stack([q, q]), rtol=1e-2)
+    np.testing.assert_allclose(np.asarray(heads_q(apply, target, tr.obs, tr.action)), np.stack([q, q]), rtol=1e-2)
 
 
 def test_td_fit_with_the_terminal_flag_ignored_would_not_reach_it():
     """The same chain, its last step not marked terminal: the fit bootstraps past the end, so a broken terminal
     mask is visible as a fit far from the true Q (the test above can fail)."""
-    from diffsr_jax.agents.policy_evaluation import fit_td, twin_q
+    from diffsr_jax.agents.policy_evaluation import fit_td, heads_q
 
     tr, next_action, q = _chain()
     tr = tr.replace(terminated=jnp.zeros(6))
     apply = lambda p, o, a: o @ p["w"]  # noqa: E731
     params, _, _ = fit_td(apply, {"w": jnp.zeros((2, 6))}, tr, next_action, 0.0, 0.9, 0.05, 2, np.arange(6),
                           jax.random.PRNGKey(0), 4000, 32, 0.05)
-    assert float(np.asarray(twin_q(apply, params, tr.obs, tr.action))[0, -1]) > 2 * q[-1]
+    assert float(np.asarray(heads_q(apply, params, tr.obs, tr.action))[0, -1]) > 2 * q[-1]

@@ -24,7 +24,7 @@ from diffsr_jax.agents.actor_critic import td_target
 from diffsr_jax.optim import periodic_soft_update
 
 
-def twin_q(apply, params, obs, action):
+def heads_q(apply, params, obs, action):
     """(H, B): each head's Q; ``params`` are the H heads' parameters stacked on axis 0."""
     return jax.vmap(apply, in_axes=(0, None, None))(params, obs, action)
 
@@ -33,7 +33,7 @@ def soft_td_target(apply, target_params, tr, rows, next_action, alpha, gamma, ke
     """(B,): r + gamma (1 - terminated) (min_j Q_target_j(s', a') - alpha log pi(a'|s')) on ``rows`` of ``tr``, with
     a' ~ pi(.|s') from ``next_action(key, rows) -> (a' (B, d_a), log pi (B,))``: SAC's target, no bonus."""
     next_a, next_logp = next_action(key, rows)
-    next_q = jnp.min(twin_q(apply, target_params, tr.next_obs[rows], next_a), axis=0)
+    next_q = jnp.min(heads_q(apply, target_params, tr.next_obs[rows], next_a), axis=0)
     return td_target(tr.reward[rows], 0.0, tr.terminated[rows], next_q - alpha * next_logp, gamma)
 
 
@@ -50,7 +50,7 @@ def fit_td(apply, params, tr, next_action, alpha, gamma, tau, target_every: int,
 
     def loss(p, target_p, rows, k):
         target = jax.lax.stop_gradient(soft_td_target(apply, target_p, tr, rows, next_action, alpha, gamma, k))
-        q = twin_q(apply, p, tr.obs[rows], tr.action[rows])
+        q = heads_q(apply, p, tr.obs[rows], tr.action[rows])
         return jnp.sum(jnp.mean((q - target) ** 2, axis=-1))
 
     def step(carry, xs):

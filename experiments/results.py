@@ -83,7 +83,9 @@ STUDIES = (
           "python -m experiments.suite --suite=mbbl --tasks=halfcheetah,hopper_et,walker_et,ant_et "
           "--agents=sac,diffsr_sac --preset=study --num_seeds=4 --root=runs/suites_table1",
           arms=(("halfcheetah", "diffsr_sac+alpha_fixed", "diffsr_sac"), ("halfcheetah", "diffsr_sac+alpha_fixed",
-                                                                          "sac"))),
+                                                                          "sac"),
+                ("hopper_et", "diffsr_sac+critic_reads_target", "diffsr_sac"),
+                ("hopper_et", "diffsr_sac+critic_reads_target", "sac"))),
     Study("table1_pomdp", "MBBL mjx, POMDP, study preset, 200k",
           "Partial observability (paper App. E) with the Table 1 protocol: MBBL's HalfCheetah with its velocities "
           "dropped and the last 3 observations stacked, 200k frames, 25k random warm-up, the study preset",

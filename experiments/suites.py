@@ -197,6 +197,9 @@ ABLATIONS = {
     "flow_matching": {"representation.objective": "flow_matching"},
     # the official run's condition: alpha frozen at its initial 0.1, as in rl-rep's first Diff-SR upload (a bug there)
     "alpha_fixed": {"sac.alpha_lr": 0.0},
+    # the critic's heads (and the actor's Q through them) read the EMA target psi (rate representation.tau) instead of
+    # the online psi, as spectral-rl2 does: asks whether psi moving under the critic is what costs Diff-SR-SAC
+    "critic_reads_target": {"psi_critic.reads": "target"},
 }
 # what each ablation asks, in the words the reports print beside its row
 ABLATION_QUESTIONS = {
@@ -208,6 +211,8 @@ ABLATION_QUESTIONS = {
     "optimism": "adds the elliptical bonus on psi to the TD target",
     "flow_matching": "trains psi^T zeta as the velocity of the straight noise-to-s' path instead of the score",
     "alpha_fixed": "keeps SAC's temperature at its initial 0.1 (the official first upload's behaviour)",
+    "critic_reads_target": "has its critic (and the actor through it) read the EMA target psi (rate "
+                           "representation.tau) instead of the online psi, as spectral-rl2 does",
 }
 
 

@@ -131,6 +131,36 @@ def test_ablations_on_the_other_bases(name):
     assert _psi_zeta_moved(new.critic_state) == (True, False)
 
 
+def test_critic_reads_target_reads_the_ema_psi():
+    """``critic_reads_target``: the heads (Q for the TD loss, its bootstrap and the actor) read the EMA target psi,
+    which moves and lags the online psi; scaling the online psi's parameters leaves Q as it is, scaling the target's
+    changes it. Without the arm the same check reads the other way."""
+    from experiments.suites import ABLATIONS
+    from tests.test_diffsr_agents import _agent, _data, _max_change, _updates
+
+    batch = _data(jax.random.PRNGKey(7), 64)
+
+    def q_after_scaling(agent, state, which):
+        cs = state.critic_state
+        scale = lambda tree: jax.tree_util.tree_map(lambda p: 1.1 * p, tree)  # noqa: E731
+        cs = (cs.replace(learner=cs.learner.replace(params=scale(cs.learner.params))) if which == "online"
+              else cs.replace(target=scale(cs.target)) if which == "target" else cs)
+        return np.concatenate([np.asarray(f(state.q_heads.params, cs, batch.obs, batch.action))
+                               for f in (agent.critic.q, agent.critic.target_q)])
+
+    agent, state = _agent("diffsr_sac", **ABLATIONS["critic_reads_target"])
+    new, _ = _updates(agent, state, 5)
+    assert _max_change(state.critic_state.target, new.critic_state.target) > 1e-6  # the EMA psi moves
+    assert _max_change(new.critic_state.target, new.critic_state.learner.params) > 1e-6  # ... and lags the online psi
+    q = q_after_scaling(agent, new, None)
+    np.testing.assert_array_equal(q_after_scaling(agent, new, "online"), q)
+    assert np.max(np.abs(q_after_scaling(agent, new, "target") - q)) > 1e-3
+    agent, state = _agent("diffsr_sac")  # the agent itself reads the online psi and keeps no EMA copy
+    new, _ = _updates(agent, state, 5)
+    assert new.critic_state.target is None
+    assert np.max(np.abs(q_after_scaling(agent, new, "online") - q_after_scaling(agent, new, None))) > 1e-3
+
+
 @pytest.mark.xdist_group("ablations")
 def test_report_has_the_ablation_table_and_probe_figure(suite_root, tmp_path):
     out = tmp_path / "RESULTS.md"

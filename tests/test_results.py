@@ -142,8 +142,8 @@ def _suite_flags(command: str):
 
 def test_the_table1_studies_plan_their_runs_as_the_protocol_says():
     """What RESULTS.md tells a fresh checkout to run for the Table 1 studies plans valid configs: the paper's budget
-    at the study preset, the alpha-fixed arm on HalfCheetah differing from Diff-SR-SAC in sac.alpha_lr alone, and the
-    POMDP pair partially observable."""
+    at the study preset, the alpha-fixed arm on HalfCheetah differing from Diff-SR-SAC in sac.alpha_lr alone, the
+    EMA-psi arm on Hopper-ET in psi_critic.reads alone, and the POMDP pair partially observable."""
     from diffsr_jax.config import validate_config
     from experiments.results import STUDIES, resume_commands, unfinished
     from experiments.suite import plan_runs
@@ -160,9 +160,12 @@ def test_the_table1_studies_plan_their_runs_as_the_protocol_says():
                 assert cfg.run.preset == "study" and cfg.run.num_seeds == 4
                 planned[name, task.name, agent] = cfg.to_dict()
     assert set(planned) == {("table1", t, a) for t in ("halfcheetah", "hopper_et", "walker_et", "ant_et")
-                            for a in ("sac", "diffsr_sac")} | {("table1", "halfcheetah", "diffsr_sac+alpha_fixed")} | {
+                            for a in ("sac", "diffsr_sac")} | {("table1", "halfcheetah", "diffsr_sac+alpha_fixed"),
+                                                              ("table1", "hopper_et", "diffsr_sac+critic_reads_target")} | {
         ("table1_pomdp", "halfcheetah_pomdp", a) for a in ("sac", "diffsr_sac")}
     arm, full = planned["table1", "halfcheetah", "diffsr_sac+alpha_fixed"], planned["table1", "halfcheetah", "diffsr_sac"]
     assert differences(arm, full) == ["sac.alpha_lr"] and arm["sac"]["alpha_lr"] == 0.0
+    arm, full = (planned["table1", "hopper_et", a] for a in ("diffsr_sac+critic_reads_target", "diffsr_sac"))
+    assert differences(arm, full) == ["psi_critic.reads"] and arm["psi_critic"]["reads"] == "target"
     pomdp = planned["table1_pomdp", "halfcheetah_pomdp", "diffsr_sac"]
     assert pomdp["env"]["pomdp"] and pomdp["env"]["pomdp_history"] == 3 and pomdp["env"]["name"] == "mbbl/halfcheetah"

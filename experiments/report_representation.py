@@ -149,6 +149,9 @@ def q_regression_section(by_task: dict, table) -> list:
         r2 = np.asarray(v["r2"])
         return f"{r2.mean():.3f} [{r2.min():.3f}, {r2.max():.3f}]"
 
+    def over_q(errors, q_abs, fmt):  # pooled over seeds: a seed whose mean Q is near 0 cannot dominate
+        return format(np.mean(errors) / np.mean(q_abs), fmt)
+
     rows, td_rows, records = [], [], []
     found = [(suite, task, agent, rec) for (suite, task), runs in sorted(by_task.items())
              for agent, r in sorted(runs.items()) for rec in q_regressions(r, agent)]
@@ -159,11 +162,11 @@ def q_regression_section(by_task: dict, table) -> list:
         label = [task_label(suite, task), f"{agent} vs {whose} Q"]
         for name, v in rec["regressions"].items():
             cos = f"{np.mean(v['grad_cos']):.3f}" if "grad_cos" in v else "-"
-            rows.append(label + [name, r2_range(v), f"{np.mean(np.asarray(v['rmse']) / q_abs):.3f}", cos])
+            rows.append(label + [name, r2_range(v), f"{q_abs.mean():,.0f} [{q_abs.min():,.0f}, {q_abs.max():,.0f}]",
+                                 over_q(v["rmse"], q_abs, ".3f"), cos])
         for name, v in rec.get("td", {}).items():
             td_rows.append(label + [name, r2_range(rec["regressions"][name]), r2_range(v),
-                                    f"{np.mean(np.asarray(v['bias']) / q_abs):+.3f}",
-                                    f"{np.mean(np.asarray(v['td_rmse']) / q_abs):.3f}",
+                                    over_q(v["bias"], q_abs, "+.3f"), over_q(v["td_rmse"], q_abs, ".3f"),
                                     f"{np.mean(v['grad_cos']):.3f}"])
     if not rows:
         return []
@@ -175,11 +178,12 @@ def q_regression_section(by_task: dict, table) -> list:
             "fresh heads on each input, and scored on held-out blocks of the replay "
             f"({budget}; seed i of each run paired). For the base's Q, an R^2 for psi as high as the MLP's on (s, a) "
             "means psi carries what the base's Q needs and the agent's shortfall lies in what its critic learns by TD "
-            "on its own data; a lower one means psi lacks it. The last column is the mean cosine, on held-out rows, "
-            "between the fitted Q's gradient in the action and the reference critic's: the direction each would give "
-            "the actor."), ""] + table(
-        ["task", "run", "regressor", "held-out R^2 [min, max over seeds]", "RMS error / abs(mean Q)",
-         "action-gradient cosine"], rows) + [""]
+            "on its own data; a lower one means psi lacks it. abs(mean Q) is the size of the reference's Q per seed "
+            "(mean [min, max] over seeds); errors are divided by it pooled over seeds (their mean over its mean). The "
+            "last column is the mean cosine, on held-out rows, between the fitted Q's gradient in the action and the "
+            "reference critic's: the direction each would give the actor."), ""] + table(
+        ["task", "run", "regressor", "held-out R^2 [min, max over seeds]", "abs(mean Q) [min, max]",
+         "RMS error / abs(mean Q)", "action-gradient cosine"], rows) + [""]
     if td_rows:
         td_budget = "; ".join(sorted({f"{rec['td_steps']:,} steps" for rec in records if "td" in rec}))
         out += [("By TD from the fit: each fitted head (one per input, no twin minimum) goes on learning the "

@@ -268,8 +268,10 @@ def test_the_q_regression_table_reads_the_newest_record_of_each_run(tmp_path):
     json.dump(record, open(logdir / "q_regression-sac-2000.json", "w"))
     text = build_report(runs, str(tmp_path / "plots"), "plots", "report", 50, "R")
     assert "## Can psi carry the base's Q?" in text and "100 Adam steps of batch 8 at lr 0.001, at env frame 2,000" in text
-    assert "| mbbl / hopper_et | diffsr_sac vs sac's Q | mlp on (s, a) | 0.850 [0.800, 0.900] | 0.100 | 0.600 |" in text
-    assert "| mbbl / hopper_et | diffsr_sac vs sac's Q | rff on psi | 0.960 [0.950, 0.970] | 0.020 | 0.300 |" in text
+    assert ("| mbbl / hopper_et | diffsr_sac vs sac's Q | mlp on (s, a) | 0.850 [0.800, 0.900] | 75 [50, 100] | 0.100 | "
+            "0.600 |") in text
+    assert ("| mbbl / hopper_et | diffsr_sac vs sac's Q | rff on psi | 0.960 [0.950, 0.970] | 75 [50, 100] | 0.020 | "
+            "0.300 |") in text
     assert "| old |" not in text and "By TD from the fit" not in text  # a record without TD fits: no TD table
     record["td_steps"] = 50
     record["td"] = {"rff on psi": {"r2": [0.6, 0.8], "rmse": [20.0, 5.0], "bias": [10.0, -5.0], "td_rmse": [3.0, 1.0],
@@ -278,9 +280,9 @@ def test_the_q_regression_table_reads_the_newest_record_of_each_run(tmp_path):
     # the run's own Q as a second reference: its rows follow the base's
     json.dump({**record, "reference": "diffsr_sac"}, open(logdir / "q_regression-diffsr_sac-2000.json", "w"))
     text = build_report(runs, str(tmp_path / "plots"), "plots", "report", 50, "R")
-    # the regression's R^2 beside TD's; errors over each seed's |mean Q| (10/100 and -5/50), then averaged
+    # the regression's R^2 beside TD's; errors pooled over the seeds' |mean Q|: (10 - 5) / (100 + 50), (3 + 1) / 150
     assert "(50 steps)" in text
     base_row = ("| mbbl / hopper_et | diffsr_sac vs sac's Q | rff on psi | 0.960 [0.950, 0.970] | 0.700 [0.600, 0.800] "
-                "| +0.000 | 0.025 | 0.200 |")
+                "| +0.033 | 0.027 | 0.200 |")
     own_row = base_row.replace("vs sac's Q", "vs its own Q")
     assert base_row in text and own_row in text and text.index(base_row) < text.index(own_row)

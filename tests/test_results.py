@@ -159,11 +159,13 @@ def test_the_table1_studies_plan_their_runs_as_the_protocol_says():
                 assert (cfg.run.total_steps, cfg.run.warmup_steps, cfg.run.eval_every) == (200_000, 25_000, 5_000)
                 assert cfg.run.preset == "study" and cfg.run.num_seeds == 4
                 planned[name, task.name, agent] = cfg.to_dict()
-    assert set(planned) == {("table1", t, a) for t in ("halfcheetah", "hopper_et", "walker_et", "ant_et")
-                            for a in ("sac", "diffsr_sac")} | {("table1", "halfcheetah", "diffsr_sac+alpha_fixed"),
-                                                              ("table1", "hopper_et", "diffsr_sac+critic_reads_target")} | {
-        ("table1_pomdp", "halfcheetah_pomdp", a) for a in ("sac", "diffsr_sac")}
-    arm, full = planned["table1", "halfcheetah", "diffsr_sac+alpha_fixed"], planned["table1", "halfcheetah", "diffsr_sac"]
+    pairs = {("table1", t, a) for t in ("halfcheetah", "hopper_et", "walker_et", "ant_et")
+             for a in ("sac", "diffsr_sac")}
+    arms = {("table1", "halfcheetah", "diffsr_sac+alpha_fixed"),
+            ("table1", "hopper_et", "diffsr_sac+critic_reads_target")}
+    pomdp = {("table1_pomdp", "halfcheetah_pomdp", a) for a in ("sac", "diffsr_sac")}
+    assert set(planned) == pairs | arms | pomdp
+    arm, full = (planned["table1", "halfcheetah", a] for a in ("diffsr_sac+alpha_fixed", "diffsr_sac"))
     assert differences(arm, full) == ["sac.alpha_lr"] and arm["sac"]["alpha_lr"] == 0.0
     arm, full = (planned["table1", "hopper_et", a] for a in ("diffsr_sac+critic_reads_target", "diffsr_sac"))
     assert differences(arm, full) == ["psi_critic.reads"] and arm["psi_critic"]["reads"] == "target"

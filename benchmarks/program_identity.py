@@ -39,9 +39,10 @@ def _sha(text: str) -> str:
 
 
 def record(logdir: str) -> dict:
-    """{program name: sha256 of its StableHLO} for the run in ``logdir``, with the checkout's ``diffsr_jax``; the
-    ``inputs`` entry hashes the members' seeds and traced hyperparameters. Imports only ``diffsr_jax``, so it runs
-    under any revision that has these functions."""
+    """The run in ``logdir`` rebuilt with the importing checkout's ``diffsr_jax``: {"programs": {name: sha256}, "jax",
+    "members", "devices"}. ``programs`` holds "inputs" (the members' seeds and traced hyperparameters), "init" (its
+    StableHLO), "init's state" (the state it computes) and one entry per chunk shape (its StableHLO). Imports nothing
+    of this repository but ``diffsr_jax``, so it runs under any revision that has these functions."""
     import functools
 
     from diffsr_jax.training.plan import stored_run

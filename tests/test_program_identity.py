@@ -2,6 +2,8 @@
 run (a static size: the programs; a traced rate: the inputs) and must not move when nothing does."""
 
 import json
+import subprocess
+import sys
 
 from benchmarks.program_identity import compare, record
 from tests.helpers import preset
@@ -42,3 +44,16 @@ def test_init_text_may_differ_when_its_state_does_not():
     assert not compare(before, {**before, "init": "x", "init's state": "y"})[1]
     assert not compare(before, {**before, "chunk": "y"})[1]
     assert not compare(before, {k: v for k, v in before.items() if k != "chunk"})[1]
+
+
+def test_the_command_compares_two_checkouts_in_child_processes(tmp_path):
+    logdir = _run_dir(tmp_path, "run")
+    cmd = [sys.executable, "-m", "benchmarks.program_identity", f"--logdir={logdir}", f"--out_dir={tmp_path}",
+           "--name=same"]
+    p = subprocess.run(cmd + ["--checkouts=.,."], capture_output=True, text=True)
+    assert p.returncode == 0, p.stderr[-2000:]
+    saved = json.loads((tmp_path / "same.json").read_text())
+    assert saved["same"] and saved["records"][0]["programs"] == saved["records"][1]["programs"]
+    assert "the same programs" in (tmp_path / "same.md").read_text()
+    p = subprocess.run(cmd + ["--checkouts=."], capture_output=True, text=True)
+    assert p.returncode == 1 and p.stderr.strip().splitlines()[-1].startswith("error: --checkouts takes two")

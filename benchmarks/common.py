@@ -22,8 +22,8 @@ def call_times(fn, *args, repeats: int) -> list[float]:
 
 
 def machine() -> dict:
-    """Where a number was taken: the CPU model matters (the same 2-core sandbox has been an AMD EPYC and an Intel Xeon,
-    with update times 1.4-2.4x apart)."""
+    """Where a number was taken, the CPU model included: two machines with the same core count can time the same
+    update or env step severalfold apart."""
     import jax
 
     from experiments.suites import machine_info

@@ -98,6 +98,107 @@ def load_run(path: str) -> dict:
             "frames_per_s_best": max(chunk_fps.values(), default=float("nan"))}
 
 
+SHARD_FIELDS = ("run.seed", "run.num_seeds")  # what tells the shards of one run apart: which seeds each ran
+
+
+def _normal(v):
+    """A config value compared as data: JSON lists and tuples alike, nested groups as sorted items."""
+    if isinstance(v, list | tuple):
+        return tuple(_normal(u) for u in v)
+    if isinstance(v, dict):
+        return tuple(sorted((k, _normal(u)) for k, u in v.items()))
+    return v
+
+
+def config_fields(saved: dict) -> dict:
+    """A stored config.json of either generation (the first groups, today's) as {"group.field": value} of today's
+    names, read as a resumed run reads it (``config.stored_config``: today's defaults under the stored values)."""
+    from diffsr_jax.config import stored_config
+
+    config = stored_config(saved).to_dict()
+    return {f"{g}.{k}" if isinstance(fields, dict) else g: _normal(v)
+            for g, fields in config.items() for k, v in (fields.items() if isinstance(fields, dict) else [(g, fields)])}
+
+
+def run_seeds(run: dict) -> list[int]:
+    """The seeds a run trained: its members' seeds, run.seed .. run.seed + run.num_seeds - 1 (``members.make_members``),
+    or every shard's for a merged run."""
+    if "seeds" in run:
+        return list(run["seeds"])
+    first = int(run["config"]["run"].get("seed", 0))
+    return list(range(first, first + int(run["config"]["run"]["num_seeds"])))
+
+
+def merge_shards(runs: list[dict]) -> list[dict]:
+    """``runs`` with every set of runs of one (suite, task, agent) merged into one run of all their seeds.
+
+    Such runs are shards of one run: the same config but for the seeds (``experiments.suite --seed=<first>
+    --num_seeds=<n>``, each in its own --root, on one machine after another or on several at once), so that a run too
+    long for one sitting is made of pieces that each finish. A member's seed fixes its PRNG key, so a shard's seed k
+    starts as seed k of a run of all the seeds; how its updates round depends on how many members share its device
+    (docs/robustness.md), not on which others there are. ValueError where two runs of one identity differ in any
+    other field (the fields named: they are not shards of one run), hold a seed twice, or evaluated at different
+    frames before the shorter one stopped."""
+    groups: dict = {}
+    for r in runs:
+        groups.setdefault((r["suite"], r["task"], r["agent"]), []).append(r)
+    return [group[0] if len(group) == 1 else _merged(group) for group in groups.values()]
+
+
+def _merged(group: list[dict]) -> dict:
+    from experiments.stats import window_score
+    from experiments.suites import SCORE_LAST_EVALS
+
+    group = sorted(group, key=lambda r: run_seeds(r)[0])
+    first, name = group[0], "/".join(x for x in (group[0]["suite"], group[0]["task"], group[0]["agent"]) if x)
+    base = config_fields(first["config"])
+    for r in group[1:]:
+        other = config_fields(r["config"])
+        differ = [k for k in sorted(base.keys() | other.keys())
+                  if k not in SHARD_FIELDS and base.get(k, "absent") != other.get(k, "absent")]
+        if differ:
+            raise ValueError(f"{first['path']} and {r['path']} are both {name} but differ in {', '.join(differ[:5])}"
+                             f"{' ...' if len(differ) > 5 else ''}: only runs that differ in their seeds merge into "
+                             "one; report the others from separate roots")
+    seeds = [s for r in group for s in run_seeds(r)]
+    twice = sorted({s for s in seeds if seeds.count(s) > 1})
+    if twice:
+        raise ValueError(f"{name}: seed(s) {', '.join(map(str, twice))} appear in more than one of "
+                         f"{', '.join(r['path'] for r in group)}; keep one run of each seed")
+    evals = min(r["returns"].shape[1] for r in group)
+    steps = first["steps"][:evals]
+    for r in group:
+        if not np.array_equal(r["steps"][:evals], steps):
+            raise ValueError(f"{name}: {first['path']} and {r['path']} evaluate at different frames; their "
+                             "eval_every or total_steps must be the same to merge them")
+    returns = np.concatenate([r["returns"][:, :evals] for r in group])
+    config = json.loads(json.dumps(first["config"]))
+    config["run"].update(seed=min(seeds), num_seeds=len(seeds))
+    success = [r["success_rates"] for r in group]
+    n = np.array([len(run_seeds(r)) for r in group], float)
+
+    def pooled(key):  # every seed's frames over the time all of them took, one shard after another
+        fps = np.array([r[key] for r in group], float)
+        return float(n.sum() / np.sum(n / fps))
+
+    return {**first, "config": config, "seeds": seeds, "shards": group,
+            "info": {**first["info"], "num_seeds": len(seeds)},
+            "code": [e for r in group for e in r["code"]], "steps": steps, "returns": returns,
+            "scores": (np.nanmean(returns[:, -SCORE_LAST_EVALS:], 1) if returns.size else
+                       np.concatenate([r["scores"] for r in group])),
+            "window_scores": window_score(steps, returns) if returns.size else np.concatenate(
+                [r["window_scores"] for r in group]),
+            "success_rates": None if any(s is None for s in success) else np.concatenate(success),
+            "frames": min(r["frames"] for r in group), "finished": all(r["finished"] for r in group),
+            "wall_s": float(sum(r["wall_s"] for r in group)), "frames_per_s": pooled("frames_per_s"),
+            "frames_per_s_best": pooled("frames_per_s_best")}
+
+
+def load_runs(paths) -> list[dict]:
+    """Every run under ``paths`` (``find_runs``), loaded, with the shards of one run merged (``merge_shards``)."""
+    return merge_shards([load_run(p) for p in find_runs(paths)])
+
+
 def code_line(runs: list[dict]) -> str:
     """The Setup line naming the code revisions that trained the runs (a resumed run may name several)."""
     from diffsr_jax.training.provenance import short
@@ -228,7 +329,8 @@ def build_report(runs: list[dict], plot_dir: str, plot_rel: str, command: str, r
     for r in runs:
         by_task.setdefault((r["suite"], r["task"]), {})[r["agent"]] = r
     agents = sorted({r["agent"] for r in runs})
-    machines = {json.dumps(r["info"].get("machine"), sort_keys=True) for r in runs if r["info"].get("machine")}
+    pieces = [s for r in runs for s in r.get("shards", [r])]  # what ran: a run in shards ran as several
+    machines = {json.dumps(s["info"].get("machine"), sort_keys=True) for s in pieces if s["info"].get("machine")}
     here = machine_info()
     out = [f"# {title}", "",
            (f"Generated by `{command}` from {len(runs)} runs "
@@ -237,14 +339,15 @@ def build_report(runs: list[dict], plot_dir: str, plot_rel: str, command: str, r
         m = json.loads(m)
         out.append(f"- Machine: {m['cpu']}, {m['cores']} cores, {m.get('devices', 'cpu')}; {m['platform']}; "
                    f"Python {m['python']}, jax {m['jax']}.")
-    commands = sorted({r["info"]["command"] for r in runs if r["info"].get("command")})
+    commands = sorted({s["info"]["command"] for s in pieces if s["info"].get("command")})
     out.append("- Runs produced by: " + ("; ".join(f"`{c}`" for c in commands) if commands else "unknown (no run.json)"))
     out.append(code_line(runs))
     budgets = sorted({(r["config"]["run"].get("preset", "?"), *(r["config"]["run"][k] for k in (
-        "total_steps", "eval_every", "eval_episodes", "num_seeds", "warmup_steps"))) for r in runs})
-    for preset, total, every, eps, seeds, warm in budgets:
+        "total_steps", "eval_every", "eval_episodes", "num_seeds", "warmup_steps")), "shards" in r) for r in runs})
+    for preset, total, every, eps, seeds, warm, sharded in budgets:
         out.append(f"- Budget: `{preset}` presets, {total:,} env frames per seed ({warm:,} random warm-up), "
-                   f"evaluation every {every:,} steps with {eps} episodes, {seeds} seeds vmapped in one program.")
+                   f"evaluation every {every:,} steps with {eps} episodes, {seeds} seeds "
+                   + ("in shards (below)." if sharded else "vmapped in one program."))
     physics = sorted({env_description(r["config"]["env"]) for r in runs
                       if r["config"]["env"]["name"].startswith(("brax/", "playground/"))})
     if physics:
@@ -255,6 +358,12 @@ def build_report(runs: list[dict], plot_dir: str, plot_rel: str, command: str, r
         out.append(f"- Reduced budget: the paper trains {paper_steps:,} env frames per seed (eval every "
                    f"{dict(PAPER_BUDGET)['run.eval_every']:,} steps, 10 episodes, 4 seeds); these numbers show early "
                    "learning, not final performance.")
+    for r in runs:
+        if "shards" in r:
+            out.append(f"- Shards: {task_label(r['suite'], r['task'])} / {r['agent']} ran as {len(r['shards'])} runs "
+                       "of the same config but for their seeds (" + ", ".join(
+                           f"seeds {run_seeds(s)[0]}-{run_seeds(s)[-1]}" for s in r["shards"]) + "), each its seeds "
+                       "vmapped in one program; merged here into one run of every seed.")
     out += [f"- Note: {n}" for n in notes]
     unfinished = [r for r in runs if not r["finished"]]
     if unfinished:
@@ -365,14 +474,18 @@ def build_report(runs: list[dict], plot_dir: str, plot_rel: str, command: str, r
             "summed over the invocations of a resumed run, including any time the machine was shared or the run "
             "paused. Env frames/s: every seed's frames per second in an evaluation chunk, the median over chunks "
             "(a pause or compile in a few chunks does not move it) and the fastest chunk (the nearest to a quiet "
-            "machine when other jobs shared the cores)."), ""]
+            "machine when other jobs shared the cores).") + (
+                " A run in shards: wall-clock summed over its shards, env frames/s every seed's frames over the time "
+                "its shards took one after another (each shard's median or fastest chunk)." if any(
+                    "shards" in r for r in runs) else ""), ""]
     rows = []
     for r in sorted(runs, key=lambda r: (r["suite"], r["task"], r["agent"])):
         c = r["config"]
         run = c["run"]
         rows.append([task_label(r["suite"], r["task"]), r["agent"],
                      f"{r['frames']:,}" + ("" if r["finished"] else f" of {run['total_steps']:,}"),
-                     str(run["num_seeds"]), _fmt(r["wall_s"], 0), _fmt(r["frames_per_s"], 0),
+                     str(run["num_seeds"]) + (f" ({len(r['shards'])} shards)" if "shards" in r else ""),
+                     _fmt(r["wall_s"], 0), _fmt(r["frames_per_s"], 0),
                      _fmt(r["frames_per_s_best"], 0)])
     out += _md_table(["task", "agent", "env frames / seed", "seeds", "wall-clock (s)",
                       "env frames/s, median chunk", "env frames/s, fastest chunk"],
@@ -426,7 +539,10 @@ def main(argv):
         run_dirs = find_runs(paths)
     except ValueError as e:
         raise ConfigError(str(e)) from None
-    runs = [load_run(p) for p in run_dirs]
+    try:
+        runs = merge_shards([load_run(p) for p in run_dirs])
+    except ValueError as e:
+        raise ConfigError(str(e)) from None
     if not any(r["returns"].size for r in runs):
         fail(f"no run under {' '.join(paths)} has logged an evaluation yet; report once one has")
     os.makedirs(plot_dir, exist_ok=True)

@@ -188,10 +188,24 @@ ARCHIVED_DIFFER = (("actor_critic.activation", "elu", "relu"), ("sac.target_upda
 
 
 def study_runs(study: Study, runs_root: str) -> list[dict]:
-    from experiments.report import find_runs, load_run
+    """The study's runs under ``runs_root``, the shards of a run (its seeds in pieces) merged into one."""
+    from experiments.report import load_runs
 
     path = os.path.join(runs_root, study.folder)
-    return [load_run(p) for p in find_runs([path])] if os.path.isdir(path) else []
+    return load_runs([path]) if os.path.isdir(path) else []
+
+
+def planned_seeds(study: Study) -> int:
+    """How many seeds each of the study's runs has: its command's --num_seeds (0, no count asked, where it has none)."""
+    given = re.search(r"--num_seeds=(\d+)", study.command)
+    return int(given.group(1)) if given else 0
+
+
+def complete(study: Study, run: dict) -> bool:
+    """Whether ``run`` is finished with every seed the study plans (a run in shards: all of them)."""
+    from experiments.report import run_seeds
+
+    return run["finished"] and len(run_seeds(run)) >= planned_seeds(study)
 
 
 def _fmt_iqm(scores, reps) -> str:
@@ -229,27 +243,54 @@ def task_pairs(study: Study, task: str) -> list[tuple[str, str]]:
 
 
 def unfinished(study: Study, runs: list[dict]) -> list[tuple[str, str]]:
-    """(task, agent) of every run the study plans whose raw logs are not those of a finished run."""
-    done = {(r["task"], r["agent"]) for r in runs if r["finished"]}
+    """(task, agent) of every run the study plans whose raw logs are not those of a finished run with all its seeds."""
+    done = {(r["task"], r["agent"]) for r in runs if complete(study, r)}
     planned = [(t, a) for t in study.tasks  # bases first, as the suite runs them
                for a in dict.fromkeys(a for pair in task_pairs(study, t) for a in pair[::-1])]
     return [(t, a) for t, a in planned if (t, a) not in done]
 
 
-def resume_commands(study: Study, todo: list[tuple[str, str]]) -> list[str]:
+def _ranges(seeds: list[int]) -> list[tuple[int, int]]:
+    """Sorted seeds as (first, last) of each run of consecutive ones."""
+    out = []
+    for s in sorted(seeds):
+        if out and s == out[-1][1] + 1:
+            out[-1] = (out[-1][0], s)
+        else:
+            out.append((s, s))
+    return out
+
+
+def resume_commands(study: Study, todo: list[tuple[str, str]], runs: list[dict] = ()) -> list[str]:
     """The study's suite command narrowed to the runs in ``todo``: one command per set of agents (tasks sharing it
-    go together), so that a fresh checkout runs only what is missing, never a run whose logs are committed."""
-    by_task = {}
+    go together), so that a fresh checkout runs only what is missing, never a run whose logs are committed. A run of
+    which some seeds are finished (shards, in ``runs``) gets one command per missing range of seeds: a shard
+    (--seed, --num_seeds) under a root of its own, which the report merges with the others."""
+    from experiments.report import run_seeds
+
+    have = {}
+    for r in runs:
+        for shard in r.get("shards", [r]):
+            if shard["finished"]:
+                have.setdefault((r["task"], r["agent"]), set()).update(run_seeds(shard))
+    by_task, shards = {}, []
     for task, agent in todo:
-        by_task.setdefault(task, []).append(agent)
-    groups = {}
+        if (task, agent) not in have:
+            by_task.setdefault(task, []).append(agent)
+            continue
+        narrowed = re.sub(r"--agents=\S+", f"--agents={agent}", re.sub(r"--tasks=\S+", f"--tasks={task}",
+                                                                       study.command))
+        missing = sorted(set(range(planned_seeds(study))) - have[task, agent])
+        for first, last in _ranges(missing):
+            cmd = re.sub(r"--num_seeds=\d+", f"--num_seeds={last - first + 1} --seed={first}", narrowed)
+            shards.append(re.sub(r"--root=(\S+)", rf"--root=\g<1>_seeds{first}-{last}", cmd))
+    groups, commands = {}, []
     for task, agents in by_task.items():
         groups.setdefault(tuple(agents), []).append(task)
-    commands = []
     for agents, tasks in groups.items():
         cmd = re.sub(r"--tasks=\S+", f"--tasks={','.join(tasks)}", study.command)
         commands.append(re.sub(r"--agents=\S+", f"--agents={','.join(agents)}", cmd))
-    return commands
+    return commands + shards
 
 
 # --- the verdicts ---------------------------------------------------------------------------------------------------
@@ -272,25 +313,6 @@ def standing(lo: float, hi: float) -> str:
     return "ahead" if lo > 0.5 else "behind" if hi < 0.5 else "level"
 
 
-def _normal(v):
-    """A config value compared as data: JSON lists and tuples alike, nested groups as sorted items."""
-    if isinstance(v, list | tuple):
-        return tuple(_normal(u) for u in v)
-    if isinstance(v, dict):
-        return tuple(sorted((k, _normal(u)) for k, u in v.items()))
-    return v
-
-
-def _fields(saved: dict) -> dict:
-    """A stored config.json of either generation (the first groups, today's) as {"group.field": value} of today's
-    names, read as a resumed run reads it (``config.stored_config``: today's defaults under the stored values)."""
-    from diffsr_jax.config import stored_config
-
-    config = stored_config(saved).to_dict()
-    return {f"{g}.{k}" if isinstance(fields, dict) else g: _normal(v)
-            for g, fields in config.items() for k, v in (fields.items() if isinstance(fields, dict) else [(g, fields)])}
-
-
 ABSENT = "absent"
 
 
@@ -306,8 +328,10 @@ def confounders(config_x: dict, config_y: dict, exempt: tuple = ()) -> list[tupl
     """(field, value in x, value in y) of every field outside the critic's groups (``critic_groups``),
     ``EXEMPT_FIELDS`` and ``exempt`` whose value differs between two runs' stored configs (config.json dicts): what
     the two agents differ in besides their critics (and what ``exempt`` names)."""
+    from experiments.report import config_fields
+
     skip, exempt = set(critic_groups()), {*EXEMPT_FIELDS, *exempt}
-    fx, fy = _fields(config_x), _fields(config_y)
+    fx, fy = config_fields(config_x), config_fields(config_y)
     return [(k, fx.get(k, ABSENT), fy.get(k, ABSENT)) for k in sorted(fx.keys() | fy.keys())
             if k.split(".")[0] not in skip and k not in exempt and fx.get(k, ABSENT) != fy.get(k, ABSENT)]
 
@@ -352,6 +376,18 @@ def reaches(run: dict, threshold: float) -> bool:
     return bool(np.any(np.asarray(run["returns"], np.float64) > threshold))
 
 
+def _progress(study: Study, agent: str, run: dict | None) -> str:
+    """How far ``agent``'s run of the study is: not started, at some frames, or finished with some of its seeds."""
+    from experiments.report import run_seeds
+
+    if run is None:
+        return f"{agent} not started"
+    if not run["finished"]:
+        return f"{agent} at {run['frames']:,} frames"
+    return (f"{agent} has {len(run_seeds(run))} of {planned_seeds(study)} seeds (seeds "
+            + ", ".join(f"{a}-{b}" if b > a else str(a) for a, b in _ranges(run_seeds(run))) + ")")
+
+
 def comparison_rows(study: Study, runs: list[dict], reps: int) -> tuple[list, list]:
     """(table rows, comparisons planned but without both runs finished) for one study."""
     by = {(r["task"], r["agent"]): r for r in runs}
@@ -360,9 +396,9 @@ def comparison_rows(study: Study, runs: list[dict], reps: int) -> tuple[list, li
         threshold = next((t for name, t, _ in study.success if name == task), None)
         for agent, base in task_pairs(study, task):
             x, y = by.get((task, agent)), by.get((task, base))
-            if x is None or y is None or not (x["finished"] and y["finished"]):
-                state = ", ".join(f"{a} not started" if r is None else f"{a} at {r['frames']:,} frames"
-                                  for a, r in ((agent, x), (base, y)) if r is None or not r["finished"])
+            if x is None or y is None or not (complete(study, x) and complete(study, y)):
+                state = ", ".join(_progress(study, a, r) for a, r in ((agent, x), (base, y))
+                                  if r is None or not complete(study, r))
                 missing.append(f"{task}, {agent} vs {base} ({state})")
                 continue
             paper_txt, paper_ahead = paper_standing(x, agent, base)
@@ -437,9 +473,9 @@ def build_results(runs_root: str, out_dir: str, reps: int) -> dict[str, str]:
                                                                    row[1].split(" vs "))) for row in rows]
         success += [[row[0], study.label, *row[1:]] for row in success_rows(study, runs, reps)]
         if missing:
-            commands = "; ".join(f"`{c}`" for c in resume_commands(study, unfinished(study, runs)))
+            commands = "; ".join(f"`{c}`" for c in resume_commands(study, unfinished(study, runs), runs))
             pending.append(f"- {study.title}: " + "; ".join(missing) + f". Run or resume (only these runs): {commands}")
-        done = sum(r["finished"] for r in runs)
+        done = sum(complete(study, r) for r in runs)
         link = f"[report]({rel})" if rel in files else "no evaluation logged yet"
         state = f"{done} of {len(runs)} runs finished" if runs else "no runs yet"
         studies_md.append(f"- **{study.title}** ({'earlier setting, kept for the record; ' if study.earlier else ''}"

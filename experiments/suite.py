@@ -31,7 +31,7 @@ PRESETS = ("fast", "study", "paper")
 
 
 def build_config(suite, task, agent: str, preset: str, num_seeds: int, total_steps=None, eval_every=None, sets=(),
-                 ablation: str | None = None):
+                 ablation: str | None = None, seed: int = 0):
     """The run config: agent preset <- suite protocol <- task overrides <- ablation <- flags (not yet validated: the
     run's plan does that, ``training.plan``). Raises ConfigError."""
     from diffsr_jax.config import set_fields
@@ -46,7 +46,8 @@ def build_config(suite, task, agent: str, preset: str, num_seeds: int, total_ste
     except ValueError as e:
         raise ConfigError(str(e)) from None
     budget = dict(suite.budget) if preset == "fast" else {}  # study / paper: the preset's own (the paper's) budget
-    overrides = {**budget, **task.config_overrides(), **ABLATIONS.get(ablation, {}), "run.num_seeds": num_seeds}
+    overrides = {**budget, **task.config_overrides(), **ABLATIONS.get(ablation, {}), "run.num_seeds": num_seeds,
+                 "run.seed": seed}
     if total_steps is not None:
         overrides["run.total_steps"] = total_steps
     if eval_every is not None:
@@ -97,6 +98,8 @@ def plan_runs(argv_flags) -> list[tuple]:
         raise ConfigError(f"unknown preset {f.preset!r}; choose one of {', '.join(PRESETS)}")
     if f.num_seeds < 1:
         raise ConfigError(f"--num_seeds must be >= 1, got {f.num_seeds}")
+    if f.seed < 0:
+        raise ConfigError(f"--seed must be >= 0 (the first seed of each run), got {f.seed}")
     for ab in f.ablations:
         if ab not in ABLATIONS:
             raise ConfigError(f"unknown ablation {ab!r}; choose from: {', '.join(ABLATIONS)}")
@@ -106,7 +109,7 @@ def plan_runs(argv_flags) -> list[tuple]:
     variants = list(dict.fromkeys(variants + [(a, ab) for a in plain_diffsr for ab in f.ablations]))
     tasks = [t for t in suite.tasks if not f.tasks or t.name in f.tasks]
     return [(t, a if ab is None else f"{a}+{ab}",
-             build_config(suite, t, a, f.preset, f.num_seeds, f.total_steps, f.eval_every, f.set, ab))
+             build_config(suite, t, a, f.preset, f.num_seeds, f.total_steps, f.eval_every, f.set, ab, f.seed))
             for t in tasks for a, ab in variants]
 
 
@@ -119,31 +122,41 @@ def _has_checkpoint(logdir: str) -> bool:
     return os.path.isdir(ck) and any(n.isdigit() for n in os.listdir(ck))
 
 
+def _seeds(first: int, num: int) -> str:
+    return f"seed {first}" if num == 1 else f"seeds {first}-{first + num - 1}"
+
+
+def _other_seeds(logdir: str, first: int, num: int, config, finished: bool):
+    """The ConfigError for a run in ``logdir`` of seeds other than the command's."""
+    from diffsr_jax.fields import ConfigError
+
+    return ConfigError(f"the {'finished ' if finished else ''}run in {logdir} has {_seeds(first, num)}, not "
+                       f"{_seeds(config.run.seed, config.run.num_seeds)}: pass --seed={first} --num_seeds={num}"
+                       f"{'' if finished else ' to continue it'}, or another --root")
+
+
 def run_state(logdir: str, config) -> str:
-    """'done' (finished with this many steps), 'resume' (a checkpoint to continue from) or 'new'."""
+    """'done' (finished with this many steps), 'resume' (a checkpoint to continue from) or 'new'. ConfigError where
+    the run there has other seeds than ``config`` (its first seed and how many)."""
     from diffsr_jax.logging.files import damaged, read_json
 
     info_path = os.path.join(logdir, "run.json")
     if os.path.exists(info_path):
         info = read_json(info_path, dict)
         if info.get("status") == "finished" and info.get("total_steps") == config.run.total_steps:
-            if info.get("num_seeds") not in (None, config.run.num_seeds):
-                from diffsr_jax.fields import ConfigError
-
-                raise ConfigError(f"the finished run in {logdir} has {info['num_seeds']} seeds, not "
-                                  f"{config.run.num_seeds}: pass --num_seeds={info['num_seeds']}, or another --root")
+            num, first = info.get("num_seeds", config.run.num_seeds), info.get("seed", 0)
+            if (num, first) != (config.run.num_seeds, config.run.seed):
+                raise _other_seeds(logdir, first, num, config, finished=True)
             return "done"
     if not (_has_checkpoint(logdir) and os.path.exists(os.path.join(logdir, "config.json"))):
         return "new"
     saved = read_json(os.path.join(logdir, "config.json"), dict)
-    seeds = saved["run"].get("num_seeds") if isinstance(saved.get("run"), dict) else None
-    if not isinstance(seeds, int):
+    run = saved["run"] if isinstance(saved.get("run"), dict) else {}
+    num, first = run.get("num_seeds"), run.get("seed", 0)
+    if not isinstance(num, int):
         raise damaged(os.path.join(logdir, "config.json"), "no run.num_seeds")
-    if seeds != config.run.num_seeds:
-        from diffsr_jax.fields import ConfigError
-
-        raise ConfigError(f"the run in {logdir} has {seeds} seeds, not {config.run.num_seeds}: pass "
-                          f"--num_seeds={seeds} to continue it, or another --root")
+    if (num, first) != (config.run.num_seeds, config.run.seed):
+        raise _other_seeds(logdir, first, num, config, finished=False)
     return "resume"
 
 
@@ -189,9 +202,10 @@ def execute(suite_name: str, task, agent: str, state: str, plan, command: str, m
         if state == "new" and primary:
             check_logdir(logdir, overwrite=True)  # no checkpoint: start over
         processes.barrier(f"ready {logdir}")
+        which = f" ({_seeds(config.run.seed, config.run.num_seeds)})" if config.run.seed else ""
         print(f"== {task.name} / {agent}: {config.env.name}, {config.run.total_steps:,} steps x "
-              f"{config.run.num_seeds} seeds ({'resuming' if state == 'resume' else 'new'}) -> {logdir}", file=out,
-              flush=True)
+              f"{config.run.num_seeds} seeds{which} ({'resuming' if state == 'resume' else 'new'}) -> {logdir}",
+              file=out, flush=True)
         t0 = time.time()
         result = run_training(config, logdir, tensorboard=False, out=out, resume=state == "resume", env=prepared.env,
                               sweeps=prepared.sweeps, memory=prepared.memory)
@@ -199,7 +213,8 @@ def execute(suite_name: str, task, agent: str, state: str, plan, command: str, m
         rows = result["rows"]
         info.update({
             "suite": suite_name, "task": task.name, "agent": agent, "env": config.env.name,
-            "preset": config.run.preset, "num_seeds": config.run.num_seeds, "total_steps": config.run.total_steps,
+            "preset": config.run.preset, "seed": config.run.seed, "num_seeds": config.run.num_seeds,
+            "total_steps": config.run.total_steps,
             "eval_every": config.run.eval_every, "eval_episodes": config.run.eval_episodes, "status": result["status"],
             "train_wall_s": max((r["run/wall_time"] for r in rows), default=0.0), "command": command,
             "machine": machine,
@@ -256,8 +271,9 @@ def main(argv):
     command = "python -m experiments.suite " + shlex.join(sys.argv[1:])
     machine = machine_info()
     out = sys.stdout if processes.is_primary() else open(os.devnull, "w")  # one process speaks for the suite
+    which = f" ({_seeds(FLAGS.seed, FLAGS.num_seeds)})" if FLAGS.seed else ""
     print(f"suite {FLAGS.suite}: {len(runs)} runs ({', '.join(sorted({r[0].name for r in runs}))} x "
-          f"{', '.join(FLAGS.agents)}), {FLAGS.num_seeds} seeds each {placement}; root {FLAGS.root}", file=out,
+          f"{', '.join(FLAGS.agents)}), {FLAGS.num_seeds} seeds each{which} {placement}; root {FLAGS.root}", file=out,
           flush=True)
     for task, agent, state, plan in runs:
         try:
@@ -284,6 +300,9 @@ def define_flags():
     flags.DEFINE_list("agents", ["diffsr_sac", "sac"], "agents (any registered agent with experiments/configs/<agent>.py); "
                       "'<agent>+<ablation>' runs that ablation alone")
     flags.DEFINE_integer("num_seeds", 3, "seeds per run (vmapped)")
+    flags.DEFINE_integer("seed", 0, "first seed: each run trains seeds seed .. seed+num_seeds-1. A run too long for "
+                         "one sitting can go in shards, each range of seeds under its own --root (e.g. --seed=2 "
+                         "--num_seeds=2 --root=runs/suites_seeds2-3); python -m experiments.report merges them")
     flags.DEFINE_string("preset", "fast", "agent preset: fast, study or paper (study and paper keep their own budget)")
     flags.DEFINE_list("tasks", [], "subset of the suite's tasks (default: all)")
     flags.DEFINE_list("ablations", [], "also run each diffsr_* agent with these ablations (experiments/suites.py "

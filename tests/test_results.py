@@ -116,7 +116,8 @@ def test_the_resume_advice_names_only_the_missing_runs():
     study = Study("s", "l", "t", "root/suite", ("cheetahrun", "hopperhop"), (("diffsr_td3", "td3"),),
                   "python -m experiments.suite --suite=dmc --tasks=cheetahrun,hopperhop --agents=td3,diffsr_td3 "
                   "--num_seeds=4 --set=td3.policy_delay=1,run.warmup_steps=10000")
-    run = lambda task, agent, finished=True: {"task": task, "agent": agent, "finished": finished}  # noqa: E731
+    run = lambda task, agent, finished=True: {"task": task, "agent": agent, "finished": finished,  # noqa: E731
+                                              "config": {"run": {"seed": 0, "num_seeds": 4}}}
     assert unfinished(study, [run("cheetahrun", "td3"), run("cheetahrun", "diffsr_td3"), run("hopperhop", "td3"),
                               run("hopperhop", "diffsr_td3", False)]) == [("hopperhop", "diffsr_td3")]
     assert resume_commands(study, [("hopperhop", "diffsr_td3")]) == [
@@ -136,6 +137,7 @@ def _suite_flags(command: str):
     given = dict(t[2:].split("=", 1) for t in command.split()[3:])
     return SimpleNamespace(suite=given["suite"], tasks=given["tasks"].split(","), agents=given["agents"].split(","),
                            preset=given.get("preset", "fast"), num_seeds=int(given["num_seeds"]),
+                           seed=int(given.get("seed", 0)),
                            total_steps=int(given.get("total_steps", 0)) or None, eval_every=None,
                            set=given["set"].split(",") if "set" in given else [], ablations=[])
 

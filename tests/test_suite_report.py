@@ -88,7 +88,7 @@ def test_an_ablation_runs_alone_when_named_in_agents():
 
     from experiments.suite import plan_runs
 
-    flags = dict(suite="mbbl_spring", tasks=["halfcheetah"], preset="fast", num_seeds=2, total_steps=None,
+    flags = dict(suite="mbbl_spring", tasks=["halfcheetah"], preset="fast", num_seeds=2, seed=0, total_steps=None,
                  eval_every=None, set=[], ablations=[])
     runs = plan_runs(SimpleNamespace(**flags, agents=["diffsr_sac+features256"]))
     assert [a for _, a, _ in runs] == ["diffsr_sac+features256"]

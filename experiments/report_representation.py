@@ -19,9 +19,9 @@ FLOOR = -1.0  # the figures' lowest R^2: below it a probe predicts worse than th
 def probe_curves(run: dict) -> tuple[np.ndarray, dict]:
     """(frames (E,), {"dynamics", "dynamics_init", "reward", "reward_init"} -> (seeds, E)) of one run; {} if it
     logged no probes."""
-    from diffsr_jax.logging.writers import read_metrics
+    from experiments.report import run_metrics
 
-    rows = [r for r in read_metrics(os.path.join(run["path"], "metrics.jsonl")) if "diag/probe_r2_dynamics" in r]
+    rows = [r for r in run_metrics(run) if "diag/probe_r2_dynamics" in r]
     if not rows:
         return np.zeros(0), {}
     frames = sorted({r["frames"] for r in rows})
@@ -86,10 +86,9 @@ def critic_fit(run: dict) -> dict | None:
     ``CRITIC_FIT_EVALS`` evaluations, averaged over seeds; ``rel`` = the RMS TD error of one head over |mean Q|. None
     without them."""
     from diffsr_jax.agents.registry import BASES, DIFFSR_PREFIX
-    from diffsr_jax.logging.writers import read_metrics
+    from experiments.report import run_metrics
 
-    rows = [r for r in read_metrics(os.path.join(run["path"], "metrics.jsonl"))
-            if r.get("train/critic_loss") is not None and r.get("train/q_mean") is not None]
+    rows = [r for r in run_metrics(run) if r.get("train/critic_loss") is not None and r.get("train/q_mean") is not None]
     if not rows:
         return None
     last = sorted({r["frames"] for r in rows})[-CRITIC_FIT_EVALS:]

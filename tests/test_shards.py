@@ -31,6 +31,10 @@ def _shard(logdir, first, num, returns, fps, total=4000, agent="diffsr_sac", fin
     rows = [{"frames": f, "decisions": f, "seed": s, "eval/return": ret + s, "run/wall_time": 10.0 * f / 1000,
              "run/frames_per_s": v}
             for f, ret, v in zip(range(1000, reached + 1, 1000), returns, fps) for s in range(first, first + num)]
+    for row in rows:  # the in-run diagnostics the report reads from the metrics: a probe R^2 and the critic's fit
+        s = row["seed"]
+        row.update({"diag/probe_r2_dynamics": s / 10, "diag/probe_r2_dynamics_init": 0.0, "diag/probe_r2_reward": 0.5,
+                    "diag/probe_r2_reward_init": 0.0, "train/critic_loss": 1.0 + s, "train/q_mean": 10.0})
     os.makedirs(logdir)
     write_run_files(str(logdir), config, rows)
     if finished:
@@ -63,6 +67,12 @@ def test_shards_merge_into_one_run_of_all_their_seeds(tmp_path):
     # 10, 12), then 2 at 20; the fastest chunks, 12 and 20, likewise
     assert run["frames_per_s"] == pytest.approx(4 / (2 / 10 + 2 / 20))
     assert run["frames_per_s_best"] == pytest.approx(4 / (2 / 12 + 2 / 20))
+    # what the report reads from the metrics comes from every shard: each seed's probe, the critic's fit over all
+    from experiments.report_representation import critic_fit, probe_curves
+
+    frames, probes = probe_curves(run)
+    np.testing.assert_allclose(probes["dynamics"][:, -1], [0.0, 0.1, 0.2, 0.3])
+    assert critic_fit(run)["loss"] == pytest.approx(2.5)  # the mean of 1 + seed over seeds 0-3
     # against a 4-seed run of its base, the seeds are no difference: only the critic's groups are
     _shard(tmp_path / "c" / "run", 0, 4, [1, 2, 3, 4], [9] * 4, agent="sac")
     (base,) = _load(tmp_path / "c" / "run")

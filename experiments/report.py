@@ -129,6 +129,23 @@ def run_seeds(run: dict) -> list[int]:
     return list(range(first, first + int(run["config"]["run"]["num_seeds"])))
 
 
+def seed_spans(seeds) -> list[tuple[int, int]]:
+    """Seeds as (first, last) of each span of consecutive ones, in order: [0, 1, 2, 5] -> [(0, 2), (5, 5)]."""
+    spans = []
+    for s in sorted(seeds):
+        if spans and s == spans[-1][1] + 1:
+            spans[-1] = (spans[-1][0], s)
+        else:
+            spans.append((s, s))
+    return spans
+
+
+def seeds_label(seeds) -> str:
+    """Seeds as a reader names them: "seed 2", "seeds 0-3", "seeds 0-1, 4"."""
+    spans = ", ".join(f"{a}-{b}" if b > a else str(a) for a, b in seed_spans(seeds))
+    return f"seed {spans}" if len(seeds) == 1 else f"seeds {spans}"
+
+
 def merge_shards(runs: list[dict]) -> list[dict]:
     """``runs`` with every set of runs of one (suite, task, agent) merged into one run of all their seeds.
 
@@ -369,8 +386,8 @@ def build_report(runs: list[dict], plot_dir: str, plot_rel: str, command: str, r
     for r in runs:
         if "shards" in r:
             out.append(f"- Shards: {task_label(r['suite'], r['task'])} / {r['agent']} ran as {len(r['shards'])} runs "
-                       "of the same config but for their seeds (" + ", ".join(
-                           f"seeds {run_seeds(s)[0]}-{run_seeds(s)[-1]}" for s in r["shards"]) + "), each its seeds "
+                       "of the same config but for their seeds (" + "; ".join(
+                           seeds_label(run_seeds(s)) for s in r["shards"]) + "), each its seeds "
                        "vmapped in one program; merged here into one run of every seed.")
     out += [f"- Note: {n}" for n in notes]
     unfinished = [r for r in runs if not r["finished"]]

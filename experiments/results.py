@@ -250,23 +250,13 @@ def unfinished(study: Study, runs: list[dict]) -> list[tuple[str, str]]:
     return [(t, a) for t, a in planned if (t, a) not in done]
 
 
-def _ranges(seeds: list[int]) -> list[tuple[int, int]]:
-    """Sorted seeds as (first, last) of each run of consecutive ones."""
-    out = []
-    for s in sorted(seeds):
-        if out and s == out[-1][1] + 1:
-            out[-1] = (out[-1][0], s)
-        else:
-            out.append((s, s))
-    return out
-
-
 def resume_commands(study: Study, todo: list[tuple[str, str]], runs: list[dict] = ()) -> list[str]:
     """The study's suite command narrowed to the runs in ``todo``: one command per set of agents (tasks sharing it
     go together), so that a fresh checkout runs only what is missing, never a run whose logs are committed. A run of
     which some seeds are finished (shards, in ``runs``) gets one command per missing range of seeds: a shard
     (--seed, --num_seeds) under a root of its own, which the report merges with the others."""
-    from experiments.report import run_seeds
+    from experiments.report import run_seeds, seed_spans
+    from experiments.suite import DEFAULT_ROOT
 
     have = {}
     for r in runs:
@@ -281,8 +271,10 @@ def resume_commands(study: Study, todo: list[tuple[str, str]], runs: list[dict] 
         narrowed = re.sub(r"--agents=\S+", f"--agents={agent}", re.sub(r"--tasks=\S+", f"--tasks={task}",
                                                                        study.command))
         missing = sorted(set(range(planned_seeds(study))) - have[task, agent])
-        for first, last in _ranges(missing):
+        for first, last in seed_spans(missing):
             cmd = re.sub(r"--num_seeds=\d+", f"--num_seeds={last - first + 1} --seed={first}", narrowed)
+            if "--root=" not in cmd:
+                cmd += f" --root={DEFAULT_ROOT}"  # named, so that the shard's root can be its own
             shards.append(re.sub(r"--root=(\S+)", rf"--root=\g<1>_seeds{first}-{last}", cmd))
     groups, commands = {}, []
     for task, agents in by_task.items():
@@ -378,14 +370,13 @@ def reaches(run: dict, threshold: float) -> bool:
 
 def _progress(study: Study, agent: str, run: dict | None) -> str:
     """How far ``agent``'s run of the study is: not started, at some frames, or finished with some of its seeds."""
-    from experiments.report import run_seeds
+    from experiments.report import run_seeds, seeds_label
 
     if run is None:
         return f"{agent} not started"
     if not run["finished"]:
         return f"{agent} at {run['frames']:,} frames"
-    return (f"{agent} has {len(run_seeds(run))} of {planned_seeds(study)} seeds (seeds "
-            + ", ".join(f"{a}-{b}" if b > a else str(a) for a, b in _ranges(run_seeds(run))) + ")")
+    return f"{agent} has {len(run_seeds(run))} of {planned_seeds(study)} seeds ({seeds_label(run_seeds(run))})"
 
 
 def comparison_rows(study: Study, runs: list[dict], reps: int) -> tuple[list, list]:

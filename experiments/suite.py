@@ -28,6 +28,7 @@ from experiments.cli import define_process_flags, fail, process_spec, run_main
 
 FLAGS = flags.FLAGS
 PRESETS = ("fast", "study", "paper")
+DEFAULT_ROOT = "runs/suites"  # --root's default
 
 
 def build_config(suite, task, agent: str, preset: str, num_seeds: int, total_steps=None, eval_every=None, sets=(),
@@ -123,7 +124,9 @@ def _has_checkpoint(logdir: str) -> bool:
 
 
 def _seeds(first: int, num: int) -> str:
-    return f"seed {first}" if num == 1 else f"seeds {first}-{first + num - 1}"
+    from experiments.report import seeds_label
+
+    return seeds_label(range(first, first + num))
 
 
 def _other_seeds(logdir: str, first: int, num: int, config, finished: bool):
@@ -310,7 +313,7 @@ def define_flags():
     flags.DEFINE_integer("total_steps", None, "env frames per seed (default: the suite's protocol)")
     flags.DEFINE_integer("eval_every", None, "env frames between evaluations (default: the suite's protocol)")
     flags.DEFINE_list("set", [], "extra config overrides group.field=value for every run (tuples as 64:64)")
-    flags.DEFINE_string("root", "runs/suites", "runs go to <root>/<suite>/<task>/<agent>/")
+    flags.DEFINE_string("root", DEFAULT_ROOT, "runs go to <root>/<suite>/<task>/<agent>/")
     flags.DEFINE_bool("render_final", False, "write each finished run's final rollout (rollout-<frames>.html|gif, "
                       "linked by the report); runs finished earlier get theirs if they have none")
     flags.DEFINE_string("compile_cache", None, "persistent XLA compilation cache dir ('' disables; default: on)")

@@ -80,7 +80,7 @@ def test_shards_merge_into_one_run_of_all_their_seeds(tmp_path):
     os.makedirs(tmp_path / "plots")
     text = build_report([run, base], str(tmp_path / "plots"), "plots", "report", 50, "R")
     assert "Shards: mbbl / halfcheetah / diffsr_sac ran as 2 runs of the same config but for their seeds (seeds " \
-           "0-1, seeds 2-3)" in text
+           "0-1; seeds 2-3)" in text
     assert "4 seeds in shards (below)." in text and "4 seeds vmapped in one program." in text  # the base's
     assert "| 4 (2 shards) | 80 |" in text and "Machine: cpu0," in text and "Machine: cpu2," in text
     assert "`shard 0`; `shard 2`" in text
@@ -127,6 +127,18 @@ def test_a_study_run_with_some_of_its_seeds_names_the_missing_ones_and_their_com
         "--num_seeds=2 --seed=2 --root=runs/suites_table1_seeds2-3"]
     rows, missing = comparison_rows(study, runs, 50)
     assert rows == [] and missing == ["halfcheetah, diffsr_sac vs sac (diffsr_sac has 2 of 4 seeds (seeds 0-1))"]
+    # seeds missing in two spans, from a command without a root: one shard each, under the suite's default root
+    from dataclasses import replace
+
+    from experiments.report import seeds_label
+
+    assert resume_commands(replace(study, command=study.command.replace(" --root=runs/suites_table1", "").replace(
+        "--num_seeds=4", "--num_seeds=6")), [("halfcheetah", "diffsr_sac")], [{**runs[1], "seeds": [0, 1, 4]}]) == [
+        "python -m experiments.suite --suite=mbbl --tasks=halfcheetah --agents=diffsr_sac --preset=study "
+        f"--num_seeds={n} --seed={first} --root=runs/suites_seeds{first}-{last}" for n, first, last in ((2, 2, 3),
+                                                                                                       (1, 5, 5))]
+    assert [seeds_label(s) for s in ([2], [0, 1, 2, 3], [0, 1, 4], [3, 1])] == ["seed 2", "seeds 0-3", "seeds 0-1, 4",
+                                                                               "seeds 1, 3"]
     # the other half arrives: one comparison of 4 seeds a side, nothing left to run
     _shard(tmp_path / "b", 2, 2, [1, 2, 3, 4], [5] * 4)
     runs = _load(tmp_path / "sac", tmp_path / "a", tmp_path / "b")

@@ -211,14 +211,6 @@ def _merged(group: list[dict]) -> dict:
             "frames_per_s_best": pooled("frames_per_s_best")}
 
 
-def run_metrics(run: dict) -> list[dict]:
-    """Every row of a run's metrics.jsonl: of each of its shards for a run in shards (``merge_shards``)."""
-    from diffsr_jax.logging.writers import read_metrics
-
-    return [row for piece in run.get("shards", [run])
-            for row in read_metrics(os.path.join(piece["path"], "metrics.jsonl"))]
-
-
 def load_runs(paths) -> list[dict]:
     """Every run under ``paths`` (``find_runs``), loaded, with the shards of one run merged (``merge_shards``)."""
     return merge_shards([load_run(p) for p in find_runs(paths)])

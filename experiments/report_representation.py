@@ -16,11 +16,17 @@ PROBES = (("dynamics", "s' - s"), ("reward", "r"))
 FLOOR = -1.0  # the figures' lowest R^2: below it a probe predicts worse than the mean by more than the spread
 
 
+def run_metrics(run: dict) -> list[dict]:
+    """Every row of a run's metrics.jsonl: of each of its shards for a run in shards (``report.merge_shards``)."""
+    from diffsr_jax.logging.writers import read_metrics
+
+    return [row for piece in run.get("shards", [run])
+            for row in read_metrics(os.path.join(piece["path"], "metrics.jsonl"))]
+
+
 def probe_curves(run: dict) -> tuple[np.ndarray, dict]:
     """(frames (E,), {"dynamics", "dynamics_init", "reward", "reward_init"} -> (seeds, E)) of one run; {} if it
     logged no probes."""
-    from experiments.report import run_metrics
-
     rows = [r for r in run_metrics(run) if "diag/probe_r2_dynamics" in r]
     if not rows:
         return np.zeros(0), {}
@@ -86,8 +92,6 @@ def critic_fit(run: dict) -> dict | None:
     ``CRITIC_FIT_EVALS`` evaluations, averaged over seeds; ``rel`` = the RMS TD error of one head over |mean Q|. None
     without them."""
     from diffsr_jax.agents.registry import BASES, DIFFSR_PREFIX
-    from experiments.report import run_metrics
-
     rows = [r for r in run_metrics(run) if r.get("train/critic_loss") is not None and r.get("train/q_mean") is not None]
     if not rows:
         return None

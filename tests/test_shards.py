@@ -194,3 +194,33 @@ def test_the_suite_runs_a_shard_and_the_report_merges_it_with_the_rest(tmp_path)
     assert report.returncode == 2 and "Traceback" not in report.stderr, report.stderr[-2000:]
     assert len(report.stderr.strip().splitlines()) == 1 and "seed(s) 2 appear in more than one" in report.stderr
     assert not (tmp_path / "q" / "R.md").exists()
+
+
+def test_a_committed_run_cut_into_shards_reads_back_as_itself(tmp_path):
+    """HalfCheetah's Table 1 Diff-SR-SAC run (4 seeds in one program) cut into two shards of 2 seeds, as two suite
+    roots would hold them: merged, its seeds' curves, scores and the paper's window scores are the run's own, and its
+    comparison with SAC is the same row of RESULTS.md."""
+    from experiments.report import load_run
+    from experiments.results import STUDIES, comparison_rows
+
+    source = os.path.join(ROOT, "results", "runs", "suites_table1", "mbbl", "halfcheetah")
+    whole = load_run(os.path.join(source, "diffsr_sac"))
+    config = json.load(open(os.path.join(source, "diffsr_sac", "config.json")))
+    info = json.load(open(os.path.join(source, "diffsr_sac", "run.json")))
+    rows = [json.loads(line) for line in open(os.path.join(source, "diffsr_sac", "metrics.jsonl"))]
+    dirs = []
+    for first in (0, 2):
+        d = tmp_path / f"seeds{first}" / "diffsr_sac"
+        os.makedirs(d)
+        config["run"].update(seed=first, num_seeds=2)
+        (d / "config.json").write_text(json.dumps(config))
+        (d / "run.json").write_text(json.dumps({**info, "seed": first, "num_seeds": 2}))
+        (d / "metrics.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows if r["seed"] in (first, first + 1)))
+        dirs.append(d)
+    (merged,) = _load(*dirs)
+    assert merged["seeds"] == [0, 1, 2, 3] and merged["finished"] and merged["frames"] == whole["frames"]
+    for key in ("steps", "returns", "scores", "window_scores"):
+        np.testing.assert_array_equal(merged[key], whole[key], err_msg=key)
+    table1 = next(s for s in STUDIES if s.name == "table1")
+    sac = load_run(os.path.join(source, "sac"))
+    assert comparison_rows(table1, [merged, sac], 200) == comparison_rows(table1, [whole, sac], 200)

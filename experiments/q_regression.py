@@ -25,13 +25,14 @@ by default) against the reference critic's Q (the minimum over its heads, the va
   critic, the data that actor collects) is left out. From scratch, TD would need far more steps than this check can
   afford to carry values over a 1 / (1 - gamma) horizon through a slow target copy.
 
-Seed i of the run is paired with seed i of the reference (each on the reference seed's replay). Prints a table per
-fit: held-out R^2, RMS (regression) or mean (TD) error over |mean Q|, the TD fits' own held-out TD error over |mean Q|
-(RMS: the report's "critics' fit" measure), and the mean cosine between the fitted Q's action gradient and the
-reference's (the direction each would give an actor); writes ``q_regression-<reference agent>-<frames>.json`` in the
-run's log dir. The reference may be the run itself (``--reference`` = ``--logdir``): its own Q on its own data and
-policy, where TD's fits show whether the agent's data, rather than its coupling, is what TD on psi finds hard.
-Checkpoints are only read.
+Seed i of the run is paired with seed i of the reference (each on the reference seed's replay); the reference may
+hold more seeds than the run (a shard of a run, ``experiments.suite --seed``, against a run of all the seeds). Prints
+a table per fit: held-out R^2, RMS (regression) or mean (TD) error over |mean Q|, the TD fits' own held-out TD error
+over |mean Q| (RMS: the report's "critics' fit" measure), and the mean cosine between the fitted Q's action gradient
+and the reference's (the direction each would give an actor); writes
+``q_regression-<reference agent>-<frames>.json`` in the run's log dir. The reference may be the run itself
+(``--reference`` = ``--logdir``): its own Q on its own data and policy, where TD's fits show whether the agent's
+data, rather than its coupling, is what TD on psi finds hard. Checkpoints are only read.
 """
 
 from __future__ import annotations
@@ -59,8 +60,9 @@ def representation_critic(critic):
 
 
 def check_pair(run, reference) -> None:
-    """ConfigError (one line) unless ``run`` has a critic on psi, both are state-based runs of the same task with
-    the same seeds, and the reference's replay holds its transitions."""
+    """ConfigError (one line) unless ``run`` has a critic on psi, both are state-based runs of the same task, and
+    the reference ran every seed of the run (it may hold more: a run in shards pairs each shard with the reference's
+    members of its seeds)."""
     from diffsr_jax.fields import ConfigError
 
     if representation_critic(run.trainer.agent.critic) is None:
@@ -76,10 +78,12 @@ def check_pair(run, reference) -> None:
     if differ:
         raise ConfigError(f"the two runs are on different tasks (config.env.{differ[0]}: {env_a.get(differ[0])!r} vs "
                           f"{env_b.get(differ[0])!r}); pass two runs of one task")
-    if [m["seed"] for m in run.members] != [m["seed"] for m in reference.members]:
-        raise ConfigError(f"the runs' members differ ({len(run.members)} vs {len(reference.members)}, seeds "
-                          f"{[m['seed'] for m in run.members]} vs {[m['seed'] for m in reference.members]}); "
-                          f"pair runs with the same seeds")
+    missing = [m for m in run.members if m not in reference.members]
+    if missing:
+        seeds = lambda saved: [m["seed"] for m in saved.members]  # noqa: E731
+        raise ConfigError(f"--reference={reference.logdir} has no member of seed "
+                          f"{', '.join(str(m['seed']) for m in missing)} (the run's seeds {seeds(run)}, the "
+                          f"reference's {seeds(reference)}); pass a reference that ran every seed of the run")
 
 
 def replay_rows(saved, block: int):
@@ -318,6 +322,7 @@ def main(argv):
     run = load_saved_run(FLAGS.logdir, frames)
     reference = load_saved_run(FLAGS.reference, run.frames, replay=True)
     check_pair(run, reference)
+    reference = reference.narrowed(run.members)  # seed i of the run on seed i's replay, whatever else it holds
     if FLAGS.td_steps:
         check_policy(reference)
     setup_compile_cache(FLAGS.compile_cache)
@@ -356,7 +361,7 @@ def main(argv):
 def define_flags():
     flags.DEFINE_string("logdir", None, "the log dir of a diffsr_* run (experiments.train)")
     flags.DEFINE_string("reference", None, "the log dir of the run whose Q is the target (its base, same task, "
-                        "same seeds); its checkpoint at the same env frame must hold its replay")
+                        "every seed of the run); its checkpoint at the same env frame must hold its replay")
     flags.DEFINE_string("step", "latest", "env frame of the checkpoints to read, or 'latest' (the run's)")
     flags.DEFINE_integer("steps", 10000, "Adam steps of each regression")
     flags.DEFINE_integer("td_steps", 20000, "Adam steps of TD from each regression fit, the reference's policy fixed "

@@ -22,6 +22,8 @@ import sys
 import numpy as np
 from absl import flags
 
+from experiments.seeds import seeds_label
+
 
 # --- loading -------------------------------------------------------------------------------------------------
 def find_runs(paths) -> list[str]:
@@ -127,23 +129,6 @@ def run_seeds(run: dict) -> list[int]:
         return list(run["seeds"])
     first = int(run["config"]["run"].get("seed", 0))
     return list(range(first, first + int(run["config"]["run"]["num_seeds"])))
-
-
-def seed_spans(seeds) -> list[tuple[int, int]]:
-    """Seeds as (first, last) of each span of consecutive ones, in order: [0, 1, 2, 5] -> [(0, 2), (5, 5)]."""
-    spans = []
-    for s in sorted(seeds):
-        if spans and s == spans[-1][1] + 1:
-            spans[-1] = (spans[-1][0], s)
-        else:
-            spans.append((s, s))
-    return spans
-
-
-def seeds_label(seeds) -> str:
-    """Seeds as a reader names them: "seed 2", "seeds 0-3", "seeds 0-1, 4"."""
-    spans = ", ".join(f"{a}-{b}" if b > a else str(a) for a, b in seed_spans(seeds))
-    return f"seed {spans}" if len(seeds) == 1 else f"seeds {spans}"
 
 
 def merge_shards(runs: list[dict]) -> list[dict]:

@@ -130,22 +130,65 @@ def critic_fit_section(by_task: dict, table) -> list:
 
 def q_regressions(run: dict, agent: str) -> list:
     """Per reference, the newest ``q_regression-<reference>-<frames>.json`` (experiments.q_regression) in the run's
-    folder: the base's first, then the run's own (its reference is ``agent`` itself); [] without one."""
+    folder: the base's first, then the run's own (its reference is ``agent`` itself); [] without one. For a run in
+    shards (``report.merge_shards``) every shard's records: one reference's records of all the shards merged into one
+    record of all their seeds where they were made alike (``merge_q_regressions``), else each shard's on its own."""
     from diffsr_jax.logging.files import read_json
 
-    newest = {}
-    for n in os.listdir(run["path"]):
-        reference, _, frames = n[len("q_regression-"):-len(".json")].rpartition("-")
-        if n.startswith("q_regression-") and n.endswith(".json") and reference and frames.isdigit():
-            newest[reference] = max(newest.get(reference, (-1, "")), (int(frames), n))
-    return [read_json(os.path.join(run["path"], newest[ref][1]), dict)
-            for ref in sorted(newest, key=lambda ref: (ref == agent, ref))]
+    found: dict = {}
+    for piece in run.get("shards", [run]):
+        newest = {}
+        for n in os.listdir(piece["path"]):
+            reference, _, frames = n[len("q_regression-"):-len(".json")].rpartition("-")
+            if n.startswith("q_regression-") and n.endswith(".json") and reference and frames.isdigit():
+                newest[reference] = max(newest.get(reference, (-1, "")), (int(frames), n))
+        for reference, (_, n) in newest.items():
+            found.setdefault(reference, []).append(read_json(os.path.join(piece["path"], n), dict))
+    out = []
+    for reference in sorted(found, key=lambda ref: (ref == agent, ref)):
+        records = found[reference]
+        merged = merge_q_regressions(records) if len(records) == len(run.get("shards", [run])) else None
+        out += [merged] if merged else records
+    return out
+
+
+Q_REGRESSION_SETTINGS = ("agent", "reference", "env", "frames", "steps", "batch_size", "lr", "seed", "held_out",
+                         "td_steps")  # what makes two records' fits alike (the seeds apart)
+
+
+def merge_q_regressions(records: list[dict]) -> dict | None:
+    """One record of every seed of ``records`` (each a ``q_regression`` record of other seeds), its per-seed lists
+    concatenated in seed order; None where they differ in a setting or in their fits (then each is shown apart)."""
+    if len(records) == 1:
+        return records[0]
+    first = records[0]
+    shape = lambda rec: {part: {name: sorted(v) for name, v in rec.get(part, {}).items()}  # noqa: E731
+                         for part in ("regressions", "td")}
+    if any(any(rec.get(k) != first.get(k) for k in Q_REGRESSION_SETTINGS) or shape(rec) != shape(first)
+           for rec in records[1:]):
+        return None
+    seeds = [s for rec in records for s in rec["seeds"]]
+    if len(set(seeds)) < len(seeds):
+        return None
+    order = np.argsort(seeds)
+
+    def joined(lists):  # per-seed lists of every record, one list in seed order
+        flat = [v for values in lists for v in values]
+        return [flat[i] for i in order]
+
+    out = {**first, "seeds": sorted(seeds), "mean_abs_q": joined([rec["mean_abs_q"] for rec in records])}
+    for part in ("regressions", "td"):
+        if part in first:
+            out[part] = {name: {k: joined([rec[part][name][k] for rec in records]) for k in v}
+                         for name, v in first[part].items()}
+    return out
 
 
 def q_regression_section(by_task: dict, table) -> list:
     """Markdown: per Diff-SR run and reference with a ``q_regression`` record, how well each critic input carries the
     reference's Q when fitted without TD (held-out R^2, mean and range over seed pairs; RMS error over |mean Q|),
     and, where the record has them, how the fits fare under TD with the reference's policy fixed."""
+    from experiments.seeds import seeds_label
     from experiments.suites import task_label
 
     def r2_range(v):
@@ -156,13 +199,14 @@ def q_regression_section(by_task: dict, table) -> list:
         return format(np.mean(errors) / np.mean(q_abs), fmt)
 
     rows, td_rows, records = [], [], []
-    found = [(suite, task, agent, rec) for (suite, task), runs in sorted(by_task.items())
+    found = [(suite, task, agent, r, rec) for (suite, task), runs in sorted(by_task.items())
              for agent, r in sorted(runs.items()) for rec in q_regressions(r, agent)]
-    for suite, task, agent, rec in found:
+    for suite, task, agent, r, rec in found:
         records.append(rec)
         q_abs = np.asarray(rec["mean_abs_q"])
         whose = "its own" if rec["reference"] == agent else f"{rec['reference']}'s"
-        label = [task_label(suite, task), f"{agent} vs {whose} Q"]
+        some = "shards" in r and sorted(rec["seeds"]) != sorted(r["seeds"])  # one shard's record, not merged
+        label = [task_label(suite, task), f"{agent} vs {whose} Q" + (f" ({seeds_label(rec['seeds'])})" if some else "")]
         for name, v in rec["regressions"].items():
             cos = f"{np.mean(v['grad_cos']):.3f}" if "grad_cos" in v else "-"
             rows.append(label + [name, r2_range(v), f"{q_abs.mean():,.0f} [{q_abs.min():,.0f}, {q_abs.max():,.0f}]",

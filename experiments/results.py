@@ -255,7 +255,8 @@ def resume_commands(study: Study, todo: list[tuple[str, str]], runs: list[dict] 
     go together), so that a fresh checkout runs only what is missing, never a run whose logs are committed. A run of
     which some seeds are finished (shards, in ``runs``) gets one command per missing range of seeds: a shard
     (--seed, --num_seeds) under a root of its own, which the report merges with the others."""
-    from experiments.report import run_seeds, seed_spans
+    from experiments.report import run_seeds
+    from experiments.seeds import seed_spans
     from experiments.suite import DEFAULT_ROOT
 
     have = {}
@@ -370,7 +371,8 @@ def reaches(run: dict, threshold: float) -> bool:
 
 def _progress(study: Study, agent: str, run: dict | None) -> str:
     """How far ``agent``'s run of the study is: not started, at some frames, or finished with some of its seeds."""
-    from experiments.report import run_seeds, seeds_label
+    from experiments.report import run_seeds
+    from experiments.seeds import seeds_label
 
     if run is None:
         return f"{agent} not started"

@@ -124,7 +124,7 @@ def _has_checkpoint(logdir: str) -> bool:
 
 
 def _seeds(first: int, num: int) -> str:
-    from experiments.report import seeds_label
+    from experiments.seeds import seeds_label
 
     return seeds_label(range(first, first + num))
 

@@ -2,7 +2,8 @@
 one that is not gets none (held-out R^2 near 0); held-out blocks are disjoint from the fitted rows; TD with a fixed
 policy reaches the soft Q of a chain known in closed form, and misses it when the terminal flag is dropped; on two
 small gymnax runs the command writes its tables and JSON, fits a run's own Q from its own psi (a target its head can
-represent exactly), goes on by TD from each fit, and refuses bad pairs and inputs in one line."""
+represent exactly), goes on by TD from each fit, pairs a shard of one seed with the reference's member of that seed,
+and refuses bad pairs and inputs in one line."""
 
 import json
 import os
@@ -81,8 +82,9 @@ def _env():
     return dict(os.environ, PYTHONPATH=ROOT)
 
 
-def _train(agent, logdir, env="gymnax/Pendulum-v1"):
-    cmd = [sys.executable, "-m", "experiments.train", f"--agent={agent}", f"--env={env}", *SMALL, "--num_seeds=2",
+def _train(agent, logdir, env="gymnax/Pendulum-v1", num_seeds=2, seed=0):
+    cmd = [sys.executable, "-m", "experiments.train", f"--agent={agent}", f"--env={env}", *SMALL,
+           f"--num_seeds={num_seeds}", f"--seed={seed}",
            "--total_steps=1600", "--eval_every=800", "--config.run.checkpoint_every=800",
            "--config.run.warmup_steps=200", "--config.run.eval_episodes=1", "--config.replay.batch_size=32",
            "--tensorboard=false", "--compile_cache=", f"--logdir={logdir}"]
@@ -161,8 +163,34 @@ def test_runs_of_different_tasks_or_seeds_are_refused(runs):
     other.env.episode_length = 100
     with pytest.raises(ConfigError, match="different tasks .config.env.episode_length: 200 vs 100"):
         check_pair(run, dataclasses.replace(reference, config=other))
-    with pytest.raises(ConfigError, match="members differ .* seeds \\[0, 1\\] vs \\[0, 2\\]"):
+    with pytest.raises(ConfigError, match="no member of seed 1 .the run's seeds \\[0, 1\\], the reference's "
+                                          "\\[0, 2\\]"):
         check_pair(run, dataclasses.replace(reference, members=[{"seed": 0}, {"seed": 2}]))
+    check_pair(run.narrowed([{"seed": 1}]), reference)  # a shard of seed 1 pairs with the reference's seed 1
+
+
+@RUNS
+def test_a_shard_is_paired_with_the_references_member_of_its_seed(runs, tmp_path):
+    """A run of seed 1 alone (a shard) against the 2-seed reference: fitted on seed 1's replay and Q, not seed 0's."""
+    from diffsr_jax.training.saved_run import load_saved_run
+    from experiments.q_regression import reference_targets, replay_rows
+
+    shard = str(tmp_path / "diffsr_sac_seed1")
+    _train("diffsr_sac", shard, num_seeds=1, seed=1)
+    r = _regress(f"--logdir={shard}", f"--reference={runs['sac']}", "--steps=200", "--block=40", "--rff_widths=",
+                 "--td_steps=0")
+    assert r.returncode == 0, r.stderr[-2000:]
+    record = _record(shard, "sac")
+    assert record["seeds"] == [1] and len(record["regressions"]["rff on psi"]["r2"]) == 1
+    reference = load_saved_run(runs["sac"], record["frames"], replay=True)
+    q_abs = np.abs(np.asarray(reference_targets(reference, replay_rows(reference, 40), 40)).mean(axis=1))
+    assert abs(q_abs[0] - q_abs[1]) > 1e-3 * q_abs[1]  # the seeds' Q tell them apart
+    assert record["mean_abs_q"] == pytest.approx([q_abs[1]], rel=1e-5)
+    one = reference.narrowed([{"seed": 1}])  # member 0 of the narrowed run is member 1 of the run, leaf for leaf
+    assert one.members == [{"seed": 1}]
+    for a, b in zip(jax.tree_util.tree_leaves((one.keys, one.runner)),
+                    jax.tree_util.tree_leaves((reference.keys, reference.runner))):
+        np.testing.assert_array_equal(np.asarray(a)[0], np.asarray(b)[1])
 
 
 @RUNS

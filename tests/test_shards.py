@@ -130,7 +130,7 @@ def test_a_study_run_with_some_of_its_seeds_names_the_missing_ones_and_their_com
     # seeds missing in two spans, from a command without a root: one shard each, under the suite's default root
     from dataclasses import replace
 
-    from experiments.report import seeds_label
+    from experiments.seeds import seeds_label
 
     assert resume_commands(replace(study, command=study.command.replace(" --root=runs/suites_table1", "").replace(
         "--num_seeds=4", "--num_seeds=6")), [("halfcheetah", "diffsr_sac")], [{**runs[1], "seeds": [0, 1, 4]}]) == [
@@ -224,3 +224,58 @@ def test_a_committed_run_cut_into_shards_reads_back_as_itself(tmp_path):
     table1 = next(s for s in STUDIES if s.name == "table1")
     sac = load_run(os.path.join(source, "sac"))
     assert comparison_rows(table1, [merged, sac], 200) == comparison_rows(table1, [whole, sac], 200)
+
+
+def _cut_record(record: dict, seeds: list) -> dict:
+    """A q_regression record narrowed to some of its seeds, as a shard of those seeds would have written it."""
+    index = [record["seeds"].index(s) for s in seeds]
+    out = {**record, "seeds": list(seeds), "mean_abs_q": [record["mean_abs_q"][i] for i in index]}
+    for part in ("regressions", "td"):
+        out[part] = {name: {k: [v[i] for i in index] for k, v in fits.items()} for name, fits in record[part].items()}
+    return out
+
+
+def test_a_committed_q_regression_cut_into_shards_reads_back_as_itself(tmp_path):
+    """HalfCheetah's Table 1 Diff-SR-SAC run and its q_regression records cut into two shards of 2 seeds: the report's
+    q_regression tables of the merged run are the whole run's, character for character. A shard without a record, or
+    records made with other settings, are shown apart, each row naming its seeds."""
+    from experiments.report import _md_table, load_run
+    from experiments.report_representation import q_regression_section
+
+    source = os.path.join(ROOT, "results", "runs", "suites_table1", "mbbl", "halfcheetah", "diffsr_sac")
+    config = json.load(open(os.path.join(source, "config.json")))
+    info = json.load(open(os.path.join(source, "run.json")))
+    rows = [json.loads(line) for line in open(os.path.join(source, "metrics.jsonl"))]
+    names = sorted(n for n in os.listdir(source) if n.startswith("q_regression-"))
+    records = {n: json.load(open(os.path.join(source, n))) for n in names}
+    assert names and all(r["seeds"] == [0, 1, 2, 3] for r in records.values())
+
+    def shards(edit=lambda first, name, record: record):
+        dirs = []
+        for first in (2, 0):  # written in the other order: the merge puts the seeds in order
+            d = tmp_path / f"{len(os.listdir(tmp_path))}" / "diffsr_sac"
+            os.makedirs(d)
+            config["run"].update(seed=first, num_seeds=2)
+            (d / "config.json").write_text(json.dumps(config))
+            (d / "run.json").write_text(json.dumps({**info, "seed": first, "num_seeds": 2}))
+            (d / "metrics.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows
+                                                     if r["seed"] in (first, first + 1)))
+            for name, record in records.items():
+                record = edit(first, name, _cut_record(record, [first, first + 1]))
+                if record is not None:
+                    (d / name).write_text(json.dumps(record))
+            dirs.append(d)
+        (merged,) = _load(*dirs)
+        return q_regression_section({("mbbl", "halfcheetah"): {"diffsr_sac": merged}}, _md_table)
+
+    whole = q_regression_section({("mbbl", "halfcheetah"): {"diffsr_sac": load_run(source)}}, _md_table)
+    assert any("vs sac's Q" in line for line in whole) and shards() == whole
+    # seeds 2-3 without their base's record: seeds 0-1's rows stand alone, named; the run's own Q is still merged
+    alone = shards(lambda first, name, rec: None if first == 2 and name.startswith("q_regression-sac-") else rec)
+    assert any("diffsr_sac vs sac's Q (seeds 0-1) |" in line for line in alone)
+    assert not any("seeds 2-3" in line for line in alone) and any("vs its own Q |" in line for line in alone)
+    # one shard's fits of another length: both shown, each naming its seeds, none merged
+    apart = shards(lambda first, name, rec: {**rec, "steps": rec["steps"] // 2} if first == 2 else rec)
+    for seeds in ("seeds 0-1", "seeds 2-3"):
+        assert any(f"vs sac's Q ({seeds}) |" in line for line in apart)
+        assert any(f"vs its own Q ({seeds}) |" in line for line in apart)

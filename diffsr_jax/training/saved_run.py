@@ -39,6 +39,19 @@ class SavedRun:
     def frames(self) -> int:
         return self.iteration * self.trainer.frames_per_iter
 
+    def narrowed(self, members: list) -> "SavedRun":
+        """This run with only ``members`` (some of its members, in that order): every leaf of the member axis
+        indexed, so that member k of the result is the run's member ``members[k]``. ValueError for a member the run
+        does not hold."""
+        missing = [m for m in members if m not in self.members]
+        if missing:
+            raise ValueError(f"{self.logdir} holds no member {missing[0]} (its members: {self.members})")
+        index = jax.numpy.asarray([self.members.index(m) for m in members])
+        take = lambda leaf: leaf[index]  # noqa: E731
+        return dataclasses.replace(self, members=list(members), keys=take(self.keys),
+                                   hp=jax.tree_util.tree_map(take, self.hp),
+                                   runner=jax.tree_util.tree_map(take, self.runner))
+
 
 def _no_checkpoint_yet(logdir: str, config) -> ConfigError:
     return ConfigError(f"the run in {logdir} has no checkpoint yet (checkpoints are written every "

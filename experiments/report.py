@@ -282,9 +282,15 @@ def _task_meta(run):
         return None
 
 
+def counted(run: dict) -> bool:
+    """Whether a run's scores enter comparisons and the aggregate: finished, with every seed it was planned with (a
+    study's run with only some of its seeds, ``partial``, is shown but not compared)."""
+    return run["finished"] and not run.get("partial")
+
+
 def improvement_lines(runs_t: dict, reps: int) -> list[str]:
-    """Per comparison of ``compared_with`` whose two runs finished on the task: rliable's probability of
-    improvement."""
+    """Per comparison of ``compared_with`` whose two runs finished on the task with all their seeds: rliable's
+    probability of improvement."""
     from experiments import stats
     from experiments.suites import compared_with
 
@@ -292,7 +298,7 @@ def improvement_lines(runs_t: dict, reps: int) -> list[str]:
     for agent, r in sorted(runs_t.items()):
         for other in compared_with(agent):
             base = runs_t.get(other)
-            if base is None or not (r["finished"] and base["finished"]):
+            if base is None or not (counted(r) and counted(base)):
                 continue
             x, y = r["scores"][np.isfinite(r["scores"])], base["scores"][np.isfinite(base["scores"])]
             if x.size and y.size:
@@ -326,6 +332,7 @@ def build_report(runs: list[dict], plot_dir: str, plot_rel: str, command: str, r
     )
 
     waiting = [r for r in runs if not r["returns"].size]  # started, nothing evaluated yet: named, not tabled
+    partial = sorted((r for r in runs if r["returns"].size and r.get("partial")), key=lambda r: r["path"])
     runs = [r for r in runs if r["returns"].size]
     by_task: dict = {}
     for r in runs:
@@ -345,7 +352,8 @@ def build_report(runs: list[dict], plot_dir: str, plot_rel: str, command: str, r
     out.append("- Runs produced by: " + ("; ".join(f"`{c}`" for c in commands) if commands else "unknown (no run.json)"))
     out.append(code_line(runs))
     budgets = sorted({(r["config"]["run"].get("preset", "?"), *(r["config"]["run"][k] for k in (
-        "total_steps", "eval_every", "eval_episodes", "num_seeds", "warmup_steps")), "shards" in r) for r in runs})
+        "total_steps", "eval_every", "eval_episodes")), r.get("planned_seeds") or r["config"]["run"]["num_seeds"],
+        r["config"]["run"]["warmup_steps"], "shards" in r) for r in runs})
     for preset, total, every, eps, seeds, warm, sharded in budgets:
         out.append(f"- Budget: `{preset}` presets, {total:,} env frames per seed ({warm:,} random warm-up), "
                    f"evaluation every {every:,} steps with {eps} episodes, {seeds} seeds "
@@ -373,6 +381,11 @@ def build_report(runs: list[dict], plot_dir: str, plot_rel: str, command: str, r
             f"{task_label(r['suite'], r['task'])} / {r['agent']} at {r['frames']:,} of "
             f"{r['config']['run']['total_steps']:,} frames" for r in sorted(unfinished, key=lambda r: r["path"]))
             + ". Their rows show the frames reached and their scores are from there; the aggregate leaves them out.")
+    if partial:
+        out.append("- Finished with some of their planned seeds (the rest to run: RESULTS.md's planned comparisons): "
+                   + ", ".join(f"{task_label(r['suite'], r['task'])} / {r['agent']} with {r['partial']} seeds "
+                               f"({seeds_label(run_seeds(r))})" for r in partial)
+                   + ". Their rows show those seeds; comparisons and the aggregate leave them out.")
     if waiting:
         out.append("- Started, no evaluation logged yet (not in the tables): " + ", ".join(
             f"{task_label(r['suite'], r['task'])} / {r['agent']}"
@@ -420,7 +433,7 @@ def build_report(runs: list[dict], plot_dir: str, plot_rel: str, command: str, r
             paper_txt = "n/a" if pv is None else (f"{pv[0]:.1f}" + (f" ± {pv[1]:.1f}" if pv[1] is not None else "")
                                                    + f" ({col})")
             win = r["window_scores"][np.isfinite(r["window_scores"])]
-            rows.append([agent, str(fin.size), (f"{_fmt(np.mean(fin) if fin.size else np.nan)} ± "
+            rows.append([agent, r.get("partial") or str(fin.size), (f"{_fmt(np.mean(fin) if fin.size else np.nan)} ± "
                          f"{_fmt(np.std(fin) if fin.size else np.nan)}"), f"{_fmt(m)} [{_fmt(lo)}, {_fmt(hi)}]",
                          (f"{_fmt(np.mean(win))} ± {_fmt(np.std(win))}" if win.size else "n/a"),
                          f"{r['frames']:,}" + ("" if r["finished"] else " (unfinished)"),
@@ -444,7 +457,7 @@ def build_report(runs: list[dict], plot_dir: str, plot_rel: str, command: str, r
             plot_iqm_curves(curves, os.path.join(plot_dir, fname), task_label(suite, task), reps)
         out += ["", f"![{task} learning curves: IQM over seeds, 95% CI]({plot_rel}/{fname})", ""]
         out += rollout_lines(runs_t, plot_dir, plot_rel, fname[:-len(".png")] + "_")
-        for agent, v in normalise({a: r["scores"] for a, r in runs_t.items() if r["finished"]}).items():
+        for agent, v in normalise({a: r["scores"] for a, r in runs_t.items() if counted(r)}).items():
             norm_scores[agent][(suite, task)] = v
 
     # aggregate

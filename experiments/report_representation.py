@@ -272,14 +272,14 @@ def representation_section(by_task: dict, plot_dir: str, plot_rel: str, reps: in
             fin = r["scores"][np.isfinite(r["scores"])]
             lo, hi = bootstrap_ci(fin, reps=reps) if fin.size else (np.nan, np.nan)
             ref = runs.get(base)
-            delta = (iqm(fin) - iqm(ref["scores"][np.isfinite(ref["scores"])])
-                     if ablation and ref is not None and fin.size else np.nan)
+            delta = (iqm(fin) - iqm(ref["scores"][np.isfinite(ref["scores"])])  # a partial run is compared later
+                     if ablation and ref is not None and fin.size and not r.get("partial") else np.nan)
             _, c = probe_curves(r)
             probe = [fmt(_last(c[k]), 2) if c else "n/a" for k in ("dynamics", "dynamics_init", "reward",
                                                                      "reward_init")]
             what = ", ".join(f"{k}={v}" for k, v in ABLATIONS.get(ablation, {}).items()) if ablation else "the agent"
             label = agent if r.get("finished", True) else f"{agent} (unfinished: {r['frames']:,} frames)"
-            rows.append([label, what, str(fin.size), f"{fmt(np.mean(fin) if fin.size else np.nan)} ± "
+            rows.append([label, what, r.get("partial") or str(fin.size), f"{fmt(np.mean(fin) if fin.size else np.nan)} ± "
                          f"{fmt(np.std(fin) if fin.size else np.nan)}",
                          f"{fmt(iqm(fin) if fin.size else np.nan)} [{fmt(lo)}, {fmt(hi)}]",
                          fmt(delta) if ablation else "-", f"{probe[0]} / {probe[1]}", f"{probe[2]} / {probe[3]}"])

@@ -188,11 +188,16 @@ ARCHIVED_DIFFER = (("actor_critic.activation", "elu", "relu"), ("sac.target_upda
 
 
 def study_runs(study: Study, runs_root: str) -> list[dict]:
-    """The study's runs under ``runs_root``, the shards of a run (its seeds in pieces) merged into one."""
-    from experiments.report import load_runs
+    """The study's runs under ``runs_root``, the shards of a run (its seeds in pieces) merged into one; a run finished
+    with fewer seeds than the study plans is marked ``partial`` ("1 of 4"): its report shows it, compares it with
+    nothing and leaves it out of the aggregate."""
+    from experiments.report import load_runs, run_seeds
 
     path = os.path.join(runs_root, study.folder)
-    return load_runs([path]) if os.path.isdir(path) else []
+    runs = load_runs([path]) if os.path.isdir(path) else []
+    planned = planned_seeds(study)
+    return [{**r, "partial": f"{len(run_seeds(r))} of {planned}", "planned_seeds": planned}
+            if r["finished"] and not complete(study, r) else r for r in runs]
 
 
 def planned_seeds(study: Study) -> int:

@@ -279,3 +279,29 @@ def test_a_committed_q_regression_cut_into_shards_reads_back_as_itself(tmp_path)
     for seeds in ("seeds 0-1", "seeds 2-3"):
         assert any(f"vs sac's Q ({seeds}) |" in line for line in apart)
         assert any(f"vs its own Q ({seeds}) |" in line for line in apart)
+
+
+def test_a_study_run_with_some_of_its_seeds_is_shown_and_compared_with_nothing(tmp_path):
+    """A study's report shows a run finished with 2 of its 4 planned seeds as such, with no probability of
+    improvement and out of the aggregate; the same seeds as a run planned with 2 seeds are compared."""
+    from experiments.report import build_report
+    from experiments.results import Study, study_runs
+
+    command = ("python -m experiments.suite --suite=mbbl --tasks=halfcheetah --agents=sac,diffsr_sac --preset=study "
+               "--num_seeds={} --root=runs/suites_table1")
+    folder = tmp_path / "runs" / "root" / "mbbl"
+    _shard(folder / "sac", 0, 4, [1, 2, 3, 4], [9] * 4, agent="sac")
+    _shard(folder / "a", 0, 2, [5, 6, 7, 8], [5] * 4)
+    reports = {}
+    for planned in (4, 2):
+        study = Study("s", "l", "t", "root/mbbl", ("halfcheetah",), (("diffsr_sac", "sac"),), command.format(planned))
+        runs = study_runs(study, str(tmp_path / "runs"))
+        os.makedirs(tmp_path / f"plots{planned}")
+        reports[planned] = build_report(runs, str(tmp_path / f"plots{planned}"), "figures", "cmd", 50, "t").splitlines()
+    part, whole = reports[4], reports[2]
+    assert any(line.startswith("| diffsr_sac | 2 of 4 |") for line in part)
+    assert any("halfcheetah / diffsr_sac with 2 of 4 seeds (seeds 0-1)" in line for line in part)
+    assert not any(line.startswith("P(diffsr_sac > sac)") for line in part)
+    assert any(line.startswith("| diffsr_sac | 0 | n/a |") for line in part)  # the aggregate leaves it out
+    assert any(line.startswith("| diffsr_sac | 2 |") for line in whole)
+    assert any(line.startswith("P(diffsr_sac > sac) = 1.00") for line in whole)

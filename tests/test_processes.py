@@ -265,3 +265,26 @@ def test_the_one_private_jax_access_still_holds():
     missing = [m for m in processes.CLIENT_METHODS if not hasattr(_jax.DistributedRuntimeClient, m)]
     assert not missing, f"the coordinator's client lost {missing}: update training.processes"
     assert processes._client() is None  # not joined in this process: one-process runs never touch it
+
+
+_EXIT_PAIR = """
+import sys, time
+from diffsr_jax.training import processes
+processes.HEARTBEAT_S = 0.0  # a heartbeat call is always in flight when the interpreter exits
+port, i = sys.argv[1:]
+processes.join(processes.ProcessSpec(coordinator=f"localhost:{port}", num_processes=2, process_id=int(i)))
+processes.barrier("done")
+time.sleep(1.0 * int(i))  # process 0 (the coordination service's host) reaches its exit first
+"""
+
+
+def test_a_finished_pair_exits_cleanly_whichever_process_ends_first():
+    """A run over two processes that finished exits 0 on both. Measured before the orderly exit
+    (``processes._leave_in_order``), with this script: every try ended with an abort (-6), from the heartbeat thread
+    killed inside the client's call (``FATAL: exception not rethrown``) or from process 1 disconnecting after
+    process 0 had stopped the coordination service."""
+    port = _free_port()
+    procs = [subprocess.Popen([sys.executable, "-c", _EXIT_PAIR, str(port), str(i)], cwd=ROOT, env=_env(),
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for i in (0, 1)]
+    for i, (code, _, err) in enumerate(_finish(procs, timeout=120)):
+        assert code == 0, f"process {i} exited {code}: {err[-1500:]}"

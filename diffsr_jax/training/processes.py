@@ -34,6 +34,7 @@ ERROR_KEY = "diffsr_jax/error"
 HEARTBEAT_TIMEOUT_S = 30  # a process silent this long is declared dead by the coordinator
 JOIN_TIMEOUT_S = 120  # how long to wait for every process to reach the coordinator
 HEARTBEAT_S = 1.0  # how often a process tells the others it is alive
+HEARTBEAT_JOIN_S = 10.0  # how long exit waits for the heartbeat's call in flight to return
 PEER_SILENT_S = 20.0  # a process whose heartbeat has not changed for this long is gone (dead or frozen)
 BARRIER_TIMEOUT_S = 3600  # how long one process may wait for the others at a barrier (their compile, a slow chunk)
 _BARRIER_IDS = itertools.count()  # every barrier has its own id, in the same order on every process
@@ -108,7 +109,9 @@ def join(spec: ProcessSpec) -> None:
         raise ProcessError(f"could not join the run's processes through {where} within {JOIN_TIMEOUT_S}s "
                            f"({first}); start every process with the same --coordinator and --num_processes and "
                            "its own --process_id") from None
-    _start_heartbeat()
+    import atexit
+
+    atexit.register(_leave_in_order, _start_heartbeat())
 
 
 def _wait_for_coordinator(address: str) -> None:
@@ -193,25 +196,57 @@ def _alive_key(i: int) -> str:
     return f"diffsr_jax/alive/{i}"
 
 
-def _start_heartbeat() -> None:
-    """A daemon thread that bumps this process's counter in the coordinator's key-value store every HEARTBEAT_S:
-    how the others tell a live process (even one busy compiling) from a dead or frozen one."""
+def _start_heartbeat():
+    """Start a daemon thread that bumps this process's counter in the coordinator's key-value store every
+    HEARTBEAT_S: how the others tell a live process (even one busy compiling) from a dead or frozen one. Returns the
+    function that stops it and waits for its call in flight to return."""
     import threading
-    import time
 
     client, key = _client(), _alive_key(index())
+    stop = threading.Event()
 
     def beat():
         n = 0
-        while True:
+        while not stop.is_set():
             try:
                 client.key_value_set(key, str(n), allow_overwrite=True)
             except Exception:  # noqa: BLE001 - the coordinator is gone: the main thread finds out on its own
                 return
             n += 1
-            time.sleep(HEARTBEAT_S)
+            stop.wait(HEARTBEAT_S)
 
-    threading.Thread(target=beat, name="diffsr_jax-heartbeat", daemon=True).start()
+    thread = threading.Thread(target=beat, name="diffsr_jax-heartbeat", daemon=True)
+    thread.start()
+
+    def end():
+        stop.set()
+        thread.join(timeout=HEARTBEAT_JOIN_S)
+
+    return end
+
+
+def _leave_in_order(stop_heartbeat) -> None:
+    """At a normal exit, before JAX's own exit handler disconnects this process (``atexit`` runs the later
+    registration first): stop the heartbeat, and on process 0 wait until every other process has disconnected.
+
+    Both matter. The interpreter's finalization kills a daemon thread that is inside the client's C++ call, and that
+    aborts the process (``FATAL: exception not rethrown``, exit -6) after a finished run. With recoverability on,
+    JAX's shutdown barrier does not hold process 0, whose exit stops the coordination service; a process that
+    disconnects after that is terminated by JAX's runtime (``Failed to disconnect from coordination service``)."""
+    stop_heartbeat()
+    if index() != 0:
+        return
+    import time
+
+    client, everyone = _client(), list(range(count()))
+    deadline = time.time() + HEARTBEAT_TIMEOUT_S + HEARTBEAT_JOIN_S
+    while time.time() < deadline:
+        try:  # blocks until every listed live process calls it or disconnects: here, until they disconnect
+            if len(client.get_live_nodes(everyone)) <= 1:
+                return
+        except Exception:  # noqa: BLE001 - the service cannot say: nothing left to wait for
+            return
+        time.sleep(0.05)
 
 
 def barrier(name: str) -> None:
@@ -250,7 +285,7 @@ def barrier(name: str) -> None:
         pause = min(2 * pause, 0.1)
 
 
-CLIENT_METHODS = ("key_value_set", "key_value_try_get", "key_value_dir_get")
+CLIENT_METHODS = ("key_value_set", "key_value_try_get", "key_value_dir_get", "get_live_nodes")
 """What this module calls on the coordinator's client (tests/test_processes.py checks JAX still offers them)."""
 
 
